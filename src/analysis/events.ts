@@ -1,0 +1,24 @@
+import type { AttemptOutcome, StopReason } from "./report.js";
+
+/**
+ * What a running job tells its observers (progress bars, the server's event stream). A closed union,
+ * so every observer handles every event; pure data, so reporters never see runner internals.
+ */
+export type RunEvent =
+  | { type: "phase"; phase: "source" | "install" | "isolation" | "run"; detail: string }
+  | { type: "job-started"; total: number; parallelism: number; jobSeed: number; command: string }
+  | {
+      type: "attempt-finished";
+      index: number;
+      slot: number;
+      seed: number;
+      outcome: AttemptOutcome;
+      durationMs: number;
+      done: number;
+      failures: number;
+      total: number;
+    }
+  | { type: "job-stopping"; reason: StopReason }
+  | { type: "warning"; message: string };
+
+export type EventSink = (event: RunEvent) => void;

@@ -1,0 +1,85 @@
+import { type SeverityThresholds, severityOf, verdictOf } from "./classify.js";
+import { wilsonInterval, zeroFailureUpperBound } from "./intervals.js";
+import type { AttemptOutcome, StopReason, Summary } from "./report.js";
+
+export interface SummarizeOptions {
+  confidence: number;
+  thresholds: SeverityThresholds;
+  budget: number;
+  stopReason: StopReason;
+}
+
+/** Command-level result of a job: counts, rate, interval, severity, verdict and its sentence. */
+export function summarize(outcomes: readonly AttemptOutcome[], opts: SummarizeOptions): Summary {
+  let passed = 0;
+  let failed = 0;
+  let timeouts = 0;
+  let errored = 0;
+  for (const o of outcomes) {
+    if (o === "passed") passed++;
+    else if (o === "failed") failed++;
+    else if (o === "timedOut") {
+      failed++;
+      timeouts++;
+    } else errored++;
+  }
+  const n = passed + failed;
+  const failureRate = n === 0 ? 0 : failed / n;
+  const interval = wilsonInterval(failed, n, opts.confidence);
+  const verdict = verdictOf(passed, failed);
+  return {
+    attempts: outcomes.length,
+    passedAttempts: passed,
+    failedAttempts: failed,
+    timeouts,
+    erroredAttempts: errored,
+    failureRate,
+    interval,
+    confidence: opts.confidence,
+    severity: n === 0 ? "none" : severityOf(failureRate, opts.thresholds),
+    verdict,
+    statement: statementOf(verdict, {
+      passed,
+      failed,
+      timeouts,
+      errored,
+      interval,
+      confidence: opts.confidence,
+    }),
+    stoppedEarly: opts.stopReason !== "budget" || outcomes.length < opts.budget,
+    stopReason: opts.stopReason,
+    budget: opts.budget,
+  };
+}
+
+export function pct(x: number): string {
+  const v = x * 100;
+  return `${v < 10 && v !== 0 ? v.toFixed(1) : v.toFixed(v === 100 || v === 0 ? 0 : 1)}%`;
+}
+
+function statementOf(
+  verdict: Summary["verdict"],
+  s: {
+    passed: number;
+    failed: number;
+    timeouts: number;
+    errored: number;
+    interval: [number, number];
+    confidence: number;
+  },
+): string {
+  const n = s.passed + s.failed;
+  const conf = `${Math.round(s.confidence * 1000) / 10}%`;
+  const runs = `${n} run${n === 1 ? "" : "s"}`;
+  const timeouts = s.timeouts > 0 ? `, ${s.timeouts} of them timeouts` : "";
+  switch (verdict) {
+    case "stable":
+      return `never failed: failure rate < ${pct(zeroFailureUpperBound(n, s.confidence))} at ${conf} confidence after ${runs}`;
+    case "flaky":
+      return `failed ${s.failed} of ${runs}${timeouts}: ${pct(s.failed / n)} (${conf} CI ${pct(s.interval[0])}–${pct(s.interval[1])})`;
+    case "failing":
+      return `failed all ${runs}${timeouts}: broken, not flaky (failure rate > ${pct(1 - zeroFailureUpperBound(n, s.confidence))} at ${conf} confidence)`;
+    case "error":
+      return `no attempt could run (${s.errored} errored): an infrastructure problem, not a test result`;
+  }
+}

@@ -1,0 +1,102 @@
+import { Command, CommanderError, Option } from "commander";
+import { FRAMEWORKS, ISOLATIONS, SEVERITIES, STOP_RULES } from "../config/schema.js";
+import { EXIT, UsageError } from "../errors.js";
+import { TOOL } from "../version.js";
+import { reportError } from "./boundary.js";
+import { configPrint, configSchema, configValidate } from "./config-command.js";
+import type { CliIo } from "./io.js";
+import { runCommand } from "./run-command.js";
+
+/** Build the commander program; commands are thin and call library functions. */
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command("flaky-detector")
+    .description("Rerun tests many times in parallel and measure how flaky they are.")
+    .version(TOOL.version, "-V, --version")
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: () => {},
+    });
+
+  program
+    .command("run")
+    .description("Run a test command N times in parallel and report its failure rate")
+    .argument("[command...]", "the test command (after --); default: test_command from the config file")
+    .passThroughOptions()
+    .option("--runs <n>", "attempt budget (1..10000)")
+    .option("--parallelism <n>", "concurrent attempts (default: CPU count)")
+    .option("--timeout <seconds>", "per-attempt timeout; the whole process tree is killed")
+    .option("--job-timeout <seconds>", "whole-job timeout; reports what finished")
+    .option("--kill-grace <seconds>", "seconds between SIGTERM and SIGKILL")
+    .addOption(new Option("--framework <name>", "test framework").choices(FRAMEWORKS))
+    .addOption(new Option("--stop <rule>", "stopping rule").choices(STOP_RULES))
+    .option("--confidence <level>", "confidence level of the interval (0.5..0.9999)")
+    .option("--shuffle", "framework-native seeded random order per attempt")
+    .addOption(new Option("--isolation <mode>", "working directory per parallel slot").choices(ISOLATIONS))
+    .option("--seed <n>", "job seed: replays a previous job's attempt seeds")
+    .addOption(new Option("--fail-on <severity>", "exit 1 at or above this severity").choices(SEVERITIES))
+    .option("--repo <url|path>", "repository to test: a path (copied) or a git URL (cloned)")
+    .option("--ref <ref>", "branch, tag or commit SHA to check out")
+    .option("--config <file>", "config file (default: .flaky-detector.yml in the current directory)")
+    .option("--json <file>", "write the JSON report here")
+    .option("--no-install", "do not install dependencies in the workspace")
+    .option("--preserve-temp-dir", "keep the temporary workspace and slot copies")
+    .option("--save-full-output", "write every attempt's full output under logs_dir")
+    .option("--progress <mode>", "auto | bar | plain | none", "auto")
+    .option("--no-color", "plain output")
+    .action(async (operands: string[], options: Record<string, unknown>, cmd: Command) => {
+      const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
+      setExit(await runCommand(operands, options, given, io));
+    });
+
+  const config = program.command("config").description("Check and show configuration");
+  config
+    .command("validate")
+    .description("Validate .flaky-detector.yml and FLAKY_DETECTOR_* variables")
+    .option("--config <file>", "config file")
+    .action((options: { config?: string }) => setExit(configValidate(options, io)));
+  config
+    .command("print")
+    .description("Print the resolved configuration (defaults < file < environment)")
+    .option("--config <file>", "config file")
+    .option("--json", "print JSON instead of YAML")
+    .action((options: { config?: string; json?: boolean }) => setExit(configPrint(options, io)));
+  config
+    .command("schema")
+    .description("Print the JSON Schema of .flaky-detector.yml")
+    .action(() => setExit(configSchema(io)));
+
+  return program;
+}
+
+/** Run the CLI; returns the exit code. The only error boundary of the command line. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv as string[], { from: "node" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === "commander.helpDisplayed" ||
+        error.code === "commander.version" ||
+        error.exitCode === 0
+      ) {
+        return EXIT.ok;
+      }
+      if (error.code === "commander.help" || error.code === "commander.executeSubCommandAsync")
+        return EXIT.usage;
+      return reportError(
+        new UsageError("E_USAGE", `${error.message.replace(/^error: /, "")} (see flaky-detector --help)`),
+        io,
+      );
+    }
+    return reportError(error, io);
+  }
+}

@@ -1,0 +1,139 @@
+import { resolve } from "node:path";
+import { severityAtLeast } from "../analysis/classify.js";
+import type { Report } from "../analysis/report.js";
+import { resolveConfig } from "../config/resolve.js";
+import type { Config } from "../config/schema.js";
+import { EXIT, UsageError } from "../errors.js";
+import { detect } from "../pipeline/detect.js";
+import { formatConsoleSummary } from "../reporters/console.js";
+import { writeJsonReport } from "../reporters/json.js";
+import { createProgress } from "../reporters/progress.js";
+import { type ParsedCommand, parseCommandString, splitAssignments } from "../runner/command-line.js";
+import { flagsLayer } from "./flags.js";
+import { type CliIo, useColor } from "./io.js";
+
+export interface RunOptions {
+  repo?: string;
+  ref?: string;
+  config?: string;
+  json?: string;
+  progress?: string;
+  color?: boolean;
+  [flag: string]: unknown;
+}
+
+const PROGRESS_MODES = ["auto", "bar", "plain", "none"] as const;
+
+/** `flaky-detector run`: resolve, detect, report, and turn the result into an exit code. */
+export async function runCommand(
+  operands: string[],
+  options: RunOptions,
+  given: (name: string) => boolean,
+  io: CliIo,
+): Promise<number> {
+  const { config, warnings } = resolveConfig({
+    cwd: io.cwd,
+    env: io.env,
+    overrides: flagsLayer(options, given),
+    ...(options.config !== undefined ? { configPath: options.config } : {}),
+  });
+  assertImplemented(config);
+  const command = commandFrom(operands, config);
+  const mode = progressMode(options.progress, io);
+
+  const progress = createProgress({ stream: io.stderr, mode });
+  const controller = new AbortController();
+  let interrupts = 0;
+  const unregister = io.onInterrupt((signal) => {
+    interrupts++;
+    if (interrupts === 1) {
+      io.stderr.write(`\n${signal}: stopping attempts and cleaning up (again to force)…\n`);
+      controller.abort();
+    } else {
+      process.exit(EXIT.interrupted);
+    }
+  });
+
+  let report: Report;
+  try {
+    report = await detect({
+      config,
+      command,
+      source: {
+        cwd: io.cwd,
+        ...(options.repo !== undefined ? { repo: options.repo } : {}),
+        ...(options.ref !== undefined ? { ref: options.ref } : {}),
+      },
+      env: io.env,
+      signal: controller.signal,
+      emit: progress.sink,
+      warnings,
+    });
+  } finally {
+    progress.stop();
+    unregister();
+  }
+
+  io.stdout.write(
+    formatConsoleSummary(report, { color: useColor(io, io.stdout) && options.color !== false }),
+  );
+  if (options.json) {
+    const file = resolve(io.cwd, options.json);
+    writeJsonReport(report, file);
+    io.stderr.write(`report written to ${file}\n`);
+  }
+  if (report.summary.stopReason === "cancelled") return EXIT.interrupted;
+  return severityAtLeast(report.summary.severity, config.fail_on) ? EXIT.flaky : EXIT.ok;
+}
+
+function commandFrom(operands: string[], config: Config): ParsedCommand {
+  if (operands.length === 1 && /\s/.test(operands[0] as string)) {
+    // `flaky-detector run "npm test"`: one quoted string, split like test_command.
+    return parseCommandString(operands[0] as string, "command");
+  }
+  if (operands.length > 0) return splitAssignments(operands, "command");
+  const configured = config.test_command;
+  if (configured === null) {
+    throw new UsageError(
+      "E_NO_COMMAND",
+      "no test command: pass it after -- (flaky-detector run --runs 50 -- npm test) or set test_command in .flaky-detector.yml",
+    );
+  }
+  return typeof configured === "string"
+    ? parseCommandString(configured, "test_command")
+    : splitAssignments(configured, "test_command");
+}
+
+/** Parts of the contract that later work delivers: refuse clearly instead of silently ignoring them. */
+function assertImplemented(config: Config): void {
+  if (config.framework !== "auto" && config.framework !== "command") {
+    throw new UsageError(
+      "E_NOT_IMPLEMENTED",
+      `framework: per-test adapters (${config.framework}) are not available in this version; results are measured per command. Use --framework command (or auto)`,
+    );
+  }
+  if (config.stop === "adaptive") {
+    throw new UsageError(
+      "E_NOT_IMPLEMENTED",
+      "stop: adaptive stopping is not available in this version; use --stop fixed (the default)",
+    );
+  }
+  if (config.shuffle) {
+    throw new UsageError(
+      "E_NOT_IMPLEMENTED",
+      "shuffle: framework-native shuffling needs a framework adapter, not available in this version; remove --shuffle (TEST_SEED is still set for every attempt)",
+    );
+  }
+}
+
+function progressMode(requested: string | undefined, io: CliIo): "bar" | "plain" | "none" {
+  const value = requested ?? "auto";
+  if (!(PROGRESS_MODES as readonly string[]).includes(value)) {
+    throw new UsageError(
+      "E_USAGE",
+      `--progress: must be one of ${PROGRESS_MODES.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (value === "auto") return io.stderr.isTTY && !io.env.CI ? "bar" : "plain";
+  return value as "bar" | "plain" | "none";
+}

@@ -1,0 +1,83 @@
+import { runTree } from "../util/process-tree.js";
+import { attemptEnv } from "./attempt-env.js";
+
+/** Closed set of attempt outcomes; "errored" means nothing ran (never a test failure). */
+export type AttemptOutcome = "passed" | "failed" | "timedOut" | "errored" | "cancelled";
+
+export interface AttemptRecord {
+  index: number;
+  seed: number;
+  slot: number;
+  outcome: AttemptOutcome;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+  timedOut: boolean;
+  /** Bounded head and tail of stdout and stderr, interleaved as they arrived. */
+  output: string;
+  outputBytes: number;
+  /** Why the attempt errored (spawn failure). */
+  error?: string;
+  logFile?: string;
+}
+
+export interface AttemptSpec {
+  index: number;
+  seed: number;
+  slot: number;
+  argv: readonly string[];
+  cwd: string;
+  baseEnv: NodeJS.ProcessEnv;
+  commandEnv: Record<string, string>;
+  timeoutMs: number;
+  killGraceMs: number;
+  headBytes: number;
+  tailBytes: number;
+  logFile?: string;
+  signal?: AbortSignal;
+}
+
+export async function runAttempt(spec: AttemptSpec): Promise<AttemptRecord> {
+  const env = attemptEnv(spec.baseEnv, spec.commandEnv, spec);
+  const result = await runTree({
+    argv: spec.argv,
+    cwd: spec.cwd,
+    env,
+    timeoutMs: spec.timeoutMs,
+    killGraceMs: spec.killGraceMs,
+    headBytes: spec.headBytes,
+    tailBytes: spec.tailBytes,
+    ...(spec.logFile ? { logFile: spec.logFile } : {}),
+    ...(spec.signal ? { signal: spec.signal } : {}),
+  });
+  const base = {
+    index: spec.index,
+    seed: spec.seed,
+    slot: spec.slot,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    durationMs: Math.round(result.durationMs),
+    timedOut: result.terminatedBy === "timeout",
+    output: result.output,
+    outputBytes: result.outputBytes,
+    ...(spec.logFile ? { logFile: spec.logFile } : {}),
+  };
+  if (result.spawnError) {
+    return {
+      ...base,
+      outcome: "errored",
+      error: `cannot start ${spec.argv[0]}: ${result.spawnError.message}`,
+    };
+  }
+  return { ...base, outcome: outcomeOf(result.terminatedBy, result.exitCode, result.signal) };
+}
+
+function outcomeOf(
+  terminatedBy: "timeout" | "aborted" | undefined,
+  exitCode: number | null,
+  signal: string | null,
+): AttemptOutcome {
+  if (terminatedBy === "timeout") return "timedOut";
+  if (terminatedBy === "aborted") return "cancelled";
+  return exitCode === 0 && signal === null ? "passed" : "failed";
+}

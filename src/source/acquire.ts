@@ -1,0 +1,133 @@
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { InfraError } from "../errors.js";
+import { copyTree, REINSTALLED_DIRS } from "../util/copy-tree.js";
+import type { TempDirs } from "../util/temp-dirs.js";
+import { git, gitEnv } from "./git.js";
+import { parseRepoSpec, validateRef } from "./repo-spec.js";
+
+export interface SourceRequest {
+  repo?: string;
+  ref?: string;
+  cwd: string;
+  /** The workspace will get a fresh dependency install, so dependency folders need not be copied. */
+  willInstall: boolean;
+}
+
+export interface AcquiredSource {
+  /** Where the tests run from (before per-slot copies). */
+  dir: string;
+  /** True when `dir` is a temporary directory of ours (installs may write there). */
+  owned: boolean;
+  kind: "cwd" | "path" | "git";
+  repo: string;
+  ref: string | null;
+  commit: string | null;
+}
+
+export interface SourceContext {
+  temp: TempDirs;
+  env: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+}
+
+/** Resolve where the tests come from: the current directory, a copy of a local path, or a clone at a ref. */
+export async function acquireSource(req: SourceRequest, ctx: SourceContext): Promise<AcquiredSource> {
+  const ref = req.ref === undefined ? undefined : validateRef(req.ref);
+  if (req.repo === undefined) {
+    if (ref !== undefined) return cloneAt(req.cwd, req.cwd, ref, ctx);
+    return {
+      dir: req.cwd,
+      owned: false,
+      kind: "cwd",
+      repo: req.cwd,
+      ref: null,
+      commit: await headCommit(req.cwd, ctx),
+    };
+  }
+  const spec = parseRepoSpec(req.repo);
+  if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
+  const path = resolve(req.cwd, spec.path);
+  if (!existsSync(path) || !statSync(path).isDirectory()) {
+    throw new InfraError("E_REPO_NOT_FOUND", `--repo: no such directory: ${path}`);
+  }
+  if (ref !== undefined) return cloneAt(path, path, ref, ctx);
+  const dir = ctx.temp.create("source");
+  try {
+    await copyTree(path, dir, {
+      ...(req.willInstall ? { exclude: REINSTALLED_DIRS } : {}),
+      skipPaths: new Set(ctx.temp.list()),
+    });
+  } catch (e) {
+    throw new InfraError("E_REPO_COPY", `--repo: cannot copy ${path}: ${(e as Error).message}`);
+  }
+  return { dir, owned: true, kind: "path", repo: path, ref: null, commit: await headCommit(path, ctx) };
+}
+
+async function cloneAt(
+  url: string,
+  display: string,
+  ref: string | undefined,
+  ctx: SourceContext,
+): Promise<AcquiredSource> {
+  const dir = ctx.temp.create("clone");
+  const { env, secret } = gitEnv(ctx.env, url);
+  const g = { env, ...(secret ? { secret } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) };
+  await git(["clone", "--quiet", "--no-checkout", "--", url, dir], dir, g, `cloning ${display}`);
+  let target = "HEAD";
+  if (ref !== undefined) {
+    target = (await resolveRef(dir, ref, g)) ?? "";
+    if (!target && /^[0-9a-f]{7,40}$/i.test(ref)) {
+      // A commit that no branch reaches (a PR merge commit, a force-pushed SHA): ask for it directly.
+      await git(
+        ["fetch", "--quiet", "origin", "--", ref],
+        dir,
+        g,
+        `fetching commit ${ref} from ${display}`,
+      ).catch(() => undefined);
+      target = (await resolveRef(dir, ref, g)) ?? "";
+    }
+    if (!target) {
+      throw new InfraError("E_REF_NOT_FOUND", `--ref: ${ref} is not a branch, tag or commit of ${display}`);
+    }
+  }
+  await git(
+    ["checkout", "--quiet", "--detach", target],
+    dir,
+    g,
+    `checking out ${ref ?? "the default branch"}`,
+  );
+  const commit = (await git(["rev-parse", "HEAD"], dir, g, "reading the commit")).trim();
+  return { dir, owned: true, kind: "git", repo: display, ref: ref ?? null, commit };
+}
+
+async function resolveRef(
+  dir: string,
+  ref: string,
+  g: Parameters<typeof git>[2],
+): Promise<string | undefined> {
+  for (const candidate of [`refs/remotes/origin/${ref}`, `refs/tags/${ref}`, ref]) {
+    try {
+      const out = await git(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", `${candidate}^{commit}`],
+        dir,
+        g,
+        "resolving ref",
+      );
+      if (out.trim()) return out.trim();
+    } catch {
+      // Not this kind of ref.
+    }
+  }
+  return undefined;
+}
+
+async function headCommit(dir: string, ctx: SourceContext): Promise<string | null> {
+  try {
+    return (
+      await git(["rev-parse", "HEAD"], dir, { env: gitEnv(ctx.env, undefined).env }, "reading the commit")
+    ).trim();
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Keeps the first `headBytes` and the last `tailBytes` of a stream, so a test that prints gigabytes
+ * costs a fixed amount of memory while the start (setup errors) and the end (the failure) survive.
+ */
+export class BoundedOutput {
+  private readonly head: Buffer[] = [];
+  private headSize = 0;
+  private tail: Buffer[] = [];
+  private tailSize = 0;
+  total = 0;
+
+  constructor(
+    private readonly headBytes: number,
+    private readonly tailBytes: number,
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    let rest = chunk;
+    if (this.headSize < this.headBytes) {
+      const take = Math.min(this.headBytes - this.headSize, rest.length);
+      this.head.push(rest.subarray(0, take));
+      this.headSize += take;
+      rest = rest.subarray(take);
+    }
+    if (rest.length === 0 || this.tailBytes === 0) return;
+    // Copy: the caller's chunk may be a slice of a large pooled buffer we must not pin.
+    this.tail.push(Buffer.from(rest.subarray(Math.max(0, rest.length - this.tailBytes))));
+    this.tailSize += Math.min(rest.length, this.tailBytes);
+    while (this.tail.length > 1 && this.tailSize - (this.tail[0] as Buffer).length >= this.tailBytes) {
+      this.tailSize -= (this.tail.shift() as Buffer).length;
+    }
+  }
+
+  /** Bytes dropped between head and tail. */
+  get omitted(): number {
+    return Math.max(0, this.total - this.headSize - Math.min(this.tailSize, this.tailBytes));
+  }
+
+  text(): string {
+    const head = Buffer.concat(this.head).toString("utf8");
+    let tailBuf = Buffer.concat(this.tail);
+    if (tailBuf.length > this.tailBytes) tailBuf = tailBuf.subarray(tailBuf.length - this.tailBytes);
+    const tail = tailBuf.toString("utf8");
+    if (this.omitted === 0) return head + tail;
+    return `${head}\n[… ${this.omitted} bytes of output omitted …]\n${tail}`;
+  }
+}
