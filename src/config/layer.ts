@@ -58,8 +58,17 @@ export function validateLayer(raw: RawLayer, opts: { allowAliases?: boolean } = 
   }
   const schema = opts.allowAliases ? configFileSchema : configLayerSchema;
   const parsed = configLayerSchema.safeParse(values);
-  if (!parsed.success)
-    problems.push(...parsed.error.issues.flatMap((i) => toProblems(i, values, origin, schema)));
+  if (!parsed.success) {
+    // In the order the user wrote the keys, not zod's traversal order.
+    const order = Object.keys(values);
+    const rank = (p: ConfigProblem) => {
+      const i = order.indexOf(p.path.split(".")[0] ?? "");
+      return i === -1 ? order.length : i;
+    };
+    const found = parsed.error.issues.flatMap((i) => toProblems(i, values, origin, schema));
+    const sorted = found.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i);
+    problems.push(...sorted.map((x) => x.p));
+  }
   if (problems.length > 0) return { problems, warnings };
   return { layer: { origin, values: parsed.data as ConfigLayer }, problems, warnings };
 }

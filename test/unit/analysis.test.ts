@@ -1,0 +1,157 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { SEVERITY_ORDER, severityAtLeast, severityOf, verdictOf } from "../../src/analysis/classify.js";
+import { normalQuantile, wilsonInterval, zeroFailureUpperBound, zFor } from "../../src/analysis/intervals.js";
+import { summarize } from "../../src/analysis/summarize.js";
+
+const bands = { critical: 0.9, high: 0.5, medium: 0.1, low: 0 };
+
+describe("intervals", () => {
+  it("computes z for common confidence levels", () => {
+    expect(zFor(0.95)).toBeCloseTo(1.959964, 5);
+    expect(zFor(0.99)).toBeCloseTo(2.575829, 5);
+    expect(normalQuantile(0.001)).toBeCloseTo(-3.090232, 5);
+  });
+
+  it("matches published Wilson intervals", () => {
+    // Newcombe (1998), Statistics in Medicine 17:857, example 81/263, method 3: 0.2553 to 0.3662.
+    const [lo, hi] = wilsonInterval(81, 263, 0.95);
+    expect(lo).toBeCloseTo(0.2553, 4);
+    expect(hi).toBeCloseTo(0.3662, 4);
+    expect(wilsonInterval(0, 100, 0.95)[0]).toBe(0);
+    expect(wilsonInterval(0, 100, 0.95)[1]).toBeCloseTo(0.037, 3);
+    expect(wilsonInterval(100, 100, 0.95)[1]).toBe(1);
+    expect(wilsonInterval(0, 0, 0.95)).toEqual([0, 1]);
+  });
+
+  it("states the zero-failure bound DESIGN.md quotes: < 3.0% after 100 clean runs", () => {
+    expect(zeroFailureUpperBound(100, 0.95)).toBeCloseTo(0.0295, 4);
+  });
+
+  it("always contains the observed rate and stays in [0, 1]", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.constantFrom(0.8, 0.9, 0.95, 0.99),
+        (n, f, c) => {
+          const k = Math.round(f * n);
+          const [lo, hi] = wilsonInterval(k, n, c);
+          return lo >= 0 && hi <= 1 && lo <= k / n + 1e-12 && hi >= k / n - 1e-12;
+        },
+      ),
+    );
+  });
+
+  it("covers the true rate about as often as the confidence level says (simulated Bernoulli data)", () => {
+    // Deterministic generator so the test cannot flake; 2,000 simulated jobs per (p, n).
+    let state = 12345;
+    const rand = () => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
+    const coverages: number[] = [];
+    for (const p of [0.02, 0.1, 0.3, 0.5, 0.9]) {
+      for (const n of [50, 200]) {
+        let covered = 0;
+        const jobs = 2000;
+        for (let j = 0; j < jobs; j++) {
+          let k = 0;
+          for (let i = 0; i < n; i++) if (rand() < p) k++;
+          const [lo, hi] = wilsonInterval(k, n, 0.95);
+          if (lo <= p && p <= hi) covered++;
+        }
+        // Wilson's coverage oscillates around nominal with dips near p = 0 (p=0.02, n=50 is ~0.92 exactly:
+        // k = 3 of 50 already excludes 0.02), so each point gets a floor and the average the nominal level.
+        expect(covered / jobs, `p=${p} n=${n}`).toBeGreaterThan(0.9);
+        coverages.push(covered / jobs);
+      }
+    }
+    expect(coverages.reduce((a, b) => a + b, 0) / coverages.length).toBeGreaterThan(0.94);
+  });
+});
+
+describe("severity and verdict", () => {
+  it("uses the bands: CRITICAL ≥ 0.9, HIGH ≥ 0.5, MEDIUM ≥ 0.1, LOW > 0", () => {
+    expect(severityOf(0, bands)).toBe("none");
+    expect(severityOf(0.001, bands)).toBe("low");
+    expect(severityOf(0.1, bands)).toBe("medium");
+    expect(severityOf(0.3, bands)).toBe("medium");
+    expect(severityOf(0.5, bands)).toBe("high");
+    expect(severityOf(0.9, bands)).toBe("critical");
+    expect(severityOf(1, bands)).toBe("critical");
+  });
+
+  it("honours a LOW threshold above zero", () => {
+    expect(severityOf(0.005, { ...bands, low: 0.01 })).toBe("none");
+    expect(severityOf(0.01, { ...bands, low: 0.01 })).toBe("low");
+  });
+
+  it("is monotonic in the failure rate", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (a, b) => {
+          const [x, y] = a <= b ? [a, b] : [b, a];
+          return SEVERITY_ORDER.indexOf(severityOf(x, bands)) <= SEVERITY_ORDER.indexOf(severityOf(y, bands));
+        },
+      ),
+    );
+  });
+
+  it("defines each verdict once", () => {
+    expect(verdictOf(10, 0)).toBe("stable");
+    expect(verdictOf(7, 3)).toBe("flaky");
+    expect(verdictOf(0, 10)).toBe("failing");
+    expect(verdictOf(0, 0)).toBe("error");
+  });
+
+  it("compares severities for --fail-on", () => {
+    expect(severityAtLeast("medium", "medium")).toBe(true);
+    expect(severityAtLeast("low", "medium")).toBe(false);
+    expect(severityAtLeast("critical", "none")).toBe(false);
+  });
+});
+
+describe("summarize", () => {
+  const opts = { confidence: 0.95, thresholds: bands, budget: 10, stopReason: "budget" as const };
+
+  it("counts timeouts as failures and errored attempts as neither", () => {
+    const s = summarize(["passed", "failed", "timedOut", "errored", "passed"], opts);
+    expect(s).toMatchObject({
+      attempts: 5,
+      passedAttempts: 2,
+      failedAttempts: 2,
+      timeouts: 1,
+      erroredAttempts: 1,
+      failureRate: 0.5,
+      verdict: "flaky",
+      severity: "high",
+      stoppedEarly: true,
+    });
+    expect(s.statement).toBe("failed 2 of 4 runs, 1 of them timeouts: 50.0% (95% CI 15.0%–85.0%)");
+  });
+
+  it("states the bound of a stable result", () => {
+    const s = summarize(Array(100).fill("passed"), { ...opts, budget: 100 });
+    expect(s.verdict).toBe("stable");
+    expect(s.statement).toBe("never failed: failure rate < 3.0% at 95% confidence after 100 runs");
+    expect(s.stoppedEarly).toBe(false);
+  });
+
+  it("calls an always-failing command broken, not flaky", () => {
+    const s = summarize(Array(20).fill("failed"), { ...opts, budget: 20 });
+    expect(s.verdict).toBe("failing");
+    expect(s.severity).toBe("critical");
+    expect(s.statement).toBe(
+      "failed all 20 runs: broken, not flaky (failure rate > 86.1% at 95% confidence)",
+    );
+  });
+
+  it("says an all-errored job is not a test result", () => {
+    const s = summarize(["errored", "errored"], opts);
+    expect(s.verdict).toBe("error");
+    expect(s.severity).toBe("none");
+  });
+});

@@ -1,0 +1,156 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { UsageError } from "../../src/errors.js";
+import { parseCommandString, shellLine, splitAssignments } from "../../src/runner/command-line.js";
+import { attemptSeed } from "../../src/runner/seeds.js";
+import { parseRepoSpec, validateRef } from "../../src/source/repo-spec.js";
+import { BoundedOutput } from "../../src/util/bounded-output.js";
+
+describe("command strings", () => {
+  it("splits like a shell, without one", () => {
+    expect(parseCommandString(`pytest -k "slow and not db" tests/`)).toEqual({
+      argv: ["pytest", "-k", "slow and not db", "tests/"],
+      env: {},
+    });
+    expect(parseCommandString(`go test ./... -run 'Test.*'`).argv).toEqual([
+      "go",
+      "test",
+      "./...",
+      "-run",
+      "Test.*",
+    ]);
+  });
+
+  it("honours leading VAR=value assignments as environment", () => {
+    expect(parseCommandString("CI=1 NODE_OPTIONS='--max-old-space-size=512' npm test")).toEqual({
+      argv: ["npm", "test"],
+      env: { CI: "1", NODE_OPTIONS: "--max-old-space-size=512" },
+    });
+  });
+
+  it("does not expand variables (no shell)", () => {
+    expect(parseCommandString("echo $HOME").argv).toEqual(["echo", "$HOME"]);
+  });
+
+  for (const [command, op] of [
+    ["npm ci && npm test", "&&"],
+    ["pytest | tee log", "|"],
+    ["make; make test", ";"],
+    ["pytest > out.txt", ">"],
+    ["pytest || true", "||"],
+    ["sleep 1 &", "&"],
+  ] as const) {
+    it(`refuses the shell operator ${op} and shows the explicit sh -c form`, () => {
+      expect(() => parseCommandString(command)).toThrowError(UsageError);
+      expect(() => parseCommandString(command)).toThrowError(
+        `test_command: shell operator "${op}" is not supported in ${JSON.stringify(command)}; commands run without a shell. To use shell features, say so explicitly: sh -c '${command}'`,
+      );
+    });
+  }
+
+  it("refuses a command that is only assignments", () => {
+    expect(() => splitAssignments(["A=1"], "command")).toThrowError(
+      /command: no program to run after the variable assignments/,
+    );
+  });
+
+  it("quotes a reproduce line so it can be pasted", () => {
+    expect(shellLine(["sh", "-c", "test $X -ne 0"], { TEST_SEED: "42" })).toBe(
+      "TEST_SEED=42 sh -c 'test $X -ne 0'",
+    );
+    expect(shellLine(["echo", "it's"])).toBe(`echo 'it'\\''s'`);
+  });
+});
+
+describe("seeds", () => {
+  const range = { min: 0, max: 2147483647 };
+  it("are a pure function of job seed and attempt index, within the range", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: 9999 }), (job, i) => {
+        const s = attemptSeed(job, i, range);
+        return s === attemptSeed(job, i, range) && s >= range.min && s <= range.max && Number.isInteger(s);
+      }),
+    );
+    expect(attemptSeed(5, 3, { min: 10, max: 12 })).toBeGreaterThanOrEqual(10);
+    expect(attemptSeed(5, 3, { min: 10, max: 12 })).toBeLessThanOrEqual(12);
+  });
+
+  it("differ across attempts and jobs", () => {
+    const seeds = new Set(Array.from({ length: 1000 }, (_, i) => attemptSeed(42, i, range)));
+    expect(seeds.size).toBe(1000);
+    expect(attemptSeed(1, 0, range)).not.toBe(attemptSeed(2, 0, range));
+  });
+
+  it("spread uniformly enough that p-fixtures see their probability", () => {
+    let below = 0;
+    for (let i = 0; i < 10000; i++) if (attemptSeed(7, i, { min: 0, max: 999 }) < 300) below++;
+    expect(below / 10000).toBeGreaterThan(0.28);
+    expect(below / 10000).toBeLessThan(0.32);
+  });
+});
+
+describe("BoundedOutput", () => {
+  it("keeps everything when it fits", () => {
+    const b = new BoundedOutput(10, 10);
+    b.push(Buffer.from("hello "));
+    b.push(Buffer.from("world"));
+    expect(b.text()).toBe("hello world");
+    expect(b.omitted).toBe(0);
+  });
+
+  it("keeps head and tail and says how much was dropped", () => {
+    const b = new BoundedOutput(4, 4);
+    for (const c of ["abcd", "efgh", "ijkl", "mnop"]) b.push(Buffer.from(c));
+    expect(b.total).toBe(16);
+    expect(b.omitted).toBe(8);
+    expect(b.text()).toBe("abcd\n[… 8 bytes of output omitted …]\nmnop");
+  });
+
+  it("never holds more than head + tail (+ one chunk) however much is pushed", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ maxLength: 300 }), { maxLength: 60 }),
+        fc.nat(64),
+        fc.nat(64),
+        (chunks, h, t) => {
+          const b = new BoundedOutput(h, t);
+          let all = "";
+          for (const c of chunks) {
+            b.push(Buffer.from(c, "latin1"));
+            all += c;
+          }
+          const text = b.text();
+          if (b.omitted === 0) return text === all;
+          return text.startsWith(all.slice(0, h)) && text.endsWith(all.slice(all.length - t));
+        },
+      ),
+    );
+  });
+});
+
+describe("repository and ref validation", () => {
+  it("accepts paths and the usual URL forms", () => {
+    expect(parseRepoSpec("../other")).toEqual({ kind: "path", path: "../other" });
+    expect(parseRepoSpec("https://github.com/o/r.git").kind).toBe("url");
+    expect(parseRepoSpec("git@github.com:o/r.git").kind).toBe("url");
+    expect(parseRepoSpec("ssh://git@example.com/o/r.git").kind).toBe("url");
+    expect(parseRepoSpec("file:///srv/repo.git").kind).toBe("url");
+  });
+
+  it("refuses credentials in URLs, option-like values and unknown schemes", () => {
+    expect(() => parseRepoSpec("https://user:tok@github.com/o/r")).toThrowError(/GIT_TOKEN/);
+    expect(() => parseRepoSpec("-uhack")).toThrowError(/invalid repository/);
+    expect(() => parseRepoSpec("ext::sh -c touch% /tmp/pwned")).not.toThrowError(/scheme/); // a path, never a URL
+    expect(parseRepoSpec("ext::sh -c touch% /tmp/pwned").kind).toBe("path");
+    expect(() => parseRepoSpec("ftp://example.com/r")).toThrowError(/unsupported URL scheme "ftp"/);
+    expect(() => parseRepoSpec("http://example.com/r")).toThrowError(/only allowed for loopback/);
+  });
+
+  it("accepts branches, tags and SHAs; refuses option-like and revision expressions", () => {
+    for (const ok of ["main", "feature/x-1", "v1.2.3", "0123abcd", "release+1"])
+      expect(validateRef(ok)).toBe(ok);
+    for (const bad of ["--upload-pack=x", "a..b", "HEAD@{1}", "x y", "", "a/", "x.lock"]) {
+      expect(() => validateRef(bad), bad).toThrowError(/--ref: invalid ref/);
+    }
+  });
+});
