@@ -1,0 +1,340 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fixture, isAlive, readReport, runCli, tempDir } from "../helpers/cli.js";
+
+let dir: { path: string; cleanup: () => void };
+beforeEach(() => {
+  dir = tempDir("fd-e2e-");
+});
+afterEach(() => dir.cleanup());
+
+const json = () => join(dir.path, "report.json");
+const node = process.execPath;
+
+describe("flaky-detector run", () => {
+  it("measures a p = 0.3 command at 200 runs: interval covers 0.3, verdict flaky, severity MEDIUM", async () => {
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "200",
+        "--parallelism",
+        "2",
+        "--seed",
+        "20261124",
+        "--json",
+        json(),
+        "--",
+        node,
+        fixture("flaky.mjs"),
+        "0.3",
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.stderr).toContain("job seed 20261124");
+    expect(r.code).toBe(0);
+    const report = readReport(json());
+    expect(report.schemaVersion).toBe(1);
+    expect(report.summary.attempts).toBe(200);
+    expect(report.summary.verdict).toBe("flaky");
+    expect(report.summary.severity).toBe("medium");
+    const [lo, hi] = report.summary.interval;
+    expect(lo).toBeLessThanOrEqual(0.3);
+    expect(hi).toBeGreaterThanOrEqual(0.3);
+    expect(report.summary.failedAttempts).toBe(report.attempts.filter((a) => a.outcome === "failed").length);
+    expect(r.stdout).toContain("FLAKY  severity MEDIUM");
+    expect(r.stdout).toMatch(/failed \d+ of 200 runs: \d+\.\d% \(95% CI/);
+    // The reproduce line replays a failing seed, and really fails.
+    expect(report.reproduce).toMatch(/^TEST_SEED=\d+ /);
+    const failing = report.attempts.find((a) => a.outcome === "failed");
+    expect(report.reproduce).toContain(`TEST_SEED=${failing?.seed}`);
+  });
+
+  it("replays a whole job from its seed: same attempt seeds, same outcomes", async () => {
+    const args = [
+      "run",
+      "--runs",
+      "30",
+      "--parallelism",
+      "2",
+      "--seed",
+      "99",
+      "--progress",
+      "none",
+      "--",
+      node,
+      fixture("flaky.mjs"),
+      "0.5",
+    ];
+    const a = join(dir.path, "a.json");
+    const b = join(dir.path, "b.json");
+    await runCli([...args.slice(0, 1), "--json", a, ...args.slice(1)], { cwd: dir.path });
+    await runCli(
+      [
+        ...args.slice(0, 1),
+        "--json",
+        b,
+        "--parallelism",
+        "1",
+        ...args.slice(1).filter((x, i, all) => !(x === "--parallelism" || all[i - 1] === "--parallelism")),
+      ],
+      { cwd: dir.path },
+    );
+    const ra = readReport(a);
+    const rb = readReport(b);
+    expect(rb.request.parallelism).toBe(1);
+    expect(ra.attempts.map((x) => [x.index, x.seed, x.outcome])).toEqual(
+      rb.attempts.map((x) => [x.index, x.seed, x.outcome]),
+    );
+  });
+
+  it("reports a stable command with its bound, and a broken one as failing", async () => {
+    const stable = await runCli(["run", "--runs", "20", "--json", json(), "--", node, fixture("pass.mjs")], {
+      cwd: dir.path,
+    });
+    expect(stable.code).toBe(0);
+    expect(stable.stdout).toContain("never failed: failure rate < 13.9% at 95% confidence after 20 runs");
+    expect(readReport(json()).summary).toMatchObject({
+      verdict: "stable",
+      severity: "none",
+      failedAttempts: 0,
+    });
+
+    const broken = await runCli(
+      ["run", "--runs", "10", "--json", json(), "--fail-on", "high", "--", node, fixture("fail.mjs")],
+      {
+        cwd: dir.path,
+      },
+    );
+    expect(broken.code).toBe(1); // --fail-on high reached
+    expect(broken.stdout).toContain("failed all 10 runs: broken, not flaky");
+    expect(broken.stdout).toContain("AssertionError: expected 2 to equal 3");
+    expect(readReport(json()).summary).toMatchObject({ verdict: "failing", severity: "critical" });
+  });
+
+  it("exits 1 only at or above --fail-on", async () => {
+    const args = [
+      "run",
+      "--runs",
+      "40",
+      "--seed",
+      "1",
+      "--progress",
+      "none",
+      "--",
+      node,
+      fixture("flaky.mjs"),
+      "0.3",
+    ];
+    expect(
+      (await runCli([...args.slice(0, 1), "--fail-on", "medium", ...args.slice(1)], { cwd: dir.path })).code,
+    ).toBe(1);
+    expect(
+      (await runCli([...args.slice(0, 1), "--fail-on", "critical", ...args.slice(1)], { cwd: dir.path }))
+        .code,
+    ).toBe(0);
+  });
+
+  it("ends a hanging command at --timeout and leaves no process behind", async () => {
+    const pids = join(dir.path, "pids");
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "2",
+        "--parallelism",
+        "2",
+        "--timeout",
+        "1",
+        "--kill-grace",
+        "1",
+        "--json",
+        json(),
+        "--",
+        node,
+        fixture("grandchild.mjs"),
+        dir.path,
+      ],
+      { cwd: dir.path, env: { PIDS: pids } },
+    );
+    const report = readReport(json());
+    expect(report.summary).toMatchObject({ verdict: "failing", timeouts: 2, failedAttempts: 2 });
+    expect(report.attempts.every((a) => a.timedOut && a.outcome === "timedOut")).toBe(true);
+    expect(r.stdout).toContain("2 of them timed out");
+    const grandchildren = readdirSync(dir.path)
+      .filter((f) => f.startsWith("grandchild-"))
+      .map((f) => Number(readFileSync(join(dir.path, f), "utf8")));
+    // The fixture writes into the directory given on its command line, shared by both slots.
+    expect(grandchildren).toHaveLength(2);
+    for (const pid of grandchildren) expect(isAlive(pid), `grandchild ${pid} still alive`).toBe(false);
+  });
+
+  it("never shares a writable directory between parallel attempts by default", async () => {
+    const r = await runCli(
+      ["run", "--runs", "12", "--parallelism", "3", "--json", json(), "--", node, fixture("slot-marker.mjs")],
+      {
+        cwd: dir.path,
+      },
+    );
+    expect(r.code).toBe(0);
+    expect(readReport(json()).summary).toMatchObject({ verdict: "stable", failedAttempts: 0 });
+    // The user's directory got no markers: slots ran in copies.
+    expect(readdirSync(dir.path).filter((f) => f.startsWith("marker-"))).toEqual([]);
+  });
+
+  it("shows the flakiness a shared directory manufactures when isolation is turned off", async () => {
+    await runCli(
+      [
+        "run",
+        "--runs",
+        "12",
+        "--parallelism",
+        "3",
+        "--isolation",
+        "shared",
+        "--json",
+        json(),
+        "--",
+        node,
+        fixture("slot-marker.mjs"),
+      ],
+      { cwd: dir.path },
+    );
+    // Markers persist, so every attempt after each slot's first sees another slot's file.
+    expect(readReport(json()).summary.failedAttempts).toBeGreaterThanOrEqual(12 - 3);
+  });
+
+  it("stops at --job-timeout and reports what finished", async () => {
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "20",
+        "--parallelism",
+        "2",
+        "--job-timeout",
+        "1.5",
+        "--json",
+        json(),
+        "--",
+        node,
+        fixture("sleep.mjs"),
+        "600",
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.code).toBe(0);
+    const s = readReport(json()).summary;
+    expect(s.stopReason).toBe("job-timeout");
+    expect(s.stoppedEarly).toBe(true);
+    expect(s.attempts).toBeGreaterThan(0);
+    expect(s.attempts).toBeLessThan(20);
+    expect(s.failedAttempts).toBe(0); // attempts cut short by the job timeout are not counted as failures
+    expect(r.stdout).toContain("stopped early after");
+  });
+
+  it("cancels cleanly on Ctrl-C: children killed, temp dirs removed, partial report, exit 130", async () => {
+    const tmp = join(dir.path, "tmp");
+    const work = join(dir.path, "work");
+    for (const d of [tmp, work]) mkdirSync(d);
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "6",
+        "--parallelism",
+        "2",
+        "--progress",
+        "plain",
+        "--json",
+        json(),
+        "--",
+        node,
+        fixture("hang.mjs"),
+        dir.path,
+      ],
+      {
+        cwd: work,
+        env: { TMPDIR: tmp },
+        onStderr: {
+          includes: "running 6 attempts",
+          then: (pid) => setTimeout(() => process.kill(pid, "SIGINT"), 500),
+        },
+      },
+    );
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain("SIGINT: stopping attempts");
+    expect(readReport(json()).summary.stopReason).toBe("cancelled");
+    expect(readdirSync(tmp)).toEqual([]);
+    const hung = readdirSync(dir.path)
+      .filter((f) => f.startsWith("hang-"))
+      .map((f) => Number(readFileSync(join(dir.path, f), "utf8")));
+    expect(hung.length).toBeGreaterThan(0);
+    for (const pid of hung) expect(isAlive(pid)).toBe(false);
+  });
+
+  it("bounds the output of a command printing 10 MB and can save the full log", async () => {
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "2",
+        "--parallelism",
+        "1",
+        "--save-full-output",
+        "--json",
+        json(),
+        "--",
+        node,
+        fixture("chatty.mjs"),
+        "10",
+        "1",
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.code).toBe(0);
+    const report = readReport(json());
+    const a = report.attempts[0];
+    expect(a?.outputBytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(a?.outputTail.length).toBeLessThan(12_000);
+    expect(a?.outputTail).toContain("START-OF-OUTPUT");
+    expect(a?.outputTail).toContain("END-OF-OUTPUT");
+    expect(a?.logFile && existsSync(a.logFile)).toBe(true);
+    expect(readFileSync(a?.logFile as string).length).toBe(a?.outputBytes);
+  });
+
+  it("counts a crash by signal as a failure and names the signal", async () => {
+    const r = await runCli(["run", "--runs", "2", "--json", json(), "--", node, fixture("signal.mjs")], {
+      cwd: dir.path,
+    });
+    expect(r.stdout).toContain("killed by SIGKILL");
+    expect(readReport(json()).attempts[0]).toMatchObject({
+      outcome: "failed",
+      signal: "SIGKILL",
+      exitCode: null,
+    });
+  });
+
+  it("runs test_command from the config file, with VAR=value prefixes as environment", async () => {
+    writeFileSync(
+      join(dir.path, ".flaky-detector.yml"),
+      `runs: 3\nparallelism: 1\ntest_command: EXTRA=from-config ${node} ${fixture("env-dump.mjs")} ${dir.path}\n`,
+    );
+    const r = await runCli(["run", "--json", json()], { cwd: dir.path });
+    expect(r.code).toBe(0);
+    const env = JSON.parse(readFileSync(join(dir.path, "attempt-0.json"), "utf8"));
+    expect(env.EXTRA).toBe("from-config");
+    const report = readReport(json());
+    expect(report.request.commandEnv).toEqual(["EXTRA"]); // names only: values may be secrets
+    expect(JSON.stringify(report)).not.toContain("from-config");
+  });
+
+  it("splits a single quoted command string", async () => {
+    const r = await runCli(["run", "--runs", "2", "--json", json(), `${node} ${fixture("pass.mjs")}`], {
+      cwd: dir.path,
+    });
+    expect(r.code).toBe(0);
+    expect(readReport(json()).request.command).toEqual([node, fixture("pass.mjs")]);
+  });
+});

@@ -1,0 +1,149 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runAttempt } from "../../src/runner/attempt.js";
+import { runTree } from "../../src/util/process-tree.js";
+import { fixture, isAlive, tempDir } from "../helpers/cli.js";
+
+let dir: { path: string; cleanup: () => void };
+beforeEach(() => {
+  dir = tempDir("fd-proc-");
+});
+afterEach(() => dir.cleanup());
+
+const base = { cwd: process.cwd(), env: process.env, killGraceMs: 300, headBytes: 1024, tailBytes: 1024 };
+const node = (script: string, ...args: string[]) => [process.execPath, fixture(script), ...args];
+
+async function waitDead(pids: number[], ms = 3000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (pids.every((p) => !isAlive(p))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+function pidsIn(d: string, prefix: string): number[] {
+  return readdirSync(d)
+    .filter((f) => f.startsWith(prefix))
+    .map((f) => Number(readFileSync(join(d, f), "utf8")));
+}
+
+describe("runTree", () => {
+  it("reports the exit code and interleaved output", async () => {
+    const r = await runTree({ ...base, argv: node("fail.mjs") });
+    expect(r.exitCode).toBe(1);
+    expect(r.signal).toBeNull();
+    expect(r.output).toContain("AssertionError");
+  });
+
+  it("kills a hung program at the timeout and says so", async () => {
+    const r = await runTree({ ...base, argv: node("hang.mjs", dir.path), timeoutMs: 300 });
+    expect(r.terminatedBy).toBe("timeout");
+    expect(r.signal).toBe("SIGTERM");
+    expect(await waitDead(pidsIn(dir.path, "hang-"))).toBe(true);
+  });
+
+  it("kills the whole tree, including a grandchild that ignores SIGTERM", async () => {
+    const r = await runTree({ ...base, argv: node("grandchild.mjs", dir.path), timeoutMs: 500 });
+    expect(r.terminatedBy).toBe("timeout");
+    expect(r.signal).toBe("SIGKILL"); // the child ignored SIGTERM too, so the grace period ran out
+    const grandchildren = pidsIn(dir.path, "grandchild-");
+    expect(grandchildren).toHaveLength(1);
+    expect(await waitDead(grandchildren)).toBe(true);
+  });
+
+  it("records death by signal as such", async () => {
+    const r = await runTree({ ...base, argv: node("signal.mjs") });
+    expect(r.exitCode).toBeNull();
+    expect(r.signal).toBe("SIGKILL");
+    expect(r.terminatedBy).toBeUndefined();
+  });
+
+  it("reports a program that cannot start as a spawn error, not an exit code", async () => {
+    const r = await runTree({ ...base, argv: ["/nonexistent/definitely-not-here"] });
+    expect(r.spawnError?.code).toBe("ENOENT");
+    expect(r.exitCode).toBeNull();
+  });
+
+  it("stops on abort", async () => {
+    const controller = new AbortController();
+    const pending = runTree({ ...base, argv: node("hang.mjs", dir.path), signal: controller.signal });
+    setTimeout(() => controller.abort(), 200);
+    const r = await pending;
+    expect(r.terminatedBy).toBe("aborted");
+  });
+
+  it("keeps memory bounded on 10 MB of output, head and tail intact", async () => {
+    const r = await runTree({ ...base, argv: node("chatty.mjs", "10"), headBytes: 100, tailBytes: 100 });
+    expect(r.exitCode).toBe(0);
+    expect(r.outputBytes).toBe(10 * 1024 * 1024 + "START-OF-OUTPUT\n".length + "END-OF-OUTPUT\n".length);
+    expect(r.output.startsWith("START-OF-OUTPUT")).toBe(true);
+    expect(r.output.trimEnd().endsWith("END-OF-OUTPUT")).toBe(true);
+    expect(r.output.length).toBeLessThan(400);
+    expect(r.output).toContain(`bytes of output omitted`);
+  });
+
+  it("writes the full output to a log file when asked", async () => {
+    const logFile = join(dir.path, "a.log");
+    const r = await runTree({
+      ...base,
+      argv: node("chatty.mjs", "2"),
+      headBytes: 10,
+      tailBytes: 10,
+      logFile,
+    });
+    expect(readFileSync(logFile).length).toBe(r.outputBytes);
+  });
+});
+
+describe("runAttempt", () => {
+  it("gives every attempt the seed variables, ATTEMPT, FLAKY_SLOT and the command's own variables", async () => {
+    const a = await runAttempt({
+      index: 7,
+      seed: 4242,
+      slot: 1,
+      argv: node("env-dump.mjs", dir.path),
+      cwd: dir.path,
+      baseEnv: { PATH: process.env.PATH },
+      commandEnv: { EXTRA: "yes" },
+      timeoutMs: 10_000,
+      killGraceMs: 300,
+      headBytes: 100,
+      tailBytes: 100,
+    });
+    expect(a.outcome).toBe("passed");
+    const env = JSON.parse(readFileSync(join(dir.path, "attempt-7.json"), "utf8"));
+    expect(env).toEqual({
+      TEST_SEED: "4242",
+      GO_TEST_SEED: "4242",
+      JEST_SEED: "4242",
+      VITE_TEST_SEED: "4242",
+      MOCHA_SEED: "4242",
+      ATTEMPT: "7",
+      FLAKY_SLOT: "1",
+      PYTHONHASHSEED: "4242",
+      EXTRA: "yes",
+      cwd: dir.path,
+    });
+  });
+
+  it("maps a timeout to outcome timedOut and a spawn failure to errored", async () => {
+    const common = {
+      index: 0,
+      seed: 1,
+      slot: 0,
+      cwd: dir.path,
+      baseEnv: process.env,
+      commandEnv: {},
+      killGraceMs: 200,
+      headBytes: 100,
+      tailBytes: 100,
+    };
+    const t = await runAttempt({ ...common, argv: node("hang.mjs"), timeoutMs: 200 });
+    expect(t).toMatchObject({ outcome: "timedOut", timedOut: true });
+    const e = await runAttempt({ ...common, argv: ["./no-such-program"], timeoutMs: 1000 });
+    expect(e.outcome).toBe("errored");
+    expect(e.error).toMatch(/cannot start \.\/no-such-program: spawn \.\/no-such-program ENOENT/);
+  });
+});
