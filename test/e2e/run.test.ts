@@ -259,7 +259,7 @@ describe("flaky-detector run", () => {
         env: { TMPDIR: tmp },
         onStderr: {
           includes: "running 6 attempts",
-          then: (pid) => setTimeout(() => process.kill(pid, "SIGINT"), 500),
+          act: (pid) => setTimeout(() => process.kill(pid, "SIGINT"), 500),
         },
       },
     );

@@ -21,7 +21,7 @@ export interface CliOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   /** Called once stderr contains this text (to send a signal mid-run). */
-  onStderr?: { includes: string; then: (pid: number) => void };
+  onStderr?: { includes: string; act: (pid: number) => void };
 }
 
 /** Spawn the built CLI (dist/) exactly as a user would. */
@@ -42,7 +42,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
       stderr += d.toString();
       if (opts.onStderr && !fired && stderr.includes(opts.onStderr.includes)) {
         fired = true;
-        opts.onStderr.then(child.pid as number);
+        opts.onStderr.act(child.pid as number);
       }
     });
     child.on("error", reject);
