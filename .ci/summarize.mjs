@@ -11,7 +11,9 @@ if (!existsSync(file)) {
 const r = JSON.parse(readFileSync(file, "utf8"));
 const passed = r.numPassedTests ?? 0;
 // Files that failed to load count as failures too: their tests never ran.
-const failed = (r.numFailedTests ?? 0) + (r.testResults ?? []).filter((f) => f.status === "failed" && f.assertionResults.length === 0).length;
+const failed =
+  (r.numFailedTests ?? 0) +
+  (r.testResults ?? []).filter((f) => f.status === "failed" && f.assertionResults.length === 0).length;
 const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(passed + failed === 0 || failed > 0 ? 1 : 0);

@@ -69,7 +69,17 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptRecord> {
       error: `cannot start ${spec.argv[0]}: ${result.spawnError.message}`,
     };
   }
-  return { ...base, outcome: outcomeOf(result.terminatedBy, result.exitCode, result.signal) };
+  const outcome = outcomeOf(result.terminatedBy, result.exitCode, result.signal);
+  // A passing attempt's output is rarely read; keeping only its end bounds a 10,000-attempt job's
+  // memory and report size. Failures keep the full head and tail.
+  const output = outcome === "passed" ? lastChars(result.output, PASSED_TAIL_CHARS) : result.output;
+  return { ...base, outcome, output };
+}
+
+export const PASSED_TAIL_CHARS = 1024;
+
+function lastChars(text: string, n: number): string {
+  return text.length <= n ? text : text.slice(text.length - n);
 }
 
 function outcomeOf(

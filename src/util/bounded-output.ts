@@ -1,3 +1,5 @@
+import { cleanText } from "./clean-text.js";
+
 /**
  * Keeps the first `headBytes` and the last `tailBytes` of a stream, so a test that prints gigabytes
  * costs a fixed amount of memory while the start (setup errors) and the end (the failure) survive.
@@ -19,7 +21,8 @@ export class BoundedOutput {
     let rest = chunk;
     if (this.headSize < this.headBytes) {
       const take = Math.min(this.headBytes - this.headSize, rest.length);
-      this.head.push(rest.subarray(0, take));
+      // Copy: a subarray would pin the whole pipe chunk (64 KiB) for the life of the attempt record.
+      this.head.push(Buffer.from(rest.subarray(0, take)));
       this.headSize += take;
       rest = rest.subarray(take);
     }
@@ -37,7 +40,12 @@ export class BoundedOutput {
     return Math.max(0, this.total - this.headSize - Math.min(this.tailSize, this.tailBytes));
   }
 
+  /** Head and tail as text, cleaned of escape sequences and control characters. */
   text(): string {
+    return cleanText(this.rawText());
+  }
+
+  private rawText(): string {
     const head = Buffer.concat(this.head).toString("utf8");
     let tailBuf = Buffer.concat(this.tail);
     if (tailBuf.length > this.tailBytes) tailBuf = tailBuf.subarray(tailBuf.length - this.tailBytes);

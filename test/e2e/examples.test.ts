@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ROOT, readReport, runCli, tempDir } from "../helpers/cli.js";
+import { pythonWithPytest, ROOT, readReport, runCli, tempDir } from "../helpers/cli.js";
 
 let dir: { path: string; cleanup: () => void };
 beforeEach(() => {
@@ -12,7 +12,20 @@ const json = () => join(dir.path, "report.json");
 describe("bundled examples", () => {
   it("node-test: the command's documented failure probability 0.28 lies in the interval", async () => {
     const r = await runCli(
-      ["run", "--repo", join(ROOT, "examples/node-test"), "--runs", "100", "--seed", "7", "--json", json(), "--", "node", "--test"],
+      [
+        "run",
+        "--repo",
+        join(ROOT, "examples/node-test"),
+        "--runs",
+        "100",
+        "--seed",
+        "7",
+        "--json",
+        json(),
+        "--",
+        "node",
+        "--test",
+      ],
       { cwd: dir.path },
     );
     expect(r.code).toBe(0);
@@ -36,7 +49,7 @@ describe("bundled examples", () => {
         "--json",
         json(),
         "--",
-        "python3",
+        pythonWithPytest(),
         "-m",
         "pytest",
         "-q",

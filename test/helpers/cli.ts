@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -82,4 +82,13 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A python3 that can import pytest: the one on PATH, else Debian's (python3-pytest, installed by .ci/run). */
+export function pythonWithPytest(): string {
+  for (const candidate of ["python3", "/usr/bin/python3"]) {
+    const r = spawnSync(candidate, ["-c", "import pytest"], { stdio: "ignore" });
+    if (r.status === 0) return candidate;
+  }
+  throw new Error("no python3 with pytest: install python3-pytest (bash .ci/run does)");
 }

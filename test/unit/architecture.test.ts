@@ -48,7 +48,9 @@ function layerOf(file: string): string {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)["']([^"']+)["']/g)].map((m) => m[1] as string);
+  return [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)["']([^"']+)["']/g)].map(
+    (m) => m[1] as string,
+  );
 }
 
 describe("architecture", () => {
@@ -64,7 +66,8 @@ describe("architecture", () => {
     for (const file of all) {
       const from = layerOf(file);
       for (const spec of importsOf(file)) {
-        if (PURE.has(from) && IO_MODULES.test(spec)) violations.push(`${relative(SRC, file)} (pure) imports ${spec}`);
+        if (PURE.has(from) && IO_MODULES.test(spec))
+          violations.push(`${relative(SRC, file)} (pure) imports ${spec}`);
         if (!spec.startsWith(".")) continue;
         const to = layerOf(resolve(dirname(file), spec));
         const allowed = ALLOWED[from] ?? [];

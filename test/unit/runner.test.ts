@@ -154,3 +154,11 @@ describe("repository and ref validation", () => {
     }
   });
 });
+
+describe("output cleaning", () => {
+  it("drops colour codes and replaces control characters, keeping newlines and tabs", () => {
+    const b = new BoundedOutput(100, 100);
+    b.push(Buffer.from("\u001b[31mFAIL\u001b[39m a\tb\n\u0000\u0007end"));
+    expect(b.text()).toBe("FAIL a\tb\n\uFFFDend"); // one marker per run of control characters
+  });
+});

@@ -1,0 +1,141 @@
+// npm run bench: orchestration overhead against xargs -P, and peak memory under chatty attempts.
+// Figures are medians of interleaved repetitions in one run, so machine noise hits both sides alike.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = join(ROOT, "dist/cli/bin.js");
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+const only = process.argv[2];
+
+function run(argv, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "ignore", "pipe"], ...opts });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    let peakKb = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+        if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      } catch {}
+    }, 20);
+    if (opts.input) child.stdin.end(opts.input);
+    else child.stdin.end();
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearInterval(poll);
+      if (code !== 0) reject(new Error(`${argv.join(" ")} exited ${code}: ${stderr.slice(-500)}`));
+      else resolve({ ms: performance.now() - started, peakKb });
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const results = { date: new Date().toISOString(), node: process.version, reps: REPS, benchmarks: {} };
+const work = mkdtempSync(join(tmpdir(), "fd-bench-"));
+
+try {
+  if (!only || only === "overhead") {
+    // 200 attempts of a ~50 ms command at parallelism 2: the detector vs xargs -P 2, same commands.
+    const detector = [
+      process.execPath,
+      BIN,
+      "run",
+      "--runs",
+      "200",
+      "--parallelism",
+      "2",
+      "--progress",
+      "none",
+      "--no-install",
+      "--",
+      "sleep",
+      "0.05",
+    ];
+    const xargs = ["xargs", "-P", "2", "-I{}", "sleep", "0.05"];
+    const input = Array.from({ length: 200 }, (_, i) => String(i)).join("\n");
+    const d = [];
+    const x = [];
+    for (let i = 0; i < REPS; i++) {
+      x.push((await run(xargs, { cwd: work, input })).ms);
+      d.push((await run(detector, { cwd: work })).ms);
+    }
+    const ratio = median(d) / median(x);
+    results.benchmarks.overhead = {
+      what: "200 attempts of `sleep 0.05` at parallelism 2: flaky-detector run vs xargs -P 2",
+      detectorMs: d.map(Math.round),
+      xargsMs: x.map(Math.round),
+      detectorMedianMs: Math.round(median(d)),
+      xargsMedianMs: Math.round(median(x)),
+      ratio: Number(ratio.toFixed(3)),
+      goal: "<= 1.10",
+      met: ratio <= 1.1,
+    };
+    console.log(
+      `overhead: detector ${Math.round(median(d))} ms vs xargs ${Math.round(median(x))} ms (median of ${REPS}); ratio ${ratio.toFixed(3)} (goal <= 1.10)`,
+    );
+  }
+
+  if (!only || only === "memory") {
+    // 1,000 attempts each printing 1 MB: the detector's peak RSS (VmHWM).
+    const detector = [
+      process.execPath,
+      BIN,
+      "run",
+      "--runs",
+      "1000",
+      "--parallelism",
+      "2",
+      "--progress",
+      "none",
+      "--no-install",
+      "--json",
+      join(work, "m.json"),
+      "--",
+      "head",
+      "-c",
+      "1048576",
+      "/dev/zero",
+    ];
+    const peaks = [];
+    const times = [];
+    const memReps = Math.max(1, Math.min(REPS, 3));
+    for (let i = 0; i < memReps; i++) {
+      const r = await run(detector, { cwd: work });
+      peaks.push(r.peakKb / 1024);
+      times.push(r.ms);
+    }
+    const baseline = await run([process.execPath, "-e", "setTimeout(() => {}, 300)"], { cwd: work });
+    const peak = Math.max(...peaks);
+    results.benchmarks.memory = {
+      what: "1,000 attempts each printing 1 MB at parallelism 2: peak RSS of the detector",
+      peakRssMb: peaks.map((p) => Number(p.toFixed(1))),
+      maxPeakRssMb: Number(peak.toFixed(1)),
+      idleNodeRssMb: Number((baseline.peakKb / 1024).toFixed(1)),
+      medianWallMs: Math.round(median(times)),
+      goal: "<= 150 MB",
+      met: peak <= 150,
+    };
+    console.log(
+      `memory: peak RSS ${peak.toFixed(1)} MB over ${memReps} runs (idle node ${(baseline.peakKb / 1024).toFixed(1)} MB); goal <= 150 MB`,
+    );
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+const out = join(ROOT, "bench/results", only ? `latest-${only}.json` : "latest.json");
+writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`results written to ${out}`);
