@@ -130,6 +130,46 @@ try {
       `memory: peak RSS ${peak.toFixed(1)} MB over ${memReps} runs (idle node ${(baseline.peakKb / 1024).toFixed(1)} MB); goal <= 150 MB`,
     );
   }
+  if (!only || only === "isolation") {
+    // Setup cost of isolation for 4 slots of a workspace with a 6,000-file node_modules:
+    // per-slot copy with shared dependency folders (what we do) vs copying everything.
+    const { copyTree, SHARED_DEPENDENCY_DIRS } = await import("../dist/util/copy-tree.js");
+    const ws = join(work, "ws");
+    for (let i = 0; i < 200; i++) {
+      mkdirSync(join(ws, "src", `m${i % 10}`), { recursive: true });
+      writeFileSync(join(ws, "src", `m${i % 10}`, `f${i}.js`), "x".repeat(2000));
+    }
+    for (let i = 0; i < 6000; i++) {
+      mkdirSync(join(ws, "node_modules", `pkg${i % 300}`), { recursive: true });
+      writeFileSync(join(ws, "node_modules", `pkg${i % 300}`, `f${i}.js`), "y".repeat(4000));
+    }
+    const slots = 4;
+    const timeIt = async (opts) => {
+      const dirs = Array.from({ length: slots }, () => mkdtempSync(join(work, "slot-")));
+      const started = performance.now();
+      await Promise.all(dirs.map((d) => copyTree(ws, d, opts)));
+      const ms = performance.now() - started;
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      return ms;
+    };
+    const shared = [];
+    const full = [];
+    for (let i = 0; i < REPS; i++) {
+      full.push(await timeIt({}));
+      shared.push(await timeIt({ share: SHARED_DEPENDENCY_DIRS }));
+    }
+    results.benchmarks.isolation = {
+      what: "4 slot copies of a workspace (200 source files, node_modules of 6,000 files / 24 MB)",
+      sharedDepsMs: shared.map(Math.round),
+      fullCopyMs: full.map(Math.round),
+      sharedDepsMedianMs: Math.round(median(shared)),
+      fullCopyMedianMs: Math.round(median(full)),
+      ratio: Number((median(shared) / median(full)).toFixed(3)),
+    };
+    console.log(
+      `isolation: 4 slots with shared node_modules ${Math.round(median(shared))} ms vs full copies ${Math.round(median(full))} ms (median of ${REPS})`,
+    );
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

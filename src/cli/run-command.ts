@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { severityAtLeast } from "../analysis/classify.js";
 import type { Report } from "../analysis/report.js";
+import { defaultConfig } from "../config/defaults.js";
 import { resolveConfig } from "../config/resolve.js";
 import type { Config } from "../config/schema.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -38,6 +39,7 @@ export async function runCommand(
     ...(options.config !== undefined ? { configPath: options.config } : {}),
   });
   assertImplemented(config);
+  warnings.push(...notYetInEffect(config));
   const command = commandFrom(operands, config);
   const mode = progressMode(options.progress, io);
 
@@ -124,6 +126,21 @@ function assertImplemented(config: Config): void {
       "shuffle: framework-native shuffling needs a framework adapter, not available in this version; remove --shuffle (TEST_SEED is still set for every attempt)",
     );
   }
+}
+
+/** Keys that are valid but act only with capabilities this version lacks: say so instead of ignoring them. */
+function notYetInEffect(config: Config): string[] {
+  const defaults = defaultConfig();
+  const later: [keyof Config, string][] = [
+    ["ignore_patterns", "per-test results"],
+    ["max_error_length", "per-test failure messages"],
+    ["quarantine", "per-test results"],
+    ["history", "the history database"],
+    ["notify", "notifications"],
+  ];
+  return later
+    .filter(([key]) => JSON.stringify(config[key]) !== JSON.stringify(defaults[key]))
+    .map(([key, what]) => `${key} is set but has no effect yet: it applies to ${what}, not available in this version`);
 }
 
 function progressMode(requested: string | undefined, io: CliIo): "bar" | "plain" | "none" {

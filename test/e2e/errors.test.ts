@@ -175,3 +175,12 @@ describe("infrastructure errors exit 3 and are never reported as test failures",
     await expectError(["run", "--repo", project, ...pass], 3, "dependency install timed out after 1s");
   });
 });
+
+describe("settings that act only with later capabilities", () => {
+  it("warn instead of being silently ignored", async () => {
+    writeFileSync(join(dir.path, ".flaky-detector.yml"), "ignore_patterns: ['slow/*']\n");
+    const r = await runCli(["run", "--runs", "1", ...pass], { cwd: dir.path });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("warning: ignore_patterns is set but has no effect yet: it applies to per-test results");
+  });
+});

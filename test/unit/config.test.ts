@@ -231,3 +231,15 @@ describe("config JSON Schema", () => {
     );
   });
 });
+
+describe("generated docs", () => {
+  it("docs/config.md and docs/flaky-detector.schema.json are current (npm run docs regenerates them)", async () => {
+    const { configReferenceMarkdown } = await import("../../src/config/reference.js");
+    const { readFileSync } = await import("node:fs");
+    const root = join(__dirname, "../..");
+    expect(readFileSync(join(root, "docs/config.md"), "utf8")).toBe(configReferenceMarkdown());
+    expect(readFileSync(join(root, "docs/flaky-detector.schema.json"), "utf8")).toBe(
+      `${JSON.stringify(configJsonSchema(), null, 2)}\n`,
+    );
+  });
+});
