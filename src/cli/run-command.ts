@@ -140,7 +140,10 @@ function notYetInEffect(config: Config): string[] {
   ];
   return later
     .filter(([key]) => JSON.stringify(config[key]) !== JSON.stringify(defaults[key]))
-    .map(([key, what]) => `${key} is set but has no effect yet: it applies to ${what}, not available in this version`);
+    .map(
+      ([key, what]) =>
+        `${key} is set but has no effect yet: it applies to ${what}, not available in this version`,
+    );
 }
 
 function progressMode(requested: string | undefined, io: CliIo): "bar" | "plain" | "none" {

@@ -15,7 +15,9 @@ export function configReferenceMarkdown(): string {
       for (const sub of nested) {
         const s = schemaAt(configSchema, [key, sub]);
         if (!s) continue;
-        rows.push(row(`${key}.${sub}`, s, (defaults[key] as Record<string, unknown>)[sub], envName([key, sub])));
+        rows.push(
+          row(`${key}.${sub}`, s, (defaults[key] as Record<string, unknown>)[sub], envName([key, sub])),
+        );
       }
     } else {
       rows.push(row(key, schema, key === "parallelism" ? "number of CPUs" : defaults[key], envName([key])));

@@ -181,6 +181,8 @@ describe("settings that act only with later capabilities", () => {
     writeFileSync(join(dir.path, ".flaky-detector.yml"), "ignore_patterns: ['slow/*']\n");
     const r = await runCli(["run", "--runs", "1", ...pass], { cwd: dir.path });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("warning: ignore_patterns is set but has no effect yet: it applies to per-test results");
+    expect(r.stdout).toContain(
+      "warning: ignore_patterns is set but has no effect yet: it applies to per-test results",
+    );
   });
 });
