@@ -130,6 +130,41 @@ try {
       `memory: peak RSS ${peak.toFixed(1)} MB over ${memReps} runs (idle node ${(baseline.peakKb / 1024).toFixed(1)} MB); goal <= 150 MB`,
     );
   }
+  if (!only || only === "timeout") {
+    // A hanging command with --timeout 1: wall time of the whole CLI run (one attempt), against
+    // `node -e 0` so node's own start-up is visible as the baseline.
+    const hang = [
+      process.execPath,
+      BIN,
+      "run",
+      "--runs",
+      "1",
+      "--timeout",
+      "1",
+      "--progress",
+      "none",
+      "--no-install",
+      "--",
+      process.execPath,
+      join(ROOT, "test/fixtures/bin/hang.mjs"),
+    ];
+    const walls = [];
+    const starts = [];
+    for (let i = 0; i < REPS; i++) {
+      starts.push((await run([process.execPath, "-e", "0"], { cwd: work })).ms);
+      walls.push((await run(hang, { cwd: work })).ms);
+    }
+    results.benchmarks.timeout = {
+      what: "flaky-detector run --runs 1 --timeout 1 on a command that hangs: wall time of the CLI",
+      wallMs: walls.map(Math.round),
+      medianWallMs: Math.round(median(walls)),
+      nodeStartMedianMs: Math.round(median(starts)),
+    };
+    console.log(
+      `timeout: hanging command with --timeout 1 ends after ${Math.round(median(walls))} ms (node start-up ${Math.round(median(starts))} ms)`,
+    );
+  }
+
   if (!only || only === "isolation") {
     // Setup cost of isolation for 4 slots of a workspace with a 6,000-file node_modules:
     // per-slot copy with shared dependency folders (what we do) vs copying everything.
