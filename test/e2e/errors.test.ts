@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fixture, runCli, tempDir } from "../helpers/cli.js";
@@ -184,5 +184,53 @@ describe("settings that act only with later capabilities", () => {
     expect(r.stdout).toContain(
       "warning: ignore_patterns is set but has no effect yet: it applies to per-test results",
     );
+  });
+});
+
+describe("attempts that cannot start", () => {
+  it("exit 3 when every attempt errored (an executable whose interpreter is missing)", async () => {
+    const script = join(dir.path, "run-tests");
+    writeFileSync(script, "#!/nonexistent/interpreter\necho hi\n", { mode: 0o755 });
+    await expectError(
+      ["run", "--runs", "4", "--parallelism", "2", "--", script],
+      3,
+      "every attempt errored; none ran: cannot start",
+    );
+  });
+});
+
+describe("temporary directories", () => {
+  it("are kept with --preserve-temp-dir and named", async () => {
+    const project = join(dir.path, "p");
+    mkdirSync(project);
+    const r = await runCli(
+      ["run", "--runs", "2", "--parallelism", "2", "--preserve-temp-dir", "--repo", project, "--", "true"],
+      {
+        cwd: dir.path,
+        env: { TMPDIR: dir.path },
+      },
+    );
+    expect(r.code).toBe(0);
+    const kept = /temporary directories kept: (.*)/.exec(r.stderr)?.[1]?.split(", ") ?? [];
+    expect(kept).toHaveLength(2); // the copied source (slot 0) and one slot copy
+    for (const d of kept) expect(existsSync(d)).toBe(true);
+  });
+
+  it("are kept after an infrastructure failure when cleanup_on_failure is false, removed otherwise", async () => {
+    const project = join(dir.path, "p");
+    mkdirSync(project);
+    writeFileSync(
+      join(project, "package.json"),
+      JSON.stringify({ name: "p", version: "1.0.0", scripts: { preinstall: "exit 5" } }),
+    );
+    const tmp = join(dir.path, "tmp");
+    mkdirSync(tmp);
+    await runCli(["run", "--repo", project, "--", "true"], { cwd: dir.path, env: { TMPDIR: tmp } });
+    expect(readdirSync(tmp)).toEqual([]);
+    writeFileSync(join(dir.path, ".flaky-detector.yml"), "cleanup_on_failure: false\n");
+    const r = await runCli(["run", "--repo", project, "--", "true"], { cwd: dir.path, env: { TMPDIR: tmp } });
+    expect(r.code).toBe(3);
+    expect(readdirSync(tmp)).toHaveLength(1);
+    expect(r.stderr).toContain("temporary directories kept");
   });
 });
