@@ -234,3 +234,34 @@ describe("temporary directories", () => {
     expect(r.stderr).toContain("temporary directories kept");
   });
 });
+
+describe("more infrastructure errors", () => {
+  it("an install tool that is not installed", async () => {
+    const project = join(dir.path, "p");
+    mkdirSync(project);
+    writeFileSync(join(project, "package.json"), "{}");
+    writeFileSync(join(project, "pnpm-lock.yaml"), "lockfileVersion: '9.0'\n");
+    // A PATH with node and git but no pnpm.
+    const r = await runCli(["run", "--repo", project, "--", process.execPath, "-e", "0"], {
+      cwd: dir.path,
+      env: { PATH: `${join(process.execPath, "..")}:/usr/bin:/bin`.replace(/:?[^:]*pnpm[^:]*/g, "") },
+    });
+    if (r.stderr.includes("cannot run pnpm")) {
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain("install pnpm, or set auto_install_dependencies: false");
+    } else {
+      // pnpm exists on this machine: then the frozen install of an empty project succeeds.
+      expect(r.code).toBe(0);
+    }
+  });
+
+  it("a logs_dir that cannot be created", async () => {
+    writeFileSync(join(dir.path, "a-file"), "x");
+    writeFileSync(join(dir.path, ".flaky-detector.yml"), "logs_dir: a-file/logs\n");
+    await expectError(
+      ["run", "--runs", "1", "--save-full-output", ...pass],
+      3,
+      "save_full_output: cannot create",
+    );
+  });
+});
