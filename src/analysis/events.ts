@@ -5,7 +5,11 @@ import type { AttemptOutcome, StopReason } from "./report.js";
  * so every observer handles every event; pure data, so reporters never see runner internals.
  */
 export type RunEvent =
-  | { type: "phase"; phase: "source" | "install" | "isolation" | "run"; detail: string }
+  | {
+      type: "phase";
+      phase: "source" | "install" | "isolation" | "framework" | "run" | "seed-replay" | "serial-confirmation";
+      detail: string;
+    }
   | { type: "job-started"; total: number; parallelism: number; jobSeed: number; command: string }
   | {
       type: "attempt-finished";

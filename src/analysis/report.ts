@@ -15,6 +15,8 @@ export interface ReportAttempt {
   signal: string | null;
   durationMs: number;
   timedOut: boolean;
+  /** With --shuffle: whether this attempt ran in a shuffled order. */
+  shuffled?: boolean;
   /** Per-test counts when a framework adapter parsed results; null for a plain command. */
   tests: { passed: number; failed: string[]; skipped: number } | null;
   /** Bounded head and tail of the attempt's output. */
@@ -44,23 +46,58 @@ export interface Summary {
   stoppedEarly: boolean;
   stopReason: StopReason;
   budget: number;
+  /** Per-test counts by verdict; null for a plain command (no per-test results). */
+  tests: TestCounts | null;
+  /** Attempts whose framework results could not be read (crashed before writing them, unparseable). */
+  attemptsWithoutResults: number;
+}
+
+export interface TestCounts {
+  total: number;
+  stable: number;
+  flaky: number;
+  failing: number;
+  error: number;
+  ignored: number;
 }
 
 export interface TestResult {
   id: string;
   name: string;
   file: string | null;
+  line: number | null;
+  /** Attempts in which the test ran (passed or failed); skips and absences are not counted. */
   attempts: number;
   failures: number;
+  /** Failures whose message says the test timed out. */
   timeouts: number;
+  skipped: number;
   failureRate: number;
   interval: [number, number];
   severity: Severity;
   verdict: Verdict;
+  /** The one-sided bound a stable ("upper") or failing ("lower") verdict rests on. */
+  bound: { kind: "upper" | "lower"; value: number } | null;
   failingSeeds: number[];
-  firstFailure: { attempt: number; message: string } | null;
-  reproduce: string;
+  firstFailure: { attempt: number; seed: number; message: string } | null;
+  /** One shell line that runs only this test with a failing seed. */
+  reproduce: string | null;
+  /** Seed replay: true when every replay of a failing seed failed again; null when not replayed. */
   seedDeterministic: boolean | null;
+  /** --shuffle: failed only in shuffled orders; null without --shuffle. */
+  orderDependent: boolean | null;
+  /** Failures vanished in a confirmation pass at parallelism 1; null when not checked. */
+  resourceSensitive: boolean | null;
+  /** Failures the framework retried inside an attempt before the test passed (Surefire flakyFailure). */
+  innerReruns: number;
+}
+
+export interface FollowUp {
+  kind: "seed-replay" | "serial-confirmation";
+  test: string;
+  seed: number;
+  /** The test's result in this run; "absent" when it did not run (filter mismatch, crash). */
+  result: "passed" | "failed" | "absent";
 }
 
 export interface Report {
@@ -78,16 +115,26 @@ export interface Report {
     framework: string;
     stop: string;
     confidence: number;
+    minDetectableRate: number;
     shuffle: boolean;
     isolation: string;
     seed: number;
     failOn: Severity;
     severityThresholds: { critical: number; high: number; medium: number; low: number };
+    /** Test ids the job was restricted to (--test, --from-junit); empty for all. */
+    tests: string[];
+    ignorePatterns: string[];
   };
   source: { repo: string; ref: string | null; commit: string | null; kind: "cwd" | "path" | "git" };
   framework: string;
+  /** How the framework was chosen ("detected from the command", "--framework", …). */
+  frameworkSource: string;
   summary: Summary;
   tests: TestResult[];
+  /** Tests matching ignore_patterns: measured, but kept out of verdicts and the summary. */
+  ignoredTests: TestResult[];
+  /** Seed replays and confirmation passes run after the main phase (not counted in the rates). */
+  followUps: FollowUp[];
   attempts: ReportAttempt[];
   /** One shell line that reruns the command with a failing attempt's seed. */
   reproduce: string | null;

@@ -1,6 +1,6 @@
 import { type SeverityThresholds, severityOf, verdictOf } from "./classify.js";
 import { wilsonInterval, zeroFailureUpperBound } from "./intervals.js";
-import type { AttemptOutcome, StopReason, Summary } from "./report.js";
+import type { AttemptOutcome, StopReason, Summary, TestResult } from "./report.js";
 
 export interface SummarizeOptions {
   confidence: number;
@@ -49,6 +49,42 @@ export function summarize(outcomes: readonly AttemptOutcome[], opts: SummarizeOp
     stoppedEarly: opts.stopReason !== "budget" || outcomes.length < opts.budget,
     stopReason: opts.stopReason,
     budget: opts.budget,
+    tests: null,
+    attemptsWithoutResults: 0,
+  };
+}
+
+const RANK = { none: 0, low: 1, medium: 2, high: 3, critical: 4 } as const;
+
+/**
+ * With per-test results the job's verdict and severity come from its tests: broken beats flaky
+ * (a failing test is the first thing to fix), flaky beats stable; the severity is the worst test's.
+ * The rate and interval stay the command's.
+ */
+export function withTests(summary: Summary, tests: readonly TestResult[], ignored: number): Summary {
+  const counts = { total: tests.length, stable: 0, flaky: 0, failing: 0, error: 0, ignored };
+  let worst: Summary["severity"] = "none";
+  for (const t of tests) {
+    counts[t.verdict]++;
+    if (RANK[t.severity] > RANK[worst]) worst = t.severity;
+  }
+  const ran = counts.stable + counts.flaky + counts.failing > 0;
+  const verdict: Summary["verdict"] = !ran
+    ? summary.verdict
+    : counts.failing > 0
+      ? "failing"
+      : counts.flaky > 0
+        ? "flaky"
+        : "stable";
+  const parts = (["flaky", "failing", "stable", "error"] as const)
+    .filter((k) => counts[k] > 0)
+    .map((k) => `${counts[k]} ${k === "error" ? "not run" : k}`);
+  return {
+    ...summary,
+    tests: counts,
+    verdict,
+    severity: ran ? worst : summary.severity,
+    statement: ran ? `${counts.total} test${counts.total === 1 ? "" : "s"}: ${parts.join(", ")}${ignored ? ` (${ignored} ignored)` : ""}` : summary.statement,
   };
 }
 

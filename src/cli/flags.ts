@@ -10,6 +10,7 @@ export const FLAG_KEYS = {
   framework: ["framework"],
   stop: ["stop"],
   confidence: ["confidence"],
+  "min-detectable-rate": ["min_detectable_rate"],
   shuffle: ["shuffle"],
   isolation: ["isolation"],
   seed: ["seed"],

@@ -8,6 +8,8 @@ import { EXIT, UsageError } from "../errors.js";
 import { detect } from "../pipeline/detect.js";
 import { formatConsoleSummary } from "../reporters/console.js";
 import { writeJsonReport } from "../reporters/json.js";
+import { writeJUnitReport } from "../reporters/junit.js";
+import { writeMarkdownReport } from "../reporters/markdown.js";
 import { createProgress } from "../reporters/progress.js";
 import { type ParsedCommand, parseCommandString, splitAssignments } from "../runner/command-line.js";
 import { flagsLayer } from "./flags.js";
@@ -38,7 +40,6 @@ export async function runCommand(
     overrides: flagsLayer(options, given),
     ...(options.config !== undefined ? { configPath: options.config } : {}),
   });
-  assertImplemented(config);
   warnings.push(...notYetInEffect(config));
   const command = commandFrom(operands, config);
   const mode = progressMode(options.progress, io);
@@ -67,6 +68,9 @@ export async function runCommand(
         ...(options.ref !== undefined ? { ref: options.ref } : {}),
       },
       env: io.env,
+      ...(options.test ? { tests: options.test as string[] } : {}),
+      ...(typeof options.fromJunit === "string" ? { fromJunit: options.fromJunit } : {}),
+      ...(typeof options.junit === "string" ? { junitGlob: options.junit } : {}),
       signal: controller.signal,
       emit: progress.sink,
       warnings,
@@ -79,9 +83,15 @@ export async function runCommand(
   io.stdout.write(
     formatConsoleSummary(report, { color: useColor(io, io.stdout) && options.color !== false }),
   );
-  if (options.json) {
-    const file = resolve(io.cwd, options.json);
-    writeJsonReport(report, file);
+  const outputs: [unknown, (r: Report, f: string) => void][] = [
+    [options.json, writeJsonReport],
+    [options.junitOut, writeJUnitReport],
+    [options.markdown, writeMarkdownReport],
+  ];
+  for (const [target, write] of outputs) {
+    if (typeof target !== "string") continue;
+    const file = resolve(io.cwd, target);
+    write(report, file);
     io.stderr.write(`report written to ${file}\n`);
   }
   if (report.summary.stopReason === "cancelled") return EXIT.interrupted;
@@ -106,35 +116,11 @@ function commandFrom(operands: string[], config: Config): ParsedCommand {
     : splitAssignments(configured, "test_command");
 }
 
-/** Parts of the contract that later work delivers: refuse clearly instead of silently ignoring them. */
-function assertImplemented(config: Config): void {
-  if (config.framework !== "auto" && config.framework !== "command") {
-    throw new UsageError(
-      "E_NOT_IMPLEMENTED",
-      `framework: per-test adapters (${config.framework}) are not available in this version; results are measured per command. Use --framework command (or auto)`,
-    );
-  }
-  if (config.stop === "adaptive") {
-    throw new UsageError(
-      "E_NOT_IMPLEMENTED",
-      "stop: adaptive stopping is not available in this version; use --stop fixed (the default)",
-    );
-  }
-  if (config.shuffle) {
-    throw new UsageError(
-      "E_NOT_IMPLEMENTED",
-      "shuffle: framework-native shuffling needs a framework adapter, not available in this version; remove --shuffle (TEST_SEED is still set for every attempt)",
-    );
-  }
-}
-
 /** Keys that are valid but act only with capabilities this version lacks: say so instead of ignoring them. */
 function notYetInEffect(config: Config): string[] {
   const defaults = defaultConfig();
   const later: [keyof Config, string][] = [
-    ["ignore_patterns", "per-test results"],
-    ["max_error_length", "per-test failure messages"],
-    ["quarantine", "per-test results"],
+    ["quarantine", "the GitHub Action's quarantine entries"],
     ["history", "the history database"],
     ["notify", "notifications"],
   ];

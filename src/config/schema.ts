@@ -130,8 +130,15 @@ export const configSchema = z.strictObject({
       "Command to run when none is given after --; a string is split like a shell would, without one.",
     ),
   framework: z.enum(FRAMEWORKS).describe("Test framework; auto detects it."),
-  stop: z.enum(STOP_RULES).describe("Stopping rule: fixed runs the whole budget."),
+  stop: z
+    .enum(STOP_RULES)
+    .describe("adaptive: stop when every verdict and severity band is settled (docs/design/stopping.md); fixed: run the whole budget."),
   confidence: z.number().min(0.5).max(0.9999).describe("Confidence level of intervals and stopping."),
+  min_detectable_rate: z
+    .number()
+    .min(0.001)
+    .max(0.5)
+    .describe("Adaptive stopping: a test that never failed is settled once its rate is bounded below this."),
   shuffle: z.boolean().describe("Framework-native random test order per attempt (seeded)."),
   isolation: z
     .enum(ISOLATIONS)

@@ -34,6 +34,7 @@ export interface AttemptSpec {
   headBytes: number;
   tailBytes: number;
   logFile?: string;
+  stdoutFile?: string;
   signal?: AbortSignal;
 }
 
@@ -48,6 +49,7 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptRecord> {
     headBytes: spec.headBytes,
     tailBytes: spec.tailBytes,
     ...(spec.logFile ? { logFile: spec.logFile } : {}),
+    ...(spec.stdoutFile ? { stdoutFile: spec.stdoutFile } : {}),
     ...(spec.signal ? { signal: spec.signal } : {}),
   });
   const base = {

@@ -18,6 +18,8 @@ export interface RunTreeOptions {
   tailBytes: number;
   /** Stream the full output here as well. */
   logFile?: string;
+  /** Stream the full standard output (only) here: for tools that report results on stdout. */
+  stdoutFile?: string;
   signal?: AbortSignal;
   /** Fed to the program's standard input, then closed. */
   stdin?: string;
@@ -60,6 +62,7 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
   if (!file) throw new TypeError("runTree: empty argv");
   const output = new BoundedOutput(opts.headBytes, opts.tailBytes);
   let log: WriteStream | undefined;
+  let stdoutLog: WriteStream | undefined;
   const started = performance.now();
 
   return new Promise<RunTreeResult>((resolve) => {
@@ -89,8 +92,10 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
           output: output.text(),
           outputBytes: output.total,
         });
-      if (log) log.end(done);
-      else done();
+      const streams = [log, stdoutLog].filter((w): w is WriteStream => w !== undefined);
+      let open = streams.length;
+      if (open === 0) done();
+      for (const w of streams) w.end(() => --open === 0 && done());
     };
 
     const killGroup = (sig: NodeJS.Signals) => {
@@ -126,11 +131,15 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
     }
     if (child.pid !== undefined) track(child.pid);
     if (opts.logFile) log = createWriteStream(opts.logFile);
+    if (opts.stdoutFile) stdoutLog = createWriteStream(opts.stdoutFile);
     const onData = (chunk: Buffer) => {
       output.push(chunk);
       log?.write(chunk);
     };
-    child.stdout?.on("data", onData);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      onData(chunk);
+      stdoutLog?.write(chunk);
+    });
     child.stderr?.on("data", onData);
     if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
     child.stdin?.on("error", () => {});

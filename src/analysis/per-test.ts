@@ -1,0 +1,151 @@
+import type { ParsedTest } from "../parsers/types.js";
+import { type SeverityThresholds, severityOf, verdictOf } from "./classify.js";
+import { wilsonInterval, zeroFailureUpperBound } from "./intervals.js";
+import type { TestResult } from "./report.js";
+
+/** Running counts for one test across attempts. Pure data, updated as attempts finish. */
+export interface TestTally {
+  id: string;
+  name: string;
+  file: string | null;
+  line: number | null;
+  /** Attempts in which the test ran and passed or failed (skips and absences are not counted). */
+  attempts: number;
+  failures: number;
+  timeouts: number;
+  skipped: number;
+  failingSeeds: number[];
+  firstFailure: { attempt: number; seed: number; message: string } | null;
+  /** Runs and failures in shuffled attempts (only when --shuffle alternates orders). */
+  shuffled: { attempts: number; failures: number };
+  /** Failures a framework retried inside one attempt and then passed (Surefire flakyFailure). */
+  innerReruns: number;
+}
+
+const TIMEOUT_MESSAGE = /\b(timed? ?out|timeout|deadline exceeded)\b/i;
+
+export class TestAggregator {
+  private readonly tallies = new Map<string, TestTally>();
+
+  /** Fold one attempt's parsed results in. Tests absent from `results` did not run: not counted. */
+  add(attempt: { index: number; seed: number; shuffled: boolean }, results: readonly ParsedTest[]): void {
+    const seen = new Set<string>();
+    for (const r of results) {
+      // A test reported twice in one attempt (retries, parametrised duplicates) counts once: any failure fails it.
+      if (seen.has(r.id)) {
+        const t = this.tallies.get(r.id) as TestTally;
+        if (r.status === "failed" && t.failingSeeds.at(-1) !== attempt.seed) this.fail(t, attempt, r);
+        continue;
+      }
+      seen.add(r.id);
+      let t = this.tallies.get(r.id);
+      if (!t) {
+        t = {
+          id: r.id,
+          name: r.name,
+          file: r.file,
+          line: r.line ?? null,
+          attempts: 0,
+          failures: 0,
+          timeouts: 0,
+          skipped: 0,
+          failingSeeds: [],
+          firstFailure: null,
+          shuffled: { attempts: 0, failures: 0 },
+          innerReruns: 0,
+        };
+        this.tallies.set(r.id, t);
+      }
+      if (r.status === "skipped") {
+        t.skipped++;
+        continue;
+      }
+      t.attempts++;
+      if (attempt.shuffled) t.shuffled.attempts++;
+      if (r.reruns && r.status === "passed") t.innerReruns += r.reruns.failed;
+      if (r.status === "failed") this.fail(t, attempt, r);
+    }
+  }
+
+  private fail(t: TestTally, attempt: { index: number; seed: number; shuffled: boolean }, r: ParsedTest): void {
+    t.failures++;
+    if (attempt.shuffled) t.shuffled.failures++;
+    if (r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? "")) t.timeouts++;
+    if (t.failingSeeds.length < 50) t.failingSeeds.push(attempt.seed);
+    if (!t.firstFailure || attempt.index < t.firstFailure.attempt) {
+      t.firstFailure = { attempt: attempt.index, seed: attempt.seed, message: r.message ?? "failed" };
+    }
+  }
+
+  get(id: string): TestTally | undefined {
+    return this.tallies.get(id);
+  }
+
+  list(): TestTally[] {
+    return [...this.tallies.values()];
+  }
+
+  get size(): number {
+    return this.tallies.size;
+  }
+}
+
+export interface TestResultOptions {
+  confidence: number;
+  thresholds: SeverityThresholds;
+  maxErrorLength: number;
+  reproduce(t: TestTally): string;
+}
+
+/** Rate, interval, severity and verdict of one test: the same definitions as the command-level summary. */
+export function testResultOf(t: TestTally, o: TestResultOptions): TestResult {
+  const rate = t.attempts === 0 ? 0 : t.failures / t.attempts;
+  const verdict = verdictOf(t.attempts - t.failures, t.failures);
+  return {
+    id: t.id,
+    name: t.name,
+    file: t.file,
+    line: t.line,
+    attempts: t.attempts,
+    failures: t.failures,
+    timeouts: t.timeouts,
+    skipped: t.skipped,
+    failureRate: rate,
+    interval: wilsonInterval(t.failures, t.attempts, o.confidence),
+    severity: t.attempts === 0 ? "none" : severityOf(rate, o.thresholds),
+    verdict,
+    bound:
+      verdict === "stable"
+        ? { kind: "upper", value: zeroFailureUpperBound(t.attempts, o.confidence) }
+        : verdict === "failing"
+          ? { kind: "lower", value: 1 - zeroFailureUpperBound(t.attempts, o.confidence) }
+          : null,
+    failingSeeds: t.failingSeeds,
+    firstFailure: t.firstFailure
+      ? { attempt: t.firstFailure.attempt, seed: t.firstFailure.seed, message: trim(t.firstFailure.message, o.maxErrorLength) }
+      : null,
+    reproduce: t.failures > 0 ? o.reproduce(t) : null,
+    seedDeterministic: null,
+    orderDependent: null,
+    resourceSensitive: null,
+    innerReruns: t.innerReruns,
+  };
+}
+
+export function trim(message: string, max: number): string {
+  const m = message.trim();
+  return m.length <= max ? m : `${m.slice(0, max - 1)}…`;
+}
+
+const SEVERITY_RANK = { critical: 4, high: 3, medium: 2, low: 1, none: 0 } as const;
+
+/** Worst first: severity, then failure rate, then id (stable order for snapshots). */
+export function sortTests(tests: TestResult[]): TestResult[] {
+  return [...tests].sort(
+    (a, b) =>
+      SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
+      b.failureRate - a.failureRate ||
+      (a.verdict === "error" ? 1 : 0) - (b.verdict === "error" ? 1 : 0) ||
+      a.id.localeCompare(b.id),
+  );
+}

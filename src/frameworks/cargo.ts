@@ -1,0 +1,20 @@
+import { parseCargoTest } from "../parsers/cargo-text.js";
+import { basename, type FrameworkAdapter } from "./types.js";
+
+/** cargo test: the stable human output (libtest's JSON needs nightly); filters are exact names after --. */
+export const cargo: FrameworkAdapter = {
+  name: "cargo",
+  results: "stdout",
+  extension: "txt",
+  shuffleUnsupported: "libtest's --shuffle-seed needs a nightly toolchain",
+  matches: (argv) => basename(argv[0]) === "cargo" && argv[1] === "test",
+  prepare(argv, ctx) {
+    const args = [...argv];
+    if (ctx.tests.length > 0) {
+      if (!args.includes("--")) args.push("--");
+      args.push("--exact", ...ctx.tests);
+    }
+    return { argv: args, env: { CARGO_TERM_COLOR: "never" } };
+  },
+  parse: (text) => parseCargoTest(text),
+};

@@ -1,0 +1,33 @@
+import { parseJestJson } from "../parsers/jest-json.js";
+import { escapeRegExp, type FrameworkAdapter, toolIndex } from "./types.js";
+
+/** A test id "file > describe > title" as jest's -t sees it: "describe title". */
+export function jestFilter(tests: readonly string[]): { files: string[]; pattern: string } {
+  const files = new Set<string>();
+  const names = new Set<string>();
+  for (const id of tests) {
+    const [file, ...rest] = id.split(" > ");
+    if (file) files.add(file);
+    names.add(rest.join(" "));
+  }
+  return { files: [...files], pattern: `^(?:${[...names].map(escapeRegExp).join("|")})$` };
+}
+
+export const jest: FrameworkAdapter = {
+  name: "jest",
+  results: "file",
+  extension: "json",
+  shuffleUnsupported: null,
+  matches: (argv) => toolIndex(argv, "jest") !== -1,
+  prepare(argv, ctx, report = true) {
+    const args = [...argv];
+    if (ctx.tests.length > 0) {
+      const f = jestFilter(ctx.tests);
+      args.push("-t", f.pattern, ...f.files.map((file) => escapeRegExp(file)));
+    }
+    if (ctx.shuffle) args.push("--randomize", `--seed=${ctx.seed}`);
+    if (report && ctx.resultFile) args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
+    return { argv: args, env: {} };
+  },
+  parse: (text, cwd) => parseJestJson(text, cwd),
+};

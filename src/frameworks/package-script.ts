@@ -1,0 +1,32 @@
+import { basename, type FrameworkAdapter } from "./types.js";
+
+const RUNNERS = new Set(["npm", "pnpm", "yarn"]);
+/** Adapters whose flags can simply be appended to a package script's command line. */
+const APPENDABLE = new Set(["jest", "vitest", "mocha"]);
+
+/** The script a package-manager command runs: `npm test`, `npm run test:unit`, `yarn test`, `pnpm test`. */
+export function scriptName(argv: readonly string[]): string | undefined {
+  if (!RUNNERS.has(basename(argv[0]))) return undefined;
+  if (argv[1] === "run" || argv[1] === "run-script") return argv[2];
+  if (argv[1] === "test" || argv[1] === "t") return "test";
+  return basename(argv[0]) === "npm" ? undefined : argv[1];
+}
+
+/**
+ * Wrap the framework a package script runs so `npm test` gets per-test results: our flags go after
+ * `--` (npm) or straight after the script name (yarn, pnpm), which the script's command receives.
+ */
+export function viaPackageScript(argv: readonly string[], scriptArgv: readonly string[], inner: FrameworkAdapter): FrameworkAdapter | undefined {
+  if (!APPENDABLE.has(inner.name)) return undefined;
+  const isNpm = basename(argv[0]) === "npm";
+  return {
+    ...inner,
+    matches: () => false,
+    prepare(a, ctx, report = true) {
+      const prepared = inner.prepare(scriptArgv, ctx, report);
+      const suffix = prepared.argv.slice(scriptArgv.length);
+      const sep = isNpm && !a.includes("--") ? ["--"] : [];
+      return { argv: [...a, ...(suffix.length > 0 ? sep : []), ...suffix], env: prepared.env };
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { parseJUnit } from "../parsers/junit.js";
+import { basename, type FrameworkAdapter, type PrepareContext } from "./types.js";
+
+/** pytest: JUnit XML in the xunit1 family, which carries `file` and `line`, so ids are pytest node ids. */
+export const pytest: FrameworkAdapter = {
+  name: "pytest",
+  results: "file",
+  extension: "xml",
+  shuffleUnsupported:
+    "pytest has no built-in seeded shuffle; it needs the pytest-randomly plugin, which this machine does not have (pip install pytest-randomly, then pass -p randomly in the command)",
+  matches(argv) {
+    const b = basename(argv[0]);
+    if (b === "pytest" || b === "py.test") return true;
+    const m = argv.indexOf("-m");
+    return /^python(\d(\.\d+)?)?$/.test(b) && m !== -1 && argv[m + 1] === "pytest";
+  },
+  prepare(argv, ctx: PrepareContext, report = true) {
+    let args = [...argv];
+    if (ctx.tests.length > 0) {
+      // A path argument that contains the requested tests would run its whole file; drop it.
+      const files = new Set(ctx.tests.map((t) => t.split("::")[0]));
+      args = args.filter((a, i) => i === 0 || a.startsWith("-") || args[i - 1] === "-m" || !isPrefixOfAny(a, files));
+      args.push(...ctx.tests);
+    }
+    if (report && ctx.resultFile) args.push(`--junitxml=${ctx.resultFile}`, "-o", "junit_family=xunit1");
+    return { argv: args, env: {} };
+  },
+  parse: (text) => parseJUnit(text),
+};
+
+function isPrefixOfAny(arg: string, files: Set<string | undefined>): boolean {
+  const a = arg.replace(/^\.\//, "").replace(/\/$/, "");
+  for (const f of files) {
+    if (!f) continue;
+    if (a === "." || f === a || f.startsWith(`${a}/`)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,51 @@
+import type { Framework } from "../config/schema.js";
+import type { ParsedTest } from "../parsers/types.js";
+
+export interface PrepareContext {
+  /** Where the framework must write machine-readable results (file-based adapters). */
+  resultFile: string | null;
+  seed: number;
+  /** Framework-native seeded shuffle for this attempt. */
+  shuffle: boolean;
+  /** Run only these test ids (empty: all). */
+  tests: readonly string[];
+}
+
+export interface Prepared {
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/** One test framework: how to ask it for results, a filter and a shuffle, and how to read the results. */
+export interface FrameworkAdapter {
+  readonly name: Exclude<Framework, "auto">;
+  /** Where per-test results come from. */
+  readonly results: "file" | "stdout" | "glob" | "none";
+  /** File extension of the result file, for file-based adapters. */
+  readonly extension: string;
+  /** Why --shuffle cannot work with this framework, or null when it can. */
+  readonly shuffleUnsupported: string | null;
+  /** Does this argv run this framework? */
+  matches(argv: readonly string[]): boolean;
+  /** The attempt's argv and extra environment; `report: false` gives the line a person would paste. */
+  prepare(argv: readonly string[], ctx: PrepareContext, report?: boolean): Prepared;
+  parse(text: string, cwd: string): ParsedTest[];
+}
+
+export function basename(word: string | undefined): string {
+  return (word ?? "").split("/").pop() ?? "";
+}
+
+/** Index of the token whose basename is `tool` (jest, vitest, mocha), e.g. after npx or a node_modules/.bin path. */
+export function toolIndex(argv: readonly string[], tool: string): number {
+  return argv.findIndex((w, i) => {
+    const b = basename(w);
+    if (b !== tool && b !== `${tool}.js` && b !== `${tool}.mjs` && b !== `${tool}.cjs`) return false;
+    // `node_modules/jest/bin/jest.js` or `jest` as a word, not `--reporter=jest`.
+    return i === 0 || !w.startsWith("-");
+  });
+}
+
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

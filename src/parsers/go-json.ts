@@ -1,0 +1,62 @@
+import { type ParsedTest, ResultParseError, type TestStatus } from "./types.js";
+
+/**
+ * `go test -json` (test2json) events, one JSON object per line. A test's last pass/fail/skip action
+ * is its result; its output lines become the failure message. Lines that are not JSON (build
+ * errors printed before the stream) are ignored.
+ */
+interface Event {
+  Action?: string;
+  Package?: string;
+  Test?: string;
+  Output?: string;
+  Elapsed?: number;
+}
+
+export function parseGoTestJson(stream: string): ParsedTest[] {
+  const tests = new Map<string, { pkg: string; name: string; status?: TestStatus; output: string[]; elapsed?: number }>();
+  let sawEvent = false;
+  for (const line of stream.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let e: Event;
+    try {
+      e = JSON.parse(line) as Event;
+    } catch {
+      continue;
+    }
+    sawEvent = true;
+    if (!e.Test || !e.Package) continue;
+    const key = `${e.Package}\u0000${e.Test}`;
+    let t = tests.get(key);
+    if (!t) {
+      t = { pkg: e.Package, name: e.Test, output: [] };
+      tests.set(key, t);
+    }
+    if (e.Action === "output" && e.Output !== undefined) {
+      if (t.output.length < 200) t.output.push(e.Output);
+    } else if (e.Action === "pass" || e.Action === "fail" || e.Action === "skip") {
+      t.status = e.Action === "pass" ? "passed" : e.Action === "fail" ? "failed" : "skipped";
+      if (e.Elapsed !== undefined) t.elapsed = e.Elapsed;
+    }
+  }
+  if (!sawEvent && stream.trim() !== "") throw new ResultParseError("go test -json", "no JSON events in the output");
+  const out: ParsedTest[] = [];
+  for (const t of tests.values()) {
+    // A test still running when the binary died (panic, timeout) has no final action: not a result.
+    if (!t.status) continue;
+    out.push({
+      id: `${t.pkg}.${t.name}`,
+      name: t.name,
+      file: null,
+      status: t.status,
+      message: t.status === "failed" ? failureMessage(t.output) : null,
+      durationMs: t.elapsed === undefined ? null : Math.round(t.elapsed * 1000),
+    });
+  }
+  return out;
+}
+
+function failureMessage(lines: string[]): string {
+  const body = lines.filter((l) => !/^(=== RUN|=== PAUSE|=== CONT|--- FAIL|--- PASS)/.test(l.trimStart()));
+  return body.join("").trim() || "failed";
+}

@@ -1,0 +1,26 @@
+/** One test's result in one attempt, as a framework reported it. Parsers produce these; nothing else. */
+export type TestStatus = "passed" | "failed" | "skipped";
+
+export interface ParsedTest {
+  /** Stable identity across attempts, in the framework's own spelling where it has one. */
+  id: string;
+  name: string;
+  file: string | null;
+  status: TestStatus;
+  /** First line(s) of the failure, when failed. */
+  message: string | null;
+  durationMs: number | null;
+  /** Surefire-style reruns inside one attempt: failures before the final status. */
+  reruns?: { failed: number; messages: string[] };
+  properties?: Record<string, string>;
+  line?: number;
+}
+
+export class ResultParseError extends Error {
+  constructor(
+    readonly format: string,
+    message: string,
+  ) {
+    super(`${format}: ${message}`);
+  }
+}

@@ -1,0 +1,205 @@
+import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
+import picomatch from "picomatch";
+import { type TestAggregator, type TestTally, sortTests, testResultOf } from "../analysis/per-test.js";
+import type { FollowUp, Report, ReportAttempt, TestResult } from "../analysis/report.js";
+import { summarize, withTests } from "../analysis/summarize.js";
+import type { Config } from "../config/schema.js";
+import type { FrameworkAdapter } from "../frameworks/index.js";
+import type { AttemptRecord } from "../runner/attempt.js";
+import { shellLine } from "../runner/command-line.js";
+import type { AcquiredSource } from "../source/acquire.js";
+import { TOOL } from "../version.js";
+
+/** The seed variable a framework's own tooling reads, shown in reproduce lines next to TEST_SEED. */
+const SEED_ALIAS: Record<string, string> = {
+  go: "GO_TEST_SEED",
+  jest: "JEST_SEED",
+  vitest: "VITE_TEST_SEED",
+  mocha: "MOCHA_SEED",
+  pytest: "PYTHONHASHSEED",
+};
+
+export interface BuildInput {
+  config: Config;
+  command: { argv: string[]; env: Record<string, string> };
+  env: NodeJS.ProcessEnv;
+  source: AcquiredSource;
+  adapter: FrameworkAdapter;
+  frameworkSource: string;
+  parallelism: number;
+  jobSeed: number;
+  attempts: AttemptRecord[];
+  attemptTests: Map<number, ReportAttempt["tests"]>;
+  shuffledSeeds: ReadonlySet<number>;
+  attemptsWithoutResults: number;
+  aggregator: TestAggregator;
+  requestedTests: string[];
+  followUps: FollowUp[];
+  serialRuns: number;
+  stopReason: Report["summary"]["stopReason"];
+  timings: Report["timings"];
+  warnings: string[];
+}
+
+export function buildReport(b: BuildInput): Report {
+  const { config, adapter } = b;
+  const attempts = b.attempts.flatMap((a) => (a.outcome === "cancelled" ? [] : [{ ...a, outcome: a.outcome }]));
+  const reproduceLine = (t: TestTally) => {
+    const seed = t.firstFailure?.seed ?? 0;
+    const prepared = adapter.prepare(b.command.argv, { resultFile: null, seed, shuffle: b.shuffledSeeds.has(seed), tests: [t.id] }, false);
+    const alias = SEED_ALIAS[adapter.name];
+    return shellLine(prepared.argv, {
+      TEST_SEED: String(seed),
+      ...(alias ? { [alias]: String(seed) } : {}),
+      ...b.command.env,
+      ...prepared.env,
+    });
+  };
+  const opts = {
+    confidence: config.confidence,
+    thresholds: config.severity_thresholds,
+    maxErrorLength: config.max_error_length,
+    reproduce: reproduceLine,
+  };
+  const isIgnored = config.ignore_patterns.length > 0 ? picomatch(config.ignore_patterns, { dot: true }) : () => false;
+  const results: TestResult[] = [];
+  const ignored: TestResult[] = [];
+  for (const tally of b.aggregator.list()) {
+    const r = annotate(testResultOf(tally, opts), tally, b);
+    (isIgnored(tally.id) ? ignored : results).push(r);
+  }
+  // A requested test that never ran is "error" (could not be run), never "failing".
+  for (const id of b.requestedTests) {
+    if (!b.aggregator.get(id)) results.push(notRun(id));
+  }
+  let summary = summarize(
+    attempts.map((a) => a.outcome),
+    { confidence: config.confidence, thresholds: config.severity_thresholds, budget: config.runs, stopReason: b.stopReason },
+  );
+  summary.attemptsWithoutResults = b.attemptsWithoutResults;
+  if (adapter.results !== "none") summary = withTests(summary, results, ignored.length);
+  const firstFailure = attempts.find((a) => a.outcome === "failed" || a.outcome === "timedOut");
+  return {
+    schemaVersion: 1,
+    id: randomUUID(),
+    createdAt: new Date().toISOString(),
+    tool: TOOL,
+    request: {
+      command: b.command.argv,
+      // Names only: values of the command's own variables may be secrets.
+      commandEnv: Object.keys(b.command.env),
+      runs: config.runs,
+      parallelism: b.parallelism,
+      timeout: config.timeout,
+      jobTimeout: config.job_timeout,
+      framework: config.framework,
+      stop: config.stop,
+      confidence: config.confidence,
+      minDetectableRate: config.min_detectable_rate,
+      shuffle: config.shuffle,
+      isolation: config.isolation,
+      seed: b.jobSeed,
+      failOn: config.fail_on,
+      severityThresholds: config.severity_thresholds,
+      tests: b.requestedTests,
+      ignorePatterns: config.ignore_patterns,
+    },
+    source: { repo: b.source.repo, ref: b.source.ref, commit: b.source.commit, kind: b.source.kind },
+    framework: adapter.name,
+    frameworkSource: b.frameworkSource,
+    summary,
+    tests: sortTests(results),
+    ignoredTests: sortTests(ignored),
+    followUps: b.followUps,
+    attempts: attempts.map((a) => ({
+      index: a.index,
+      seed: a.seed,
+      slot: a.slot,
+      outcome: a.outcome,
+      exitCode: a.exitCode,
+      signal: a.signal,
+      durationMs: a.durationMs,
+      timedOut: a.timedOut,
+      ...(config.shuffle ? { shuffled: b.shuffledSeeds.has(a.seed) } : {}),
+      tests: b.attemptTests.get(a.index) ?? null,
+      outputTail: a.output,
+      outputBytes: a.outputBytes,
+      ...(a.error ? { error: a.error } : {}),
+      ...(a.logFile ? { logFile: a.logFile } : {}),
+    })),
+    reproduce: firstFailure
+      ? shellLine(b.command.argv, { TEST_SEED: String(firstFailure.seed), ...b.command.env })
+      : null,
+    timings: roundAll(b.timings),
+    environment: {
+      platform: process.platform,
+      arch: process.arch,
+      node: process.version,
+      cpus: availableParallelism(),
+      ci: Boolean(b.env.CI),
+    },
+    warnings: b.warnings,
+  };
+}
+
+/** Seed determinism, order dependence and resource sensitivity from the follow-ups and shuffled runs. */
+function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
+  const replays = b.followUps.filter((f) => f.kind === "seed-replay" && f.test === t.id && f.result !== "absent");
+  const serial = b.followUps.filter((f) => f.kind === "serial-confirmation" && f.test === t.id && f.result !== "absent");
+  const alpha = 1 - b.config.confidence;
+  let orderDependent: boolean | null = null;
+  if (b.config.shuffle) {
+    const plain = { attempts: t.attempts - t.shuffled.attempts, failures: t.failures - t.shuffled.failures };
+    const shuffledRate = t.shuffled.attempts === 0 ? 0 : t.shuffled.failures / t.shuffled.attempts;
+    // Only in shuffled orders, and enough unshuffled runs that their clean record is no accident.
+    orderDependent =
+      t.shuffled.failures > 0 && plain.failures === 0 && plain.attempts > 0 && (1 - shuffledRate) ** plain.attempts < alpha;
+  }
+  let resourceSensitive: boolean | null = null;
+  if (serial.length > 0) {
+    const vanished = serial.every((f) => f.result === "passed");
+    resourceSensitive = vanished && (1 - r.failureRate) ** serial.length < alpha;
+  }
+  return {
+    ...r,
+    seedDeterministic: replays.length === 0 ? null : replays.every((f) => f.result === "failed"),
+    orderDependent,
+    resourceSensitive,
+  };
+}
+
+function notRun(id: string): TestResult {
+  return {
+    id,
+    name: id,
+    file: null,
+    line: null,
+    attempts: 0,
+    failures: 0,
+    timeouts: 0,
+    skipped: 0,
+    failureRate: 0,
+    interval: [0, 1],
+    severity: "none",
+    verdict: "error",
+    bound: null,
+    failingSeeds: [],
+    firstFailure: null,
+    reproduce: null,
+    seedDeterministic: null,
+    orderDependent: null,
+    resourceSensitive: null,
+    innerReruns: 0,
+  };
+}
+
+function roundAll(t: Report["timings"]): Report["timings"] {
+  return {
+    sourceMs: Math.round(t.sourceMs),
+    installMs: Math.round(t.installMs),
+    isolationMs: Math.round(t.isolationMs),
+    runMs: Math.round(t.runMs),
+    totalMs: Math.round(t.totalMs),
+  };
+}

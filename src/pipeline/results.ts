@@ -1,0 +1,81 @@
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
+import picomatch from "picomatch";
+import type { FrameworkAdapter } from "../frameworks/index.js";
+import type { ParsedTest } from "../parsers/types.js";
+
+/** Where one attempt's machine-readable results go, and how to read them back. */
+export interface ResultSink {
+  resultFile: string | null;
+  stdoutFile: string | null;
+}
+
+export function resultSink(adapter: FrameworkAdapter, dir: string, index: number, tag = ""): ResultSink {
+  const file = join(dir, `attempt-${index}${tag}.${adapter.extension || "out"}`);
+  return {
+    resultFile: adapter.results === "file" ? file : null,
+    stdoutFile: adapter.results === "stdout" ? file : null,
+  };
+}
+
+export type Collected = { ok: true; tests: ParsedTest[] } | { ok: false; reason: string };
+
+/** Read and parse the attempt's results, then delete the files (a 10,000-attempt job must not fill the disk). */
+export function collectResults(
+  adapter: FrameworkAdapter,
+  sink: ResultSink,
+  cwd: string,
+  junitGlob: string | undefined,
+): Collected {
+  if (adapter.results === "none") return { ok: true, tests: [] };
+  try {
+    if (adapter.results === "glob") {
+      const files = globFiles(cwd, junitGlob ?? "");
+      if (files.length === 0) return { ok: false, reason: `no file matched --junit ${junitGlob}` };
+      return { ok: true, tests: files.flatMap((f) => adapter.parse(readFileSync(f, "utf8"), cwd)) };
+    }
+    const file = sink.resultFile ?? sink.stdoutFile;
+    if (!file) return { ok: true, tests: [] };
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      return { ok: false, reason: `${adapter.name} wrote no results file` };
+    }
+    return { ok: true, tests: adapter.parse(text, cwd) };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  } finally {
+    for (const f of [sink.resultFile, sink.stdoutFile]) if (f) rmSync(f, { force: true });
+  }
+}
+
+/** Stale result files from the slot's previous attempt would be read as this attempt's: remove them first. */
+export function clearGlob(cwd: string, glob: string | undefined): void {
+  if (!glob) return;
+  for (const f of globFiles(cwd, glob)) rmSync(f, { force: true });
+}
+
+const SKIP_DIRS = new Set([".git", "node_modules", ".venv", ".flaky-venv"]);
+
+function globFiles(cwd: string, glob: string): string[] {
+  const isMatch = picomatch(glob.replace(/^\.\//, ""), { dot: true });
+  const out: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 12) return;
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (!SKIP_DIRS.has(e.name)) walk(full, depth + 1);
+      } else if (isMatch(relative(cwd, full))) out.push(full);
+    }
+  };
+  walk(cwd, 0);
+  return out.sort();
+}

@@ -1,0 +1,90 @@
+import type { TestAggregator } from "../analysis/per-test.js";
+import type { ReportAttempt } from "../analysis/report.js";
+import type { Config } from "../config/schema.js";
+import type { FrameworkAdapter } from "../frameworks/index.js";
+import type { ParsedTest } from "../parsers/types.js";
+import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
+import { clearGlob, collectResults, resultSink } from "./results.js";
+
+/** Everything needed to run one attempt of this job through its framework adapter. */
+export interface Session {
+  config: Config;
+  adapter: FrameworkAdapter;
+  argv: string[];
+  commandEnv: Record<string, string>;
+  baseEnv: NodeJS.ProcessEnv;
+  slotDirs: string[];
+  resultsDir: string;
+  junitGlob: string | undefined;
+  logsDir: string | undefined;
+}
+
+export interface AttemptRun {
+  record: AttemptRecord;
+  /** Parsed per-test results, or why there are none. */
+  results: { ok: true; tests: ParsedTest[] } | { ok: false; reason: string };
+}
+
+export interface RunSpec {
+  index: number;
+  slot: number;
+  seed: number;
+  shuffled: boolean;
+  tests: readonly string[];
+  signal: AbortSignal;
+  /** Distinguishes follow-up runs' files and logs from the main phase's. */
+  tag?: string;
+}
+
+export async function runWithResults(s: Session, spec: RunSpec): Promise<AttemptRun> {
+  const cwd = s.slotDirs[spec.slot] as string;
+  const tag = spec.tag ?? "";
+  const sink = resultSink(s.adapter, s.resultsDir, spec.index, tag);
+  if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
+  const prepared = s.adapter.prepare(
+    s.argv,
+    { resultFile: sink.resultFile, seed: spec.seed, shuffle: spec.shuffled, tests: spec.tests },
+    true,
+  );
+  const record = await runAttempt({
+    index: spec.index,
+    slot: spec.slot,
+    seed: spec.seed,
+    argv: prepared.argv,
+    cwd,
+    baseEnv: s.baseEnv,
+    commandEnv: { ...s.commandEnv, ...prepared.env },
+    timeoutMs: s.config.timeout * 1000,
+    killGraceMs: s.config.kill_grace * 1000,
+    headBytes: s.config.output_head_bytes,
+    tailBytes: s.config.output_tail_bytes,
+    signal: spec.signal,
+    ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
+    ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
+  });
+  const results = collectResults(s.adapter, sink, cwd, s.junitGlob);
+  if (results.ok && spec.tests.length > 0) {
+    const wanted = new Set(spec.tests);
+    return { record, results: { ok: true, tests: results.tests.filter((t) => wanted.has(t.id)) } };
+  }
+  return { record, results };
+}
+
+/** Fold a main-phase attempt into the per-test tallies; returns its per-test summary for the report. */
+export function foldAttempt(
+  agg: TestAggregator,
+  run: AttemptRun,
+  shuffled: boolean,
+): ReportAttempt["tests"] {
+  if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
+  agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests);
+  const failed: string[] = [];
+  let passed = 0;
+  let skipped = 0;
+  for (const t of run.results.tests) {
+    if (t.status === "failed") failed.push(t.id);
+    else if (t.status === "passed") passed++;
+    else skipped++;
+  }
+  return { passed, failed, skipped };
+}

@@ -1,0 +1,26 @@
+import type { TestResult } from "../analysis/report.js";
+import { pct } from "../analysis/summarize.js";
+
+/** Shared wording of per-test results, so console, markdown and JUnit say the same thing. */
+export function rateText(t: TestResult, confidence: number): string {
+  const conf = `${Math.round(confidence * 100)}%`;
+  if (t.verdict === "error") return "not run";
+  if (t.verdict === "stable") return `< ${pct(t.bound?.value ?? 1)} (${conf})`;
+  if (t.verdict === "failing") return `> ${pct(t.bound?.value ?? 0)} (${conf})`;
+  return `${pct(t.failureRate)} (${pct(t.interval[0])}–${pct(t.interval[1])})`;
+}
+
+export function notes(t: TestResult): string[] {
+  const out: string[] = [];
+  if (t.seedDeterministic === true) out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
+  if (t.seedDeterministic === false) out.push("not reproducible by seed: timing or concurrency dependent");
+  if (t.orderDependent) out.push("order-dependent: fails only in shuffled orders");
+  if (t.resourceSensitive === true) out.push("resource-sensitive: failures vanished at parallelism 1");
+  if (t.timeouts > 0 && t.timeouts === t.failures) out.push("every failure was a timeout");
+  if (t.innerReruns > 0) out.push(`${t.innerReruns} failure(s) retried inside attempts before passing`);
+  return out;
+}
+
+export function firstLine(message: string): string {
+  return message.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+}
