@@ -1,45 +1,19 @@
-// A checkout suite with known flakiness, for `npm run demo`. Every random decision derives from
-// TEST_SEED and the test's name, so one seed reproduces one outcome exactly.
-//
-// True failure probabilities (per run):
-//   applies a percentage discount ........ 0    (stable)
-//   reserves stock for the order ......... 0.20 (random: a simulated race on the stock counter)
-//   sends the receipt before the timeout . 0.10 (timing: a simulated slow mail server)
-// The whole command fails when any test fails: 1 - (1 - 0.20) * (1 - 0.10) = 0.28.
+// Checkout suite with known flakiness (probabilities per run, see ../README.md and patterns.cjs).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import p from "./patterns.cjs";
 
-function seededUniform(name) {
-  let h = Number(process.env.TEST_SEED ?? Date.now()) >>> 0;
-  for (const ch of name) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  h ^= h >>> 16;
-  return (h >>> 0) / 2 ** 32;
-}
+const check = async (fn) => {
+  const problem = await fn();
+  assert.equal(problem, null, problem ?? undefined);
+};
 
-test("applies a percentage discount", () => {
-  const total = 80 * (1 - 0.25);
-  assert.equal(total, 60);
-});
-
-test("reserves stock for the order", () => {
-  let stock = 1;
-  // Two buyers race for the last item; 20% of interleavings let both through.
-  const bothThrough = seededUniform("reserves stock") < 0.2;
-  stock -= 1;
-  if (bothThrough) stock -= 1;
-  assert.equal(stock, 0, "stock went negative: two orders reserved the last item");
-});
-
-test("sends the receipt before the timeout", async () => {
-  const latencyMs = seededUniform("receipt latency") < 0.1 ? 80 : 5;
-  const timeoutMs = 50;
-  const sent = await Promise.race([
-    new Promise((resolve) => setTimeout(() => resolve(true), latencyMs)),
-    new Promise((resolve) => setTimeout(() => resolve(false), timeoutMs)),
-  ]);
-  assert.ok(sent, `mail server answered after ${latencyMs} ms, timeout ${timeoutMs} ms`);
-});
+test("applies a percentage discount", () => check(p.stable)); // p = 0
+test("reserves stock for the order", () => check(p.random)); // p = 0.30
+test("sends the receipt in time", () => check(p.timing)); // p = 0.20
+test("rounds the last cent", () => check(p.boundary)); // p = 0.05
+test("applies the weekly promotion", () => check(p.seedDependent)); // p = 0.25, seed-deterministic
+test("merges concurrent cart updates", () => check(p.concurrency)); // p = 0.15, not seed-reproducible
+test("warms the price cache", () => check(p.warmCache)); // p = 0
+test("reads the cached price list", () => check(p.orderDependent)); // p = 0 in order
+test("charges the saved card", () => check(p.broken)); // p = 1

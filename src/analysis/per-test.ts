@@ -67,7 +67,11 @@ export class TestAggregator {
     }
   }
 
-  private fail(t: TestTally, attempt: { index: number; seed: number; shuffled: boolean }, r: ParsedTest): void {
+  private fail(
+    t: TestTally,
+    attempt: { index: number; seed: number; shuffled: boolean },
+    r: ParsedTest,
+  ): void {
     t.failures++;
     if (attempt.shuffled) t.shuffled.failures++;
     if (r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? "")) t.timeouts++;
@@ -122,7 +126,11 @@ export function testResultOf(t: TestTally, o: TestResultOptions): TestResult {
           : null,
     failingSeeds: t.failingSeeds,
     firstFailure: t.firstFailure
-      ? { attempt: t.firstFailure.attempt, seed: t.firstFailure.seed, message: trim(t.firstFailure.message, o.maxErrorLength) }
+      ? {
+          attempt: t.firstFailure.attempt,
+          seed: t.firstFailure.seed,
+          message: trim(t.firstFailure.message, o.maxErrorLength),
+        }
       : null,
     reproduce: t.failures > 0 ? o.reproduce(t) : null,
     seedDeterministic: null,

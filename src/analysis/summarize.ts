@@ -84,7 +84,9 @@ export function withTests(summary: Summary, tests: readonly TestResult[], ignore
     tests: counts,
     verdict,
     severity: ran ? worst : summary.severity,
-    statement: ran ? `${counts.total} test${counts.total === 1 ? "" : "s"}: ${parts.join(", ")}${ignored ? ` (${ignored} ignored)` : ""}` : summary.statement,
+    statement: ran
+      ? `${counts.total} test${counts.total === 1 ? "" : "s"}: ${parts.join(", ")}${ignored ? ` (${ignored} ignored)` : ""}`
+      : summary.statement,
   };
 }
 

@@ -34,8 +34,14 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .addOption(new Option("--framework <name>", "test framework").choices(FRAMEWORKS))
     .addOption(new Option("--stop <rule>", "stopping rule").choices(STOP_RULES))
     .option("--confidence <level>", "confidence level of the interval (0.5..0.9999)")
-    .option("--min-detectable-rate <rate>", "adaptive: a never-failing test is settled once bounded below this")
-    .option("--test <id>", "rerun only this test (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      "--min-detectable-rate <rate>",
+      "adaptive: a never-failing test is settled once bounded below this",
+    )
+    .option("--test <id>", "rerun only this test (repeatable)", (v: string, prev: string[] = []) => [
+      ...prev,
+      v,
+    ])
     .option("--from-junit <file>", "rerun only the tests that failed in this JUnit file (a CI run's results)")
     .option("--junit <glob>", "read per-test results from the JUnit files the command writes (any tool)")
     .option("--shuffle", "framework-native seeded random order per attempt")

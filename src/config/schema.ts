@@ -132,7 +132,9 @@ export const configSchema = z.strictObject({
   framework: z.enum(FRAMEWORKS).describe("Test framework; auto detects it."),
   stop: z
     .enum(STOP_RULES)
-    .describe("adaptive: stop when every verdict and severity band is settled (docs/design/stopping.md); fixed: run the whole budget."),
+    .describe(
+      "adaptive: stop when every verdict and severity band is settled (docs/design/stopping.md); fixed: run the whole budget.",
+    ),
   confidence: z.number().min(0.5).max(0.9999).describe("Confidence level of intervals and stopping."),
   min_detectable_rate: z
     .number()

@@ -26,7 +26,8 @@ export const jest: FrameworkAdapter = {
       args.push("-t", f.pattern, ...f.files.map((file) => escapeRegExp(file)));
     }
     if (ctx.shuffle) args.push("--randomize", `--seed=${ctx.seed}`);
-    if (report && ctx.resultFile) args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
+    if (report && ctx.resultFile)
+      args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
     return { argv: args, env: {} };
   },
   parse: (text, cwd) => parseJestJson(text, cwd),

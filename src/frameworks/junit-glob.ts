@@ -6,7 +6,8 @@ export const junitGlob: FrameworkAdapter = {
   name: "junit",
   results: "glob",
   extension: "xml",
-  shuffleUnsupported: "a generic JUnit command has no shuffle flag flaky-detector knows; add the tool's own flag to the command",
+  shuffleUnsupported:
+    "a generic JUnit command has no shuffle flag flaky-detector knows; add the tool's own flag to the command",
   matches: () => false,
   prepare: (argv) => ({ argv: [...argv], env: {} }),
   parse: (text) => parseJUnit(text),

@@ -1,7 +1,10 @@
 import { parseJUnit } from "../parsers/junit.js";
 import { escapeRegExp, type FrameworkAdapter, toolIndex } from "./types.js";
 
-/** Mocha: the built-in xunit reporter; its `name` is the full title, which is also what --grep matches. */
+/**
+ * Mocha: the built-in xunit reporter. Its classname is the suite's full title and its name the
+ * test's title; the id joins them with " > ", and --grep gets the space-joined full title mocha matches.
+ */
 export const mocha: FrameworkAdapter = {
   name: "mocha",
   results: "file",
@@ -10,9 +13,13 @@ export const mocha: FrameworkAdapter = {
   matches: (argv) => toolIndex(argv, "mocha") !== -1,
   prepare(argv, ctx, report = true) {
     const args = [...argv];
-    if (ctx.tests.length > 0) args.push("--grep", `^(?:${ctx.tests.map(escapeRegExp).join("|")})$`);
-    if (report && ctx.resultFile) args.push("--reporter", "xunit", "--reporter-option", `output=${ctx.resultFile}`);
+    if (ctx.tests.length > 0) {
+      const titles = ctx.tests.map((id) => escapeRegExp(id.split(" > ").join(" ")));
+      args.push("--grep", `^(?:${titles.join("|")})$`);
+    }
+    if (report && ctx.resultFile)
+      args.push("--reporter", "xunit", "--reporter-option", `output=${ctx.resultFile}`);
     return { argv: args, env: {} };
   },
-  parse: (text) => parseJUnit(text, (c) => c.name),
+  parse: (text) => parseJUnit(text, (c) => (c.classname ? `${c.classname} > ${c.name}` : c.name)),
 };

@@ -16,7 +16,11 @@ export function scriptName(argv: readonly string[]): string | undefined {
  * Wrap the framework a package script runs so `npm test` gets per-test results: our flags go after
  * `--` (npm) or straight after the script name (yarn, pnpm), which the script's command receives.
  */
-export function viaPackageScript(argv: readonly string[], scriptArgv: readonly string[], inner: FrameworkAdapter): FrameworkAdapter | undefined {
+export function viaPackageScript(
+  argv: readonly string[],
+  scriptArgv: readonly string[],
+  inner: FrameworkAdapter,
+): FrameworkAdapter | undefined {
   if (!APPENDABLE.has(inner.name)) return undefined;
   const isNpm = basename(argv[0]) === "npm";
   return {

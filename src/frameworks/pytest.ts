@@ -19,7 +19,9 @@ export const pytest: FrameworkAdapter = {
     if (ctx.tests.length > 0) {
       // A path argument that contains the requested tests would run its whole file; drop it.
       const files = new Set(ctx.tests.map((t) => t.split("::")[0]));
-      args = args.filter((a, i) => i === 0 || a.startsWith("-") || args[i - 1] === "-m" || !isPrefixOfAny(a, files));
+      args = args.filter(
+        (a, i) => i === 0 || a.startsWith("-") || args[i - 1] === "-m" || !isPrefixOfAny(a, files),
+      );
       args.push(...ctx.tests);
     }
     if (report && ctx.resultFile) args.push(`--junitxml=${ctx.resultFile}`, "-o", "junit_family=xunit1");

@@ -17,7 +17,8 @@ export const vitest: FrameworkAdapter = {
       args.push("-t", f.pattern, ...f.files.map(escapeRegExp));
     }
     if (ctx.shuffle) args.push("--sequence.shuffle", `--sequence.seed=${ctx.seed}`);
-    if (report && ctx.resultFile) args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
+    if (report && ctx.resultFile)
+      args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
     return { argv: args, env: {} };
   },
   parse: (text, cwd) => parseJestJson(text, cwd),

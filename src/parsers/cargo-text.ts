@@ -22,7 +22,14 @@ export function parseCargoTest(text: string): ParsedTest[] {
     if (!m) continue;
     const name = m[1] as string;
     const status = m[2] === "ok" ? "passed" : m[2] === "FAILED" ? "failed" : "skipped";
-    const test: ParsedTest = { id: name, name, file: binary || null, status, message: null, durationMs: null };
+    const test: ParsedTest = {
+      id: name,
+      name,
+      file: binary || null,
+      status,
+      message: null,
+      durationMs: null,
+    };
     byKey.set(`${binary}\u0000${name}`, test);
     out.push(test);
   }

@@ -14,7 +14,10 @@ interface Event {
 }
 
 export function parseGoTestJson(stream: string): ParsedTest[] {
-  const tests = new Map<string, { pkg: string; name: string; status?: TestStatus; output: string[]; elapsed?: number }>();
+  const tests = new Map<
+    string,
+    { pkg: string; name: string; status?: TestStatus; output: string[]; elapsed?: number }
+  >();
   let sawEvent = false;
   for (const line of stream.split("\n")) {
     if (!line.startsWith("{")) continue;
@@ -39,7 +42,8 @@ export function parseGoTestJson(stream: string): ParsedTest[] {
       if (e.Elapsed !== undefined) t.elapsed = e.Elapsed;
     }
   }
-  if (!sawEvent && stream.trim() !== "") throw new ResultParseError("go test -json", "no JSON events in the output");
+  if (!sawEvent && stream.trim() !== "")
+    throw new ResultParseError("go test -json", "no JSON events in the output");
   const out: ParsedTest[] = [];
   for (const t of tests.values()) {
     // A test still running when the binary died (panic, timeout) has no final action: not a result.

@@ -128,7 +128,9 @@ export function defaultJUnitId(c: JUnitCase): string {
   if (c.file) {
     const moduleName = c.file.replace(/\.[^./]+$/, "").replace(/\//g, ".");
     const classes =
-      c.classname?.startsWith(`${moduleName}.`) === true ? c.classname.slice(moduleName.length + 1).split(".") : [];
+      c.classname?.startsWith(`${moduleName}.`) === true
+        ? c.classname.slice(moduleName.length + 1).split(".")
+        : [];
     return [c.file, ...classes, c.name].join("::");
   }
   if (c.classname) return `${c.classname}::${c.name}`;

@@ -45,7 +45,10 @@ export function parseTap(text: string): ParsedTest[] {
   return out;
 }
 
-function yamlBlock(lines: string[], start: number): { text: string; error?: string; durationMs?: number } | null {
+function yamlBlock(
+  lines: string[],
+  start: number,
+): { text: string; error?: string; durationMs?: number } | null {
   if (lines[start]?.trim() !== "---") return null;
   const body: string[] = [];
   for (let j = start + 1; j < lines.length; j++) {

@@ -95,13 +95,20 @@ export async function detect(req: DetectRequest): Promise<Report> {
     warnings.push(...framework.warnings);
     const requested = [...new Set([...(req.tests ?? []), ...fromJunitIds])];
     if (requested.length > 0 && framework.adapter.results === "none") {
-      throw new UsageError("E_USAGE", "--test and --from-junit need per-test results; pass --framework (or --junit) for this command");
+      throw new UsageError(
+        "E_USAGE",
+        "--test and --from-junit need per-test results; pass --framework (or --junit) for this command",
+      );
     }
     emit({ type: "phase", phase: "framework", detail: `${framework.adapter.name} (${framework.how})` });
 
     const parallelism = Math.max(1, Math.min(config.parallelism, config.runs));
     t = performance.now();
-    emit({ type: "phase", phase: "isolation", detail: `${parallelism} slot(s), isolation ${config.isolation}` });
+    emit({
+      type: "phase",
+      phase: "isolation",
+      detail: `${parallelism} slot(s), isolation ${config.isolation}`,
+    });
     const slots = await prepareSlots(source.dir, source.owned, parallelism, config.isolation, temp);
     timings.isolationMs = performance.now() - t;
 
@@ -126,7 +133,13 @@ export async function detect(req: DetectRequest): Promise<Report> {
     // failing only in shuffled orders can be told apart (orderDependent).
     const isShuffled = (index: number) => config.shuffle && index % 2 === 1;
 
-    emit({ type: "job-started", total: config.runs, parallelism, jobSeed, command: shellLine(req.command.argv, req.command.env) });
+    emit({
+      type: "job-started",
+      total: config.runs,
+      parallelism,
+      jobSeed,
+      command: shellLine(req.command.argv, req.command.env),
+    });
     t = performance.now();
     const looks = new Set(checkpoints(config.runs));
     const rule = {
@@ -142,20 +155,28 @@ export async function detect(req: DetectRequest): Promise<Report> {
       emit,
       ...(req.signal ? { signal: req.signal } : {}),
       shouldStop: (finished) =>
-        config.stop === "adaptive" && looks.has(finished.length) && allSettled(finished, aggregator, framework.adapter, rule),
+        config.stop === "adaptive" &&
+        looks.has(finished.length) &&
+        allSettled(finished, aggregator, framework.adapter, rule),
       run: async (index, slot, signal) => {
         const seed = attemptSeed(jobSeed, index, config.random_seed_range);
         const shuffled = isShuffled(index);
         if (shuffled) shuffledSeeds.add(seed);
         const run = await runWithResults(session, { index, slot, seed, shuffled, tests: requested, signal });
-        if (run.record.outcome !== "cancelled" && run.record.outcome !== "errored" && framework.adapter.results !== "none") {
+        if (
+          run.record.outcome !== "cancelled" &&
+          run.record.outcome !== "errored" &&
+          framework.adapter.results !== "none"
+        ) {
           const folded = foldAttempt(aggregator, run, shuffled);
           attemptTests.set(index, folded);
           if (!run.results.ok) {
             withoutResults++;
             if (run.record.outcome === "passed" && !warnedNoResults) {
               warnedNoResults = true;
-              warnings.push(`attempt ${index} passed but its results could not be read: ${run.results.reason}`);
+              warnings.push(
+                `attempt ${index} passed but its results could not be read: ${run.results.reason}`,
+              );
             }
           }
         }
@@ -166,12 +187,17 @@ export async function detect(req: DetectRequest): Promise<Report> {
 
     if (pool.attempts.length > 0 && pool.attempts.every((a) => a.outcome === "errored")) {
       const first = pool.attempts[0] as AttemptRecord;
-      throw new InfraError("E_ALL_ERRORED", `every attempt errored; none ran: ${first.error ?? "spawn failed"}`);
+      throw new InfraError(
+        "E_ALL_ERRORED",
+        `every attempt errored; none ran: ${first.error ?? "spawn failed"}`,
+      );
     }
 
     for (const id of requested) {
       if (!aggregator.get(id)) {
-        warnings.push(`test ${JSON.stringify(id)} did not run in any attempt; check the id (ids look like ${JSON.stringify(aggregator.list()[0]?.id ?? "file::name")})`);
+        warnings.push(
+          `test ${JSON.stringify(id)} did not run in any attempt; check the id (ids look like ${JSON.stringify(aggregator.list()[0]?.id ?? "file::name")})`,
+        );
       }
     }
 
@@ -183,14 +209,27 @@ export async function detect(req: DetectRequest): Promise<Report> {
       const signal = req.signal ?? new AbortController().signal;
       const flaky = aggregator.list().filter((x) => x.failures > 0 && x.failures < x.attempts);
       if (flaky.length > 0) {
-        emit({ type: "phase", phase: "seed-replay", detail: `${flaky.length} flaky test(s), up to 3 failing seeds each` });
+        emit({
+          type: "phase",
+          phase: "seed-replay",
+          detail: `${flaky.length} flaky test(s), up to 3 failing seeds each`,
+        });
         followUps.push(
-          ...(await replaySeeds(session, flaky, shuffledSeeds, { parallelism, firstIndex: config.runs, signal, jobTimeoutMs: remaining })),
+          ...(await replaySeeds(session, flaky, shuffledSeeds, {
+            parallelism,
+            firstIndex: config.runs,
+            signal,
+            jobTimeoutMs: remaining,
+          })),
         );
       }
       const timeoutOnly = flaky.filter((x) => x.timeouts === x.failures);
       if (timeoutOnly.length > 0 && parallelism > 1) {
-        emit({ type: "phase", phase: "serial-confirmation", detail: `${timeoutOnly.length} test(s) that failed only by timing out` });
+        emit({
+          type: "phase",
+          phase: "serial-confirmation",
+          detail: `${timeoutOnly.length} test(s) that failed only by timing out`,
+        });
         followUps.push(
           ...(await confirmSerially(session, timeoutOnly, {
             runs: SERIAL_CONFIRMATION_RUNS,
@@ -230,7 +269,8 @@ export async function detect(req: DetectRequest): Promise<Report> {
   } finally {
     if (config.preserve_temp_dir || (failed && !config.cleanup_on_failure)) {
       const kept = temp.release();
-      if (kept.length > 0) emit({ type: "warning", message: `temporary directories kept: ${kept.join(", ")}` });
+      if (kept.length > 0)
+        emit({ type: "warning", message: `temporary directories kept: ${kept.join(", ")}` });
     } else {
       await temp.removeAll();
     }
@@ -266,7 +306,10 @@ function failedTestsOf(file: string, cwd: string): string[] {
   try {
     xml = readFileSync(path, "utf8");
   } catch (e) {
-    throw new UsageError("E_FROM_JUNIT", `--from-junit: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(
+      "E_FROM_JUNIT",
+      `--from-junit: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   let cases: ReturnType<typeof parseJUnitCases>;
   try {
@@ -297,7 +340,10 @@ function prepareLogsDir(cwd: string, logsDir: string): string {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new InfraError("E_LOGS_DIR", `save_full_output: cannot create ${dir}: ${(e as Error).message}; set logs_dir`);
+    throw new InfraError(
+      "E_LOGS_DIR",
+      `save_full_output: cannot create ${dir}: ${(e as Error).message}; set logs_dir`,
+    );
   }
   return dir;
 }

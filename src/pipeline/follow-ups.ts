@@ -41,7 +41,13 @@ export async function replaySeeds(
         signal,
         tag: "-replay",
       });
-      if (run.record.outcome !== "cancelled") followUps.push({ kind: "seed-replay", test: job.test, seed: job.seed, result: resultFor(job.test, run) });
+      if (run.record.outcome !== "cancelled")
+        followUps.push({
+          kind: "seed-replay",
+          test: job.test,
+          seed: job.seed,
+          result: resultFor(job.test, run),
+        });
       return run.record;
     },
   });
@@ -55,7 +61,14 @@ export async function replaySeeds(
 export async function confirmSerially(
   s: Session,
   candidates: readonly TestTally[],
-  opts: { runs: number; jobSeed: number; seedRange: { min: number; max: number }; firstIndex: number; signal: AbortSignal; jobTimeoutMs: number | null },
+  opts: {
+    runs: number;
+    jobSeed: number;
+    seedRange: { min: number; max: number };
+    firstIndex: number;
+    signal: AbortSignal;
+    jobTimeoutMs: number | null;
+  },
 ): Promise<FollowUp[]> {
   const jobs = candidates.flatMap((t) => Array.from({ length: Math.min(opts.runs, t.attempts) }, () => t.id));
   if (jobs.length === 0) return [];
@@ -69,8 +82,17 @@ export async function confirmSerially(
       const test = jobs[i] as string;
       const index = opts.firstIndex + i;
       const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
-      const run = await runWithResults(s, { index, slot, seed, shuffled: false, tests: [test], signal, tag: "-serial" });
-      if (run.record.outcome !== "cancelled") followUps.push({ kind: "serial-confirmation", test, seed, result: resultFor(test, run) });
+      const run = await runWithResults(s, {
+        index,
+        slot,
+        seed,
+        shuffled: false,
+        tests: [test],
+        signal,
+        tag: "-serial",
+      });
+      if (run.record.outcome !== "cancelled")
+        followUps.push({ kind: "serial-confirmation", test, seed, result: resultFor(test, run) });
       return run.record;
     },
   });

@@ -29,11 +29,15 @@ export function resolveFramework(
   }
   if (config.framework === "junit" || junitGlob !== undefined) {
     if (junitGlob === undefined) {
-      throw new UsageError("E_USAGE", "framework junit needs --junit <glob> naming the JUnit XML files the command writes, e.g. --junit 'target/surefire-reports/*.xml'");
+      throw new UsageError(
+        "E_USAGE",
+        "framework junit needs --junit <glob> naming the JUnit XML files the command writes, e.g. --junit 'target/surefire-reports/*.xml'",
+      );
     }
     return { adapter: ADAPTERS.junit, how: `JUnit files matching ${junitGlob}`, warnings };
   }
-  if (config.framework !== "auto") return { adapter: ADAPTERS[config.framework], how: "--framework", warnings };
+  if (config.framework !== "auto")
+    return { adapter: ADAPTERS[config.framework], how: "--framework", warnings };
   const direct = detectFramework(argv);
   if (direct) return { adapter: direct, how: "detected from the command", warnings };
   const script = scriptName(argv);

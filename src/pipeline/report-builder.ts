@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import picomatch from "picomatch";
-import { type TestAggregator, type TestTally, sortTests, testResultOf } from "../analysis/per-test.js";
+import { sortTests, type TestAggregator, type TestTally, testResultOf } from "../analysis/per-test.js";
 import type { FollowUp, Report, ReportAttempt, TestResult } from "../analysis/report.js";
 import { summarize, withTests } from "../analysis/summarize.js";
 import type { Config } from "../config/schema.js";
@@ -44,10 +44,16 @@ export interface BuildInput {
 
 export function buildReport(b: BuildInput): Report {
   const { config, adapter } = b;
-  const attempts = b.attempts.flatMap((a) => (a.outcome === "cancelled" ? [] : [{ ...a, outcome: a.outcome }]));
+  const attempts = b.attempts.flatMap((a) =>
+    a.outcome === "cancelled" ? [] : [{ ...a, outcome: a.outcome }],
+  );
   const reproduceLine = (t: TestTally) => {
     const seed = t.firstFailure?.seed ?? 0;
-    const prepared = adapter.prepare(b.command.argv, { resultFile: null, seed, shuffle: b.shuffledSeeds.has(seed), tests: [t.id] }, false);
+    const prepared = adapter.prepare(
+      b.command.argv,
+      { resultFile: null, seed, shuffle: b.shuffledSeeds.has(seed), tests: [t.id] },
+      false,
+    );
     const alias = SEED_ALIAS[adapter.name];
     return shellLine(prepared.argv, {
       TEST_SEED: String(seed),
@@ -62,7 +68,8 @@ export function buildReport(b: BuildInput): Report {
     maxErrorLength: config.max_error_length,
     reproduce: reproduceLine,
   };
-  const isIgnored = config.ignore_patterns.length > 0 ? picomatch(config.ignore_patterns, { dot: true }) : () => false;
+  const isIgnored =
+    config.ignore_patterns.length > 0 ? picomatch(config.ignore_patterns, { dot: true }) : () => false;
   const results: TestResult[] = [];
   const ignored: TestResult[] = [];
   for (const tally of b.aggregator.list()) {
@@ -75,7 +82,12 @@ export function buildReport(b: BuildInput): Report {
   }
   let summary = summarize(
     attempts.map((a) => a.outcome),
-    { confidence: config.confidence, thresholds: config.severity_thresholds, budget: config.runs, stopReason: b.stopReason },
+    {
+      confidence: config.confidence,
+      thresholds: config.severity_thresholds,
+      budget: config.runs,
+      stopReason: b.stopReason,
+    },
   );
   summary.attemptsWithoutResults = b.attemptsWithoutResults;
   if (adapter.results !== "none") summary = withTests(summary, results, ignored.length);
@@ -145,8 +157,12 @@ export function buildReport(b: BuildInput): Report {
 
 /** Seed determinism, order dependence and resource sensitivity from the follow-ups and shuffled runs. */
 function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
-  const replays = b.followUps.filter((f) => f.kind === "seed-replay" && f.test === t.id && f.result !== "absent");
-  const serial = b.followUps.filter((f) => f.kind === "serial-confirmation" && f.test === t.id && f.result !== "absent");
+  const replays = b.followUps.filter(
+    (f) => f.kind === "seed-replay" && f.test === t.id && f.result !== "absent",
+  );
+  const serial = b.followUps.filter(
+    (f) => f.kind === "serial-confirmation" && f.test === t.id && f.result !== "absent",
+  );
   const alpha = 1 - b.config.confidence;
   let orderDependent: boolean | null = null;
   if (b.config.shuffle) {
@@ -154,7 +170,10 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
     const shuffledRate = t.shuffled.attempts === 0 ? 0 : t.shuffled.failures / t.shuffled.attempts;
     // Only in shuffled orders, and enough unshuffled runs that their clean record is no accident.
     orderDependent =
-      t.shuffled.failures > 0 && plain.failures === 0 && plain.attempts > 0 && (1 - shuffledRate) ** plain.attempts < alpha;
+      t.shuffled.failures > 0 &&
+      plain.failures === 0 &&
+      plain.attempts > 0 &&
+      (1 - shuffledRate) ** plain.attempts < alpha;
   }
   let resourceSensitive: boolean | null = null;
   if (serial.length > 0) {

@@ -71,11 +71,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
 }
 
 /** Fold a main-phase attempt into the per-test tallies; returns its per-test summary for the report. */
-export function foldAttempt(
-  agg: TestAggregator,
-  run: AttemptRun,
-  shuffled: boolean,
-): ReportAttempt["tests"] {
+export function foldAttempt(agg: TestAggregator, run: AttemptRun, shuffled: boolean): ReportAttempt["tests"] {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
   agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests);
   const failed: string[] = [];

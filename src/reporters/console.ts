@@ -75,19 +75,26 @@ function testTable(report: Report, paint: (style: Style | Style[], text: string)
   const shown = rows.slice(0, TABLE_LIMIT);
   const header = ["SEVERITY", "VERDICT", "FAILED", `RATE (${Math.round(conf * 100)}% CI)`, "TEST"];
   const widths = header.map((h, i) => Math.max(h.length, ...shown.map((r) => (r[i] as string).length)));
-  const fmt = (r: string[]) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join("  ")}`;
+  const fmt = (r: string[]) =>
+    `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join("  ")}`;
   const lines = ["", paint("bold", fmt(header)), ...shown.map(fmt)];
   if (rows.length > shown.length) lines.push(`  … and ${rows.length - shown.length} more (see --json)`);
   const attention = report.tests.filter((t) => t.verdict === "flaky" || t.verdict === "failing").slice(0, 10);
   for (const t of attention) {
-    lines.push("", `  ${paint(t.verdict === "flaky" ? "yellow" : "red", t.verdict === "flaky" ? "~" : "✗")} ${t.id}`);
+    lines.push(
+      "",
+      `  ${paint(t.verdict === "flaky" ? "yellow" : "red", t.verdict === "flaky" ? "~" : "✗")} ${t.id}`,
+    );
     if (t.firstFailure) {
-      lines.push(`      first failure (attempt ${t.firstFailure.attempt}, seed ${t.firstFailure.seed}): ${firstLine(t.firstFailure.message)}`);
+      lines.push(
+        `      first failure (attempt ${t.firstFailure.attempt}, seed ${t.firstFailure.seed}): ${firstLine(t.firstFailure.message)}`,
+      );
     }
     for (const n of notes(t)) lines.push(`      ${n}`);
     if (t.reproduce) lines.push(`      reproduce: ${t.reproduce}`);
   }
-  if (report.ignoredTests.length > 0) lines.push("", `  ignored (ignore_patterns): ${report.ignoredTests.map((t) => t.id).join(", ")}`);
+  if (report.ignoredTests.length > 0)
+    lines.push("", `  ignored (ignore_patterns): ${report.ignoredTests.map((t) => t.id).join(", ")}`);
   lines.push("");
   return lines;
 }

@@ -12,7 +12,8 @@ export function rateText(t: TestResult, confidence: number): string {
 
 export function notes(t: TestResult): string[] {
   const out: string[] = [];
-  if (t.seedDeterministic === true) out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
+  if (t.seedDeterministic === true)
+    out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
   if (t.seedDeterministic === false) out.push("not reproducible by seed: timing or concurrency dependent");
   if (t.orderDependent) out.push("order-dependent: fails only in shuffled orders");
   if (t.resourceSensitive === true) out.push("resource-sensitive: failures vanished at parallelism 1");
@@ -22,5 +23,10 @@ export function notes(t: TestResult): string[] {
 }
 
 export function firstLine(message: string): string {
-  return message.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+  return (
+    message
+      .split("\n")
+      .find((l) => l.trim() !== "")
+      ?.trim() ?? ""
+  );
 }

@@ -52,7 +52,9 @@ function testcase(t: TestResult, report: Report): string[] {
   if (t.verdict === "failing") {
     lines.push(`      <failure message="${x(summary)}" type="failing">${x(message)}</failure>`);
   } else if (t.verdict === "error") {
-    lines.push(`      <error message="${x("could not be run: it did not appear in any attempt's results")}" type="not-run"/>`);
+    lines.push(
+      `      <error message="${x("could not be run: it did not appear in any attempt's results")}" type="not-run"/>`,
+    );
   } else if (t.verdict === "flaky") {
     // Surefire writes one flakyFailure per failed rerun; the seeds are our reruns.
     for (const seed of t.failingSeeds.slice(0, 5)) {
@@ -61,7 +63,8 @@ function testcase(t: TestResult, report: Report): string[] {
       );
     }
   }
-  if (t.verdict === "stable") lines.push(`      <system-out>${x(`never failed: rate < ${pct(t.bound?.value ?? 1)}`)}</system-out>`);
+  if (t.verdict === "stable")
+    lines.push(`      <system-out>${x(`never failed: rate < ${pct(t.bound?.value ?? 1)}`)}</system-out>`);
   lines.push("    </testcase>");
   return lines;
 }
@@ -77,13 +80,15 @@ function splitId(t: TestResult): { classname: string; name: string } {
 
 /** XML attribute/text escaping; control characters other than tab and newline are not allowed in XML 1.0. */
 function x(s: string): string {
-  return s
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing characters XML forbids
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "");
+  return (
+    s
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;")
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing characters XML forbids
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "")
+  );
 }
 
 export function writeJUnitReport(report: Report, file: string): void {

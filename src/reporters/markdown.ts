@@ -19,7 +19,11 @@ export function formatMarkdown(report: Report): string {
     `${s.attempts} attempts (${s.failedAttempts} failed) at parallelism ${report.request.parallelism}; command failure rate ${pct(s.failureRate)} (${conf} CI ${pct(s.interval[0])}–${pct(s.interval[1])}); job seed \`${report.request.seed}\`.`,
   );
   if (report.tests.length > 0) {
-    out.push("", `| Test | Failures | Rate (${conf} CI) | Severity | Verdict | Seed-deterministic |`, "|---|---|---|---|---|---|");
+    out.push(
+      "",
+      `| Test | Failures | Rate (${conf} CI) | Severity | Verdict | Seed-deterministic |`,
+      "|---|---|---|---|---|---|",
+    );
     for (const t of report.tests) {
       const seed = t.seedDeterministic === null ? "—" : t.seedDeterministic ? "yes" : "no";
       out.push(
@@ -27,7 +31,11 @@ export function formatMarkdown(report: Report): string {
       );
     }
     for (const t of report.tests.filter((x) => x.firstFailure)) {
-      out.push("", `<details><summary><code>${html(t.id)}</code>: ${html(firstLine(t.firstFailure?.message ?? ""))}</summary>`, "");
+      out.push(
+        "",
+        `<details><summary><code>${html(t.id)}</code>: ${html(firstLine(t.firstFailure?.message ?? ""))}</summary>`,
+        "",
+      );
       for (const n of notes(t)) out.push(`- ${n}`);
       if (t.reproduce) out.push("", "```sh", t.reproduce, "```");
       out.push("", "```", (t.firstFailure?.message ?? "").replace(/```/g, "ʼʼʼ"), "```", "", "</details>");

@@ -104,18 +104,21 @@ describe("usage and config errors exit 2 with what, the bad value and the fix", 
   it("an option-like --ref", () =>
     expectError(["run", "--ref", "--upload-pack=evil", ...pass], 2, "--ref: invalid ref"));
 
-  it("features that are not in this version are refused, not ignored", async () => {
-    await expectError(
-      ["run", "--stop", "adaptive", ...pass],
+  it("--shuffle where the framework has no seeded order", () =>
+    expectError(
+      ["run", "--shuffle", ...pass],
       2,
-      "stop: adaptive stopping is not available in this version",
-    );
-    await expectError(
-      ["run", "--framework", "pytest", ...pass],
-      2,
-      "framework: per-test adapters (pytest) are not available",
-    );
-  });
+      "shuffle: a plain command has no shuffle; pass a framework with --framework; remove --shuffle",
+    ));
+
+  it("--framework junit without --junit", () =>
+    expectError(["run", "--framework", "junit", ...pass], 2, "framework junit needs --junit <glob>"));
+
+  it("--test on a command without per-test results", () =>
+    expectError(["run", "--test", "a::b", ...pass], 2, "--test and --from-junit need per-test results"));
+
+  it("--from-junit with a missing file", () =>
+    expectError(["run", "--from-junit", "nope.xml", ...pass], 2, "--from-junit: cannot read"));
 });
 
 describe("infrastructure errors exit 3 and are never reported as test failures", () => {
@@ -178,11 +181,11 @@ describe("infrastructure errors exit 3 and are never reported as test failures",
 
 describe("settings that act only with later capabilities", () => {
   it("warn instead of being silently ignored", async () => {
-    writeFileSync(join(dir.path, ".flaky-detector.yml"), "ignore_patterns: ['slow/*']\n");
+    writeFileSync(join(dir.path, ".flaky-detector.yml"), "history: {enabled: false}\n");
     const r = await runCli(["run", "--runs", "1", ...pass], { cwd: dir.path });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
-      "warning: ignore_patterns is set but has no effect yet: it applies to per-test results",
+      "warning: history is set but has no effect yet: it applies to the history database",
     );
   });
 });
@@ -212,7 +215,7 @@ describe("temporary directories", () => {
     );
     expect(r.code).toBe(0);
     const kept = /temporary directories kept: (.*)/.exec(r.stderr)?.[1]?.split(", ") ?? [];
-    expect(kept).toHaveLength(2); // the copied source (slot 0) and one slot copy
+    expect(kept).toHaveLength(3); // the copied source (slot 0), one slot copy and the results directory
     for (const d of kept) expect(existsSync(d)).toBe(true);
   });
 

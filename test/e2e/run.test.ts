@@ -19,6 +19,8 @@ describe("flaky-detector run", () => {
         "run",
         "--runs",
         "200",
+        "--stop",
+        "fixed",
         "--parallelism",
         "2",
         "--seed",
