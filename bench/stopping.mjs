@@ -56,10 +56,20 @@ function classify(k, n) {
   return { verdict: verdictOf(n - k, k), severity: severityOf(k / n, thresholds) };
 }
 
-const truth = (p) => ({ verdict: p === 0 ? "stable" : p === 1 ? "failing" : "flaky", severity: severityOf(p, thresholds) });
+const truth = (p) => ({
+  verdict: p === 0 ? "stable" : p === 1 ? "failing" : "flaky",
+  severity: severityOf(p, thresholds),
+});
 
 function simulate(label, ps) {
-  const rows = ps.map(() => ({ attempts: 0, agreeVerdict: 0, agreeBand: 0, adaptiveWrongVerdict: 0, fixedWrongVerdict: 0, covers: 0 }));
+  const rows = ps.map(() => ({
+    attempts: 0,
+    agreeVerdict: 0,
+    agreeBand: 0,
+    adaptiveWrongVerdict: 0,
+    fixedWrongVerdict: 0,
+    covers: 0,
+  }));
   for (let j = 0; j < JOBS; j++) {
     job(ps).forEach((r, i) => {
       const row = rows[i];
@@ -89,7 +99,9 @@ function simulate(label, ps) {
   };
 }
 
-const single = [0, 0.01, 0.03, 0.05, 0.08, 0.2, 0.3, 0.7, 0.95, 1].map((p) => simulate(`one test, p = ${p}`, [p]));
+const single = [0, 0.01, 0.03, 0.05, 0.08, 0.2, 0.3, 0.7, 0.95, 1].map((p) =>
+  simulate(`one test, p = ${p}`, [p]),
+);
 const suites = [
   simulate("examples suite (0, .3, .2, .05, .25, .15, 0, 0, 1)", [0, 0.3, 0.2, 0.05, 0.25, 0.15, 0, 0, 1]),
   simulate("healthy suite (10 stable tests)", Array(10).fill(0)),
@@ -97,13 +109,23 @@ const suites = [
   simulate("broken test among stable ones (0 ×5, 1)", [0, 0, 0, 0, 0, 1]),
 ];
 
-const lines = ["| job | p | mean attempts (of 200) | share | verdict agreement with fixed 200 | verdict+band agreement | adaptive verdict wrong | fixed verdict wrong | interval coverage |", "|---|---|---|---|---|---|---|---|---|"];
+const lines = [
+  "| job | p | mean attempts (of 200) | share | verdict agreement with fixed 200 | verdict+band agreement | adaptive verdict wrong | fixed verdict wrong | interval coverage |",
+  "|---|---|---|---|---|---|---|---|---|",
+];
 for (const s of [...single, ...suites]) {
   for (const t of s.tests) {
-    lines.push(`| ${s.label} | ${t.p} | ${t.meanAttempts} | ${(t.shareOfFixed * 100).toFixed(1)}% | ${(t.verdictAgreement * 100).toFixed(2)}% | ${(t.verdictAndBandAgreement * 100).toFixed(2)}% | ${(t.adaptiveVerdictErrors * 100).toFixed(2)}% | ${(t.fixedVerdictErrors * 100).toFixed(2)}% | ${(t.intervalCoverage * 100).toFixed(1)}% |`);
+    lines.push(
+      `| ${s.label} | ${t.p} | ${t.meanAttempts} | ${(t.shareOfFixed * 100).toFixed(1)}% | ${(t.verdictAgreement * 100).toFixed(2)}% | ${(t.verdictAndBandAgreement * 100).toFixed(2)}% | ${(t.adaptiveVerdictErrors * 100).toFixed(2)}% | ${(t.fixedVerdictErrors * 100).toFixed(2)}% | ${(t.intervalCoverage * 100).toFixed(1)}% |`,
+    );
   }
 }
-console.log(`${JOBS} simulated jobs per row, budget ${BUDGET}, confidence 0.95, min_detectable_rate 0.05, checkpoints ${[...looks].join(", ")}\n`);
+console.log(
+  `${JOBS} simulated jobs per row, budget ${BUDGET}, confidence 0.95, min_detectable_rate 0.05, checkpoints ${[...looks].join(", ")}\n`,
+);
 console.log(lines.join("\n"));
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-writeFileSync(join(ROOT, "bench/results/latest-stopping.json"), `${JSON.stringify({ date: new Date().toISOString(), jobs: JOBS, budget: BUDGET, rows: [...single, ...suites] }, null, 2)}\n`);
+writeFileSync(
+  join(ROOT, "bench/results/latest-stopping.json"),
+  `${JSON.stringify({ date: new Date().toISOString(), jobs: JOBS, budget: BUDGET, rows: [...single, ...suites] }, null, 2)}\n`,
+);

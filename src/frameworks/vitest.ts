@@ -1,6 +1,6 @@
 import { parseJestJson } from "../parsers/jest-json.js";
 import { jestFilter } from "./jest.js";
-import { escapeRegExp, type FrameworkAdapter, toolIndex } from "./types.js";
+import { type FrameworkAdapter, toolIndex } from "./types.js";
 
 /** Vitest: its json reporter writes Jest's shape; the default reporter keeps the console readable. */
 export const vitest: FrameworkAdapter = {
@@ -14,7 +14,8 @@ export const vitest: FrameworkAdapter = {
     // Watch mode needs a TTY on stdin; attempts get none, so vitest runs once and exits.
     if (ctx.tests.length > 0) {
       const f = jestFilter(ctx.tests);
-      args.push("-t", f.pattern, ...f.files.map(escapeRegExp));
+      // Unlike jest, vitest matches file arguments as plain substrings of the path.
+      args.push("-t", f.pattern, ...f.files);
     }
     if (ctx.shuffle) args.push("--sequence.shuffle", `--sequence.seed=${ctx.seed}`);
     if (report && ctx.resultFile)

@@ -50,7 +50,10 @@ export function parseTap(text: string): ParsedTest[] {
   return out;
 }
 
-function yamlBlock(lines: string[], start: number): { text: string; error?: string; durationMs?: number } | null {
+function yamlBlock(
+  lines: string[],
+  start: number,
+): { text: string; error?: string; durationMs?: number } | null {
   if (lines[start]?.trim() !== "---") return null;
   const body: string[] = [];
   for (let j = start + 1; j < lines.length; j++) {
@@ -73,7 +76,10 @@ function yamlValue(body: string[], key: string): string | undefined {
   if (i === -1) return undefined;
   const line = body[i] as string;
   const indent = line.length - line.trimStart().length;
-  const value = line.trimStart().slice(key.length + 1).trim();
+  const value = line
+    .trimStart()
+    .slice(key.length + 1)
+    .trim();
   if (/^[|>][-+]?$/.test(value)) {
     const block: string[] = [];
     for (let j = i + 1; j < body.length; j++) {

@@ -7,7 +7,7 @@ import { parseGoTestJson } from "../../src/parsers/go-json.js";
 import { parseJestJson } from "../../src/parsers/jest-json.js";
 import { defaultJUnitId, parseJUnit, parseJUnitCases } from "../../src/parsers/junit.js";
 import { parseTap } from "../../src/parsers/tap.js";
-import { ResultParseError, type ParsedTest } from "../../src/parsers/types.js";
+import { type ParsedTest, ResultParseError } from "../../src/parsers/types.js";
 import { ROOT } from "../helpers/cli.js";
 
 /**
@@ -35,9 +35,14 @@ describe("JUnit XML", () => {
     expect(card?.message).toContain("card declined: the payment stub was removed");
     expect(card?.line).toBeGreaterThan(0);
     expect(byStatus(tests).failed).toEqual(
-      expect.arrayContaining(["test_orders.py::test_weekly_promotion", "test_orders.py::test_charges_saved_card"]),
+      expect.arrayContaining([
+        "test_orders.py::test_weekly_promotion",
+        "test_orders.py::test_charges_saved_card",
+      ]),
     );
-    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot("../__snapshots__/parsed/pytest-xunit1.json");
+    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot(
+      "../__snapshots__/parsed/pytest-xunit1.json",
+    );
   });
 
   it("pytest xunit2 (CI default): no file attribute, ids from classname", () => {
@@ -51,19 +56,29 @@ describe("JUnit XML", () => {
     expect(tests).toHaveLength(9);
     expect(tests.find((t) => t.id === "charges the saved card")?.status).toBe("failed");
     expect(tests.find((t) => t.id === "applies a percentage discount")?.status).toBe("passed");
-    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot("../__snapshots__/parsed/node-test.json");
+    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot(
+      "../__snapshots__/parsed/node-test.json",
+    );
   });
 
   it("mocha xunit", () => {
     const tests = parseJUnit(golden("mocha.xml"), (c) => `${c.classname} > ${c.name}`);
     expect(tests).toHaveLength(9);
-    expect(byStatus(tests).failed).toEqual(expect.arrayContaining(["checkout > charges the saved card", "checkout > applies the weekly promotion"]));
+    expect(byStatus(tests).failed).toEqual(
+      expect.arrayContaining([
+        "checkout > charges the saved card",
+        "checkout > applies the weekly promotion",
+      ]),
+    );
   });
 
   it("Surefire reruns: flakyFailure passes with reruns counted, rerunFailure fails, error fails, skipped skips", () => {
     const tests = parseJUnit(golden("surefire-rerun.xml"));
     const get = (name: string) => tests.find((t) => t.name === name);
-    expect(get("appliesDiscount")).toMatchObject({ status: "passed", id: "com.example.CheckoutTest::appliesDiscount" });
+    expect(get("appliesDiscount")).toMatchObject({
+      status: "passed",
+      id: "com.example.CheckoutTest::appliesDiscount",
+    });
     expect(get("reservesStock")).toMatchObject({ status: "passed", reruns: { failed: 2 } });
     expect(get("reservesStock")?.reruns?.messages[0]).toContain("expected: <0> but was: <-1>");
     expect(get("chargesCard")).toMatchObject({ status: "failed", reruns: { failed: 2 } });
@@ -85,7 +100,9 @@ describe("JUnit XML", () => {
 
   it("refuses what is not JUnit with a clear error", () => {
     expect(() => parseJUnit("<html><body/></html>")).toThrowError(ResultParseError);
-    expect(() => parseJUnit("<html><body/></html>")).toThrowError("junit: no <testsuites> or <testsuite> element");
+    expect(() => parseJUnit("<html><body/></html>")).toThrowError(
+      "junit: no <testsuites> or <testsuite> element",
+    );
     expect(() => parseJUnit("<testsuite><testcase")).toThrowError(/junit: not well-formed XML/);
   });
 
@@ -111,7 +128,9 @@ describe("go test -json", () => {
     expect(card).toMatchObject({ id: "example.com/checkout.TestChargesSavedCard", status: "failed" });
     expect(card?.message).toContain("card declined: the payment stub was removed");
     expect(tests.find((t) => t.name === "TestWeeklyPromotion")?.status).toBe("failed"); // seed 8 % 4 == 0
-    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot("../__snapshots__/parsed/go-test.json");
+    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot(
+      "../__snapshots__/parsed/go-test.json",
+    );
   });
 
   it("ignores a test the binary never finished (panic, timeout) and non-JSON lines", () => {
@@ -145,10 +164,15 @@ describe("Jest and Vitest JSON", () => {
     const tests = parseJestJson(golden("jest.json"), "/project/jest");
     expect(tests).toHaveLength(9);
     const card = tests.find((t) => t.name === "charges the saved card");
-    expect(card).toMatchObject({ id: "__tests__/checkout.test.js > checkout > charges the saved card", status: "failed" });
+    expect(card).toMatchObject({
+      id: "__tests__/checkout.test.js > checkout > charges the saved card",
+      status: "failed",
+    });
     expect(card?.message).toContain("card declined");
     expect(card?.line).toBeGreaterThan(0);
-    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot("../__snapshots__/parsed/jest.json");
+    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot(
+      "../__snapshots__/parsed/jest.json",
+    );
   });
 
   it("vitest writes the same shape", async () => {
@@ -158,7 +182,9 @@ describe("Jest and Vitest JSON", () => {
       id: "test/checkout.test.mjs > checkout > charges the saved card",
       status: "failed",
     });
-    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot("../__snapshots__/parsed/vitest.json");
+    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot(
+      "../__snapshots__/parsed/vitest.json",
+    );
   });
 
   it("refuses non-JSON and JSON without testResults", () => {
@@ -175,7 +201,9 @@ describe("TAP", () => {
     expect(receipt?.status).toBe("failed");
     expect(receipt?.message?.split("\n")[0]).toBe("mail server answered after 60 ms, limit 30 ms");
     expect(receipt?.durationMs).toBeGreaterThan(0);
-    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot("../__snapshots__/parsed/node-test-tap.json");
+    await expect(JSON.stringify(compact(tests), null, 2)).toMatchFileSnapshot(
+      "../__snapshots__/parsed/node-test-tap.json",
+    );
   });
 
   it("nested subtests, SKIP and TODO directives", () => {

@@ -1,0 +1,296 @@
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseJUnit } from "../../src/parsers/junit.js";
+import { fixture, pythonWithPytest, ROOT, readReport, runCli, tempDir } from "../helpers/cli.js";
+
+let dir: { path: string; cleanup: () => void };
+beforeEach(() => {
+  dir = tempDir("fd-pt-");
+});
+afterEach(() => dir.cleanup());
+const json = () => join(dir.path, "report.json");
+const writer = [process.execPath, fixture("junit-writer.mjs")];
+
+describe("generic JUnit (--junit)", () => {
+  it("reads per-test results from the files the command writes", async () => {
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "30",
+        "--stop",
+        "fixed",
+        "--seed",
+        "5",
+        "--junit",
+        "reports/*.xml",
+        "--json",
+        json(),
+        "--",
+        ...writer,
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.code).toBe(0);
+    const report = readReport(json());
+    expect(report.framework).toBe("junit");
+    const byId = Object.fromEntries(report.tests.map((t) => [t.id, t]));
+    expect(byId["suite::stable"]).toMatchObject({ verdict: "stable", attempts: 30, failures: 0 });
+    const seeded = byId["suite::seeded"];
+    expect(seeded?.verdict).toBe("flaky");
+    // Every failing seed is divisible by 3, and replaying one fails again.
+    expect(seeded?.failingSeeds.every((s) => s % 3 === 0)).toBe(true);
+    expect(seeded?.seedDeterministic).toBe(true);
+    expect(seeded?.firstFailure?.message).toMatch(/is divisible by 3/);
+    expect(r.stdout).toContain("seed-deterministic: reproduce with TEST_SEED=");
+  });
+
+  it("does not count tests of an attempt that crashed before reporting", async () => {
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "20",
+        "--stop",
+        "fixed",
+        "--seed",
+        "9",
+        "--junit",
+        "reports/*.xml",
+        "--json",
+        json(),
+        "--",
+        ...writer,
+      ],
+      { cwd: dir.path, env: { CRASH_BEFORE_REPORT: "1" } },
+    );
+    const report = readReport(json());
+    const crashed = report.attempts.filter((a) => a.seed % 2 === 0).length;
+    expect(crashed).toBeGreaterThan(0);
+    expect(report.summary.attemptsWithoutResults).toBe(crashed);
+    // Stale reports/junit.xml from the slot's previous attempt must not be read as the crashed one's.
+    expect(report.tests.find((t) => t.id === "suite::stable")?.attempts).toBe(20 - crashed);
+    expect(r.stdout).toContain(`${crashed} attempt(s) produced no readable test results`);
+  });
+
+  it("flags a test that fails only under contention as resource-sensitive", async () => {
+    const contention = join(dir.path, "contention");
+    mkdirSync(contention);
+    await runCli(
+      [
+        "run",
+        "--runs",
+        "40",
+        "--stop",
+        "fixed",
+        "--parallelism",
+        "2",
+        "--seed",
+        "11",
+        "--junit",
+        "reports/*.xml",
+        "--json",
+        json(),
+        "--",
+        ...writer,
+      ],
+      { cwd: dir.path, env: { CONTENTION_DIR: contention } },
+    );
+    const report = readReport(json());
+    const t = report.tests.find((x) => x.id === "suite::contention");
+    expect(t?.verdict).toBe("flaky");
+    expect(t?.timeouts).toBe(t?.failures);
+    const serial = report.followUps.filter(
+      (f) => f.kind === "serial-confirmation" && f.test === "suite::contention",
+    );
+    expect(serial.length).toBeGreaterThan(0);
+    expect(serial.every((f) => f.result === "passed")).toBe(true);
+    expect(t?.resourceSensitive).toBe(true);
+  });
+});
+
+describe("pytest filters", () => {
+  const py = () => pythonWithPytest();
+  const project = () => {
+    const p = join(dir.path, "python");
+    cpSync(join(ROOT, "examples/python"), p, { recursive: true });
+    return p;
+  };
+
+  it("--test runs only the named tests (and a path argument does not widen it)", async () => {
+    const p = project();
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "6",
+        "--stop",
+        "fixed",
+        "--test",
+        "test_orders.py::test_weekly_promotion",
+        "--test",
+        "test_orders.py::test_total_includes_tax",
+        "--json",
+        json(),
+        "--",
+        py(),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "test_orders.py",
+      ],
+      { cwd: p },
+    );
+    expect(r.code).toBe(0);
+    const report = readReport(json());
+    expect(report.tests.map((t) => t.id).sort()).toEqual([
+      "test_orders.py::test_total_includes_tax",
+      "test_orders.py::test_weekly_promotion",
+    ]);
+    // Only the two ran: each attempt reports exactly two tests.
+    for (const a of report.attempts) expect((a.tests?.passed ?? 0) + (a.tests?.failed.length ?? 0)).toBe(2);
+    const flaky = report.tests.find((t) => t.id === "test_orders.py::test_weekly_promotion");
+    if (flaky?.reproduce)
+      expect(flaky.reproduce).toMatch(
+        /^TEST_SEED=\d+ PYTHONHASHSEED=\d+ .* -q -p no:cacheprovider test_orders.py::test_weekly_promotion/,
+      );
+  });
+
+  it("--from-junit reruns the failed tests of a CI run's JUnit file (pytest's default xunit2)", async () => {
+    const p = project();
+    const ci = readFileSync(join(ROOT, "test/fixtures/results/pytest-xunit2.xml"), "utf8");
+    writeFileSync(join(p, "ci-results.xml"), ci);
+    const failedInCi = parseJUnit(ci)
+      .filter((t) => t.status === "failed")
+      .map((t) => `test_orders.py::${t.name}`)
+      .sort();
+    await runCli(
+      [
+        "run",
+        "--runs",
+        "4",
+        "--stop",
+        "fixed",
+        "--from-junit",
+        "ci-results.xml",
+        "--json",
+        json(),
+        "--",
+        py(),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+      ],
+      { cwd: p },
+    );
+    const report = readReport(json());
+    expect(report.request.tests.sort()).toEqual(failedInCi);
+    expect(report.tests.map((t) => t.id).sort()).toEqual(failedInCi);
+  });
+
+  it("a --test id that matches nothing is reported as not run (error), with a hint", async () => {
+    const p = project();
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "2",
+        "--test",
+        "test_orders.py::test_nope",
+        "--json",
+        json(),
+        "--",
+        py(),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+      ],
+      { cwd: p },
+    );
+    const report = readReport(json());
+    expect(report.tests).toEqual([
+      expect.objectContaining({ id: "test_orders.py::test_nope", verdict: "error", attempts: 0 }),
+    ]);
+    expect(r.stdout).toContain('test "test_orders.py::test_nope" did not run in any attempt');
+  });
+});
+
+describe("adaptive stopping", () => {
+  it("stops a healthy command once its bound is below min_detectable_rate (60 of 200)", async () => {
+    await runCli(["run", "--runs", "200", "--json", json(), "--", process.execPath, fixture("pass.mjs")], {
+      cwd: dir.path,
+    });
+    const s = readReport(json()).summary;
+    expect(s).toMatchObject({ stopReason: "adaptive", stoppedEarly: true, verdict: "stable" });
+    expect(s.attempts).toBeGreaterThanOrEqual(60);
+    expect(s.attempts).toBeLessThan(70); // 60 plus at most the attempts in flight
+    expect(s.statement).toMatch(/< 4\.\d% at 95% confidence/);
+  });
+
+  it("runs the whole budget with --stop fixed", async () => {
+    await runCli(
+      [
+        "run",
+        "--runs",
+        "80",
+        "--stop",
+        "fixed",
+        "--json",
+        json(),
+        "--",
+        process.execPath,
+        fixture("pass.mjs"),
+      ],
+      { cwd: dir.path },
+    );
+    expect(readReport(json()).summary).toMatchObject({
+      attempts: 80,
+      stopReason: "budget",
+      stoppedEarly: false,
+    });
+  });
+});
+
+describe("outputs", () => {
+  it("--junit-out writes Surefire's flaky schema and --markdown a summary", async () => {
+    const out = join(dir.path, "flaky.xml");
+    const md = join(dir.path, "summary.md");
+    await runCli(
+      [
+        "run",
+        "--runs",
+        "24",
+        "--stop",
+        "fixed",
+        "--seed",
+        "5",
+        "--junit",
+        "reports/*.xml",
+        "--junit-out",
+        out,
+        "--markdown",
+        md,
+        "--",
+        ...writer,
+      ],
+      { cwd: dir.path },
+    );
+    const back = parseJUnit(readFileSync(out, "utf8"));
+    expect(back.find((t) => t.name === "stable")).toMatchObject({ status: "passed" });
+    // A flaky test is a passing testcase with flakyFailure children: uploaders count it as flaky.
+    const seeded = back.find((t) => t.name === "seeded");
+    expect(seeded?.status).toBe("passed");
+    expect(seeded?.reruns?.failed).toBeGreaterThan(0);
+    const text = readFileSync(md, "utf8");
+    expect(text).toMatch(/^## 🟡 FLAKY · severity MEDIUM/);
+    expect(text).toContain("| `suite::seeded` |");
+    expect(text).toContain("TEST_SEED=");
+  });
+});
