@@ -165,6 +165,116 @@ try {
     );
   }
 
+  if (!only || only === "junit") {
+    // Parse a 50,000-testcase JUnit file (Surefire-like: classes, some failures with stack traces, skips).
+    const { parseJUnit } = await import("../dist/parsers/junit.js");
+    const parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>'];
+    for (let c = 0; c < 500; c++) {
+      parts.push(`<testsuite name="com.example.Suite${c}" tests="100">`);
+      for (let t = 0; t < 100; t++) {
+        const i = c * 100 + t;
+        if (i % 50 === 0) {
+          parts.push(
+            `<testcase name="test${t}" classname="com.example.Suite${c}" time="0.01"><failure message="expected &lt;1&gt; but was &lt;2&gt;" type="AssertionError">at com.example.Suite${c}.test${t}(Suite${c}.java:${t})\n\tat java.base/jdk.internal.reflect.Method.invoke</failure></testcase>`,
+          );
+        } else if (i % 97 === 0) {
+          parts.push(
+            `<testcase name="test${t}" classname="com.example.Suite${c}" time="0"><skipped/></testcase>`,
+          );
+        } else {
+          parts.push(`<testcase name="test${t}" classname="com.example.Suite${c}" time="0.003"/>`);
+        }
+      }
+      parts.push("</testsuite>");
+    }
+    parts.push("</testsuites>");
+    const xml = parts.join("\n");
+    const rates = [];
+    for (let i = 0; i < REPS; i++) {
+      const started = performance.now();
+      const tests = parseJUnit(xml);
+      const ms = performance.now() - started;
+      if (tests.length !== 50000) throw new Error(`parsed ${tests.length} test cases, expected 50000`);
+      rates.push(50000 / (ms / 1000));
+    }
+    results.benchmarks.junitParse = {
+      what: "parse a 50,000-testcase JUnit file (500 suites, 2% failures with stack traces)",
+      bytes: xml.length,
+      casesPerSecond: rates.map(Math.round),
+      medianCasesPerSecond: Math.round(median(rates)),
+      goal: ">= 100,000 test cases per second",
+      met: median(rates) >= 100000,
+    };
+    console.log(
+      `junit: ${Math.round(median(rates)).toLocaleString("en")} test cases/s parsing a 50,000-case file (${(xml.length / 1e6).toFixed(1)} MB), median of ${REPS}`,
+    );
+  }
+
+  if (only === "adaptive" || (!only && process.env.BENCH_ADAPTIVE !== "0")) {
+    // Adaptive vs fixed on real example runs (go: fast to run), same job seed, same budget.
+    const variants = [
+      { label: "go example, all 9 tests", extra: [] },
+      {
+        label: "go example, 4 tests away from band edges (0, 0.3, 0, 1)",
+        extra: [
+          "TestAppliesDiscount",
+          "TestReservesStock",
+          "TestWarmsPriceCache",
+          "TestChargesSavedCard",
+        ].flatMap((t) => ["--test", `example.com/checkout.${t}`]),
+      },
+    ];
+    const rows = [];
+    for (const v of variants) {
+      const row = { label: v.label };
+      for (const stop of ["fixed", "adaptive"]) {
+        const file = join(work, `${stop}.json`);
+        const r = await run(
+          [
+            process.execPath,
+            BIN,
+            "run",
+            "--repo",
+            join(ROOT, "examples/go"),
+            "--runs",
+            "200",
+            "--seed",
+            "1",
+            "--stop",
+            stop,
+            "--progress",
+            "none",
+            "--json",
+            file,
+            ...v.extra,
+            "--",
+            "go",
+            "test",
+            "./...",
+          ],
+          { cwd: work },
+        ).catch((e) => ({ error: e.message }));
+        const rep = JSON.parse(readFileSync(file, "utf8"));
+        row[stop] = {
+          attempts: rep.summary.attempts,
+          wallMs: Math.round(r.ms ?? 0),
+          verdicts: Object.fromEntries(rep.tests.map((t) => [t.id.split(".").pop(), t.verdict])),
+        };
+      }
+      row.attemptShare = Number((row.adaptive.attempts / row.fixed.attempts).toFixed(3));
+      row.wallShare = Number((row.adaptive.wallMs / row.fixed.wallMs).toFixed(3));
+      row.identicalVerdicts = JSON.stringify(row.adaptive.verdicts) === JSON.stringify(row.fixed.verdicts);
+      rows.push(row);
+      console.log(
+        `adaptive: ${v.label}: ${row.adaptive.attempts} vs ${row.fixed.attempts} attempts (${(row.attemptShare * 100).toFixed(0)}%), wall ${row.adaptive.wallMs} vs ${row.fixed.wallMs} ms, identical verdicts: ${row.identicalVerdicts}`,
+      );
+    }
+    results.benchmarks.adaptive = {
+      what: "examples/go at 200 runs, --stop adaptive vs fixed, job seed 1",
+      rows,
+    };
+  }
+
   if (!only || only === "isolation") {
     // Setup cost of isolation for 4 slots of a workspace with a 6,000-file node_modules:
     // per-slot copy with shared dependency folders (what we do) vs copying everything.

@@ -29,5 +29,12 @@ export const nodeTest: FrameworkAdapter = {
     }
     return { argv: [argv[0] as string, ...extra, ...argv.slice(1)], env: {} };
   },
-  parse: (text) => parseJUnit(text, (c) => [...c.suites, c.name].join(" > ")),
+  parse: (text) =>
+    parseJUnit(
+      text,
+      (c) => [...c.suites, c.name].join(" > "),
+      // Node writes the message attribute with its newlines removed; the body keeps them, behind
+      // a "[Error [ERR_TEST_FAILURE]: " wrapper.
+      (c) => (c.body ? c.body.replace(/^\[Error \[ERR_TEST_FAILURE\]: /, "") : c.message),
+    ),
 };

@@ -16,7 +16,10 @@ export interface JUnitCase {
   /** Names of the enclosing suites, outermost first (the root `testsuites` excluded). */
   suites: string[];
   status: TestStatus;
+  /** The failure's message attribute and body, combined. */
   message: string | null;
+  /** The failure element's body alone (stack trace, diff), when there is one. */
+  body: string | null;
   durationMs: number | null;
   reruns: { failed: number; messages: string[] };
   properties: Record<string, string>;
@@ -37,12 +40,15 @@ const ARRAYS = new Set([
 
 const parser = new XMLParser({
   ignoreAttributes: false,
-  attributeNamePrefix: "",
+  // Prefixed: node:test writes both a failure *attribute* and a <failure> element on one testcase.
+  attributeNamePrefix: "@_",
   textNodeName: "#text",
   parseAttributeValue: false,
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  // Numeric character references (&#10; in Surefire's messages) are XML, not only HTML.
+  htmlEntities: true,
   isArray: (name) => ARRAYS.has(name),
 });
 
@@ -64,17 +70,22 @@ export function parseJUnitCases(xml: string): JUnitCase[] {
 }
 
 function walkSuite(suite: Node, path: string[], out: JUnitCase[], isRoot: boolean): void {
-  const name = typeof suite.name === "string" ? suite.name : "";
+  const name = attr(suite, "name") ?? "";
   const here = isRoot || name === "" ? path : [...path, name];
   for (const tc of (suite.testcase as Node[] | undefined) ?? []) out.push(toCase(tc, here));
   for (const child of (suite.testsuite as Node[] | undefined) ?? []) walkSuite(child, here, out, false);
+}
+
+function attr(node: Node, name: string): string | undefined {
+  const v = node[`@_${name}`];
+  return typeof v === "string" ? v : undefined;
 }
 
 function text(node: unknown): string {
   if (typeof node === "string") return node;
   if (node && typeof node === "object") {
     const n = node as Node;
-    const message = typeof n.message === "string" ? n.message : "";
+    const message = attr(n, "message") ?? "";
     const body = typeof n["#text"] === "string" ? (n["#text"] as string).trim() : "";
     if (message && body && !body.includes(message)) return `${message}\n${body}`;
     return message || body;
@@ -89,28 +100,41 @@ function toCase(tc: Node, suites: string[]): JUnitCase {
   const flaky = [...list("flakyFailure"), ...list("flakyError")];
   let status: TestStatus = "passed";
   let message: string | null = null;
-  if (failures.length > 0 || typeof tc.failure === "string" || reruns.length > 0) {
+  let body: string | null = null;
+  if (failures.length > 0 || attr(tc, "failure") !== undefined || reruns.length > 0) {
     status = "failed";
-    message = text(failures[0] ?? reruns[0] ?? tc.failure) || "failed";
-  } else if (list("skipped").length > 0 || tc.skipped === "" || tc.status === "skipped") {
+    message = text(failures[0] ?? reruns[0] ?? attr(tc, "failure")) || "failed";
+    const first = (failures[0] ?? reruns[0]) as Node | string | undefined;
+    const raw =
+      typeof first === "string"
+        ? first
+        : typeof first?.["#text"] === "string"
+          ? (first["#text"] as string)
+          : "";
+    body = raw.trim() === "" ? null : raw.trim();
+  } else if (list("skipped").length > 0 || attr(tc, "status") === "skipped") {
     status = "skipped";
   }
   const props: Record<string, string> = {};
   const propsNode = tc.properties as Node | undefined;
   for (const p of (propsNode?.property as Node[] | undefined) ?? []) {
-    if (typeof p.name === "string") props[p.name] = typeof p.value === "string" ? p.value : text(p);
+    const key = attr(p, "name");
+    if (key !== undefined) props[key] = attr(p, "value") ?? text(p);
   }
-  const time = Number(tc.time);
-  const line = Number(tc.line);
+  const time = Number(attr(tc, "time"));
+  const line = Number(attr(tc, "line"));
+  const classname = attr(tc, "classname");
+  const file = attr(tc, "file");
   return {
-    name: String(tc.name ?? ""),
-    classname: typeof tc.classname === "string" && tc.classname !== "" ? tc.classname : null,
-    file: typeof tc.file === "string" && tc.file !== "" ? tc.file : null,
-    line: Number.isFinite(line) && tc.line !== undefined ? line : null,
+    name: attr(tc, "name") ?? "",
+    classname: classname ? classname : null,
+    file: file ? file : null,
+    line: Number.isFinite(line) && attr(tc, "line") !== undefined ? line : null,
     suites,
     status,
     message,
-    durationMs: Number.isFinite(time) && tc.time !== undefined ? Math.round(time * 1000) : null,
+    body,
+    durationMs: Number.isFinite(time) && attr(tc, "time") !== undefined ? Math.round(time * 1000) : null,
     reruns: {
       failed: status === "failed" ? reruns.length : flaky.length,
       messages: (status === "failed" ? reruns : flaky).map(text),
@@ -137,13 +161,17 @@ export function defaultJUnitId(c: JUnitCase): string {
   return [...c.suites, c.name].join(" > ");
 }
 
-export function parseJUnit(xml: string, idOf: (c: JUnitCase) => string = defaultJUnitId): ParsedTest[] {
+export function parseJUnit(
+  xml: string,
+  idOf: (c: JUnitCase) => string = defaultJUnitId,
+  messageOf: (c: JUnitCase) => string | null = (c) => c.message,
+): ParsedTest[] {
   return parseJUnitCases(xml).map((c) => ({
     id: idOf(c),
     name: c.name,
     file: c.file,
     status: c.status,
-    message: c.message,
+    message: c.status === "failed" ? messageOf(c) : c.message,
     durationMs: c.durationMs,
     ...(c.reruns.failed > 0 ? { reruns: c.reruns } : {}),
     ...(Object.keys(c.properties).length > 0 ? { properties: c.properties } : {}),

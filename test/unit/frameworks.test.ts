@@ -1,0 +1,168 @@
+import { describe, expect, it } from "vitest";
+import { ADAPTERS, detectFramework } from "../../src/frameworks/index.js";
+import { scriptName, viaPackageScript } from "../../src/frameworks/package-script.js";
+
+const ctx = { resultFile: "/r/out", seed: 42, shuffle: false, tests: [] as string[] };
+
+describe("detection", () => {
+  const cases: [string[], string | undefined][] = [
+    [["pytest", "-q"], "pytest"],
+    [["python3", "-m", "pytest", "tests"], "pytest"],
+    [["/usr/bin/python3.11", "-m", "pytest"], "pytest"],
+    [["go", "test", "./..."], "go"],
+    [["cargo", "test"], "cargo"],
+    [["npx", "jest", "--ci"], "jest"],
+    [["node_modules/.bin/vitest"], "vitest"],
+    [["npx", "mocha"], "mocha"],
+    [["node", "--test", "test/"], "node-test"],
+    [["node", "script.js"], undefined],
+    [["npm", "test"], undefined],
+    [["go", "build"], undefined],
+    [["python3", "-m", "unittest"], undefined],
+  ];
+  for (const [argv, name] of cases) {
+    it(`${argv.join(" ")} → ${name ?? "none"}`, () => expect(detectFramework(argv)?.name).toBe(name));
+  }
+});
+
+describe("argv each adapter builds", () => {
+  it("pytest: junitxml in xunit1, node ids as filter replacing a containing path", () => {
+    expect(ADAPTERS.pytest.prepare(["pytest", "-q"], ctx).argv).toEqual([
+      "pytest",
+      "-q",
+      "--junitxml=/r/out",
+      "-o",
+      "junit_family=xunit1",
+    ]);
+    expect(
+      ADAPTERS.pytest.prepare(
+        ["python", "-m", "pytest", "-k", "slow", "tests/test_a.py", "other/"],
+        { ...ctx, tests: ["tests/test_a.py::T::test_x"] },
+        false,
+      ).argv,
+    ).toEqual(["python", "-m", "pytest", "-k", "slow", "other/", "tests/test_a.py::T::test_x"]);
+  });
+
+  it("jest: json to a file, name pattern and path, seeded --randomize", () => {
+    expect(
+      ADAPTERS.jest.prepare(["npx", "jest"], { ...ctx, shuffle: true, tests: ["a.test.js > outer > does x"] })
+        .argv,
+    ).toEqual([
+      "npx",
+      "jest",
+      "-t",
+      "^(?:outer does x)$",
+      "a\\.test\\.js",
+      "--randomize",
+      "--seed=42",
+      "--json",
+      "--outputFile=/r/out",
+      "--testLocationInResults",
+    ]);
+  });
+
+  it("vitest: json reporter beside the default one, plain file filter, seeded sequence", () => {
+    expect(
+      ADAPTERS.vitest.prepare(["npx", "vitest"], { ...ctx, shuffle: true, tests: ["t/a.test.ts > s > x"] })
+        .argv,
+    ).toEqual([
+      "npx",
+      "vitest",
+      "-t",
+      "^(?:s x)$",
+      "t/a.test.ts",
+      "--sequence.shuffle",
+      "--sequence.seed=42",
+      "--reporter=default",
+      "--reporter=json",
+      "--outputFile.json=/r/out",
+    ]);
+  });
+
+  it("mocha: xunit to a file, grep on the full title", () => {
+    expect(ADAPTERS.mocha.prepare(["npx", "mocha"], { ...ctx, tests: ["suite > does (x)"] }).argv).toEqual([
+      "npx",
+      "mocha",
+      "--grep",
+      "^(?:suite does \\(x\\))$",
+      "--reporter",
+      "xunit",
+      "--reporter-option",
+      "output=/r/out",
+    ]);
+  });
+
+  it("node:test: options before the files", () => {
+    expect(
+      ADAPTERS["node-test"].prepare(["node", "--test", "t/"], { ...ctx, tests: ["suite > a"] }).argv,
+    ).toEqual([
+      "node",
+      "--test-name-pattern=^(?:a)$",
+      "--test-reporter=spec",
+      "--test-reporter-destination=stdout",
+      "--test-reporter=junit",
+      "--test-reporter-destination=/r/out",
+      "--test",
+      "t/",
+    ]);
+  });
+
+  it("go: -json, -count=1 against the test cache, -run and -shuffle", () => {
+    expect(
+      ADAPTERS.go.prepare(["go", "test", "./..."], {
+        ...ctx,
+        shuffle: true,
+        tests: ["example.com/x.TestA/sub", "example.com/x.TestB"],
+      }).argv,
+    ).toEqual(["go", "test", "-json", "-count=1", "-run", "^(?:TestA|TestB)$", "-shuffle=42", "./..."]);
+    expect(ADAPTERS.go.prepare(["go", "test", "-count=3"], ctx).argv).toEqual([
+      "go",
+      "test",
+      "-json",
+      "-count=3",
+    ]);
+  });
+
+  it("cargo: exact names after --", () => {
+    expect(
+      ADAPTERS.cargo.prepare(["cargo", "test", "--", "--nocapture"], { ...ctx, tests: ["tests::a"] }).argv,
+    ).toEqual(["cargo", "test", "--", "--nocapture", "--exact", "tests::a"]);
+  });
+
+  it("says why shuffle is unavailable where it is", () => {
+    expect(ADAPTERS.mocha.shuffleUnsupported).toMatch(/no seeded shuffle/);
+    expect(ADAPTERS.cargo.shuffleUnsupported).toMatch(/nightly/);
+    expect(ADAPTERS.pytest.shuffleUnsupported).toMatch(/pytest-randomly/);
+    expect(ADAPTERS.jest.shuffleUnsupported).toBeNull();
+    expect(ADAPTERS.go.shuffleUnsupported).toBeNull();
+  });
+});
+
+describe("package scripts", () => {
+  it("finds the script a package manager runs", () => {
+    expect(scriptName(["npm", "test"])).toBe("test");
+    expect(scriptName(["npm", "run", "test:unit"])).toBe("test:unit");
+    expect(scriptName(["yarn", "test"])).toBe("test");
+    expect(scriptName(["pnpm", "unit"])).toBe("unit");
+    expect(scriptName(["npm", "ci"])).toBeUndefined();
+  });
+
+  it("appends the framework's flags after -- for npm, directly for yarn", () => {
+    const npm = viaPackageScript(["npm", "test"], ["jest", "--ci"], ADAPTERS.jest);
+    expect(npm?.prepare(["npm", "test"], ctx).argv).toEqual([
+      "npm",
+      "test",
+      "--",
+      "--json",
+      "--outputFile=/r/out",
+      "--testLocationInResults",
+    ]);
+    const yarn = viaPackageScript(["yarn", "test"], ["vitest"], ADAPTERS.vitest);
+    expect(yarn?.prepare(["yarn", "test"], ctx).argv.slice(0, 3)).toEqual([
+      "yarn",
+      "test",
+      "--reporter=default",
+    ]);
+    expect(viaPackageScript(["npm", "test"], ["node", "--test"], ADAPTERS["node-test"])).toBeUndefined();
+  });
+});

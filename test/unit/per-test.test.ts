@@ -1,0 +1,138 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { sortTests, TestAggregator, testResultOf } from "../../src/analysis/per-test.js";
+import { checkpoints, runsToBound, settleState } from "../../src/analysis/stopping.js";
+import { summarize, withTests } from "../../src/analysis/summarize.js";
+import type { ParsedTest } from "../../src/parsers/types.js";
+
+const thresholds = { critical: 0.9, high: 0.5, medium: 0.1, low: 0 };
+const opts = {
+  confidence: 0.95,
+  thresholds,
+  maxErrorLength: 40,
+  reproduce: (t: { id: string }) => `repro ${t.id}`,
+};
+const r = (id: string, status: ParsedTest["status"], message: string | null = null): ParsedTest => ({
+  id,
+  name: id,
+  file: null,
+  status,
+  message,
+  durationMs: null,
+});
+
+describe("TestAggregator", () => {
+  it("counts only attempts in which a test ran; skips and absences are not passes", () => {
+    const agg = new TestAggregator();
+    agg.add({ index: 0, seed: 10, shuffled: false }, [r("a", "passed"), r("b", "failed", "boom")]);
+    agg.add({ index: 1, seed: 11, shuffled: false }, [r("a", "skipped")]); // b absent: crashed before it
+    agg.add({ index: 2, seed: 12, shuffled: true }, [
+      r("a", "failed", "Timed out after 5000 ms"),
+      r("b", "passed"),
+    ]);
+    const a = agg.get("a");
+    const b = agg.get("b");
+    expect(a).toMatchObject({ attempts: 2, failures: 1, skipped: 1, timeouts: 1, failingSeeds: [12] });
+    expect(a?.shuffled).toEqual({ attempts: 1, failures: 1 });
+    expect(b).toMatchObject({
+      attempts: 2,
+      failures: 1,
+      failingSeeds: [10],
+      firstFailure: { attempt: 0, seed: 10, message: "boom" },
+    });
+  });
+
+  it("counts a test reported twice in one attempt once, failed if either failed", () => {
+    const agg = new TestAggregator();
+    agg.add({ index: 0, seed: 1, shuffled: false }, [r("a", "passed"), r("a", "failed", "x")]);
+    expect(agg.get("a")).toMatchObject({ attempts: 1, failures: 1 });
+  });
+
+  it("builds results with the shared definitions and trims messages to max_error_length", () => {
+    const agg = new TestAggregator();
+    for (let i = 0; i < 10; i++)
+      agg.add({ index: i, seed: i, shuffled: false }, [r("x", i < 3 ? "failed" : "passed", "e".repeat(100))]);
+    const res = testResultOf(agg.get("x") as NonNullable<ReturnType<TestAggregator["get"]>>, opts);
+    expect(res).toMatchObject({
+      verdict: "flaky",
+      severity: "medium",
+      failureRate: 0.3,
+      reproduce: "repro x",
+      bound: null,
+    });
+    expect(res.firstFailure?.message).toHaveLength(40);
+    expect(res.firstFailure?.message.endsWith("…")).toBe(true);
+  });
+
+  it("sorts worst first", () => {
+    const mk = (id: string, severity: "none" | "medium" | "critical", failureRate: number) =>
+      ({ id, severity, failureRate, verdict: "flaky" }) as never;
+    expect(
+      sortTests([
+        mk("a", "none", 0),
+        mk("b", "critical", 1),
+        mk("c", "medium", 0.2),
+        mk("d", "medium", 0.4),
+      ]).map((t: { id: string }) => t.id),
+    ).toEqual(["b", "d", "c", "a"]);
+  });
+});
+
+describe("job summary with tests", () => {
+  it("broken beats flaky beats stable; severity is the worst test's", () => {
+    const base = summarize(["failed", "passed"], {
+      confidence: 0.95,
+      thresholds,
+      budget: 2,
+      stopReason: "budget",
+    });
+    const t = (verdict: string, severity: string) => ({ verdict, severity }) as never;
+    expect(withTests(base, [t("stable", "none"), t("flaky", "medium")], 0)).toMatchObject({
+      verdict: "flaky",
+      severity: "medium",
+      statement: "2 tests: 1 flaky, 1 stable",
+    });
+    expect(withTests(base, [t("flaky", "high"), t("failing", "critical")], 1)).toMatchObject({
+      verdict: "failing",
+      severity: "critical",
+      tests: { total: 2, flaky: 1, failing: 1, stable: 0, error: 0, ignored: 1 },
+    });
+  });
+});
+
+describe("stopping rule", () => {
+  const rule = { confidence: 0.95, minDetectableRate: 0.05, thresholds, budget: 200 };
+
+  it("needs 59 clean (or all-failing) runs at 95% / 5%", () => {
+    expect(runsToBound(rule)).toBe(59);
+    expect(settleState(58, 0, rule)).toBe("open");
+    expect(settleState(59, 0, rule)).toBe("settled-stable");
+    expect(settleState(59, 59, rule)).toBe("settled-failing");
+  });
+
+  it("settles a flaky test only when its interval sits in one band", () => {
+    expect(settleState(60, 18, rule)).toBe("settled-band"); // 30%: well inside MEDIUM
+    expect(settleState(60, 6, rule)).toBe("open"); // 10%: on the LOW/MEDIUM edge
+    expect(settleState(10, 3, rule)).toBe("open");
+  });
+
+  it("looks at geometric checkpoints ending at the budget", () => {
+    expect(checkpoints(200)).toEqual([10, 15, 25, 40, 60, 90, 135, 200]);
+    expect(checkpoints(12)).toEqual([10, 12]);
+    expect(checkpoints(5)).toEqual([5]);
+  });
+
+  it("never settles a band that the interval straddles (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 400 }),
+        fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+        (n, f) => {
+          const k = Math.max(1, Math.min(n - 1, Math.round(f * n)));
+          const s = settleState(n, k, rule);
+          return s === "open" || s === "settled-band";
+        },
+      ),
+    );
+  });
+});
