@@ -29,7 +29,7 @@ function job(ps) {
   let n = 0;
   let stoppedAt = BUDGET;
   for (; n < BUDGET; n++) {
-    ps.forEach((p, i) => outcomes[i].push(rand() < p));
+    for (let i = 0; i < ps.length; i++) outcomes[i].push(rand() < ps[i]);
     const done = n + 1;
     if (looks.has(done) && ps.every((_, i) => settleState(done, count(outcomes[i], done), rule) !== "open")) {
       stoppedAt = done;
