@@ -110,6 +110,42 @@ describe("generic JUnit (--junit)", () => {
   });
 });
 
+describe("ignore_patterns", () => {
+  it("takes matching tests out of verdicts and lists them as ignored", async () => {
+    writeFileSync(join(dir.path, ".flaky-detector.yml"), "ignore_patterns: ['suite::seed*']\n");
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "15",
+        "--stop",
+        "fixed",
+        "--seed",
+        "5",
+        "--junit",
+        "reports/*.xml",
+        "--fail-on",
+        "low",
+        "--json",
+        json(),
+        "--",
+        ...writer,
+      ],
+      { cwd: dir.path },
+    );
+    const report = readReport(json());
+    expect(report.tests.map((t) => t.id)).toEqual(["suite::stable"]);
+    expect(report.ignoredTests.map((t) => [t.id, t.verdict])).toEqual([["suite::seeded", "flaky"]]);
+    expect(report.summary).toMatchObject({
+      verdict: "stable",
+      severity: "none",
+      tests: { total: 1, ignored: 1 },
+    });
+    expect(r.code).toBe(0); // the ignored flaky test does not trip --fail-on
+    expect(r.stdout).toContain("ignored (ignore_patterns): suite::seeded");
+  });
+});
+
 describe("pytest filters", () => {
   const py = () => pythonWithPytest();
   const project = () => {
