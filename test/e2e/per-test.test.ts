@@ -147,7 +147,7 @@ describe("ignore_patterns", () => {
 });
 
 describe("pytest filters", () => {
-  const py = () => pythonWithPytest();
+  const pytest = () => [pythonWithPytest(), "-m", "pytest", "-q", "-p", "no:cacheprovider"];
   const project = () => {
     const p = join(dir.path, "python");
     cpSync(join(ROOT, "examples/python"), p, { recursive: true });
@@ -170,12 +170,7 @@ describe("pytest filters", () => {
         "--json",
         json(),
         "--",
-        py(),
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
+        ...pytest(),
         "test_orders.py",
       ],
       { cwd: p },
@@ -215,12 +210,7 @@ describe("pytest filters", () => {
         "--json",
         json(),
         "--",
-        py(),
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
+        ...pytest(),
       ],
       { cwd: p },
     );
@@ -232,22 +222,7 @@ describe("pytest filters", () => {
   it("a --test id that matches nothing is reported as not run (error), with a hint", async () => {
     const p = project();
     const r = await runCli(
-      [
-        "run",
-        "--runs",
-        "2",
-        "--test",
-        "test_orders.py::test_nope",
-        "--json",
-        json(),
-        "--",
-        py(),
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-      ],
+      ["run", "--runs", "2", "--test", "test_orders.py::test_nope", "--json", json(), "--", ...pytest()],
       { cwd: p },
     );
     const report = readReport(json());
