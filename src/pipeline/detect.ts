@@ -261,7 +261,6 @@ export async function detect(req: DetectRequest): Promise<Report> {
       aggregator,
       requestedTests: requested,
       followUps,
-      serialRuns: SERIAL_CONFIRMATION_RUNS,
       stopReason: pool.stopReason,
       timings,
       warnings,

@@ -36,7 +36,6 @@ export interface BuildInput {
   aggregator: TestAggregator;
   requestedTests: string[];
   followUps: FollowUp[];
-  serialRuns: number;
   stopReason: Report["summary"]["stopReason"];
   timings: Report["timings"];
   warnings: string[];
