@@ -9,6 +9,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = join(ROOT, "dist/cli/bin.js");
 export const FIXTURES = join(ROOT, "test/fixtures/bin");
 export const fixture = (name: string) => join(FIXTURES, name);
+const HISTORY_HOME = mkdtempSync(join(tmpdir(), "fd-history-"));
+process.on("exit", () => rmSync(HISTORY_HOME, { recursive: true, force: true }));
 
 export interface CliResult {
   code: number | null;
@@ -57,6 +59,8 @@ export function cleanEnv(): NodeJS.ProcessEnv {
     if (!k.startsWith("FLAKY_DETECTOR_") && k !== "FORCE_COLOR") env[k] = v;
   }
   env.NO_COLOR = "1";
+  // History goes to a per-run temporary location, never the developer's own database.
+  env.XDG_DATA_HOME = HISTORY_HOME;
   return env;
 }
 

@@ -1,0 +1,128 @@
+import { type Kysely, sql } from "kysely";
+import type { Database } from "./schema.js";
+
+/**
+ * Forward-only, versioned migrations. A version, once released, is never edited: a change to the
+ * schema is a new entry. Each runs in its own transaction with its record in fd_migrations.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Kysely<Database>): Promise<void>;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "detections, test results, attempts, test catalogue",
+    async up(db) {
+      await db.schema
+        .createTable("detections")
+        .addColumn("id", "varchar(64)", (c) => c.primaryKey())
+        .addColumn("repository", "text", (c) => c.notNull())
+        .addColumn("command", "text", (c) => c.notNull())
+        .addColumn("framework", "varchar(32)", (c) => c.notNull())
+        .addColumn("ref", "text")
+        .addColumn("commit_sha", "varchar(64)")
+        .addColumn("branch", "text")
+        .addColumn("pr_number", "integer")
+        .addColumn("trigger", "varchar(16)", (c) => c.notNull())
+        .addColumn("backend", "varchar(16)", (c) => c.notNull())
+        .addColumn("started_at", "varchar(32)", (c) => c.notNull())
+        .addColumn("duration_ms", "integer", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("failed_attempts", "integer", (c) => c.notNull())
+        .addColumn("failure_rate", "double precision", (c) => c.notNull())
+        .addColumn("interval_lo", "double precision", (c) => c.notNull())
+        .addColumn("interval_hi", "double precision", (c) => c.notNull())
+        .addColumn("severity", "varchar(16)", (c) => c.notNull())
+        .addColumn("verdict", "varchar(16)", (c) => c.notNull())
+        .addColumn("tests_total", "integer", (c) => c.notNull())
+        .addColumn("tests_flaky", "integer", (c) => c.notNull())
+        .addColumn("tests_failing", "integer", (c) => c.notNull())
+        .addColumn("job_seed", "varchar(16)", (c) => c.notNull())
+        .addColumn("stop_reason", "varchar(16)", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("detections_repo_time").on("detections").columns(["repository", "started_at"]).execute();
+      await db.schema.createIndex("detections_time").on("detections").column("started_at").execute();
+
+      await db.schema
+        .createTable("test_results")
+        .addColumn("detection_id", "varchar(64)", (c) => c.notNull().references("detections.id").onDelete("cascade"))
+        .addColumn("repository", "text", (c) => c.notNull())
+        .addColumn("test_id", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("file", "text")
+        .addColumn("started_at", "varchar(32)", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("failures", "integer", (c) => c.notNull())
+        .addColumn("failure_rate", "double precision", (c) => c.notNull())
+        .addColumn("interval_lo", "double precision", (c) => c.notNull())
+        .addColumn("interval_hi", "double precision", (c) => c.notNull())
+        .addColumn("severity", "varchar(16)", (c) => c.notNull())
+        .addColumn("verdict", "varchar(16)", (c) => c.notNull())
+        .addColumn("failing_seeds", "text", (c) => c.notNull())
+        .addColumn("first_failure", "text")
+        .addColumn("reproduce", "text")
+        .addColumn("seed_deterministic", "integer")
+        .addPrimaryKeyConstraint("test_results_pk", ["detection_id", "test_id"])
+        .execute();
+      await db.schema.createIndex("test_results_repo_test_time").on("test_results").columns(["repository", "test_id", "started_at"]).execute();
+      await db.schema.createIndex("test_results_repo_time").on("test_results").columns(["repository", "started_at"]).execute();
+
+      await db.schema
+        .createTable("attempts")
+        .addColumn("detection_id", "varchar(64)", (c) => c.notNull().references("detections.id").onDelete("cascade"))
+        .addColumn("idx", "integer", (c) => c.notNull())
+        .addColumn("seed", "varchar(16)", (c) => c.notNull())
+        .addColumn("slot", "integer", (c) => c.notNull())
+        .addColumn("outcome", "varchar(16)", (c) => c.notNull())
+        .addColumn("duration_ms", "integer", (c) => c.notNull())
+        .addColumn("exit_code", "integer")
+        .addColumn("output_tail", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("attempts_pk", ["detection_id", "idx"])
+        .execute();
+
+      await db.schema
+        .createTable("test_catalog")
+        .addColumn("repository", "text", (c) => c.notNull())
+        .addColumn("test_id", "text", (c) => c.notNull())
+        .addColumn("first_seen", "varchar(32)", (c) => c.notNull())
+        .addColumn("last_seen", "varchar(32)", (c) => c.notNull())
+        .addColumn("last_verdict", "varchar(16)", (c) => c.notNull())
+        .addColumn("last_severity", "varchar(16)", (c) => c.notNull())
+        .addColumn("first_flaky_at", "varchar(32)")
+        .addColumn("detections", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("test_catalog_pk", ["repository", "test_id"])
+        .execute();
+      await db.schema.createIndex("test_catalog_repo_seen").on("test_catalog").columns(["repository", "last_seen"]).execute();
+    },
+  },
+];
+
+/** Apply every migration newer than the database, each in a transaction. Returns the versions applied. */
+export async function migrate(db: Kysely<Database>): Promise<number[]> {
+  await db.schema
+    .createTable("fd_migrations")
+    .ifNotExists()
+    .addColumn("version", "integer", (c) => c.primaryKey())
+    .addColumn("name", "text", (c) => c.notNull())
+    .addColumn("applied_at", "varchar(32)", (c) => c.notNull())
+    .execute();
+  const done = new Set((await db.selectFrom("fd_migrations").select("version").execute()).map((r) => Number(r.version)));
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    await db.transaction().execute(async (trx) => {
+      await m.up(trx);
+      await trx.insertInto("fd_migrations").values({ version: m.version, name: m.name, applied_at: new Date().toISOString() }).execute();
+    });
+    applied.push(m.version);
+  }
+  return applied;
+}
+
+export async function schemaVersion(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom("fd_migrations").select(sql<number>`max(version)`.as("v")).executeTakeFirst();
+  return Number(row?.v ?? 0);
+}

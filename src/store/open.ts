@@ -1,0 +1,64 @@
+import { mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import pg from "pg";
+import { migrate } from "./migrations.js";
+import type { Database } from "./schema.js";
+
+export interface Store {
+  db: Kysely<Database>;
+  kind: "sqlite" | "postgres";
+  /** Where it lives, with any password removed (safe to print). */
+  location: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The documented default location: $FLAKY_DETECTOR_DB, else config history.db, else
+ * $XDG_DATA_HOME/flaky-detector/history.db (~/.local/share/flaky-detector/history.db).
+ */
+export function defaultDbPath(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME !== "" ? env.XDG_DATA_HOME : join(homedir(), ".local", "share");
+  return join(base, "flaky-detector", "history.db");
+}
+
+export function isPostgresUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//.test(target);
+}
+
+/** Open (and migrate) the history database: a SQLite file path or a postgres:// URL. */
+export async function openStore(target: string, cwd = process.cwd()): Promise<Store> {
+  if (isPostgresUrl(target)) {
+    const pool = new pg.Pool({ connectionString: target, max: 4 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await migrate(db);
+    } catch (e) {
+      await db.destroy();
+      throw e;
+    }
+    return { db, kind: "postgres", location: redactUrl(target), close: () => db.destroy() };
+  }
+  const file = target === ":memory:" ? target : resolve(cwd, target);
+  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new SQLite(file);
+  // WAL: readers (the dashboard) never block the writer (a detection being recorded).
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("busy_timeout = 5000");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db);
+  return { db, kind: "sqlite", location: file, close: () => db.destroy() };
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "postgres://(unparseable URL)";
+  }
+}

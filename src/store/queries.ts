@@ -1,0 +1,183 @@
+import { sql } from "kysely";
+import type { Store } from "./open.js";
+
+/** Read side of the history: the same queries on SQLite and PostgreSQL. */
+
+export interface DetectionFilter {
+  repository?: string;
+  verdict?: string;
+  severity?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+  offset?: number;
+  sort?: "started_at" | "failure_rate" | "duration_ms";
+  order?: "asc" | "desc";
+}
+
+export async function listDetections(store: Store, f: DetectionFilter = {}) {
+  let q = store.db.selectFrom("detections").selectAll();
+  if (f.repository) q = q.where("repository", "=", f.repository);
+  if (f.verdict) q = q.where("verdict", "=", f.verdict);
+  if (f.severity) q = q.where("severity", "=", f.severity);
+  if (f.since) q = q.where("started_at", ">=", f.since);
+  if (f.until) q = q.where("started_at", "<", f.until);
+  const total = await q.clearSelect().select(sql<number>`count(*)`.as("n")).executeTakeFirst();
+  const rows = await q
+    .orderBy(f.sort ?? "started_at", f.order ?? "desc")
+    .orderBy("id")
+    .limit(Math.min(f.limit ?? 50, 500))
+    .offset(f.offset ?? 0)
+    .execute();
+  return { total: Number(total?.n ?? 0), rows };
+}
+
+export async function getDetection(store: Store, id: string) {
+  const detection = await store.db.selectFrom("detections").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!detection) return undefined;
+  const tests = await store.db
+    .selectFrom("test_results")
+    .selectAll()
+    .where("detection_id", "=", id)
+    .orderBy("failure_rate", "desc")
+    .orderBy("test_id")
+    .execute();
+  const attempts = await store.db.selectFrom("attempts").selectAll().where("detection_id", "=", id).orderBy("idx").execute();
+  return { detection, tests, attempts };
+}
+
+/** Flakiness per day: detections, their mean failure rate, and flaky tests seen (or one test's rate). */
+export async function trend(store: Store, opts: { repository?: string; testId?: string; since?: string }) {
+  const day = sql<string>`substr(started_at, 1, 10)`;
+  if (opts.testId) {
+    let q = store.db
+      .selectFrom("test_results")
+      .select([
+        day.as("day"),
+        sql<number>`count(*)`.as("detections"),
+        sql<number>`sum(failures)`.as("failures"),
+        sql<number>`sum(attempts)`.as("attempts"),
+      ])
+      .where("test_id", "=", opts.testId);
+    if (opts.repository) q = q.where("repository", "=", opts.repository);
+    if (opts.since) q = q.where("started_at", ">=", opts.since);
+    const rows = await q.groupBy(day).orderBy(day).execute();
+    return rows.map((r) => ({
+      day: r.day,
+      detections: Number(r.detections),
+      failureRate: Number(r.attempts) === 0 ? 0 : Number(r.failures) / Number(r.attempts),
+    }));
+  }
+  let q = store.db
+    .selectFrom("detections")
+    .select([
+      day.as("day"),
+      sql<number>`count(*)`.as("detections"),
+      sql<number>`avg(failure_rate)`.as("rate"),
+      sql<number>`sum(tests_flaky)`.as("flaky"),
+    ]);
+  if (opts.repository) q = q.where("repository", "=", opts.repository);
+  if (opts.since) q = q.where("started_at", ">=", opts.since);
+  const rows = await q.groupBy(day).orderBy(day).execute();
+  return rows.map((r) => ({ day: r.day, detections: Number(r.detections), failureRate: Number(r.rate), flakyTests: Number(r.flaky) }));
+}
+
+/**
+ * Most flaky tests by impact: mean failure rate × the number of detections that saw the test
+ * failing, among tests with at least `minAttempts` attempts in the window.
+ */
+export async function topFlaky(store: Store, opts: { repository?: string; since?: string; minAttempts?: number; limit?: number }) {
+  let q = store.db
+    .selectFrom("test_results")
+    .select([
+      "test_id",
+      "repository",
+      sql<number>`count(*)`.as("detections"),
+      sql<number>`sum(case when failures > 0 then 1 else 0 end)`.as("failing_detections"),
+      sql<number>`sum(attempts)`.as("attempts"),
+      sql<number>`sum(failures)`.as("failures"),
+      sql<string>`max(started_at)`.as("last_seen"),
+    ])
+    .where("verdict", "in", ["flaky", "failing", "stable"]);
+  if (opts.repository) q = q.where("repository", "=", opts.repository);
+  if (opts.since) q = q.where("started_at", ">=", opts.since);
+  const rows = await q
+    .groupBy(["repository", "test_id"])
+    .having(sql<number>`sum(attempts)`, ">=", opts.minAttempts ?? 20)
+    .having(sql<number>`sum(failures)`, ">", 0)
+    .orderBy(sql`(1.0 * sum(failures) / sum(attempts)) * sum(case when failures > 0 then 1 else 0 end)`, "desc")
+    .orderBy("test_id")
+    .limit(Math.min(opts.limit ?? 20, 500))
+    .execute();
+  return rows.map((r) => {
+    const rate = Number(r.failures) / Number(r.attempts);
+    return {
+      testId: r.test_id,
+      repository: r.repository,
+      detections: Number(r.detections),
+      failingDetections: Number(r.failing_detections),
+      attempts: Number(r.attempts),
+      failures: Number(r.failures),
+      failureRate: rate,
+      impact: rate * Number(r.failing_detections),
+      lastSeen: r.last_seen,
+    };
+  });
+}
+
+export async function statsBySeverity(store: Store, opts: { repository?: string; since?: string }) {
+  let q = store.db.selectFrom("detections").select(["severity", sql<number>`count(*)`.as("n")]);
+  if (opts.repository) q = q.where("repository", "=", opts.repository);
+  if (opts.since) q = q.where("started_at", ">=", opts.since);
+  const rows = await q.groupBy("severity").execute();
+  const out: Record<string, number> = { critical: 0, high: 0, medium: 0, low: 0, none: 0 };
+  for (const r of rows) out[r.severity] = Number(r.n);
+  return out;
+}
+
+/** One test's history, oldest first, with when it first turned flaky. */
+export async function testTimeline(store: Store, repository: string, testId: string) {
+  const catalog = await store.db
+    .selectFrom("test_catalog")
+    .selectAll()
+    .where("repository", "=", repository)
+    .where("test_id", "=", testId)
+    .executeTakeFirst();
+  const results = await store.db
+    .selectFrom("test_results")
+    .innerJoin("detections", "detections.id", "test_results.detection_id")
+    .select([
+      "test_results.detection_id",
+      "test_results.started_at",
+      "test_results.attempts",
+      "test_results.failures",
+      "test_results.failure_rate",
+      "test_results.interval_lo",
+      "test_results.interval_hi",
+      "test_results.severity",
+      "test_results.verdict",
+      "detections.commit_sha",
+      "detections.branch",
+    ])
+    .where("test_results.repository", "=", repository)
+    .where("test_results.test_id", "=", testId)
+    .orderBy("test_results.started_at")
+    .execute();
+  return { catalog, results };
+}
+
+export async function repositories(store: Store): Promise<string[]> {
+  const rows = await store.db.selectFrom("detections").select("repository").distinct().orderBy("repository").execute();
+  return rows.map((r) => r.repository);
+}
+
+/** Delete detections older than `before` (ISO date); their tests and attempts go with them. */
+export async function prune(store: Store, before: string): Promise<number> {
+  return store.db.transaction().execute(async (trx) => {
+    const old = trx.selectFrom("detections").select("id").where("started_at", "<", before);
+    await trx.deleteFrom("attempts").where("detection_id", "in", old).execute();
+    await trx.deleteFrom("test_results").where("detection_id", "in", old).execute();
+    const res = await trx.deleteFrom("detections").where("started_at", "<", before).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  });
+}

@@ -1,0 +1,90 @@
+import type { Generated } from "kysely";
+
+/**
+ * Tables of the history database. Timestamps are ISO-8601 UTC text on both engines, so the same
+ * queries (ordering, day buckets with substr) run unchanged on SQLite and PostgreSQL.
+ */
+export interface DetectionsTable {
+  id: string;
+  repository: string;
+  command: string;
+  framework: string;
+  ref: string | null;
+  commit_sha: string | null;
+  branch: string | null;
+  pr_number: number | null;
+  trigger: string;
+  backend: string;
+  started_at: string;
+  duration_ms: number;
+  attempts: number;
+  failed_attempts: number;
+  failure_rate: number;
+  interval_lo: number;
+  interval_hi: number;
+  severity: string;
+  verdict: string;
+  tests_total: number;
+  tests_flaky: number;
+  tests_failing: number;
+  job_seed: string;
+  stop_reason: string;
+}
+
+export interface TestResultsTable {
+  detection_id: string;
+  repository: string;
+  test_id: string;
+  name: string;
+  file: string | null;
+  started_at: string;
+  attempts: number;
+  failures: number;
+  failure_rate: number;
+  interval_lo: number;
+  interval_hi: number;
+  severity: string;
+  verdict: string;
+  failing_seeds: string;
+  first_failure: string | null;
+  reproduce: string | null;
+  seed_deterministic: number | null;
+}
+
+export interface AttemptsTable {
+  detection_id: string;
+  idx: number;
+  seed: string;
+  slot: number;
+  outcome: string;
+  duration_ms: number;
+  exit_code: number | null;
+  output_tail: string;
+}
+
+export interface TestCatalogTable {
+  repository: string;
+  test_id: string;
+  first_seen: string;
+  last_seen: string;
+  last_verdict: string;
+  last_severity: string;
+  first_flaky_at: string | null;
+  detections: number;
+}
+
+export interface MigrationsTable {
+  version: number;
+  name: string;
+  applied_at: string;
+}
+
+export interface Database {
+  detections: DetectionsTable;
+  test_results: TestResultsTable;
+  attempts: AttemptsTable;
+  test_catalog: TestCatalogTable;
+  fd_migrations: MigrationsTable;
+}
+
+export type Id = Generated<number>;

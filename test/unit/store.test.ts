@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Report } from "../../src/analysis/report.js";
+import { MIGRATIONS, migrate, schemaVersion } from "../../src/store/migrations.js";
+import { openStore, type Store } from "../../src/store/open.js";
+import { getDetection, listDetections, prune, repositories, statsBySeverity, testTimeline, topFlaky, trend } from "../../src/store/queries.js";
+import { recordDetection } from "../../src/store/record.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+
+/** A minimal but complete Report, as detect() would write it. */
+function report(id: string, createdAt: string, tests: { id: string; attempts: number; failures: number }[], repo = "/srv/app"): Report {
+  const verdictOf = (a: number, f: number) => (f === 0 ? "stable" : f === a ? "failing" : "flaky");
+  const sev = (r: number) => (r >= 0.9 ? "critical" : r >= 0.5 ? "high" : r >= 0.1 ? "medium" : r > 0 ? "low" : "none");
+  const results = tests.map((t) => ({
+    id: t.id,
+    name: t.id,
+    file: null,
+    line: null,
+    attempts: t.attempts,
+    failures: t.failures,
+    timeouts: 0,
+    skipped: 0,
+    failureRate: t.failures / t.attempts,
+    interval: [0, 1] as [number, number],
+    severity: sev(t.failures / t.attempts),
+    verdict: verdictOf(t.attempts, t.failures),
+    bound: null,
+    failingSeeds: t.failures > 0 ? [1, 2] : [],
+    firstFailure: t.failures > 0 ? { attempt: 0, seed: 1, message: "boom" } : null,
+    reproduce: t.failures > 0 ? "TEST_SEED=1 x" : null,
+    seedDeterministic: t.failures > 0 ? true : null,
+    orderDependent: null,
+    resourceSensitive: null,
+    innerReruns: 0,
+  }));
+  const flaky = results.filter((r) => r.verdict === "flaky").length;
+  return {
+    schemaVersion: 1,
+    id,
+    createdAt,
+    tool: { name: "flaky-detector", version: "0" },
+    request: { command: ["npm", "test"], seed: 7 } as Report["request"],
+    source: { repo, ref: "main", commit: "abc", kind: "git" },
+    framework: "jest",
+    frameworkSource: "test",
+    summary: {
+      attempts: 3,
+      passedAttempts: 2,
+      failedAttempts: 1,
+      timeouts: 0,
+      erroredAttempts: 0,
+      failureRate: 1 / 3,
+      interval: [0.06, 0.79],
+      confidence: 0.95,
+      severity: flaky > 0 ? "medium" : "none",
+      verdict: flaky > 0 ? "flaky" : "stable",
+      statement: "",
+      stoppedEarly: false,
+      stopReason: "budget",
+      budget: 3,
+      tests: { total: results.length, stable: 0, flaky, failing: 0, error: 0, ignored: 0 },
+      attemptsWithoutResults: 0,
+    },
+    tests: results as Report["tests"],
+    ignoredTests: [],
+    followUps: [],
+    attempts: [0, 1, 2].map((i) => ({
+      index: i,
+      seed: 100 + i,
+      slot: i % 2,
+      outcome: i === 1 ? "failed" : "passed",
+      exitCode: i === 1 ? 1 : 0,
+      signal: null,
+      durationMs: 10,
+      timedOut: false,
+      tests: null,
+      outputTail: "x".repeat(5000),
+      outputBytes: 5000,
+    })),
+    reproduce: null,
+    timings: { sourceMs: 1, installMs: 0, isolationMs: 0, runMs: 5, totalMs: 6 },
+    environment: { platform: "linux", arch: "x64", node: "v20", cpus: 2, ci: false },
+    warnings: [],
+  } as Report;
+}
+
+let pgServer: TestPostgres | undefined;
+beforeAll(async () => {
+  pgServer = await startPostgres();
+}, 60_000);
+afterAll(() => pgServer?.stop());
+
+for (const engine of ["sqlite", "postgres"] as const) {
+  describe(`store on ${engine}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      if (store) await store.close();
+      if (engine === "sqlite") store = await openStore(":memory:");
+      else {
+        store = await openStore(pgServer?.url as string);
+        for (const t of ["attempts", "test_results", "test_catalog", "detections"] as const) await store.db.deleteFrom(t).execute();
+      }
+    });
+    afterAll(async () => store?.close());
+
+    it("migrates forward once, and again is a no-op", async () => {
+      expect(await schemaVersion(store.db)).toBe(MIGRATIONS.length);
+      expect(await migrate(store.db)).toEqual([]);
+    });
+
+    it("records a detection with its tests, attempts (bounded output) and catalogue in one go", async () => {
+      await recordDetection(store, report("d1", "2026-11-01T10:00:00.000Z", [{ id: "a", attempts: 3, failures: 1 }, { id: "b", attempts: 3, failures: 0 }]), {
+        trigger: "cli",
+        backend: "local",
+        branch: "main",
+        prNumber: 12,
+      });
+      const got = await getDetection(store, "d1");
+      expect(got?.detection).toMatchObject({ repository: "/srv/app", verdict: "flaky", pr_number: 12, branch: "main", tests_flaky: 1 });
+      expect(got?.tests.map((t) => [t.test_id, t.verdict, t.seed_deterministic])).toEqual([
+        ["a", "flaky", 1],
+        ["b", "stable", null],
+      ]);
+      expect(got?.attempts).toHaveLength(3);
+      expect(got?.attempts[0]?.output_tail).toHaveLength(4096);
+      expect(await getDetection(store, "nope")).toBeUndefined();
+    });
+
+    it("keeps the detection out entirely when any part fails (one transaction)", async () => {
+      const bad = report("d2", "2026-11-01T10:00:00.000Z", [{ id: "a", attempts: 3, failures: 1 }, { id: "a", attempts: 3, failures: 1 }]);
+      await expect(recordDetection(store, bad, { trigger: "cli", backend: "local" })).rejects.toThrow();
+      expect(await getDetection(store, "d2")).toBeUndefined();
+    });
+
+    it("lists with filters, sorting and pagination; trends per day; ranks by impact; counts by severity", async () => {
+      const days = ["2026-11-01", "2026-11-02", "2026-11-03"];
+      let n = 0;
+      for (const day of days) {
+        for (let k = 0; k < 2; k++) {
+          n++;
+          await recordDetection(
+            store,
+            report(`d${n}`, `${day}T0${k}:00:00.000Z`, [
+              { id: "often", attempts: 10, failures: 5 },
+              { id: "rare", attempts: 10, failures: day === "2026-11-03" ? 1 : 0 },
+              { id: "fine", attempts: 10, failures: 0 },
+            ]),
+            { trigger: "cli", backend: "local" },
+          );
+        }
+      }
+      await recordDetection(store, report("other", "2026-11-02T00:00:00.000Z", [{ id: "x", attempts: 10, failures: 0 }], "/srv/other"), {
+        trigger: "api",
+        backend: "local",
+      });
+      const page = await listDetections(store, { repository: "/srv/app", limit: 4, offset: 0 });
+      expect(page.total).toBe(6);
+      expect(page.rows.map((r) => r.id)).toEqual(["d6", "d5", "d4", "d3"]);
+      expect((await listDetections(store, { repository: "/srv/app", limit: 4, offset: 4 })).rows.map((r) => r.id)).toEqual(["d2", "d1"]);
+      expect((await listDetections(store, { since: "2026-11-03" })).total).toBe(2);
+      expect(await repositories(store)).toEqual(["/srv/app", "/srv/other"]);
+
+      expect(await trend(store, { repository: "/srv/app" })).toEqual([
+        { day: "2026-11-01", detections: 2, failureRate: expect.any(Number), flakyTests: 2 },
+        { day: "2026-11-02", detections: 2, failureRate: expect.any(Number), flakyTests: 2 },
+        { day: "2026-11-03", detections: 2, failureRate: expect.any(Number), flakyTests: 4 },
+      ]);
+      expect(await trend(store, { repository: "/srv/app", testId: "rare" })).toEqual([
+        { day: "2026-11-01", detections: 2, failureRate: 0 },
+        { day: "2026-11-02", detections: 2, failureRate: 0 },
+        { day: "2026-11-03", detections: 2, failureRate: 0.1 },
+      ]);
+
+      const top = await topFlaky(store, { repository: "/srv/app", minAttempts: 20 });
+      expect(top.map((t) => [t.testId, t.failingDetections])).toEqual([
+        ["often", 6],
+        ["rare", 2],
+      ]);
+      expect(top[0]?.failureRate).toBe(0.5);
+
+      expect(await statsBySeverity(store, { repository: "/srv/app" })).toEqual({ critical: 0, high: 0, medium: 6, low: 0, none: 0 });
+
+      const timeline = await testTimeline(store, "/srv/app", "rare");
+      expect(timeline.results.map((r) => r.verdict)).toEqual(["stable", "stable", "stable", "stable", "flaky", "flaky"]);
+      expect(timeline.catalog).toMatchObject({ first_seen: "2026-11-01T00:00:00.000Z", first_flaky_at: "2026-11-03T00:00:00.000Z", detections: 6 });
+
+      expect(await prune(store, "2026-11-02")).toBe(2);
+      expect((await listDetections(store, {})).total).toBe(5);
+      expect(await getDetection(store, "d1")).toBeUndefined();
+    });
+  });
+}
