@@ -4,6 +4,7 @@ import { EXIT, UsageError } from "../errors.js";
 import { TOOL } from "../version.js";
 import { reportError } from "./boundary.js";
 import { configPrint, configSchema, configValidate } from "./config-command.js";
+import { addHistoryCommands } from "./history-command.js";
 import type { CliIo } from "./io.js";
 import { runCommand } from "./run-command.js";
 
@@ -52,6 +53,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option("--ref <ref>", "branch, tag or commit SHA to check out")
     .option("--config <file>", "config file (default: .flaky-detector.yml in the current directory)")
     .option("--json <file>", "write the JSON report here")
+    .option("--db <path|url>", "history database: a SQLite path or postgres:// URL")
+    .option("--no-history", "do not record this detection")
     .option("--junit-out <file>", "write per-test results as JUnit XML (Surefire flaky schema)")
     .option("--markdown <file>", "write a markdown summary")
     .option("--no-install", "do not install dependencies in the workspace")
@@ -63,6 +66,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
       setExit(await runCommand(operands, options, given, io));
     });
+
+  addHistoryCommands(program, io, setExit);
 
   const config = program.command("config").description("Check and show configuration");
   config

@@ -12,7 +12,10 @@ import { writeJUnitReport } from "../reporters/junit.js";
 import { writeMarkdownReport } from "../reporters/markdown.js";
 import { createProgress } from "../reporters/progress.js";
 import { type ParsedCommand, parseCommandString, splitAssignments } from "../runner/command-line.js";
+import { openStore, redactUrl } from "../store/open.js";
+import { recordDetection } from "../store/record.js";
 import { flagsLayer } from "./flags.js";
+import { historyTarget } from "./history-command.js";
 import { type CliIo, useColor } from "./io.js";
 
 export interface RunOptions {
@@ -80,6 +83,13 @@ export async function runCommand(
     unregister();
   }
 
+  if (options.history !== false && config.history.enabled) {
+    await recordHistory(
+      report,
+      historyTarget(options.db as string | undefined, config.history.db, io.env),
+      io,
+    );
+  }
   io.stdout.write(
     formatConsoleSummary(report, { color: useColor(io, io.stdout) && options.color !== false }),
   );
@@ -121,7 +131,6 @@ function notYetInEffect(config: Config): string[] {
   const defaults = defaultConfig();
   const later: [keyof Config, string][] = [
     ["quarantine", "the GitHub Action's quarantine entries"],
-    ["history", "the history database"],
     ["notify", "notifications"],
   ];
   return later
@@ -142,4 +151,20 @@ function progressMode(requested: string | undefined, io: CliIo): "bar" | "plain"
   }
   if (value === "auto") return io.stderr.isTTY && !io.env.CI ? "bar" : "plain";
   return value as "bar" | "plain" | "none";
+}
+
+/** A store failure warns and never fails the detection. */
+async function recordHistory(report: Report, target: string, io: CliIo): Promise<void> {
+  let store: Awaited<ReturnType<typeof openStore>> | undefined;
+  try {
+    store = await openStore(target, io.cwd);
+    await recordDetection(store, report, { trigger: "cli", backend: "local" });
+    io.stderr.write(`recorded in ${store.location}\n`);
+  } catch (e) {
+    io.stderr.write(
+      `warning: could not record this detection in ${redactUrl(target)}: ${(e as Error).message}\n`,
+    );
+  } finally {
+    await store?.close().catch(() => {});
+  }
 }

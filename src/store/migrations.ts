@@ -43,12 +43,18 @@ export const MIGRATIONS: Migration[] = [
         .addColumn("job_seed", "varchar(16)", (c) => c.notNull())
         .addColumn("stop_reason", "varchar(16)", (c) => c.notNull())
         .execute();
-      await db.schema.createIndex("detections_repo_time").on("detections").columns(["repository", "started_at"]).execute();
+      await db.schema
+        .createIndex("detections_repo_time")
+        .on("detections")
+        .columns(["repository", "started_at"])
+        .execute();
       await db.schema.createIndex("detections_time").on("detections").column("started_at").execute();
 
       await db.schema
         .createTable("test_results")
-        .addColumn("detection_id", "varchar(64)", (c) => c.notNull().references("detections.id").onDelete("cascade"))
+        .addColumn("detection_id", "varchar(64)", (c) =>
+          c.notNull().references("detections.id").onDelete("cascade"),
+        )
         .addColumn("repository", "text", (c) => c.notNull())
         .addColumn("test_id", "text", (c) => c.notNull())
         .addColumn("name", "text", (c) => c.notNull())
@@ -67,12 +73,22 @@ export const MIGRATIONS: Migration[] = [
         .addColumn("seed_deterministic", "integer")
         .addPrimaryKeyConstraint("test_results_pk", ["detection_id", "test_id"])
         .execute();
-      await db.schema.createIndex("test_results_repo_test_time").on("test_results").columns(["repository", "test_id", "started_at"]).execute();
-      await db.schema.createIndex("test_results_repo_time").on("test_results").columns(["repository", "started_at"]).execute();
+      await db.schema
+        .createIndex("test_results_repo_test_time")
+        .on("test_results")
+        .columns(["repository", "test_id", "started_at"])
+        .execute();
+      await db.schema
+        .createIndex("test_results_repo_time")
+        .on("test_results")
+        .columns(["repository", "started_at"])
+        .execute();
 
       await db.schema
         .createTable("attempts")
-        .addColumn("detection_id", "varchar(64)", (c) => c.notNull().references("detections.id").onDelete("cascade"))
+        .addColumn("detection_id", "varchar(64)", (c) =>
+          c.notNull().references("detections.id").onDelete("cascade"),
+        )
         .addColumn("idx", "integer", (c) => c.notNull())
         .addColumn("seed", "varchar(16)", (c) => c.notNull())
         .addColumn("slot", "integer", (c) => c.notNull())
@@ -95,7 +111,11 @@ export const MIGRATIONS: Migration[] = [
         .addColumn("detections", "integer", (c) => c.notNull())
         .addPrimaryKeyConstraint("test_catalog_pk", ["repository", "test_id"])
         .execute();
-      await db.schema.createIndex("test_catalog_repo_seen").on("test_catalog").columns(["repository", "last_seen"]).execute();
+      await db.schema
+        .createIndex("test_catalog_repo_seen")
+        .on("test_catalog")
+        .columns(["repository", "last_seen"])
+        .execute();
     },
   },
 ];
@@ -109,13 +129,18 @@ export async function migrate(db: Kysely<Database>): Promise<number[]> {
     .addColumn("name", "text", (c) => c.notNull())
     .addColumn("applied_at", "varchar(32)", (c) => c.notNull())
     .execute();
-  const done = new Set((await db.selectFrom("fd_migrations").select("version").execute()).map((r) => Number(r.version)));
+  const done = new Set(
+    (await db.selectFrom("fd_migrations").select("version").execute()).map((r) => Number(r.version)),
+  );
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
     await db.transaction().execute(async (trx) => {
       await m.up(trx);
-      await trx.insertInto("fd_migrations").values({ version: m.version, name: m.name, applied_at: new Date().toISOString() }).execute();
+      await trx
+        .insertInto("fd_migrations")
+        .values({ version: m.version, name: m.name, applied_at: new Date().toISOString() })
+        .execute();
     });
     applied.push(m.version);
   }
@@ -123,6 +148,9 @@ export async function migrate(db: Kysely<Database>): Promise<number[]> {
 }
 
 export async function schemaVersion(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom("fd_migrations").select(sql<number>`max(version)`.as("v")).executeTakeFirst();
+  const row = await db
+    .selectFrom("fd_migrations")
+    .select(sql<number>`max(version)`.as("v"))
+    .executeTakeFirst();
   return Number(row?.v ?? 0);
 }

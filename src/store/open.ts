@@ -20,7 +20,8 @@ export interface Store {
  * $XDG_DATA_HOME/flaky-detector/history.db (~/.local/share/flaky-detector/history.db).
  */
 export function defaultDbPath(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME !== "" ? env.XDG_DATA_HOME : join(homedir(), ".local", "share");
+  const base =
+    env.XDG_DATA_HOME && env.XDG_DATA_HOME !== "" ? env.XDG_DATA_HOME : join(homedir(), ".local", "share");
   return join(base, "flaky-detector", "history.db");
 }
 
@@ -54,6 +55,7 @@ export async function openStore(target: string, cwd = process.cwd()): Promise<St
 }
 
 export function redactUrl(url: string): string {
+  if (!isPostgresUrl(url)) return url;
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";

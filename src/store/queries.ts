@@ -33,7 +33,11 @@ export async function listDetections(store: Store, f: DetectionFilter = {}) {
 }
 
 export async function getDetection(store: Store, id: string) {
-  const detection = await store.db.selectFrom("detections").selectAll().where("id", "=", id).executeTakeFirst();
+  const detection = await store.db
+    .selectFrom("detections")
+    .selectAll()
+    .where("id", "=", id)
+    .executeTakeFirst();
   if (!detection) return undefined;
   const tests = await store.db
     .selectFrom("test_results")
@@ -42,7 +46,12 @@ export async function getDetection(store: Store, id: string) {
     .orderBy("failure_rate", "desc")
     .orderBy("test_id")
     .execute();
-  const attempts = await store.db.selectFrom("attempts").selectAll().where("detection_id", "=", id).orderBy("idx").execute();
+  const attempts = await store.db
+    .selectFrom("attempts")
+    .selectAll()
+    .where("detection_id", "=", id)
+    .orderBy("idx")
+    .execute();
   return { detection, tests, attempts };
 }
 
@@ -79,14 +88,22 @@ export async function trend(store: Store, opts: { repository?: string; testId?: 
   if (opts.repository) q = q.where("repository", "=", opts.repository);
   if (opts.since) q = q.where("started_at", ">=", opts.since);
   const rows = await q.groupBy(day).orderBy(day).execute();
-  return rows.map((r) => ({ day: r.day, detections: Number(r.detections), failureRate: Number(r.rate), flakyTests: Number(r.flaky) }));
+  return rows.map((r) => ({
+    day: r.day,
+    detections: Number(r.detections),
+    failureRate: Number(r.rate),
+    flakyTests: Number(r.flaky),
+  }));
 }
 
 /**
  * Most flaky tests by impact: mean failure rate × the number of detections that saw the test
  * failing, among tests with at least `minAttempts` attempts in the window.
  */
-export async function topFlaky(store: Store, opts: { repository?: string; since?: string; minAttempts?: number; limit?: number }) {
+export async function topFlaky(
+  store: Store,
+  opts: { repository?: string; since?: string; minAttempts?: number; limit?: number },
+) {
   let q = store.db
     .selectFrom("test_results")
     .select([
@@ -98,14 +115,18 @@ export async function topFlaky(store: Store, opts: { repository?: string; since?
       sql<number>`sum(failures)`.as("failures"),
       sql<string>`max(started_at)`.as("last_seen"),
     ])
-    .where("verdict", "in", ["flaky", "failing", "stable"]);
+    // A test that failed every time in a detection was broken there, not flaky: it does not rank.
+    .where("verdict", "in", ["flaky", "stable"]);
   if (opts.repository) q = q.where("repository", "=", opts.repository);
   if (opts.since) q = q.where("started_at", ">=", opts.since);
   const rows = await q
     .groupBy(["repository", "test_id"])
     .having(sql<number>`sum(attempts)`, ">=", opts.minAttempts ?? 20)
     .having(sql<number>`sum(failures)`, ">", 0)
-    .orderBy(sql`(1.0 * sum(failures) / sum(attempts)) * sum(case when failures > 0 then 1 else 0 end)`, "desc")
+    .orderBy(
+      sql`(1.0 * sum(failures) / sum(attempts)) * sum(case when failures > 0 then 1 else 0 end)`,
+      "desc",
+    )
     .orderBy("test_id")
     .limit(Math.min(opts.limit ?? 20, 500))
     .execute();
@@ -167,7 +188,12 @@ export async function testTimeline(store: Store, repository: string, testId: str
 }
 
 export async function repositories(store: Store): Promise<string[]> {
-  const rows = await store.db.selectFrom("detections").select("repository").distinct().orderBy("repository").execute();
+  const rows = await store.db
+    .selectFrom("detections")
+    .select("repository")
+    .distinct()
+    .orderBy("repository")
+    .execute();
   return rows.map((r) => r.repository);
 }
 

@@ -68,7 +68,11 @@ export async function recordDetection(store: Store, report: Report, meta: Record
       reproduce: t.reproduce,
       seed_deterministic: t.seedDeterministic === null ? null : t.seedDeterministic ? 1 : 0,
     }));
-    for (let i = 0; i < tests.length; i += CHUNK) await trx.insertInto("test_results").values(tests.slice(i, i + CHUNK)).execute();
+    for (let i = 0; i < tests.length; i += CHUNK)
+      await trx
+        .insertInto("test_results")
+        .values(tests.slice(i, i + CHUNK))
+        .execute();
     const attempts = report.attempts.map((a) => ({
       detection_id: report.id,
       idx: a.index,
@@ -77,9 +81,14 @@ export async function recordDetection(store: Store, report: Report, meta: Record
       outcome: a.outcome,
       duration_ms: a.durationMs,
       exit_code: a.exitCode,
-      output_tail: a.outputTail.length > STORED_OUTPUT_CHARS ? a.outputTail.slice(-STORED_OUTPUT_CHARS) : a.outputTail,
+      output_tail:
+        a.outputTail.length > STORED_OUTPUT_CHARS ? a.outputTail.slice(-STORED_OUTPUT_CHARS) : a.outputTail,
     }));
-    for (let i = 0; i < attempts.length; i += CHUNK) await trx.insertInto("attempts").values(attempts.slice(i, i + CHUNK)).execute();
+    for (let i = 0; i < attempts.length; i += CHUNK)
+      await trx
+        .insertInto("attempts")
+        .values(attempts.slice(i, i + CHUNK))
+        .execute();
     for (const t of report.tests) {
       const flakyAt = t.verdict === "flaky" ? startedAt : null;
       await trx

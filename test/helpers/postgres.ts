@@ -25,7 +25,13 @@ function freePort(): Promise<number> {
 }
 
 function pgBin(name: string): string {
-  for (const dir of ["/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin"]) {
+  for (const dir of [
+    "/usr/lib/postgresql/17/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/15/bin",
+    "/usr/local/bin",
+    "/usr/bin",
+  ]) {
     const p = join(dir, name);
     if (spawnSync("test", ["-x", p]).status === 0) return p;
   }
@@ -44,7 +50,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   }
   const run = (argv: string[]) => {
     const r = spawnSync(argv[0] as string, argv.slice(1), { ...asUser, encoding: "utf8", cwd: dir });
-    if (r.status !== 0) throw new Error(`${argv.join(" ")} failed: ${r.stderr || r.stdout || r.error?.message}`);
+    if (r.status !== 0)
+      throw new Error(`${argv.join(" ")} failed: ${r.stderr || r.stdout || r.error?.message}`);
   };
   const data = join(dir, "data");
   run([pgBin("initdb"), "-D", data, "-U", "fd", "--auth=trust", "-E", "UTF8", "--no-sync"]);

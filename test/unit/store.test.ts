@@ -2,14 +2,29 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Report } from "../../src/analysis/report.js";
 import { MIGRATIONS, migrate, schemaVersion } from "../../src/store/migrations.js";
 import { openStore, type Store } from "../../src/store/open.js";
-import { getDetection, listDetections, prune, repositories, statsBySeverity, testTimeline, topFlaky, trend } from "../../src/store/queries.js";
+import {
+  getDetection,
+  listDetections,
+  prune,
+  repositories,
+  statsBySeverity,
+  testTimeline,
+  topFlaky,
+  trend,
+} from "../../src/store/queries.js";
 import { recordDetection } from "../../src/store/record.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 
 /** A minimal but complete Report, as detect() would write it. */
-function report(id: string, createdAt: string, tests: { id: string; attempts: number; failures: number }[], repo = "/srv/app"): Report {
+function report(
+  id: string,
+  createdAt: string,
+  tests: { id: string; attempts: number; failures: number }[],
+  repo = "/srv/app",
+): Report {
   const verdictOf = (a: number, f: number) => (f === 0 ? "stable" : f === a ? "failing" : "flaky");
-  const sev = (r: number) => (r >= 0.9 ? "critical" : r >= 0.5 ? "high" : r >= 0.1 ? "medium" : r > 0 ? "low" : "none");
+  const sev = (r: number) =>
+    r >= 0.9 ? "critical" : r >= 0.5 ? "high" : r >= 0.1 ? "medium" : r > 0 ? "low" : "none";
   const results = tests.map((t) => ({
     id: t.id,
     name: t.id,
@@ -97,7 +112,8 @@ for (const engine of ["sqlite", "postgres"] as const) {
       if (engine === "sqlite") store = await openStore(":memory:");
       else {
         store = await openStore(pgServer?.url as string);
-        for (const t of ["attempts", "test_results", "test_catalog", "detections"] as const) await store.db.deleteFrom(t).execute();
+        for (const t of ["attempts", "test_results", "test_catalog", "detections"] as const)
+          await store.db.deleteFrom(t).execute();
       }
     });
     afterAll(async () => store?.close());
@@ -108,14 +124,27 @@ for (const engine of ["sqlite", "postgres"] as const) {
     });
 
     it("records a detection with its tests, attempts (bounded output) and catalogue in one go", async () => {
-      await recordDetection(store, report("d1", "2026-11-01T10:00:00.000Z", [{ id: "a", attempts: 3, failures: 1 }, { id: "b", attempts: 3, failures: 0 }]), {
-        trigger: "cli",
-        backend: "local",
-        branch: "main",
-        prNumber: 12,
-      });
+      await recordDetection(
+        store,
+        report("d1", "2026-11-01T10:00:00.000Z", [
+          { id: "a", attempts: 3, failures: 1 },
+          { id: "b", attempts: 3, failures: 0 },
+        ]),
+        {
+          trigger: "cli",
+          backend: "local",
+          branch: "main",
+          prNumber: 12,
+        },
+      );
       const got = await getDetection(store, "d1");
-      expect(got?.detection).toMatchObject({ repository: "/srv/app", verdict: "flaky", pr_number: 12, branch: "main", tests_flaky: 1 });
+      expect(got?.detection).toMatchObject({
+        repository: "/srv/app",
+        verdict: "flaky",
+        pr_number: 12,
+        branch: "main",
+        tests_flaky: 1,
+      });
       expect(got?.tests.map((t) => [t.test_id, t.verdict, t.seed_deterministic])).toEqual([
         ["a", "flaky", 1],
         ["b", "stable", null],
@@ -126,7 +155,10 @@ for (const engine of ["sqlite", "postgres"] as const) {
     });
 
     it("keeps the detection out entirely when any part fails (one transaction)", async () => {
-      const bad = report("d2", "2026-11-01T10:00:00.000Z", [{ id: "a", attempts: 3, failures: 1 }, { id: "a", attempts: 3, failures: 1 }]);
+      const bad = report("d2", "2026-11-01T10:00:00.000Z", [
+        { id: "a", attempts: 3, failures: 1 },
+        { id: "a", attempts: 3, failures: 1 },
+      ]);
       await expect(recordDetection(store, bad, { trigger: "cli", backend: "local" })).rejects.toThrow();
       expect(await getDetection(store, "d2")).toBeUndefined();
     });
@@ -148,14 +180,20 @@ for (const engine of ["sqlite", "postgres"] as const) {
           );
         }
       }
-      await recordDetection(store, report("other", "2026-11-02T00:00:00.000Z", [{ id: "x", attempts: 10, failures: 0 }], "/srv/other"), {
-        trigger: "api",
-        backend: "local",
-      });
+      await recordDetection(
+        store,
+        report("other", "2026-11-02T00:00:00.000Z", [{ id: "x", attempts: 10, failures: 0 }], "/srv/other"),
+        {
+          trigger: "api",
+          backend: "local",
+        },
+      );
       const page = await listDetections(store, { repository: "/srv/app", limit: 4, offset: 0 });
       expect(page.total).toBe(6);
       expect(page.rows.map((r) => r.id)).toEqual(["d6", "d5", "d4", "d3"]);
-      expect((await listDetections(store, { repository: "/srv/app", limit: 4, offset: 4 })).rows.map((r) => r.id)).toEqual(["d2", "d1"]);
+      expect(
+        (await listDetections(store, { repository: "/srv/app", limit: 4, offset: 4 })).rows.map((r) => r.id),
+      ).toEqual(["d2", "d1"]);
       expect((await listDetections(store, { since: "2026-11-03" })).total).toBe(2);
       expect(await repositories(store)).toEqual(["/srv/app", "/srv/other"]);
 
@@ -177,11 +215,28 @@ for (const engine of ["sqlite", "postgres"] as const) {
       ]);
       expect(top[0]?.failureRate).toBe(0.5);
 
-      expect(await statsBySeverity(store, { repository: "/srv/app" })).toEqual({ critical: 0, high: 0, medium: 6, low: 0, none: 0 });
+      expect(await statsBySeverity(store, { repository: "/srv/app" })).toEqual({
+        critical: 0,
+        high: 0,
+        medium: 6,
+        low: 0,
+        none: 0,
+      });
 
       const timeline = await testTimeline(store, "/srv/app", "rare");
-      expect(timeline.results.map((r) => r.verdict)).toEqual(["stable", "stable", "stable", "stable", "flaky", "flaky"]);
-      expect(timeline.catalog).toMatchObject({ first_seen: "2026-11-01T00:00:00.000Z", first_flaky_at: "2026-11-03T00:00:00.000Z", detections: 6 });
+      expect(timeline.results.map((r) => r.verdict)).toEqual([
+        "stable",
+        "stable",
+        "stable",
+        "stable",
+        "flaky",
+        "flaky",
+      ]);
+      expect(timeline.catalog).toMatchObject({
+        first_seen: "2026-11-01T00:00:00.000Z",
+        first_flaky_at: "2026-11-03T00:00:00.000Z",
+        detections: 6,
+      });
 
       expect(await prune(store, "2026-11-02")).toBe(2);
       expect((await listDetections(store, {})).total).toBe(5);
