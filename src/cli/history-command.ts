@@ -121,7 +121,7 @@ export function addHistoryCommands(program: Command, io: CliIo, setExit: (code: 
         out(opts, res, () =>
           res.rows.length === 0
             ? "no detections recorded yet: run `flaky-detector run …` first\n"
-            : table([
+            : `${table([
                 ["STARTED", "ID", "VERDICT", "SEVERITY", "FAILED", "TESTS", "REPOSITORY"],
                 ...res.rows.map((r) => [
                   r.started_at.slice(0, 19).replace("T", " "),
@@ -132,7 +132,7 @@ export function addHistoryCommands(program: Command, io: CliIo, setExit: (code: 
                   r.tests_total > 0 ? `${r.tests_flaky} flaky of ${r.tests_total}` : "-",
                   r.repository,
                 ]),
-              ]) + `${res.rows.length} of ${res.total}\n`,
+              ])}${res.rows.length} of ${res.total}\n`,
         );
       },
     );

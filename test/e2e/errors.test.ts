@@ -181,12 +181,10 @@ describe("infrastructure errors exit 3 and are never reported as test failures",
 
 describe("settings that act only with later capabilities", () => {
   it("warn instead of being silently ignored", async () => {
-    writeFileSync(join(dir.path, ".flaky-detector.yml"), "history: {enabled: false}\n");
+    writeFileSync(join(dir.path, ".flaky-detector.yml"), "notify: {on: high}\n");
     const r = await runCli(["run", "--runs", "1", ...pass], { cwd: dir.path });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(
-      "warning: history is set but has no effect yet: it applies to the history database",
-    );
+    expect(r.stdout).toContain("warning: notify is set but has no effect yet: it applies to notifications");
   });
 });
 
