@@ -1,5 +1,3 @@
-import type { Generated } from "kysely";
-
 /**
  * Tables of the history database. Timestamps are ISO-8601 UTC text on both engines, so the same
  * queries (ordering, day buckets with substr) run unchanged on SQLite and PostgreSQL.
@@ -86,5 +84,3 @@ export interface Database {
   test_catalog: TestCatalogTable;
   fd_migrations: MigrationsTable;
 }
-
-export type Id = Generated<number>;
