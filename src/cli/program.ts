@@ -7,6 +7,7 @@ import { configPrint, configSchema, configValidate } from "./config-command.js";
 import { addHistoryCommands } from "./history-command.js";
 import type { CliIo } from "./io.js";
 import { runCommand } from "./run-command.js";
+import { type ServeOptions, serveCommand } from "./serve-command.js";
 
 /** Build the commander program; commands are thin and call library functions. */
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
@@ -68,6 +69,17 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     });
 
   addHistoryCommands(program, io, setExit);
+
+  program
+    .command("serve")
+    .description("HTTP read API and dashboard over the history database")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--port <n>", "port (0 picks a free one)", "8080")
+    .option("--db <path|url>", "history database: a SQLite path or postgres:// URL")
+    .option("--api-key-file <file>", "require this bearer key on /api/ (or set FLAKY_DETECTOR_API_KEY)")
+    .option("--rate-limit <n>", "API requests per minute per client (0 = off)", "600")
+    .option("--log-level <level>", "fatal | error | warn | info | debug | silent", "info")
+    .action(async (options: ServeOptions) => setExit(await serveCommand(options, io)));
 
   const config = program.command("config").description("Check and show configuration");
   config

@@ -3,12 +3,17 @@ import type { Store } from "./open.js";
 
 /** Read side of the history: the same queries on SQLite and PostgreSQL. */
 
-export interface DetectionFilter {
+/** A repository (or all of them) and a half-open time window [since, until) on started_at. */
+export interface Window {
   repository?: string;
-  verdict?: string;
-  severity?: string;
   since?: string;
   until?: string;
+}
+
+export interface DetectionFilter extends Window {
+  verdict?: string;
+  severity?: string;
+  branch?: string;
   limit?: number;
   offset?: number;
   sort?: "started_at" | "failure_rate" | "duration_ms";
@@ -20,6 +25,7 @@ export async function listDetections(store: Store, f: DetectionFilter = {}) {
   if (f.repository) q = q.where("repository", "=", f.repository);
   if (f.verdict) q = q.where("verdict", "=", f.verdict);
   if (f.severity) q = q.where("severity", "=", f.severity);
+  if (f.branch) q = q.where("branch", "=", f.branch);
   if (f.since) q = q.where("started_at", ">=", f.since);
   if (f.until) q = q.where("started_at", "<", f.until);
   const total = await q.clearSelect().select(sql<number>`count(*)`.as("n")).executeTakeFirst();
@@ -56,7 +62,7 @@ export async function getDetection(store: Store, id: string) {
 }
 
 /** Flakiness per day: detections, their mean failure rate, and flaky tests seen (or one test's rate). */
-export async function trend(store: Store, opts: { repository?: string; testId?: string; since?: string }) {
+export async function trend(store: Store, opts: Window & { testId?: string }) {
   const day = sql<string>`substr(started_at, 1, 10)`;
   if (opts.testId) {
     let q = store.db
@@ -70,6 +76,7 @@ export async function trend(store: Store, opts: { repository?: string; testId?: 
       .where("test_id", "=", opts.testId);
     if (opts.repository) q = q.where("repository", "=", opts.repository);
     if (opts.since) q = q.where("started_at", ">=", opts.since);
+    if (opts.until) q = q.where("started_at", "<", opts.until);
     const rows = await q.groupBy(day).orderBy(day).execute();
     return rows.map((r) => ({
       day: r.day,
@@ -87,6 +94,7 @@ export async function trend(store: Store, opts: { repository?: string; testId?: 
     ]);
   if (opts.repository) q = q.where("repository", "=", opts.repository);
   if (opts.since) q = q.where("started_at", ">=", opts.since);
+  if (opts.until) q = q.where("started_at", "<", opts.until);
   const rows = await q.groupBy(day).orderBy(day).execute();
   return rows.map((r) => ({
     day: r.day,
@@ -100,10 +108,7 @@ export async function trend(store: Store, opts: { repository?: string; testId?: 
  * Most flaky tests by impact: mean failure rate × the number of detections that saw the test
  * failing, among tests with at least `minAttempts` attempts in the window.
  */
-export async function topFlaky(
-  store: Store,
-  opts: { repository?: string; since?: string; minAttempts?: number; limit?: number },
-) {
+export async function topFlaky(store: Store, opts: Window & { minAttempts?: number; limit?: number }) {
   let q = store.db
     .selectFrom("test_results")
     .select([
@@ -119,6 +124,7 @@ export async function topFlaky(
     .where("verdict", "in", ["flaky", "stable"]);
   if (opts.repository) q = q.where("repository", "=", opts.repository);
   if (opts.since) q = q.where("started_at", ">=", opts.since);
+  if (opts.until) q = q.where("started_at", "<", opts.until);
   const rows = await q
     .groupBy(["repository", "test_id"])
     .having(sql<number>`sum(attempts)`, ">=", opts.minAttempts ?? 20)
@@ -146,10 +152,11 @@ export async function topFlaky(
   });
 }
 
-export async function statsBySeverity(store: Store, opts: { repository?: string; since?: string }) {
+export async function statsBySeverity(store: Store, opts: Window) {
   let q = store.db.selectFrom("detections").select(["severity", sql<number>`count(*)`.as("n")]);
   if (opts.repository) q = q.where("repository", "=", opts.repository);
   if (opts.since) q = q.where("started_at", ">=", opts.since);
+  if (opts.until) q = q.where("started_at", "<", opts.until);
   const rows = await q.groupBy("severity").execute();
   const out: Record<string, number> = { critical: 0, high: 0, medium: 0, low: 0, none: 0 };
   for (const r of rows) out[r.severity] = Number(r.n);
@@ -185,6 +192,62 @@ export async function testTimeline(store: Store, repository: string, testId: str
     .orderBy("test_results.started_at")
     .execute();
   return { catalog, results };
+}
+
+/** Headline figures for a window: what the dashboard's overview cards show. */
+export async function overview(store: Store, opts: Window) {
+  let q = store.db
+    .selectFrom("detections")
+    .select([
+      sql<number>`count(*)`.as("detections"),
+      sql<number>`coalesce(sum(attempts), 0)`.as("attempts"),
+      sql<number>`coalesce(sum(failed_attempts), 0)`.as("failed_attempts"),
+      sql<number>`coalesce(sum(case when verdict = 'flaky' then 1 else 0 end), 0)`.as("flaky"),
+      sql<number>`coalesce(sum(case when verdict = 'failing' then 1 else 0 end), 0)`.as("failing"),
+      sql<number>`coalesce(sum(case when verdict = 'stable' then 1 else 0 end), 0)`.as("stable"),
+      sql<number>`coalesce(avg(failure_rate), 0)`.as("mean_rate"),
+      sql<number>`coalesce(sum(duration_ms), 0)`.as("duration_ms"),
+      sql<string | null>`max(started_at)`.as("last_started_at"),
+    ]);
+  if (opts.repository) q = q.where("repository", "=", opts.repository);
+  if (opts.since) q = q.where("started_at", ">=", opts.since);
+  if (opts.until) q = q.where("started_at", "<", opts.until);
+  const d = await q.executeTakeFirstOrThrow();
+  let t = store.db
+    .selectFrom("test_results")
+    .select(["repository", "test_id"])
+    .where("verdict", "=", "flaky")
+    .groupBy(["repository", "test_id"]);
+  if (opts.repository) t = t.where("repository", "=", opts.repository);
+  if (opts.since) t = t.where("started_at", ">=", opts.since);
+  if (opts.until) t = t.where("started_at", "<", opts.until);
+  const flakyTests = await store.db
+    .selectFrom(t.as("f"))
+    .select(sql<number>`count(*)`.as("n"))
+    .executeTakeFirstOrThrow();
+  return {
+    detections: Number(d.detections),
+    attempts: Number(d.attempts),
+    failedAttempts: Number(d.failed_attempts),
+    flakyDetections: Number(d.flaky),
+    failingDetections: Number(d.failing),
+    stableDetections: Number(d.stable),
+    meanFailureRate: Number(d.mean_rate),
+    runtimeMs: Number(d.duration_ms),
+    flakyTests: Number(flakyTests.n),
+    lastStartedAt: d.last_started_at ?? null,
+  };
+}
+
+/** Every repository with its number of detections and latest one, most recently active first. */
+export async function repositorySummaries(store: Store) {
+  const rows = await store.db
+    .selectFrom("detections")
+    .select(["repository", sql<number>`count(*)`.as("n"), sql<string>`max(started_at)`.as("last")])
+    .groupBy("repository")
+    .orderBy(sql`max(started_at)`, "desc")
+    .execute();
+  return rows.map((r) => ({ name: r.repository, detections: Number(r.n), lastStartedAt: r.last }));
 }
 
 export async function repositories(store: Store): Promise<string[]> {

@@ -90,4 +90,18 @@ describe("architecture", () => {
     }
     expect(violations).toEqual([]);
   });
+
+  it("keeps the dashboard a browser app that only talks to the read API", () => {
+    const problems: string[] = [];
+    for (const file of all.filter((f) => layerOf(f) === "dashboard")) {
+      const text = readFileSync(file, "utf8");
+      for (const spec of importsOf(file)) {
+        if (spec.startsWith(".")) continue;
+        // Chart.js is loaded by index.html from the package; only its types may be imported.
+        const typeOnly = new RegExp(`import type [^;]+ from "${spec}"`).test(text);
+        if (!(spec === "chart.js" && typeOnly)) problems.push(`${relative(SRC, file)} imports ${spec}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
 });
