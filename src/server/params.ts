@@ -76,6 +76,7 @@ export const trendQuery = windowQuery.extend({
 export const testQuery = z.strictObject({
   repository: z.string().min(1).max(2000),
   id: z.string().min(1).max(4000),
+  limit: count(1000, 200),
 });
 
 /** Parse or throw BadRequest naming each parameter. */

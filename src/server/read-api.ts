@@ -75,7 +75,7 @@ export function registerReadApi(app: FastifyInstance, store: Store): void {
 
   app.get("/api/v1/test", async (req, reply) => {
     const q = parseQuery(testQuery, req.query);
-    const { catalog, results } = await testTimeline(store, q.repository, q.id);
+    const { catalog, results, total } = await testTimeline(store, q.repository, q.id, q.limit);
     if (!catalog) {
       return reply.code(404).send({
         error: {
@@ -86,6 +86,7 @@ export function registerReadApi(app: FastifyInstance, store: Store): void {
     }
     return {
       test: catalogDto(catalog),
+      total,
       history: results.map((r) => ({
         detectionId: r.detection_id,
         startedAt: r.started_at,

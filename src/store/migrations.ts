@@ -118,6 +118,18 @@ export const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    version: 2,
+    name: "indexes for the dashboard's window queries across repositories",
+    async up(db) {
+      // Distinct flaky tests in a time window, answered from the index alone.
+      await db.schema
+        .createIndex("test_results_verdict_time")
+        .on("test_results")
+        .columns(["verdict", "started_at", "repository", "test_id"])
+        .execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database, each in a transaction. Returns the versions applied. */

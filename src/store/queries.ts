@@ -163,15 +163,18 @@ export async function statsBySeverity(store: Store, opts: Window) {
   return out;
 }
 
-/** One test's history, oldest first, with when it first turned flaky. */
-export async function testTimeline(store: Store, repository: string, testId: string) {
+/**
+ * One test's history, oldest first, with when it first turned flaky: the latest `limit` detections
+ * that ran it (a test seen in thousands of detections would otherwise ship them all) and the total.
+ */
+export async function testTimeline(store: Store, repository: string, testId: string, limit = 200) {
   const catalog = await store.db
     .selectFrom("test_catalog")
     .selectAll()
     .where("repository", "=", repository)
     .where("test_id", "=", testId)
     .executeTakeFirst();
-  const results = await store.db
+  const latest = await store.db
     .selectFrom("test_results")
     .innerJoin("detections", "detections.id", "test_results.detection_id")
     .select([
@@ -189,9 +192,10 @@ export async function testTimeline(store: Store, repository: string, testId: str
     ])
     .where("test_results.repository", "=", repository)
     .where("test_results.test_id", "=", testId)
-    .orderBy("test_results.started_at")
+    .orderBy("test_results.started_at", "desc")
+    .limit(limit)
     .execute();
-  return { catalog, results };
+  return { catalog, results: latest.reverse(), total: catalog?.detections ?? latest.length };
 }
 
 /** Headline figures for a window: what the dashboard's overview cards show. */

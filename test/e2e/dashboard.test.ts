@@ -131,7 +131,7 @@ describe("dashboard on SQLite", () => {
   });
 
   it("shows both detections with charts, filters them, opens a detection and a test", async () => {
-    const { page, errors } = await open(`${served.url}/#/?range=all`);
+    const { page, errors } = await open(`${served.url}/#/?range=all&repo=*`);
     await page.screenshot({ path: join(SHOTS, "overview.png"), fullPage: true });
 
     expect(await page.textContent("[data-metric=Detections] .card-value")).toBe("2");
@@ -193,6 +193,13 @@ describe("dashboard on SQLite", () => {
     expect(await page.locator("table[aria-label='Test history'] tbody tr").count()).toBe(1);
     expect((await charts(page))["test-chart"]).toEqual([1, 1, 1]);
     await page.screenshot({ path: join(SHOTS, "test.png"), fullPage: true });
+
+    // With no choice made, the overview shows the most recently active repository (the JUnit run's).
+    mark = await readyMark(page);
+    await page.click("a.brand");
+    await rendered(page, mark);
+    expect(await page.inputValue("#repo")).toBe(dir.path);
+    expect(await page.textContent("[data-metric=Detections] .card-value")).toBe("1");
 
     expect(errors).toEqual([]);
     await page.context().close();
@@ -271,7 +278,7 @@ describe("dashboard on PostgreSQL", () => {
     const served = await serve(["--db", pg.url]);
     try {
       expect(await (await fetch(`${served.url}/health`)).json()).toMatchObject({ store: "postgres" });
-      const { page, errors } = await open(`${served.url}/#/?range=7d`);
+      const { page, errors } = await open(`${served.url}/#/?range=7d&repo=*`);
       expect(await page.textContent("[data-metric=Detections] .card-value")).toBe("2");
       expect(Object.keys(await charts(page)).sort()).toEqual(["severity-chart", "trend-chart"]);
       expect(await page.locator("table[aria-label=Detections] tbody tr").count()).toBe(2);

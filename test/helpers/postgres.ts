@@ -38,7 +38,8 @@ function pgBin(name: string): string {
   throw new Error(`${name} not found: install postgresql (bash .ci/run does)`);
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** `durable: true` keeps fsync on (benchmarks of writes); tests turn it off for speed. */
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<TestPostgres> {
   const dir = mkdtempSync(join(tmpdir(), "fd-pg-"));
   const asUser: { uid?: number; gid?: number } = {};
   if (process.getuid?.() === 0) {
@@ -54,7 +55,17 @@ export async function startPostgres(): Promise<TestPostgres> {
       throw new Error(`${argv.join(" ")} failed: ${r.stderr || r.stdout || r.error?.message}`);
   };
   const data = join(dir, "data");
-  run([pgBin("initdb"), "-D", data, "-U", "fd", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+  run([
+    pgBin("initdb"),
+    "-D",
+    data,
+    "-U",
+    "fd",
+    "--auth=trust",
+    "-E",
+    "UTF8",
+    ...(opts.durable ? [] : ["--no-sync"]),
+  ]);
   const port = await freePort();
   run([
     pgBin("pg_ctl"),
@@ -63,7 +74,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     "-l",
     join(dir, "server.log"),
     "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${opts.durable ? "" : " -c fsync=off"}`,
     "-w",
     "start",
   ]);

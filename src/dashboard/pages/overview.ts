@@ -70,7 +70,9 @@ export async function renderOverview(
   const update = (changes: Record<string, string | undefined>, resetPage = true) =>
     go(link("/", { ...state, ...(resetPage ? { page: undefined } : {}), ...changes }));
 
-  const repo = p.get("repo") ?? "";
+  // A chosen repository (the most recently active by default); "*" is every repository at once.
+  const chosen = p.get("repo") ?? repositories[0]?.name ?? "*";
+  const repo = chosen === "*" || !repositories.some((r) => r.name === chosen) ? "" : chosen;
   const range = p.get("range") ?? "30d";
   const win = { repository: repo || undefined, ...windowOf(p) };
 
@@ -82,7 +84,7 @@ export async function renderOverview(
       "aria-label": "Repository",
       onchange: (e: Event) => update({ repo: (e.target as HTMLSelectElement).value }),
     },
-    h("option", { value: "" }, `All repositories (${repositories.length})`),
+    h("option", { value: "*", selected: repo === "" }, `All repositories (${repositories.length})`),
     repositories.map((r) =>
       h("option", { value: r.name, selected: r.name === repo }, `${r.name} (${r.detections})`),
     ),

@@ -30,12 +30,13 @@ interface TestPage {
     detections: number;
   };
   history: Point[];
+  total: number;
 }
 
 export async function renderTest(root: HTMLElement, p: URLSearchParams): Promise<void> {
   const repository = p.get("repo") ?? "";
   const id = p.get("id") ?? "";
-  const { test, history } = await get<TestPage>("test", { repository, id });
+  const { test, history, total } = await get<TestPage>("test", { repository, id });
   document.title = `${id} · flaky-detector`;
   root.append(
     h("p", {}, h("a", { href: link("/", { repo: repository }) }, `← ${repository}`)),
@@ -62,7 +63,7 @@ export async function renderTest(root: HTMLElement, p: URLSearchParams): Promise
   testChart(canvas, history);
   root.append(
     section(
-      "History",
+      history.length < total ? `History (latest ${history.length} of ${total})` : "History",
       table<Point>(
         [
           {
