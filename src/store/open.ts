@@ -49,6 +49,11 @@ export async function openStore(target: string, cwd = process.cwd()): Promise<St
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
+  // SQLite plans queries from statistics it only gathers when asked. optimize=0x10002 (on open)
+  // analyses just the tables whose statistics are missing or stale, bounded by analysis_limit, so
+  // the window queries keep choosing the right index as the history grows.
+  sqlite.pragma("analysis_limit = 1000");
+  sqlite.pragma("optimize = 0x10002");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);
   return { db, kind: "sqlite", location: file, close: () => db.destroy() };
