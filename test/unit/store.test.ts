@@ -40,6 +40,35 @@ for (const engine of ["sqlite", "postgres"] as const) {
       expect(await migrate(store.db)).toEqual([]);
     });
 
+    it("upgrades a version-1 database with data in it", async () => {
+      // Roll this database back to exactly what version 1 created, with a detection recorded.
+      for (const t of ["attempts", "test_results", "test_catalog", "detections", "fd_migrations"] as const)
+        await store.db.schema.dropTable(t).ifExists().execute();
+      await (MIGRATIONS[0] as (typeof MIGRATIONS)[0]).up(store.db);
+      await store.db.schema
+        .createTable("fd_migrations")
+        .addColumn("version", "integer", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("applied_at", "varchar(32)", (c) => c.notNull())
+        .execute();
+      await store.db
+        .insertInto("fd_migrations")
+        .values({ version: 1, name: "v1", applied_at: "x" })
+        .execute();
+      await recordDetection(
+        store,
+        report("old", "2026-10-01T00:00:00.000Z", [{ id: "a", attempts: 3, failures: 1 }]),
+        {
+          trigger: "cli",
+          backend: "local",
+        },
+      );
+      expect(await migrate(store.db)).toEqual(MIGRATIONS.slice(1).map((m) => m.version));
+      expect(await schemaVersion(store.db)).toBe(MIGRATIONS.length);
+      expect((await getDetection(store, "old"))?.tests).toHaveLength(1);
+      expect(await topFlaky(store, { minAttempts: 1 })).toHaveLength(1);
+    });
+
     it("records a detection with its tests, attempts (bounded output) and catalogue in one go", async () => {
       await recordDetection(
         store,
