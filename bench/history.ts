@@ -3,7 +3,7 @@
 // attempts each, over 365 days and 20 repositories of very different sizes (Zipf); then measures
 // every read endpoint over real HTTP (p50/p95 of sequential requests) and recording a 1,000-attempt
 // detection. Writes bench/results/latest-history.json.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
@@ -382,4 +382,12 @@ if (engines.includes("postgres")) {
 }
 const out = join(import.meta.dirname, "results");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, "latest-history.json"), `${JSON.stringify(results, null, 2)}\n`);
+const file = join(out, "latest-history.json");
+// BENCH_ENGINES=sqlite re-measures one engine and keeps the other's last figures (each dated).
+let previous: Record<string, unknown> = {};
+try {
+  previous = JSON.parse(readFileSync(file, "utf8"));
+} catch {}
+for (const engine of ["sqlite", "postgres"])
+  if (results[engine]) results[engine] = { date: results.date, ...(results[engine] as object) };
+writeFileSync(file, `${JSON.stringify({ ...previous, ...results }, null, 2)}\n`);
