@@ -37,7 +37,7 @@ const percentAxis = {
   title: { display: true, text: "failure rate" },
 };
 
-/** Mean failure rate per day (line) over detections per day (bars). */
+/** Mean failure rate per day (line) over detections per day (bars) and flaky tests seen (dashed). */
 export function trendChart(canvas: HTMLCanvasElement, days: TrendDay[]): void {
   make(canvas, {
     type: "bar",
@@ -61,6 +61,19 @@ export function trendChart(canvas: HTMLCanvasElement, days: TrendDay[]): void {
           backgroundColor: "rgba(74, 144, 217, 0.35)",
           yAxisID: "count",
         },
+        {
+          // A suite with one broken test fails every attempt: its command-level rate says 100%
+          // whatever else happens, so the flaky tests seen each day carry the trend too.
+          type: "line",
+          label: "flaky tests seen",
+          data: days.map((d) => d.flakyTests ?? 0),
+          borderColor: "#e8710a",
+          backgroundColor: "#e8710a",
+          borderDash: [4, 3],
+          yAxisID: "count",
+          tension: 0.2,
+          pointRadius: days.length > 60 ? 0 : 3,
+        },
       ],
     },
     options: {
@@ -75,7 +88,7 @@ export function trendChart(canvas: HTMLCanvasElement, days: TrendDay[]): void {
           position: "right",
           grid: { drawOnChartArea: false },
           ticks: { precision: 0 },
-          title: { display: true, text: "detections" },
+          title: { display: true, text: "detections · flaky tests" },
         },
       },
       plugins: {
@@ -84,7 +97,7 @@ export function trendChart(canvas: HTMLCanvasElement, days: TrendDay[]): void {
             label: (ctx) =>
               ctx.dataset.yAxisID === "rate"
                 ? `mean failure rate ${Number(ctx.parsed.y).toFixed(1)}%`
-                : `${ctx.parsed.y} detection(s)`,
+                : `${ctx.parsed.y} ${ctx.dataset.label}`,
           },
         },
       },

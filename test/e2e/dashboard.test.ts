@@ -137,7 +137,7 @@ describe("dashboard on SQLite", () => {
     expect(await page.textContent("[data-metric=Detections] .card-value")).toBe("2");
     const drawn = await charts(page);
     expect(Object.keys(drawn).sort()).toEqual(["severity-chart", "trend-chart"]);
-    expect(drawn["trend-chart"]).toEqual([1, 1]); // both runs today: one day, two series
+    expect(drawn["trend-chart"]).toEqual([1, 1, 1]); // both runs today: one day, three series
     const rows = page.locator("table[aria-label=Detections] tbody tr");
     expect(await rows.count()).toBe(2);
     const top = await page.locator("table[aria-label='Most flaky tests'] tbody tr").allTextContents();
