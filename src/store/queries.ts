@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { type RawBuilder, type SqlBool, sql } from "kysely";
 import type { Store } from "./open.js";
 
 /** Read side of the history: the same queries on SQLite and PostgreSQL. */
@@ -8,6 +8,19 @@ export interface Window {
   repository?: string;
   since?: string;
   until?: string;
+}
+
+/**
+ * The window as one condition, for the tables that carry `repository` and `started_at`
+ * (detections, test_results); always true when the window is open on every side.
+ */
+function inWindow(w: Window): RawBuilder<SqlBool> {
+  const parts = [
+    ...(w.repository ? [sql`repository = ${w.repository}`] : []),
+    ...(w.since ? [sql`started_at >= ${w.since}`] : []),
+    ...(w.until ? [sql`started_at < ${w.until}`] : []),
+  ];
+  return parts.length === 0 ? sql<SqlBool>`1 = 1` : sql<SqlBool>`${sql.join(parts, sql` and `)}`;
 }
 
 export interface DetectionFilter extends Window {
@@ -21,13 +34,10 @@ export interface DetectionFilter extends Window {
 }
 
 export async function listDetections(store: Store, f: DetectionFilter = {}) {
-  let q = store.db.selectFrom("detections").selectAll();
-  if (f.repository) q = q.where("repository", "=", f.repository);
+  let q = store.db.selectFrom("detections").selectAll().where(inWindow(f));
   if (f.verdict) q = q.where("verdict", "=", f.verdict);
   if (f.severity) q = q.where("severity", "=", f.severity);
   if (f.branch) q = q.where("branch", "=", f.branch);
-  if (f.since) q = q.where("started_at", ">=", f.since);
-  if (f.until) q = q.where("started_at", "<", f.until);
   const total = await q.clearSelect().select(sql<number>`count(*)`.as("n")).executeTakeFirst();
   const rows = await q
     .orderBy(f.sort ?? "started_at", f.order ?? "desc")
@@ -65,7 +75,7 @@ export async function getDetection(store: Store, id: string) {
 export async function trend(store: Store, opts: Window & { testId?: string }) {
   const day = sql<string>`substr(started_at, 1, 10)`;
   if (opts.testId) {
-    let q = store.db
+    const q = store.db
       .selectFrom("test_results")
       .select([
         day.as("day"),
@@ -73,10 +83,8 @@ export async function trend(store: Store, opts: Window & { testId?: string }) {
         sql<number>`sum(failures)`.as("failures"),
         sql<number>`sum(attempts)`.as("attempts"),
       ])
-      .where("test_id", "=", opts.testId);
-    if (opts.repository) q = q.where("repository", "=", opts.repository);
-    if (opts.since) q = q.where("started_at", ">=", opts.since);
-    if (opts.until) q = q.where("started_at", "<", opts.until);
+      .where("test_id", "=", opts.testId)
+      .where(inWindow(opts));
     const rows = await q.groupBy(day).orderBy(day).execute();
     return rows.map((r) => ({
       day: r.day,
@@ -84,17 +92,15 @@ export async function trend(store: Store, opts: Window & { testId?: string }) {
       failureRate: Number(r.attempts) === 0 ? 0 : Number(r.failures) / Number(r.attempts),
     }));
   }
-  let q = store.db
+  const q = store.db
     .selectFrom("detections")
     .select([
       day.as("day"),
       sql<number>`count(*)`.as("detections"),
       sql<number>`avg(failure_rate)`.as("rate"),
       sql<number>`sum(tests_flaky)`.as("flaky"),
-    ]);
-  if (opts.repository) q = q.where("repository", "=", opts.repository);
-  if (opts.since) q = q.where("started_at", ">=", opts.since);
-  if (opts.until) q = q.where("started_at", "<", opts.until);
+    ])
+    .where(inWindow(opts));
   const rows = await q.groupBy(day).orderBy(day).execute();
   return rows.map((r) => ({
     day: r.day,
@@ -109,7 +115,7 @@ export async function trend(store: Store, opts: Window & { testId?: string }) {
  * failing, among tests with at least `minAttempts` attempts in the window.
  */
 export async function topFlaky(store: Store, opts: Window & { minAttempts?: number; limit?: number }) {
-  let q = store.db
+  const q = store.db
     .selectFrom("test_results")
     .select([
       "test_id",
@@ -121,10 +127,8 @@ export async function topFlaky(store: Store, opts: Window & { minAttempts?: numb
       sql<string>`max(started_at)`.as("last_seen"),
     ])
     // A test that failed every time in a detection was broken there, not flaky: it does not rank.
-    .where("verdict", "in", ["flaky", "stable"]);
-  if (opts.repository) q = q.where("repository", "=", opts.repository);
-  if (opts.since) q = q.where("started_at", ">=", opts.since);
-  if (opts.until) q = q.where("started_at", "<", opts.until);
+    .where("verdict", "in", ["flaky", "stable"])
+    .where(inWindow(opts));
   const rows = await q
     .groupBy(["repository", "test_id"])
     .having(sql<number>`sum(attempts)`, ">=", opts.minAttempts ?? 20)
@@ -153,10 +157,10 @@ export async function topFlaky(store: Store, opts: Window & { minAttempts?: numb
 }
 
 export async function statsBySeverity(store: Store, opts: Window) {
-  let q = store.db.selectFrom("detections").select(["severity", sql<number>`count(*)`.as("n")]);
-  if (opts.repository) q = q.where("repository", "=", opts.repository);
-  if (opts.since) q = q.where("started_at", ">=", opts.since);
-  if (opts.until) q = q.where("started_at", "<", opts.until);
+  const q = store.db
+    .selectFrom("detections")
+    .select(["severity", sql<number>`count(*)`.as("n")])
+    .where(inWindow(opts));
   const rows = await q.groupBy("severity").execute();
   const out: Record<string, number> = { critical: 0, high: 0, medium: 0, low: 0, none: 0 };
   for (const r of rows) out[r.severity] = Number(r.n);
@@ -200,7 +204,7 @@ export async function testTimeline(store: Store, repository: string, testId: str
 
 /** Headline figures for a window: what the dashboard's overview cards show. */
 export async function overview(store: Store, opts: Window) {
-  let q = store.db
+  const q = store.db
     .selectFrom("detections")
     .select([
       sql<number>`count(*)`.as("detections"),
@@ -212,19 +216,15 @@ export async function overview(store: Store, opts: Window) {
       sql<number>`coalesce(avg(failure_rate), 0)`.as("mean_rate"),
       sql<number>`coalesce(sum(duration_ms), 0)`.as("duration_ms"),
       sql<string | null>`max(started_at)`.as("last_started_at"),
-    ]);
-  if (opts.repository) q = q.where("repository", "=", opts.repository);
-  if (opts.since) q = q.where("started_at", ">=", opts.since);
-  if (opts.until) q = q.where("started_at", "<", opts.until);
+    ])
+    .where(inWindow(opts));
   const d = await q.executeTakeFirstOrThrow();
-  let t = store.db
+  const t = store.db
     .selectFrom("test_results")
     .select(["repository", "test_id"])
     .where("verdict", "=", "flaky")
-    .groupBy(["repository", "test_id"]);
-  if (opts.repository) t = t.where("repository", "=", opts.repository);
-  if (opts.since) t = t.where("started_at", ">=", opts.since);
-  if (opts.until) t = t.where("started_at", "<", opts.until);
+    .groupBy(["repository", "test_id"])
+    .where(inWindow(opts));
   const flakyTests = await store.db
     .selectFrom(t.as("f"))
     .select(sql<number>`count(*)`.as("n"))
