@@ -2,12 +2,17 @@ import { Command, CommanderError, Option } from "commander";
 import { FRAMEWORKS, ISOLATIONS, SEVERITIES, STOP_RULES } from "../config/schema.js";
 import { EXIT, UsageError } from "../errors.js";
 import { TOOL } from "../version.js";
+import { apiKeyCreate, apiKeyList, apiKeyRevoke } from "./api-key-command.js";
 import { reportError } from "./boundary.js";
 import { configPrint, configSchema, configValidate } from "./config-command.js";
 import { addHistoryCommands } from "./history-command.js";
 import type { CliIo } from "./io.js";
 import { runCommand } from "./run-command.js";
 import { type ServeOptions, serveCommand } from "./serve-command.js";
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 /** Build the commander program; commands are thin and call library functions. */
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
@@ -72,14 +77,46 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
 
   program
     .command("serve")
-    .description("HTTP read API and dashboard over the history database")
-    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .description("Job API (RunPod-shaped), read API and dashboard over the history database")
+    .option("--host <address>", "address to listen on (beyond loopback only with an API key)", "127.0.0.1")
     .option("--port <n>", "port (0 picks a free one)", "8080")
-    .option("--db <path|url>", "history database: a SQLite path or postgres:// URL")
-    .option("--api-key-file <file>", "require this bearer key on /api/ (or set FLAKY_DETECTOR_API_KEY)")
+    .option("--db <path|url>", "history and job database: a SQLite path or postgres:// URL")
+    .option("--api-key-file <file>", "require this bearer key (or set FLAKY_DETECTOR_API_KEY)")
+    .option(
+      "--allow-path <dir>",
+      "local repo paths jobs may use must lie under this (repeatable)",
+      collect,
+      [],
+    )
+    .option("--concurrency <n>", "jobs run at once (0 = only queue them)", undefined)
+    .option("--max-queue <n>", "queued jobs at most; beyond it /run answers 429", "100")
+    .option("--body-limit <bytes>", "largest request body", String(1024 * 1024))
+    .option("--cors-origin <origin>", "allow this browser origin (repeatable; default: no CORS)", collect, [])
+    .option("--shutdown-grace <seconds>", "time running jobs get to finish on shutdown", "30")
+    .option("--job-lease <seconds>", "a dead server's running jobs are taken over after this", "30")
     .option("--rate-limit <n>", "API requests per minute per client (0 = off)", "600")
     .option("--log-level <level>", "fatal | error | warn | info | debug | silent", "info")
     .action(async (options: ServeOptions) => setExit(await serveCommand(options, io)));
+
+  const apiKey = program.command("api-key").description("API keys of `serve` (stored hashed)");
+  apiKey
+    .command("create")
+    .description("Create a key and print it once")
+    .requiredOption("--name <name>", "who or what uses it (e.g. ci)")
+    .option("--db <path|url>", "the server's database")
+    .action(async (options: { name: string; db?: string }) => setExit(await apiKeyCreate(options, io)));
+  apiKey
+    .command("list")
+    .description("List keys (ids, names, prefixes; never the keys)")
+    .option("--db <path|url>", "the server's database")
+    .option("--json", "print JSON")
+    .action(async (options: { db?: string; json?: boolean }) => setExit(await apiKeyList(options, io)));
+  apiKey
+    .command("revoke")
+    .description("Revoke a key by id")
+    .argument("<id>", "the key's id (from list)")
+    .option("--db <path|url>", "the server's database")
+    .action(async (id: string, options: { db?: string }) => setExit(await apiKeyRevoke(id, options, io)));
 
   const config = program.command("config").description("Check and show configuration");
   config

@@ -1,8 +1,11 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { isIP } from "node:net";
+import { cpus } from "node:os";
+import { resolve } from "node:path";
 import { resolveConfig } from "../config/resolve.js";
 import { EXIT, UsageError } from "../errors.js";
 import { buildServer, LOG_LEVELS, type LogLevel } from "../server/app.js";
+import { activeKeyCount } from "../store/api-keys.js";
 import { openStore } from "../store/open.js";
 import { historyTarget } from "./history-command.js";
 import type { CliIo } from "./io.js";
@@ -14,6 +17,60 @@ export interface ServeOptions {
   apiKeyFile?: string;
   rateLimit: string;
   logLevel: string;
+  allowPath: string[];
+  concurrency?: string;
+  maxQueue: string;
+  bodyLimit: string;
+  corsOrigin: string[];
+  shutdownGrace: string;
+  jobLease: string;
+}
+
+function whole(flag: string, value: string, min: number, max: number, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(
+      "E_USAGE",
+      `${flag}: expected ${what} (${min}..${max}), got ${JSON.stringify(value)}`,
+    );
+  return n;
+}
+
+/** --allow-path roots, resolved through symbolic links so the allow-list compares real paths. */
+function allowRoots(values: string[], cwd: string): string[] {
+  return values.map((v) => {
+    const abs = resolve(cwd, v);
+    try {
+      if (!statSync(abs).isDirectory()) throw new Error("not a directory");
+      return realpathSync(abs);
+    } catch (e) {
+      throw new UsageError(
+        "E_USAGE",
+        `--allow-path: ${JSON.stringify(v)} is not a directory: ${(e as Error).message}`,
+      );
+    }
+  });
+}
+
+function corsOrigins(values: string[]): string[] {
+  return values.map((v) => {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      throw new UsageError(
+        "E_USAGE",
+        `--cors-origin: expected an origin such as https://ci.example.com, got ${JSON.stringify(v)}`,
+      );
+    }
+    if ((u.protocol !== "https:" && u.protocol !== "http:") || u.origin !== v.replace(/\/$/, "")) {
+      throw new UsageError(
+        "E_USAGE",
+        `--cors-origin: expected an origin (scheme://host[:port], no path), got ${JSON.stringify(v)}`,
+      );
+    }
+    return u.origin;
+  });
 }
 
 function port(value: string): number {
@@ -63,10 +120,20 @@ function apiKey(opts: ServeOptions, io: CliIo): string | undefined {
   return env;
 }
 
-/** `flaky-detector serve`: the read API and dashboard over the history store, until SIGINT/SIGTERM. */
+/** `flaky-detector serve`: job API, read API and dashboard over the history store, until SIGINT/SIGTERM. */
 export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<number> {
   const listenHost = host(opts.host);
   const listenPort = port(opts.port);
+  const roots = allowRoots(opts.allowPath, io.cwd);
+  const concurrency =
+    opts.concurrency === undefined
+      ? 1
+      : whole("--concurrency", opts.concurrency, 0, 64, "jobs run at once; 0 only queues them");
+  const maxQueue = whole("--max-queue", opts.maxQueue, 1, 1_000_000, "queued jobs at most");
+  const bodyLimit = whole("--body-limit", opts.bodyLimit, 1024, 100 * 1024 * 1024, "bytes");
+  const graceMs = whole("--shutdown-grace", opts.shutdownGrace, 0, 3600, "seconds") * 1000;
+  const leaseMs = whole("--job-lease", opts.jobLease, 1, 3600, "seconds") * 1000;
+  const origins = corsOrigins(opts.corsOrigin);
   const rate = Number(opts.rateLimit);
   if (!Number.isInteger(rate) || rate < 0)
     throw new UsageError(
@@ -81,12 +148,30 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
   const key = apiKey(opts, io);
   const { config } = resolveConfig({ cwd: io.cwd, env: io.env });
   const store = await openStore(historyTarget(opts.db, config.history.db, io.env), io.cwd);
+  const loopback = listenHost === "localhost" || listenHost.startsWith("127.") || listenHost === "::1";
+  const storedKeys = await activeKeyCount(store);
+  if (!loopback && !key && storedKeys === 0) {
+    await store.close();
+    throw new UsageError(
+      "E_NO_API_KEY",
+      `--host ${listenHost}: without an API key the server only listens on loopback (127.0.0.1); create a key with \`flaky-detector api-key create --name ci\` or set FLAKY_DETECTOR_API_KEY`,
+    );
+  }
   const app = await buildServer({
     store,
     apiKey: key,
     rateLimit: rate,
     logLevel: opts.logLevel as LogLevel,
     logStream: io.stderr,
+    bodyLimit,
+    corsOrigins: origins,
+    jobs: {
+      concurrency,
+      maxQueue,
+      leaseMs,
+      shutdownGraceMs: graceMs,
+      ctx: { allowRoots: roots, env: io.env, cwd: io.cwd },
+    },
   });
   let address: string;
   try {
@@ -95,18 +180,21 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
     await store.close();
     throw new UsageError("E_LISTEN", `cannot listen on ${listenHost}:${listenPort}: ${(e as Error).message}`);
   }
-  const loopback = listenHost === "localhost" || listenHost.startsWith("127.") || listenHost === "::1";
-  if (!loopback && !key)
+  if (!key && storedKeys === 0)
     io.stderr.write(
-      `warning: listening on ${listenHost} without an API key: anyone who can reach it reads your history; set FLAKY_DETECTOR_API_KEY\n`,
+      "no API key configured: listening on loopback only, and anyone on this machine can submit jobs (create one with `flaky-detector api-key create`)\n",
     );
   io.stdout.write(`flaky-detector dashboard: ${address}/  (history: ${store.location})\n`);
+  io.stdout.write(
+    `job API: ${address}/run  (${concurrency} job(s) at once, ${roots.length > 0 ? `local paths under ${roots.join(", ")}` : "no local paths"}; OpenAPI at ${address}/openapi.json)\n`,
+  );
   await new Promise<void>((resolve) => {
     const off = io.onInterrupt(() => {
       off();
       resolve();
     });
   });
+  io.stderr.write("shutting down: no new jobs; running ones finish or go back to the queue\n");
   await app.close();
   await store.close();
   return EXIT.ok;

@@ -28,6 +28,11 @@ export interface DetectRequest {
   source: { cwd: string; repo?: string; ref?: string };
   /** Base environment of attempts (normally process.env). */
   env: NodeJS.ProcessEnv;
+  /**
+   * Variables the source step may use (GIT_TOKEN for a clone) but the tested code must never see:
+   * removed before installs and attempts run. A server hides its own secrets this way.
+   */
+  hideFromTests?: readonly string[];
   /** Run only these test ids (--test). */
   tests?: string[];
   /** A CI run's JUnit file: rerun only the tests that failed in it (--from-junit). */
@@ -57,6 +62,7 @@ export async function detect(req: DetectRequest): Promise<Report> {
   const started = performance.now();
   const timings = { sourceMs: 0, installMs: 0, isolationMs: 0, runMs: 0, totalMs: 0 };
   const fromJunitIds = req.fromJunit ? failedTestsOf(req.fromJunit, req.source.cwd) : [];
+  const testEnv = withoutVariables(req.env, req.hideFromTests ?? []);
   let failed = true;
   try {
     emit({ type: "phase", phase: "source", detail: req.source.repo ?? req.source.cwd });
@@ -79,7 +85,7 @@ export async function detect(req: DetectRequest): Promise<Report> {
       const steps = detectInstallSteps(source.dir);
       if (steps.length > 0) {
         await installDependencies(source.dir, steps, {
-          env: req.env,
+          env: testEnv,
           timeoutMs: config.install_timeout * 1000,
           ...(req.signal ? { signal: req.signal } : {}),
           onStep: (step) => emit({ type: "phase", phase: "install", detail: step.argv.join(" ") }),
@@ -88,7 +94,7 @@ export async function detect(req: DetectRequest): Promise<Report> {
     }
     timings.installMs = performance.now() - t;
 
-    const baseEnv = workspaceEnv(source.dir, req.env);
+    const baseEnv = workspaceEnv(source.dir, testEnv);
     assertRunnable(req.command.argv[0] as string, source.dir, { ...baseEnv, ...req.command.env }.PATH);
     const framework = resolveFramework(config, req.command.argv, source.dir, req.junitGlob);
     assertShuffleSupported(framework.adapter, config.shuffle);
@@ -248,7 +254,7 @@ export async function detect(req: DetectRequest): Promise<Report> {
     return buildReport({
       config,
       command: req.command,
-      env: req.env,
+      env: testEnv,
       source,
       adapter: framework.adapter,
       frameworkSource: framework.how,
@@ -345,4 +351,11 @@ function prepareLogsDir(cwd: string, logsDir: string): string {
     );
   }
   return dir;
+}
+
+function withoutVariables(env: NodeJS.ProcessEnv, names: readonly string[]): NodeJS.ProcessEnv {
+  if (names.length === 0) return env;
+  const out = { ...env };
+  for (const name of names) delete out[name];
+  return out;
 }

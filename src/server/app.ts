@@ -1,11 +1,17 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import fastifyCors from "@fastify/cors";
 import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Store } from "../store/open.js";
 import { TOOL } from "../version.js";
-import { bearerMatches } from "./auth.js";
+import { Authenticator } from "./auth.js";
+import { jobHealth, registerJobApi } from "./job-api.js";
+import type { JobContext } from "./job-input.js";
+import { JobRunner } from "./job-runner.js";
+import { JobMetrics } from "./metrics.js";
+import { openApiDocument } from "./openapi.js";
 import { BadRequest } from "./params.js";
 import { registerReadApi } from "./read-api.js";
 
@@ -14,8 +20,17 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface ServerOptions {
   store: Store;
-  /** When set, every /api/ route needs `Authorization: Bearer <key>`. */
+  /**
+   * When set (or when the database holds API keys), every API route needs
+   * `Authorization: Bearer <key>`; /health, /openapi.json and the dashboard's files stay open.
+   */
   apiKey?: string | undefined;
+  /** The job API; without it only the read API and dashboard are served. */
+  jobs?: JobsOptions;
+  /** Largest request body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+  /** Origins allowed by CORS; none (the default) sends no CORS headers at all. */
+  corsOrigins?: string[];
   /** Requests per minute per client address on /api/ (0 turns the limit off). */
   rateLimit?: number;
   logLevel?: LogLevel;
@@ -25,14 +40,46 @@ export interface ServerOptions {
   dashboardDir?: string;
 }
 
+export interface JobsOptions {
+  /** Jobs this instance runs at once; 0 only accepts them (another instance on the same database runs them). */
+  concurrency: number;
+  maxQueue: number;
+  ctx: JobContext;
+  leaseMs?: number;
+  pollMs?: number;
+  /** Seconds running jobs get to finish on shutdown before they are put back in the queue. */
+  shutdownGraceMs?: number;
+  tempRoot?: string;
+}
+
+/** Paths that need the API key: the read API, the job API and metrics. */
+const PROTECTED = [
+  "/api/",
+  "/run",
+  "/runsync",
+  "/status/",
+  "/cancel/",
+  "/retry/",
+  "/purge-queue",
+  "/events/",
+  "/metrics",
+];
+
+function isProtected(req: FastifyRequest): boolean {
+  const path = req.url.split("?")[0] as string;
+  if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS") return true;
+  return PROTECTED.some((p) => path === p || path.startsWith(p.endsWith("/") ? p : `${p}/`));
+}
+
 /** The dashboard's files as built next to this module (dist/server → dist/dashboard). */
 export function defaultDashboardDir(): string {
   return fileURLToPath(new URL("../dashboard/", import.meta.url));
 }
 
-/** Fastify app: read API, static dashboard, health. Listening is the caller's business. */
+/** Fastify app: job API, read API, static dashboard, health, metrics. Listening is the caller's business. */
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     logger: {
       level: opts.logLevel ?? "info",
       // The Authorization header must never reach a log line.
@@ -45,24 +92,31 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     await app.register(fastifyRateLimit, {
       max: opts.rateLimit ?? 600,
       timeWindow: "1 minute",
-      allowList: (req) => !req.url.startsWith("/api/"),
+      allowList: (req) => !isProtected(req),
     });
   }
+  if (opts.corsOrigins && opts.corsOrigins.length > 0) {
+    await app.register(fastifyCors, { origin: opts.corsOrigins, methods: ["GET", "POST"] });
+  }
 
+  const auth = new Authenticator(opts.store, opts.apiKey);
   app.addHook("onRequest", async (req, reply) => {
-    if (!opts.apiKey || !req.url.startsWith("/api/")) return;
-    if (!bearerMatches(req.headers.authorization, opts.apiKey)) {
-      return reply
-        .code(401)
-        .header("www-authenticate", 'Bearer realm="flaky-detector"')
-        .send({
-          error: {
-            code: "E_UNAUTHORIZED",
-            message:
-              "missing or wrong API key: send Authorization: Bearer <key> (the server's FLAKY_DETECTOR_API_KEY)",
-          },
-        });
+    if (!isProtected(req) || req.method === "OPTIONS") return;
+    const result = await auth.check(req.headers.authorization);
+    if (result.ok) {
+      if (result.keyId) (req as FastifyRequest & { apiKeyId?: string }).apiKeyId = result.keyId;
+      return;
     }
+    return reply
+      .code(401)
+      .header("www-authenticate", 'Bearer realm="flaky-detector"')
+      .send({
+        error: {
+          code: "E_UNAUTHORIZED",
+          message:
+            "missing or wrong API key: send Authorization: Bearer <key> (the server's FLAKY_DETECTOR_API_KEY or a key from `flaky-detector api-key create`)",
+        },
+      });
   });
 
   app.setErrorHandler((error, req, reply) => {
@@ -72,6 +126,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       });
     }
     const status = (error as { statusCode?: number }).statusCode;
+    if (status === 413) {
+      return reply.code(413).send({
+        error: {
+          code: "E_BODY_TOO_LARGE",
+          message: `the request body is larger than this server accepts (${opts.bodyLimit ?? 1024 * 1024} bytes); the operator can raise it with serve --body-limit`,
+        },
+      });
+    }
     if (status && status < 500) {
       return reply.code(status).send({ error: { code: "E_REQUEST", message: (error as Error).message } });
     }
@@ -93,11 +155,44 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     }
   });
 
+  const metrics = new JobMetrics();
+  const closing = new AbortController();
+  let runner: JobRunner | undefined;
+  if (opts.jobs) {
+    const jobs = opts.jobs;
+    runner = new JobRunner({
+      store: opts.store,
+      concurrency: jobs.concurrency,
+      ctx: jobs.ctx,
+      log: app.log.child({ component: "jobs" }),
+      metrics,
+      ...(jobs.leaseMs !== undefined ? { leaseMs: jobs.leaseMs } : {}),
+      ...(jobs.pollMs !== undefined ? { pollMs: jobs.pollMs } : {}),
+      ...(jobs.tempRoot !== undefined ? { tempRoot: jobs.tempRoot } : {}),
+    });
+    registerJobApi(app, {
+      store: opts.store,
+      runner,
+      metrics,
+      ctx: jobs.ctx,
+      maxQueue: jobs.maxQueue,
+      closing: closing.signal,
+    });
+    const started = runner;
+    app.addHook("onReady", () => started.start());
+    // Stop accepting first (preClose ends waits and event streams so close is not held up by
+    // them), then give running jobs their grace and put the rest back in the queue.
+    app.addHook("preClose", async () => closing.abort());
+    app.addHook("onClose", () => started.stop(jobs.shutdownGraceMs ?? 30_000));
+  }
+
   app.get("/health", async () => ({
     status: "ok",
     version: TOOL.version,
     store: opts.store.kind,
+    ...(runner ? await jobHealth(opts.store, runner) : {}),
   }));
+  app.get("/openapi.json", async () => openApiDocument());
 
   registerReadApi(app, opts.store);
 

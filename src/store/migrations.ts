@@ -138,6 +138,51 @@ export const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    version: 3,
+    name: "job queue and hashed API keys",
+    async up(db) {
+      await db.schema
+        .createTable("jobs")
+        .addColumn("id", "varchar(64)", (c) => c.primaryKey())
+        .addColumn("status", "varchar(16)", (c) => c.notNull())
+        .addColumn("input", "text", (c) => c.notNull())
+        .addColumn("priority", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("execution_timeout_ms", "integer", (c) => c.notNull())
+        .addColumn("ttl_ms", "integer", (c) => c.notNull())
+        .addColumn("created_at", "varchar(32)", (c) => c.notNull())
+        .addColumn("started_at", "varchar(32)")
+        .addColumn("finished_at", "varchar(32)")
+        .addColumn("expires_at", "varchar(32)")
+        .addColumn("lease_owner", "varchar(64)")
+        .addColumn("lease_expires_at", "varchar(32)")
+        .addColumn("executions", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("retries", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("progress", "text")
+        .addColumn("output", "text")
+        .addColumn("error", "text")
+        .addColumn("detection_id", "varchar(64)")
+        .addColumn("api_key_id", "varchar(64)")
+        .execute();
+      // The claim query: oldest queued job of the best priority, or a running job whose lease lapsed.
+      await db.schema
+        .createIndex("jobs_claim")
+        .on("jobs")
+        .columns(["status", "priority", "created_at"])
+        .execute();
+      await db.schema.createIndex("jobs_expiry").on("jobs").column("expires_at").execute();
+      await db.schema
+        .createTable("api_keys")
+        .addColumn("id", "varchar(32)", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("key_hash", "varchar(64)", (c) => c.notNull().unique())
+        .addColumn("prefix", "varchar(16)", (c) => c.notNull())
+        .addColumn("created_at", "varchar(32)", (c) => c.notNull())
+        .addColumn("last_used_at", "varchar(32)")
+        .addColumn("revoked_at", "varchar(32)")
+        .execute();
+    },
+  },
 ];
 
 /** Apply every migration newer than the database, each in a transaction. Returns the versions applied. */

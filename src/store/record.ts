@@ -1,5 +1,7 @@
+import type { Kysely } from "kysely";
 import type { Report } from "../analysis/report.js";
 import type { Store } from "./open.js";
+import type { Database } from "./schema.js";
 
 export interface RecordMeta {
   trigger: "cli" | "action" | "api";
@@ -16,103 +18,106 @@ const CHUNK = 200;
 
 /** Record one detection in a single transaction: the detection, its per-test results, attempts, and the catalogue. */
 export async function recordDetection(store: Store, report: Report, meta: RecordMeta): Promise<void> {
+  await store.db.transaction().execute((trx) => writeDetection(trx, report, meta));
+}
+
+/** The writes of recordDetection inside a transaction the caller owns (a job's completion). */
+export async function writeDetection(trx: Kysely<Database>, report: Report, meta: RecordMeta): Promise<void> {
   const repository = meta.repository ?? report.source.repo;
   const s = report.summary;
   const startedAt = report.createdAt;
-  await store.db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto("detections")
-      .values({
-        id: report.id,
-        repository,
-        command: report.request.command.join(" "),
-        framework: report.framework,
-        ref: report.source.ref,
-        commit_sha: report.source.commit,
-        branch: meta.branch ?? null,
-        pr_number: meta.prNumber ?? null,
-        trigger: meta.trigger,
-        backend: meta.backend,
-        started_at: startedAt,
-        duration_ms: report.timings.totalMs,
-        attempts: s.attempts,
-        failed_attempts: s.failedAttempts,
-        failure_rate: s.failureRate,
-        interval_lo: s.interval[0],
-        interval_hi: s.interval[1],
-        severity: s.severity,
-        verdict: s.verdict,
-        tests_total: s.tests?.total ?? 0,
-        tests_flaky: s.tests?.flaky ?? 0,
-        tests_failing: s.tests?.failing ?? 0,
-        job_seed: String(report.request.seed),
-        stop_reason: s.stopReason,
-      })
-      .execute();
-    const tests = report.tests.map((t) => ({
-      detection_id: report.id,
+  await trx
+    .insertInto("detections")
+    .values({
+      id: report.id,
       repository,
-      test_id: t.id,
-      name: t.name,
-      file: t.file,
+      command: report.request.command.join(" "),
+      framework: report.framework,
+      ref: report.source.ref,
+      commit_sha: report.source.commit,
+      branch: meta.branch ?? null,
+      pr_number: meta.prNumber ?? null,
+      trigger: meta.trigger,
+      backend: meta.backend,
       started_at: startedAt,
-      attempts: t.attempts,
-      failures: t.failures,
-      failure_rate: t.failureRate,
-      interval_lo: t.interval[0],
-      interval_hi: t.interval[1],
-      severity: t.severity,
-      verdict: t.verdict,
-      failing_seeds: JSON.stringify(t.failingSeeds.slice(0, 20)),
-      first_failure: t.firstFailure?.message ?? null,
-      reproduce: t.reproduce,
-      seed_deterministic: t.seedDeterministic === null ? null : t.seedDeterministic ? 1 : 0,
-    }));
-    for (let i = 0; i < tests.length; i += CHUNK)
-      await trx
-        .insertInto("test_results")
-        .values(tests.slice(i, i + CHUNK))
-        .execute();
-    const attempts = report.attempts.map((a) => ({
-      detection_id: report.id,
-      idx: a.index,
-      seed: String(a.seed),
-      slot: a.slot,
-      outcome: a.outcome,
-      duration_ms: a.durationMs,
-      exit_code: a.exitCode,
-      output_tail:
-        a.outputTail.length > STORED_OUTPUT_CHARS ? a.outputTail.slice(-STORED_OUTPUT_CHARS) : a.outputTail,
-    }));
-    for (let i = 0; i < attempts.length; i += CHUNK)
-      await trx
-        .insertInto("attempts")
-        .values(attempts.slice(i, i + CHUNK))
-        .execute();
-    for (const t of report.tests) {
-      const flakyAt = t.verdict === "flaky" ? startedAt : null;
-      await trx
-        .insertInto("test_catalog")
-        .values({
-          repository,
-          test_id: t.id,
-          first_seen: startedAt,
+      duration_ms: report.timings.totalMs,
+      attempts: s.attempts,
+      failed_attempts: s.failedAttempts,
+      failure_rate: s.failureRate,
+      interval_lo: s.interval[0],
+      interval_hi: s.interval[1],
+      severity: s.severity,
+      verdict: s.verdict,
+      tests_total: s.tests?.total ?? 0,
+      tests_flaky: s.tests?.flaky ?? 0,
+      tests_failing: s.tests?.failing ?? 0,
+      job_seed: String(report.request.seed),
+      stop_reason: s.stopReason,
+    })
+    .execute();
+  const tests = report.tests.map((t) => ({
+    detection_id: report.id,
+    repository,
+    test_id: t.id,
+    name: t.name,
+    file: t.file,
+    started_at: startedAt,
+    attempts: t.attempts,
+    failures: t.failures,
+    failure_rate: t.failureRate,
+    interval_lo: t.interval[0],
+    interval_hi: t.interval[1],
+    severity: t.severity,
+    verdict: t.verdict,
+    failing_seeds: JSON.stringify(t.failingSeeds.slice(0, 20)),
+    first_failure: t.firstFailure?.message ?? null,
+    reproduce: t.reproduce,
+    seed_deterministic: t.seedDeterministic === null ? null : t.seedDeterministic ? 1 : 0,
+  }));
+  for (let i = 0; i < tests.length; i += CHUNK)
+    await trx
+      .insertInto("test_results")
+      .values(tests.slice(i, i + CHUNK))
+      .execute();
+  const attempts = report.attempts.map((a) => ({
+    detection_id: report.id,
+    idx: a.index,
+    seed: String(a.seed),
+    slot: a.slot,
+    outcome: a.outcome,
+    duration_ms: a.durationMs,
+    exit_code: a.exitCode,
+    output_tail:
+      a.outputTail.length > STORED_OUTPUT_CHARS ? a.outputTail.slice(-STORED_OUTPUT_CHARS) : a.outputTail,
+  }));
+  for (let i = 0; i < attempts.length; i += CHUNK)
+    await trx
+      .insertInto("attempts")
+      .values(attempts.slice(i, i + CHUNK))
+      .execute();
+  for (const t of report.tests) {
+    const flakyAt = t.verdict === "flaky" ? startedAt : null;
+    await trx
+      .insertInto("test_catalog")
+      .values({
+        repository,
+        test_id: t.id,
+        first_seen: startedAt,
+        last_seen: startedAt,
+        last_verdict: t.verdict,
+        last_severity: t.severity,
+        first_flaky_at: flakyAt,
+        detections: 1,
+      })
+      .onConflict((oc) =>
+        oc.columns(["repository", "test_id"]).doUpdateSet((eb) => ({
           last_seen: startedAt,
           last_verdict: t.verdict,
           last_severity: t.severity,
-          first_flaky_at: flakyAt,
-          detections: 1,
-        })
-        .onConflict((oc) =>
-          oc.columns(["repository", "test_id"]).doUpdateSet((eb) => ({
-            last_seen: startedAt,
-            last_verdict: t.verdict,
-            last_severity: t.severity,
-            detections: eb("test_catalog.detections", "+", 1),
-            first_flaky_at: eb.fn.coalesce("test_catalog.first_flaky_at", eb.val(flakyAt)),
-          })),
-        )
-        .execute();
-    }
-  });
+          detections: eb("test_catalog.detections", "+", 1),
+          first_flaky_at: eb.fn.coalesce("test_catalog.first_flaky_at", eb.val(flakyAt)),
+        })),
+      )
+      .execute();
+  }
 }

@@ -77,7 +77,48 @@ export interface MigrationsTable {
   applied_at: string;
 }
 
+/** A job submitted to `serve` (RunPod-shaped). Terminal jobs are deleted once `expires_at` passes. */
+export interface JobsTable {
+  id: string;
+  status: string;
+  /** The validated job input as JSON (never holds credentials: URLs with them are refused). */
+  input: string;
+  /** 0 normal, 1 lowPriority: claimed after every normal job. */
+  priority: number;
+  execution_timeout_ms: number;
+  ttl_ms: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  expires_at: string | null;
+  /** Server instance holding the job while IN_PROGRESS; the lease must be renewed or it lapses. */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  /** Times execution began (more than 1 after a server died mid-job and another picked it up). */
+  executions: number;
+  /** Times POST /retry re-queued it. */
+  retries: number;
+  progress: string | null;
+  output: string | null;
+  error: string | null;
+  detection_id: string | null;
+  api_key_id: string | null;
+}
+
+/** API keys are stored as SHA-256 of the key: the key itself is shown once, at creation. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
 export interface Database {
+  jobs: JobsTable;
+  api_keys: ApiKeysTable;
   detections: DetectionsTable;
   test_results: TestResultsTable;
   attempts: AttemptsTable;

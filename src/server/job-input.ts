@@ -1,0 +1,312 @@
+import { realpathSync } from "node:fs";
+import { isAbsolute, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { expectation, objectKeys, schemaAt } from "../config/introspect.js";
+import { isPlainObject, show } from "../config/layer.js";
+import { resolveConfig } from "../config/resolve.js";
+import { type Config, configLayerSchema } from "../config/schema.js";
+import { ConfigError, isFlakyDetectorError } from "../errors.js";
+import { type ParsedCommand, parseCommandString, splitAssignments } from "../runner/command-line.js";
+import { parseRepoSpec, validateRef } from "../source/repo-spec.js";
+import { nearest } from "../util/suggest.js";
+import type { Problem } from "./params.js";
+
+/**
+ * The body of POST /run and /runsync: RunPod's envelope `{input, policy}` around a job input that
+ * takes the seed project's fields (repo, test_command, runs, parallelism, framework) and ours. The
+ * zod schemas here are the only definition: validation, the 400 messages and the OpenAPI document
+ * all come from them.
+ */
+
+/** Configuration keys a job may set; the rest are the server operator's business. */
+const JOB_CONFIG_KEYS = {
+  runs: true,
+  parallelism: true,
+  timeout: true,
+  job_timeout: true,
+  kill_grace: true,
+  ignore_patterns: true,
+  severity_thresholds: true,
+  auto_install_dependencies: true,
+  install_timeout: true,
+  max_error_length: true,
+  output_head_bytes: true,
+  output_tail_bytes: true,
+  random_seed_range: true,
+  seed: true,
+  framework: true,
+  stop: true,
+  confidence: true,
+  min_detectable_rate: true,
+  shuffle: true,
+  isolation: true,
+} as const;
+
+/** Keys of the config file a job may not set, with the reason given back. */
+const SERVER_SETTINGS: Record<string, string> = {
+  history: "the server records every job in its own database",
+  notify: "notifications are configured on the server",
+  quarantine: "quarantine lists belong to the repository's .flaky-detector.yml",
+  save_full_output: "it writes files on the server",
+  logs_dir: "it writes files on the server",
+  preserve_temp_dir: "it keeps files on the server",
+  cleanup_on_failure: "the server always cleans up",
+  fail_on: "a job reports its severity; the client decides what fails",
+  auto_trigger_on_failure: "it configures the GitHub Action",
+  auto_trigger_runs: "it configures the GitHub Action",
+  auto_trigger_parallelism: "it configures the GitHub Action",
+  webhook: "this server does not call webhooks; poll GET /status/{id} or stream GET /stream/{id}",
+};
+
+const configPart = configLayerSchema.pick(JOB_CONFIG_KEYS).shape;
+
+export const jobInputSchema = z
+  .strictObject({
+    repo: z
+      .string()
+      .min(1)
+      .max(2000)
+      .describe(
+        "Repository to test: an https:// or ssh URL git can clone (no credentials in it), or a local path under one of the server's --allow-path roots.",
+      ),
+    ref: z.string().min(1).max(255).optional().describe("Branch, tag or commit SHA to check out."),
+    test_command: z
+      .union([z.string().min(1).max(10_000), z.array(z.string().max(10_000)).min(1).max(1000)])
+      .describe("Command that runs the tests: a string split like a shell would (no operators), or argv."),
+    tests: z
+      .array(z.string().min(1).max(4000))
+      .min(1)
+      .max(10_000)
+      .optional()
+      .describe("Rerun only these test ids."),
+    junit: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe("Glob of JUnit XML files the command writes (generic per-test results)."),
+    branch: z.string().min(1).max(500).optional().describe("Branch name recorded in history."),
+    pr_number: z
+      .int()
+      .min(1)
+      .max(2_147_483_647)
+      .optional()
+      .describe("Pull request number recorded in history."),
+    ...configPart,
+  })
+  .describe("What to run: the seed project's fields plus flaky-detector's.");
+
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+export const policySchema = z
+  .strictObject({
+    executionTimeout: z
+      .int()
+      .min(1000)
+      .max(WEEK_MS)
+      .optional()
+      .describe("Milliseconds the job may run before it is stopped as TIMED_OUT (default 600000)."),
+    ttl: z
+      .int()
+      .min(10_000)
+      .max(WEEK_MS)
+      .optional()
+      .describe("Milliseconds a finished job's result is kept (default 86400000)."),
+    lowPriority: z.boolean().optional().describe("Run after every job without it."),
+  })
+  .describe("RunPod's execution policy.");
+
+export const runRequestSchema = z.strictObject({
+  input: jobInputSchema,
+  policy: policySchema.optional(),
+});
+
+export type JobInput = z.infer<typeof jobInputSchema>;
+export type RunRequest = z.infer<typeof runRequestSchema>;
+
+export const DEFAULT_EXECUTION_TIMEOUT_MS = 600_000;
+export const DEFAULT_TTL_MS = 24 * 3600 * 1000;
+
+export interface JobContext {
+  /** Absolute directories a local `repo` path must lie under; empty refuses every local path. */
+  allowRoots: readonly string[];
+  /** The server's environment (its FLAKY_DETECTOR_* values are the jobs' defaults). */
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** A validated job, ready to run. */
+export interface JobPlan {
+  input: JobInput;
+  config: Config;
+  command: ParsedCommand;
+  warnings: string[];
+}
+
+/** Validate a request body; every problem found is returned, each naming its field path. */
+export function validateRunRequest(
+  body: unknown,
+  ctx: JobContext,
+): { ok: true; request: RunRequest; plan: JobPlan } | { ok: false; problems: Problem[] } {
+  if (!isPlainObject(body)) {
+    return {
+      ok: false,
+      problems: [
+        {
+          path: "",
+          message: `the request body must be a JSON object like {"input": {"repo": …, "test_command": …}}, got ${show(body)}`,
+        },
+      ],
+    };
+  }
+  const parsed = runRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap((i) => issueProblems(i, body));
+    // The repository and ref are checked even when other fields are wrong, so one answer lists all.
+    const input = isPlainObject(body.input) ? body.input : {};
+    const paths = new Set(problems.map((p) => p.path));
+    if (typeof input.repo === "string" && !paths.has("input.repo")) {
+      problems.push(...fieldProblem("input.repo", input.repo, () => repoProblem(input.repo as string, ctx)));
+    }
+    if (typeof input.ref === "string" && !paths.has("input.ref")) {
+      problems.push(...fieldProblem("input.ref", input.ref, () => void validateRef(input.ref as string)));
+    }
+    return { ok: false, problems };
+  }
+  const planned = planJob(parsed.data.input, ctx);
+  if (!planned.ok) return planned;
+  return { ok: true, request: parsed.data, plan: planned.plan };
+}
+
+/** Semantic checks past the schema: repo, ref, command, the allow-list and cross-field rules. */
+export function planJob(
+  input: JobInput,
+  ctx: JobContext,
+): { ok: true; plan: JobPlan } | { ok: false; problems: Problem[] } {
+  const problems: Problem[] = [];
+  problems.push(...fieldProblem("input.repo", input.repo, () => repoProblem(input.repo, ctx)));
+  if (input.ref !== undefined) {
+    problems.push(...fieldProblem("input.ref", input.ref, () => void validateRef(input.ref as string)));
+  }
+  let command: ParsedCommand | undefined;
+  problems.push(
+    ...fieldProblem("input.test_command", input.test_command, () => {
+      command =
+        typeof input.test_command === "string"
+          ? parseCommandString(input.test_command, "test_command")
+          : splitAssignments(input.test_command, "test_command");
+      return undefined;
+    }),
+  );
+
+  const values = Object.fromEntries(Object.entries(input).filter(([k]) => k in JOB_CONFIG_KEYS)) as Record<
+    string,
+    unknown
+  >;
+  let config: Config | undefined;
+  const warnings: string[] = [];
+  try {
+    const resolved = resolveConfig({
+      cwd: ctx.cwd,
+      env: ctx.env,
+      noFile: true,
+      overrides: { origin: { label: "job input", where: () => "in the job input" }, values },
+    });
+    config = resolved.config;
+    warnings.push(...resolved.warnings);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) {
+      const top = p.path.split(".")[0] ?? "";
+      // Problems of the server's own environment are not the caller's to fix.
+      const mine = top in values || p.path === "";
+      problems.push({
+        path: mine ? `input.${p.path}` : `(server) ${p.path}`,
+        message: p.message,
+        ...(mine ? { value: valueAt(values, p.path) } : {}),
+      });
+    }
+  }
+  if (problems.length > 0 || !config || !command) return { ok: false, problems };
+  return { ok: true, plan: { input, config, command, warnings } };
+}
+
+/** Run one semantic check; its thrown error or returned message becomes the field's problem. */
+function fieldProblem(path: string, value: unknown, check: () => string | undefined): Problem[] {
+  try {
+    const message = check();
+    return message ? [{ path, message, value }] : [];
+  } catch (e) {
+    if (!isFlakyDetectorError(e)) throw e;
+    return [{ path, message: e.message.replace(/^(--repo|--ref|test_command): /, ""), value }];
+  }
+}
+
+/** Undefined when the repository is acceptable; otherwise why not. */
+function repoProblem(repo: string, ctx: JobContext): string | undefined {
+  const spec = parseRepoSpec(repo);
+  let localPath: string | undefined;
+  if (spec.kind === "path") localPath = spec.path;
+  else if (spec.url.startsWith("file:")) localPath = fileURLToPath(spec.url);
+  if (localPath === undefined) return undefined;
+  if (!isAbsolute(localPath)) {
+    return `a local path must be absolute (it is resolved on the server), got ${JSON.stringify(repo)}`;
+  }
+  if (ctx.allowRoots.length === 0) {
+    return "local paths are refused: this server allows none (start it with --allow-path <dir> to allow paths under <dir>), or give a URL git can clone";
+  }
+  // Resolve symbolic links first, so a link under an allowed root cannot point outside it.
+  let real: string;
+  try {
+    real = realpathSync(localPath);
+  } catch {
+    return `no such directory on the server: ${localPath}`;
+  }
+  if (!ctx.allowRoots.some((root) => isUnder(real, root))) {
+    return `${localPath} is not under an allowed root (${ctx.allowRoots.join(", ")}); ask the operator to add one with --allow-path, or give a URL`;
+  }
+  return undefined;
+}
+
+function isUnder(path: string, root: string): boolean {
+  const rel = relative(resolve(root), path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+function issueProblems(issue: z.core.$ZodIssue, body: Record<string, unknown>): Problem[] {
+  const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
+  if (issue.code === "unrecognized_keys") {
+    const valid = objectKeys(schemaAt(runRequestSchema, path) ?? runRequestSchema) ?? [];
+    return issue.keys.map((key) => {
+      const keyPath = [...path, key].join(".");
+      const reason = SERVER_SETTINGS[key];
+      if (reason) return { path: keyPath, message: `cannot be set by a job: ${reason}` };
+      const suggestion = nearest(key, valid);
+      return {
+        path: keyPath,
+        message: suggestion
+          ? `unknown field; did you mean "${suggestion}"?`
+          : `unknown field; accepted here: ${valid.join(", ")}`,
+      };
+    });
+  }
+  const at = schemaAt(runRequestSchema, path);
+  const value = valueAt(body, path);
+  const dotted = path.join(".");
+  const message =
+    value === undefined
+      ? `is required: must be ${at ? expectation(at) : "set"}`
+      : `must be ${at ? expectation(at) : issue.message}, got ${show(value)}`;
+  return [{ path: dotted, message, ...(value !== undefined ? { value } : {}) }];
+}
+
+function valueAt(values: unknown, path: string | readonly (string | number)[]): unknown {
+  const keys = typeof path === "string" ? (path === "" ? [] : path.split(".")) : path;
+  let cur: unknown = values;
+  for (const key of keys) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string | number, unknown>)[key];
+  }
+  return cur;
+}
