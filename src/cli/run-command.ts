@@ -17,6 +17,7 @@ import { recordDetection } from "../store/record.js";
 import { flagsLayer } from "./flags.js";
 import { historyTarget } from "./history-command.js";
 import { type CliIo, useColor } from "./io.js";
+import { runOnServerBackend } from "./remote-run.js";
 
 export interface RunOptions {
   repo?: string;
@@ -29,6 +30,21 @@ export interface RunOptions {
 }
 
 const PROGRESS_MODES = ["auto", "bar", "plain", "none"] as const;
+const BACKENDS = ["local", "server"] as const;
+
+function backendOf(value: unknown): (typeof BACKENDS)[number] {
+  const v = value ?? "local";
+  if (v === "runpod") {
+    throw new UsageError("E_USAGE", "--backend runpod is not available in this version; use local or server");
+  }
+  if (!(BACKENDS as readonly unknown[]).includes(v)) {
+    throw new UsageError(
+      "E_USAGE",
+      `--backend: must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v as (typeof BACKENDS)[number];
+}
 
 /** `flaky-detector run`: resolve, detect, report, and turn the result into an exit code. */
 export async function runCommand(
@@ -44,7 +60,8 @@ export async function runCommand(
     ...(options.config !== undefined ? { configPath: options.config } : {}),
   });
   warnings.push(...notYetInEffect(config));
-  const command = commandFrom(operands, config);
+  const backend = backendOf(options.backend);
+  const command = backend === "local" ? commandFrom(operands, config) : undefined;
   const mode = progressMode(options.progress, io);
 
   const progress = createProgress({ stream: io.stderr, mode });
@@ -61,29 +78,41 @@ export async function runCommand(
   });
 
   let report: Report;
+  let recordedRemotely: string | undefined;
   try {
-    report = await detect({
-      config,
-      command,
-      source: {
-        cwd: io.cwd,
-        ...(options.repo !== undefined ? { repo: options.repo } : {}),
-        ...(options.ref !== undefined ? { ref: options.ref } : {}),
-      },
-      env: io.env,
-      ...(options.test ? { tests: options.test as string[] } : {}),
-      ...(typeof options.fromJunit === "string" ? { fromJunit: options.fromJunit } : {}),
-      ...(typeof options.junit === "string" ? { junitGlob: options.junit } : {}),
-      signal: controller.signal,
-      emit: progress.sink,
-      warnings,
-    });
+    if (backend === "server") {
+      const remote = await runOnServerBackend(operands, options, config, io, {
+        signal: controller.signal,
+        emit: progress.sink,
+      });
+      if (!remote.report) return EXIT.interrupted;
+      report = remote.report;
+      recordedRemotely = remote.detectionId ?? remote.report.id;
+    } else
+      report = await detect({
+        config,
+        command: command as ParsedCommand,
+        source: {
+          cwd: io.cwd,
+          ...(options.repo !== undefined ? { repo: options.repo } : {}),
+          ...(options.ref !== undefined ? { ref: options.ref } : {}),
+        },
+        env: io.env,
+        ...(options.test ? { tests: options.test as string[] } : {}),
+        ...(typeof options.fromJunit === "string" ? { fromJunit: options.fromJunit } : {}),
+        ...(typeof options.junit === "string" ? { junitGlob: options.junit } : {}),
+        signal: controller.signal,
+        emit: progress.sink,
+        warnings,
+      });
   } finally {
     progress.stop();
     unregister();
   }
 
-  if (options.history !== false && config.history.enabled) {
+  if (recordedRemotely) {
+    io.stderr.write(`recorded on the server as detection ${recordedRemotely}\n`);
+  } else if (options.history !== false && config.history.enabled) {
     await recordHistory(
       report,
       historyTarget(options.db as string | undefined, config.history.db, io.env),

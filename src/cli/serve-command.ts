@@ -1,6 +1,5 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { isIP } from "node:net";
-import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { resolveConfig } from "../config/resolve.js";
 import { EXIT, UsageError } from "../errors.js";

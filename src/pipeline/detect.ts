@@ -305,7 +305,7 @@ function allSettled(
 }
 
 /** Failed test ids of a CI run's JUnit file (pytest's xunit2 ids are mapped to node ids when the file exists). */
-function failedTestsOf(file: string, cwd: string): string[] {
+export function failedTestsOf(file: string, cwd: string): string[] {
   const path = resolve(cwd, file);
   let xml: string;
   try {

@@ -20,7 +20,7 @@ import type { Problem } from "./params.js";
  */
 
 /** Configuration keys a job may set; the rest are the server operator's business. */
-const JOB_CONFIG_KEYS = {
+export const JOB_CONFIG_KEYS = {
   runs: true,
   parallelism: true,
   timeout: true,

@@ -63,6 +63,8 @@ interface Active {
   controller: AbortController;
   reason?: StopReason;
   progress: JobProgress;
+  /** Kept apart from `recent` so a late subscriber always learns the budget and command. */
+  started?: RunEvent;
   /** The most recent events, replayed to a client that subscribes late. */
   recent: RunEvent[];
   listeners: Set<(e: StreamEvent) => void>;
@@ -151,6 +153,7 @@ export class JobRunner {
   subscribe(id: string, listener: (e: StreamEvent) => void): (() => void) | undefined {
     const a = this.active.get(id);
     if (!a) return undefined;
+    if (a.started && !a.recent.includes(a.started)) listener({ type: "event", event: a.started });
     for (const event of a.recent) listener({ type: "event", event });
     a.listeners.add(listener);
     return () => a.listeners.delete(listener);
@@ -258,6 +261,7 @@ export class JobRunner {
 
     const emit = (event: RunEvent) => {
       updateProgress(active.progress, event);
+      if (event.type === "job-started") active.started = event;
       if (event.type === "attempt-finished") metrics.attempts.inc({ outcome: event.outcome });
       active.recent.push(event);
       if (active.recent.length > RECENT_EVENTS) active.recent.shift();

@@ -1,0 +1,89 @@
+import type { EventSink } from "../analysis/events.js";
+import { defaultConfig } from "../config/defaults.js";
+import type { Config } from "../config/schema.js";
+import { UsageError } from "../errors.js";
+import { failedTestsOf } from "../pipeline/detect.js";
+import { runOnServer, type ServerJobResult } from "../remote/server-client.js";
+import { JOB_CONFIG_KEYS } from "../server/job-input.js";
+import type { CliIo } from "./io.js";
+import type { RunOptions } from "./run-command.js";
+
+/** Flags that act on this machine only and mean nothing to a server's job. */
+const LOCAL_ONLY: [string, string][] = [
+  ["saveFullOutput", "--save-full-output"],
+  ["preserveTempDir", "--preserve-temp-dir"],
+];
+
+/**
+ * `run --backend server`: the same request as a local run, sent to `flaky-detector serve`. The job
+ * carries the settings that differ from the defaults (so the server's CPU count decides parallelism
+ * unless it was set), the test ids of --test and --from-junit, and the CI branch.
+ */
+export async function runOnServerBackend(
+  operands: string[],
+  options: RunOptions,
+  config: Config,
+  io: CliIo,
+  run: { signal: AbortSignal; emit: EventSink },
+): Promise<ServerJobResult> {
+  if (typeof options.url !== "string") {
+    throw new UsageError(
+      "E_USAGE",
+      "--backend server needs --url (the server's address, e.g. http://127.0.0.1:8080)",
+    );
+  }
+  if (options.repo === undefined) {
+    throw new UsageError(
+      "E_USAGE",
+      "--backend server needs --repo: a git URL the server can clone, or a path under one of its --allow-path roots",
+    );
+  }
+  for (const [key, flag] of LOCAL_ONLY) {
+    if (options[key]) throw new UsageError("E_USAGE", `${flag} works with --backend local only`);
+  }
+  const defaults = defaultConfig() as unknown as Record<string, unknown>;
+  const values = config as unknown as Record<string, unknown>;
+  const input: Record<string, unknown> = { repo: options.repo };
+  for (const key of Object.keys(JOB_CONFIG_KEYS)) {
+    if (JSON.stringify(values[key]) !== JSON.stringify(defaults[key])) input[key] = values[key];
+  }
+  if (options.ref !== undefined) input.ref = options.ref;
+  input.test_command = commandOf(operands, config);
+  const tests = [
+    ...((options.test as string[] | undefined) ?? []),
+    ...(typeof options.fromJunit === "string" ? failedTestsOf(options.fromJunit, io.cwd) : []),
+  ];
+  if (tests.length > 0) input.tests = [...new Set(tests)];
+  if (typeof options.junit === "string") input.junit = options.junit;
+  const branch = io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME;
+  if (branch) input.branch = branch;
+
+  const policy: Record<string, unknown> = {};
+  // The server stops a job at policy.executionTimeout (10 min by default): give a job that has its
+  // own budget that budget plus time to clone and install.
+  if (config.job_timeout !== null) {
+    policy.executionTimeout = Math.min(7 * 24 * 3600 * 1000, Math.round((config.job_timeout + 600) * 1000));
+  }
+  const apiKey =
+    typeof options.apiKey === "string" ? options.apiKey : io.env.FLAKY_DETECTOR_API_KEY || undefined;
+  return runOnServer({
+    url: options.url,
+    apiKey,
+    body: { input, ...(Object.keys(policy).length > 0 ? { policy } : {}) },
+    emit: run.emit,
+    signal: run.signal,
+    note: (line) => io.stderr.write(`${line}\n`),
+  });
+}
+
+function commandOf(operands: string[], config: Config): string | string[] {
+  if (operands.length === 1) return operands[0] as string;
+  if (operands.length > 0) return operands;
+  if (config.test_command === null) {
+    throw new UsageError(
+      "E_NO_COMMAND",
+      "no test command: pass it after -- (flaky-detector run --backend server … -- npm test) or set test_command in .flaky-detector.yml",
+    );
+  }
+  return config.test_command;
+}

@@ -1,0 +1,270 @@
+import type { EventSink, RunEvent } from "../analysis/events.js";
+import type { Report } from "../analysis/report.js";
+import { InfraError, UsageError } from "../errors.js";
+
+/**
+ * Client of a job API shaped like RunPod Serverless (`flaky-detector serve`): submit with /run,
+ * follow /events/{id} (server-sent events) for live progress, fall back to polling /status, fetch
+ * the Report, and cancel the job when the caller aborts. Network errors, 5xx and 429 are retried
+ * with exponential backoff (honouring Retry-After); other answers are the caller's to fix.
+ */
+
+export interface ServerJobOptions {
+  /** Base URL of the server, e.g. http://127.0.0.1:8080 (no credentials in it). */
+  url: string;
+  apiKey?: string | undefined;
+  body: { input: Record<string, unknown>; policy?: Record<string, unknown> };
+  emit?: EventSink;
+  signal?: AbortSignal;
+  /** One line per notable thing (submitted, reconnecting, cancelled). */
+  note?: (line: string) => void;
+  /** Retries of one request before giving up (default 6, about a minute of backoff). */
+  retries?: number;
+  /** First backoff in ms (doubles each time; default 500). */
+  backoffMs?: number;
+}
+
+export interface ServerJobResult {
+  jobId: string;
+  status: string;
+  report?: Report;
+  detectionId?: string;
+}
+
+interface JobStatusBody {
+  id: string;
+  status: string;
+  output?: Report;
+  error?: string;
+  detectionId?: string;
+}
+
+const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+
+export function validateServerUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new UsageError(
+      "E_USAGE",
+      `--url: expected the server's URL such as http://127.0.0.1:8080, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new UsageError("E_USAGE", `--url: expected http:// or https://, got ${JSON.stringify(u.protocol)}`);
+  }
+  if (u.username || u.password) {
+    throw new UsageError(
+      "E_USAGE",
+      "--url: the URL contains credentials; remove them and pass the key in FLAKY_DETECTOR_API_KEY (or --api-key)",
+    );
+  }
+  if (u.search || u.hash) {
+    throw new UsageError(
+      "E_USAGE",
+      `--url: expected a base URL without ?query or #fragment, got ${JSON.stringify(value)}`,
+    );
+  }
+  return u.toString().replace(/\/$/, "");
+}
+
+export async function runOnServer(opts: ServerJobOptions): Promise<ServerJobResult> {
+  const base = validateServerUrl(opts.url);
+  const note = opts.note ?? (() => {});
+  const http = new Http(base, opts);
+  const submitted = (await http.json("POST", "/run", opts.body)) as JobStatusBody;
+  const id = submitted.id;
+  note(`submitted job ${id} to ${base}`);
+
+  const final = await follow(http, id, opts);
+  if (opts.signal?.aborted && (!final || !TERMINAL.has(final.status))) {
+    // Ctrl-C: the remote attempts must stop too, not run on for nobody.
+    const cancelled = (await new Http(base, { ...opts, signal: undefined, retries: 2 })
+      .json("POST", `/cancel/${id}`)
+      .catch(() => undefined)) as JobStatusBody | undefined;
+    note(`cancelled job ${id} on the server (${cancelled?.status ?? "no answer"})`);
+    return { jobId: id, status: "CANCELLED" };
+  }
+  if (!final) throw new InfraError("E_SERVER", `job ${id}: lost track of it on ${base}`);
+  switch (final.status) {
+    case "COMPLETED":
+      if (!final.output) throw new InfraError("E_SERVER", `job ${id} completed without a report`);
+      return {
+        jobId: id,
+        status: final.status,
+        report: final.output,
+        ...(final.detectionId ? { detectionId: final.detectionId } : {}),
+      };
+    case "CANCELLED":
+      return { jobId: id, status: final.status };
+    case "TIMED_OUT":
+      throw new InfraError(
+        "E_JOB_TIMED_OUT",
+        `job ${id} timed out on the server: ${final.error ?? ""}`.trim(),
+      );
+    default:
+      throw new InfraError(
+        "E_JOB_FAILED",
+        `job ${id} failed on the server: ${final.error ?? "no reason given"}`,
+      );
+  }
+}
+
+/** Follow the job to its end: the event stream while it works, polling when it does not. */
+async function follow(http: Http, id: string, opts: ServerJobOptions): Promise<JobStatusBody | undefined> {
+  let streamFailures = 0;
+  for (;;) {
+    if (opts.signal?.aborted) return undefined;
+    if (streamFailures < 3) {
+      try {
+        await streamUntilEnd(http, id, opts);
+        streamFailures = 0;
+      } catch (e) {
+        if (opts.signal?.aborted) return undefined;
+        streamFailures++;
+        opts.note?.(`progress stream interrupted (${(e as Error).message}); reconnecting`);
+      }
+    } else {
+      await sleep(1000, opts.signal);
+    }
+    if (opts.signal?.aborted) return undefined;
+    const status = (await http.json("GET", `/status/${id}`)) as JobStatusBody;
+    if (TERMINAL.has(status.status)) return status;
+  }
+}
+
+/** Read /events/{id} until its `end` event (resolves) or the connection fails (throws). */
+async function streamUntilEnd(http: Http, id: string, opts: ServerJobOptions): Promise<void> {
+  const res = await http.raw("GET", `/events/${id}`, undefined, { accept: "text/event-stream" });
+  if (!res.body) throw new Error("no response body");
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let cut = buffer.indexOf("\n\n");
+    while (cut !== -1) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      cut = buffer.indexOf("\n\n");
+      let event = "message";
+      let data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
+      }
+      if (event === "progress" && data) opts.emit?.(JSON.parse(data) as RunEvent);
+      if (event === "end") return;
+    }
+  }
+  throw new Error("the server closed the stream");
+}
+
+class Http {
+  constructor(
+    private readonly base: string,
+    private readonly opts: Pick<ServerJobOptions, "apiKey" | "signal" | "retries" | "backoffMs" | "note">,
+  ) {}
+
+  async json(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await this.raw(method, path, body);
+    return res.json();
+  }
+
+  /** One request with retries; resolves only with a 2xx response. */
+  async raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
+    const retries = this.opts.retries ?? 6;
+    let delay = this.opts.backoffMs ?? 500;
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(`${this.base}${path}`, {
+          method,
+          headers: {
+            ...headers,
+            ...(body !== undefined ? { "content-type": "application/json" } : {}),
+            ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}),
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        });
+      } catch (e) {
+        if (this.opts.signal?.aborted) throw e;
+        if (attempt >= retries) {
+          throw new InfraError("E_SERVER_UNREACHABLE", `cannot reach ${this.base}: ${causeOf(e)}`);
+        }
+        this.opts.note?.(`${method} ${path}: ${causeOf(e)}; retrying in ${Math.round(delay / 100) / 10} s`);
+        await sleep(delay, this.opts.signal);
+        delay *= 2;
+        continue;
+      }
+      if (res.ok) return res;
+      const retryable = res.status === 429 || res.status >= 500;
+      if (retryable && attempt < retries) {
+        const after = Number(res.headers.get("retry-after"));
+        const wait = Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 300_000) : delay;
+        this.opts.note?.(
+          `${method} ${path}: HTTP ${res.status}; retrying in ${Math.round(wait / 100) / 10} s`,
+        );
+        await res.body?.cancel();
+        await sleep(wait, this.opts.signal);
+        delay *= 2;
+        continue;
+      }
+      throw await answerError(res, method, path, this.base);
+    }
+  }
+}
+
+/** A refusal from the server, with its own message and every problem it listed. */
+async function answerError(res: Response, method: string, path: string, base: string): Promise<Error> {
+  let message = `HTTP ${res.status}`;
+  let problems: { path: string; message: string }[] = [];
+  try {
+    const body = (await res.json()) as { error?: { message?: string; problems?: typeof problems } };
+    message = body.error?.message ?? message;
+    problems = body.error?.problems ?? [];
+  } catch {
+    // Not our server's JSON: the status says enough.
+  }
+  if (res.status === 401) {
+    return new UsageError(
+      "E_UNAUTHORIZED",
+      `${base} refused the API key: pass the server's key in FLAKY_DETECTOR_API_KEY (or --api-key)`,
+    );
+  }
+  if (res.status === 400 && problems.length > 0) {
+    return new UsageError(
+      "E_JOB_INPUT",
+      [
+        `the server refused the job (${problems.length} problem(s)):`,
+        ...problems.map((p) => `  ${p.path}: ${p.message}`),
+      ].join("\n"),
+    );
+  }
+  if (res.status < 500) return new UsageError("E_SERVER_REFUSED", `${method} ${path}: ${message}`);
+  return new InfraError("E_SERVER", `${method} ${path} on ${base}: ${message}`);
+}
+
+function causeOf(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (e as Error).message;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
