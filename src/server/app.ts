@@ -126,6 +126,23 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       });
     }
     const status = (error as { statusCode?: number }).statusCode;
+    const code = (error as { code?: string }).code ?? "";
+    if (status === 400 && code.startsWith("FST_ERR_CTP")) {
+      // The JSON parser refuses bad JSON and, against prototype poisoning, __proto__ and
+      // constructor.prototype keys: say both, since its own message names only the first.
+      return reply.code(400).send({
+        error: {
+          code: "E_BAD_REQUEST",
+          message: "the request body is not usable JSON",
+          problems: [
+            {
+              path: "",
+              message: `the request body is not valid JSON or uses a refused key (__proto__, constructor.prototype): ${(error as Error).message}`,
+            },
+          ],
+        },
+      });
+    }
     if (status === 413) {
       return reply.code(413).send({
         error: {

@@ -279,7 +279,7 @@ function issueProblems(issue: z.core.$ZodIssue, body: Record<string, unknown>): 
   if (issue.code === "unrecognized_keys") {
     const valid = objectKeys(schemaAt(runRequestSchema, path) ?? runRequestSchema) ?? [];
     return issue.keys.map((key) => {
-      const keyPath = [...path, key].join(".");
+      const keyPath = pathText([...path, key]);
       const reason = SERVER_SETTINGS[key];
       if (reason) return { path: keyPath, message: `cannot be set by a job: ${reason}` };
       const suggestion = nearest(key, valid);
@@ -293,12 +293,19 @@ function issueProblems(issue: z.core.$ZodIssue, body: Record<string, unknown>): 
   }
   const at = schemaAt(runRequestSchema, path);
   const value = valueAt(body, path);
-  const dotted = path.join(".");
+  const dotted = pathText(path);
   const message =
     value === undefined
       ? `is required: must be ${at ? expectation(at) : "set"}`
       : `must be ${at ? expectation(at) : issue.message}, got ${show(value)}`;
   return [{ path: dotted, message, ...(value !== undefined ? { value } : {}) }];
+}
+
+/** input.runs, input.tests.0, input."odd key": a path a person can read back. */
+function pathText(parts: readonly (string | number)[]): string {
+  return parts
+    .map((p) => (typeof p === "number" || /^[A-Za-z_][A-Za-z0-9_]*$/.test(p) ? String(p) : JSON.stringify(p)))
+    .join(".");
 }
 
 function valueAt(values: unknown, path: string | readonly (string | number)[]): unknown {
