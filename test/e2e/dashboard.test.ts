@@ -290,3 +290,42 @@ describe("dashboard on PostgreSQL", () => {
     }
   }, 120_000);
 });
+
+describe("dashboard with the job API", () => {
+  it("shows a detection submitted through POST /run in the seed project's input format", async () => {
+    const dir = tempDir("fd-dash-job-");
+    const served = await serve(["--db", join(dir.path, "h.db"), "--allow-path", join(ROOT, "examples")]);
+    try {
+      const res = await fetch(`${served.url}/runsync`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          input: {
+            repo: join(ROOT, "examples/node-test"),
+            test_command: "node --test",
+            runs: 20,
+            parallelism: 2,
+            framework: "node-test",
+          },
+        }),
+      });
+      const job = (await res.json()) as { status: string; detectionId: string };
+      expect(job.status).toBe("COMPLETED");
+      const { page, errors } = await open(`${served.url}/#/detections/${job.detectionId}`);
+      await page.waitForSelector("[data-page=detection]");
+      expect(await page.textContent("body")).toContain("node-test · server · api");
+      expect(await page.locator("table[aria-label=Tests] tbody tr").count()).toBe(9);
+      expect(await page.locator("table[aria-label=Attempts] tbody tr").count()).toBe(20);
+      await page.screenshot({ path: join(SHOTS, "detection-from-api.png"), fullPage: true });
+      const overview = await open(`${served.url}/#/?range=all`);
+      expect(await overview.page.textContent("[data-metric=Detections] .card-value")).toBe("1");
+      expect(errors).toEqual([]);
+      expect(overview.errors).toEqual([]);
+      await page.context().close();
+      await overview.page.context().close();
+    } finally {
+      await served.stop();
+      dir.cleanup();
+    }
+  }, 120_000);
+});

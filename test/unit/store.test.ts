@@ -42,7 +42,15 @@ for (const engine of ["sqlite", "postgres"] as const) {
 
     it("upgrades a version-1 database with data in it", async () => {
       // Roll this database back to exactly what version 1 created, with a detection recorded.
-      for (const t of ["attempts", "test_results", "test_catalog", "detections", "fd_migrations"] as const)
+      for (const t of [
+        "jobs",
+        "api_keys",
+        "attempts",
+        "test_results",
+        "test_catalog",
+        "detections",
+        "fd_migrations",
+      ] as const)
         await store.db.schema.dropTable(t).ifExists().execute();
       await (MIGRATIONS[0] as (typeof MIGRATIONS)[0]).up(store.db);
       await store.db.schema
