@@ -76,7 +76,7 @@ const results = { date: new Date().toISOString(), node: process.version, reps: R
 try {
   // 1. Load: a queue-only server with a key and no rate limit.
   const load = await startServer(
-    ["--db", join(work, "load.db"), "--concurrency", "0", "--max-queue", "100000000", "--rate-limit", "0"],
+    ["--db", join(work, "load.db"), "--concurrency", "0", "--max-queue", "1000000", "--rate-limit", "0"],
     { FLAKY_DETECTOR_API_KEY: KEY },
   );
   try {
