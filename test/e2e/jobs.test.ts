@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIXTURES, isAlive, ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { call, eventually, submit, waitStatus } from "../helpers/jobs.js";
+import { startPostgres } from "../helpers/postgres.js";
 import { type Served, serve } from "../helpers/serve.js";
 
 /**
@@ -430,6 +431,32 @@ describe("job API: durability", () => {
     } finally {
       await served.stop();
       dir.cleanup();
+    }
+  }, 120_000);
+});
+
+describe("job API on PostgreSQL", () => {
+  it("runs a job and records it when the database is PostgreSQL", async () => {
+    const pg = await startPostgres();
+    const served = await serve(["--db", pg.url, "--allow-path", ALLOW]);
+    try {
+      expect((await call(served.url, "/health")).body).toMatchObject({
+        store: "postgres",
+        jobs: { inQueue: 0 },
+      });
+      const id = await submit(served.url, {
+        repo: REPO,
+        test_command: "node flaky.mjs 0.4",
+        runs: 10,
+        parallelism: 2,
+      });
+      const done = await waitStatus(served.url, id, ["COMPLETED", "FAILED"]);
+      expect(done.status, String(done.error)).toBe("COMPLETED");
+      const detection = await call(served.url, `/api/v1/detections/${done.detectionId}`);
+      expect(detection.body.detection).toMatchObject({ trigger: "api", attempts: 10 });
+    } finally {
+      await served.stop();
+      pg.stop();
     }
   }, 120_000);
 });
