@@ -37,7 +37,11 @@ function startServer(args, env) {
     child.stdout.on("data", (d) => {
       out += d;
       const m = /dashboard: (http:\/\/[^\s/]+)\//.exec(out);
-      if (m) resolve({ url: m[1], stop: () => new Promise((r) => child.once("exit", r) && child.kill("SIGTERM")) });
+      if (m)
+        resolve({
+          url: m[1],
+          stop: () => new Promise((r) => child.once("exit", r) && child.kill("SIGTERM")),
+        });
     });
     child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
   });
@@ -45,7 +49,9 @@ function startServer(args, env) {
 
 function cannon(opts) {
   return new Promise((resolve, reject) => {
-    autocannon({ connections: 10, duration: DURATION, ...opts }, (err, res) => (err ? reject(err) : resolve(res)));
+    autocannon({ connections: 10, duration: DURATION, ...opts }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
   });
 }
 
@@ -62,17 +68,30 @@ function summary(res) {
 function runCli(args, env = {}) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let err = "";
     child.stderr.on("data", (d) => {
       err += d;
     });
-    child.on("exit", (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${args.join(" ")}: ${code} ${err}`))));
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve(performance.now() - started)
+        : reject(new Error(`${args.join(" ")}: ${code} ${err}`)),
+    );
   });
 }
 
 const work = mkdtempSync(join(tmpdir(), "fd-bench-jobs-"));
-const results = { date: new Date().toISOString(), node: process.version, reps: REPS, seconds: DURATION, benchmarks: {} };
+const results = {
+  date: new Date().toISOString(),
+  node: process.version,
+  reps: REPS,
+  seconds: DURATION,
+  benchmarks: {},
+};
 try {
   // 1. Load: a queue-only server with a key and no rate limit.
   const load = await startServer(
@@ -83,7 +102,13 @@ try {
     await cannon({ url: `${load.url}/health`, duration: 2 }); // warm-up
     const health = summary(await cannon({ url: `${load.url}/health` }));
     const body = JSON.stringify({
-      input: { repo: "https://github.com/acme/shop.git", test_command: "pytest tests/", runs: 50, parallelism: 4, framework: "pytest" },
+      input: {
+        repo: "https://github.com/acme/shop.git",
+        test_command: "pytest tests/",
+        runs: 50,
+        parallelism: 4,
+        framework: "pytest",
+      },
     });
     const run = summary(
       await cannon({
@@ -95,17 +120,54 @@ try {
     );
     results.benchmarks.load = { health, run, connections: 10 };
     console.log(`GET /health: ${health.requestsPerSecond} req/s, p99 ${health.latencyMs.p99} ms`);
-    console.log(`POST /run (authenticated, SQLite insert): ${run.requestsPerSecond} req/s, p99 ${run.latencyMs.p99} ms`);
+    console.log(
+      `POST /run (authenticated, SQLite insert): ${run.requestsPerSecond} req/s, p99 ${run.latencyMs.p99} ms`,
+    );
   } finally {
     await load.stop();
   }
 
   // 2. Queue overhead per job: local CLI vs the same CLI with --backend server, interleaved.
-  const server = await startServer(["--db", join(work, "jobs.db"), "--allow-path", FIXTURES], { FLAKY_DETECTOR_API_KEY: KEY });
+  const server = await startServer(["--db", join(work, "jobs.db"), "--allow-path", FIXTURES], {
+    FLAKY_DETECTOR_API_KEY: KEY,
+  });
   try {
-    const common = ["--runs", "20", "--parallelism", "2", "--stop", "fixed", "--progress", "none", "--seed", "1"];
-    const local = ["run", "--repo", FIXTURES, ...common, "--db", join(work, "local.db"), "--", "node", "pass.mjs"];
-    const remote = ["run", "--backend", "server", "--url", server.url, "--repo", FIXTURES, ...common, "--", "node", "pass.mjs"];
+    const common = [
+      "--runs",
+      "20",
+      "--parallelism",
+      "2",
+      "--stop",
+      "fixed",
+      "--progress",
+      "none",
+      "--seed",
+      "1",
+    ];
+    const local = [
+      "run",
+      "--repo",
+      FIXTURES,
+      ...common,
+      "--db",
+      join(work, "local.db"),
+      "--",
+      "node",
+      "pass.mjs",
+    ];
+    const remote = [
+      "run",
+      "--backend",
+      "server",
+      "--url",
+      server.url,
+      "--repo",
+      FIXTURES,
+      ...common,
+      "--",
+      "node",
+      "pass.mjs",
+    ];
     await runCli(local);
     await runCli(remote, { FLAKY_DETECTOR_API_KEY: KEY });
     const l = [];
@@ -125,7 +187,9 @@ try {
       localMs: l.map((x) => round(x)),
       serverMs: r.map((x) => round(x)),
     };
-    console.log(`queue overhead per job: local ${round(ml)} ms, via server ${round(mr)} ms (median of ${REPS}): +${round(mr - ml)} ms`);
+    console.log(
+      `queue overhead per job: local ${round(ml)} ms, via server ${round(mr)} ms (median of ${REPS}): +${round(mr - ml)} ms`,
+    );
   } finally {
     await server.stop();
   }
