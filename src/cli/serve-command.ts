@@ -72,16 +72,6 @@ function corsOrigins(values: string[]): string[] {
   });
 }
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(
-      "E_USAGE",
-      `--port: expected 0..65535 (0 picks a free port), got ${JSON.stringify(value)}`,
-    );
-  return n;
-}
-
 function host(value: string): string {
   if (value === "localhost" || isIP(value) !== 0) return value;
   throw new UsageError(
@@ -122,7 +112,7 @@ function apiKey(opts: ServeOptions, io: CliIo): string | undefined {
 /** `flaky-detector serve`: job API, read API and dashboard over the history store, until SIGINT/SIGTERM. */
 export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<number> {
   const listenHost = host(opts.host);
-  const listenPort = port(opts.port);
+  const listenPort = whole("--port", opts.port, 0, 65535, "a port; 0 picks a free one");
   const roots = allowRoots(opts.allowPath, io.cwd);
   const concurrency =
     opts.concurrency === undefined

@@ -73,7 +73,8 @@ export function validateLayer(raw: RawLayer, opts: { allowAliases?: boolean } = 
   return { layer: { origin, values: parsed.data as ConfigLayer }, problems, warnings };
 }
 
-function toProblems(
+/** One zod issue as problems naming the key path, the bad value and the fix (also used for job inputs). */
+export function toProblems(
   issue: z.core.$ZodIssue,
   values: unknown,
   origin: LayerOrigin,
@@ -103,11 +104,14 @@ function toProblems(
   return [{ path: dotted(path), message, hint: origin.where(path) }];
 }
 
+/** runs, severity_thresholds.high, tests.0, "odd key": a path a person can read back. */
 export function dotted(path: readonly (string | number)[]): string {
-  return path.map(String).join(".");
+  return path
+    .map((p) => (typeof p === "number" || /^[A-Za-z_][A-Za-z0-9_]*$/.test(p) ? String(p) : JSON.stringify(p)))
+    .join(".");
 }
 
-function valueAt(values: unknown, path: readonly (string | number)[]): unknown {
+export function valueAt(values: unknown, path: readonly (string | number)[]): unknown {
   let cur: unknown = values;
   for (const key of path) {
     if (cur === null || typeof cur !== "object") return undefined;

@@ -306,15 +306,21 @@ function streamEvents(
     }
     if (!unsubscribe) {
       unsubscribe = runner.subscribe(current.id, (e: StreamEvent) => {
-        if (e.type === "event") send("progress", e.event);
-        else {
-          unsubscribe = undefined;
-          void check().catch(close);
+        if (e.type === "event") {
+          send("progress", e.event);
+          return;
         }
+        unsubscribe?.();
+        unsubscribe = undefined;
+        void check().catch(close);
       });
     }
   };
-  const poll = setInterval(() => void check().catch(close), 1000);
+  // While this instance runs the job its events say everything; the database is read only for
+  // jobs queued or running elsewhere.
+  const poll = setInterval(() => {
+    if (!unsubscribe) void check().catch(close);
+  }, 1000);
   const keepAlive = setInterval(() => {
     if (!closed) res.write(": keep-alive\n\n");
   }, 15_000);

@@ -2,14 +2,12 @@ import { realpathSync } from "node:fs";
 import { isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { expectation, objectKeys, schemaAt } from "../config/introspect.js";
-import { isPlainObject, show } from "../config/layer.js";
+import { dotted, isPlainObject, type LayerOrigin, show, toProblems, valueAt } from "../config/layer.js";
 import { resolveConfig } from "../config/resolve.js";
 import { type Config, configLayerSchema } from "../config/schema.js";
 import { ConfigError, isFlakyDetectorError } from "../errors.js";
 import { type ParsedCommand, parseCommandString, splitAssignments } from "../runner/command-line.js";
 import { parseRepoSpec, validateRef } from "../source/repo-spec.js";
-import { nearest } from "../util/suggest.js";
 import type { Problem } from "./params.js";
 
 /**
@@ -224,7 +222,7 @@ export function planJob(
       problems.push({
         path: mine ? `input.${p.path}` : `(server) ${p.path}`,
         message: p.message,
-        ...(mine ? { value: valueAt(values, p.path) } : {}),
+        ...(mine ? { value: valueAt(values, p.path.split(".")) } : {}),
       });
     }
   }
@@ -274,46 +272,30 @@ function isUnder(path: string, root: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
+const BODY: LayerOrigin = { label: "request body", where: () => "in the request body" };
+
+/** The config layer's messages, plus the reason for each server-side setting a job tried to set. */
 function issueProblems(issue: z.core.$ZodIssue, body: Record<string, unknown>): Problem[] {
-  const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
-  if (issue.code === "unrecognized_keys") {
-    const valid = objectKeys(schemaAt(runRequestSchema, path) ?? runRequestSchema) ?? [];
-    return issue.keys.map((key) => {
-      const keyPath = pathText([...path, key]);
-      const reason = SERVER_SETTINGS[key];
-      if (reason) return { path: keyPath, message: `cannot be set by a job: ${reason}` };
-      const suggestion = nearest(key, valid);
-      return {
-        path: keyPath,
-        message: suggestion
-          ? `unknown field; did you mean "${suggestion}"?`
-          : `unknown field; accepted here: ${valid.join(", ")}`,
-      };
+  const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+  const refused = issue.code === "unrecognized_keys" ? issue.keys.filter((k) => k in SERVER_SETTINGS) : [];
+  const problems: Problem[] = refused.map((key) => ({
+    path: dotted([...path, key]),
+    message: `cannot be set by a job: ${SERVER_SETTINGS[key]}`,
+  }));
+  const rest =
+    issue.code === "unrecognized_keys"
+      ? { ...issue, keys: issue.keys.filter((k) => !refused.includes(k)) }
+      : issue;
+  if (rest.code === "unrecognized_keys" && rest.keys.length === 0) return problems;
+  const value = valueAt(body, path);
+  for (const p of toProblems(rest, body, BODY, runRequestSchema)) {
+    // The origin's own hint ("in the request body") says nothing here; the list of valid keys does.
+    const valid = p.hint?.indexOf("valid keys here") ?? -1;
+    problems.push({
+      path: p.path,
+      message: valid >= 0 ? `${p.message}; ${p.hint?.slice(valid)}` : p.message,
+      ...(rest.code !== "unrecognized_keys" && value !== undefined ? { value } : {}),
     });
   }
-  const at = schemaAt(runRequestSchema, path);
-  const value = valueAt(body, path);
-  const dotted = pathText(path);
-  const message =
-    value === undefined
-      ? `is required: must be ${at ? expectation(at) : "set"}`
-      : `must be ${at ? expectation(at) : issue.message}, got ${show(value)}`;
-  return [{ path: dotted, message, ...(value !== undefined ? { value } : {}) }];
-}
-
-/** input.runs, input.tests.0, input."odd key": a path a person can read back. */
-function pathText(parts: readonly (string | number)[]): string {
-  return parts
-    .map((p) => (typeof p === "number" || /^[A-Za-z_][A-Za-z0-9_]*$/.test(p) ? String(p) : JSON.stringify(p)))
-    .join(".");
-}
-
-function valueAt(values: unknown, path: string | readonly (string | number)[]): unknown {
-  const keys = typeof path === "string" ? (path === "" ? [] : path.split(".")) : path;
-  let cur: unknown = values;
-  for (const key of keys) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string | number, unknown>)[key];
-  }
-  return cur;
+  return problems;
 }

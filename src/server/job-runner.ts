@@ -71,7 +71,7 @@ interface Active {
   done: Promise<void>;
 }
 
-export type StreamEvent = { type: "event"; event: RunEvent } | { type: "end"; status: string };
+export type StreamEvent = { type: "event"; event: RunEvent } | { type: "end" };
 
 const RECENT_EVENTS = 50;
 
@@ -100,7 +100,7 @@ export class JobRunner {
   }
 
   async start(): Promise<void> {
-    const lapsed = await lapsedJobs(this.opts.store.db);
+    const lapsed = await lapsedJobs(this.opts.store);
     if (lapsed.length > 0) {
       this.opts.log.warn({ jobs: lapsed }, "jobs left running by a server that stopped; re-running them");
     }
@@ -229,7 +229,8 @@ export class JobRunner {
       .catch((e) => this.opts.log.error({ err: e, job: job.id }, "job runner failed"))
       .finally(() => {
         this.active.delete(job.id);
-        for (const l of active.listeners) l({ type: "end", status: "settled" });
+        // Written to the database by now: followers re-read the status from there.
+        for (const l of active.listeners) l({ type: "end" });
         this.notifyFinished(job.id);
         this.wake();
       });
@@ -268,9 +269,10 @@ export class JobRunner {
       for (const l of active.listeners) l({ type: "event", event });
     };
 
+    // Stored by /run after validation, so it parses.
+    const input = JSON.parse(job.input) as JobInput;
     let outcome: { report?: Report; error?: unknown } = {};
     try {
-      const input = JSON.parse(job.input) as JobInput;
       // Checked again at run time: the allow-list may have changed since the job was accepted.
       const planned = planJob(input, this.opts.ctx);
       if (!planned.ok) {
@@ -304,18 +306,18 @@ export class JobRunner {
       clearTimeout(timeout);
     }
     const seconds = (performance.now() - started) / 1000;
-    const status = await this.conclude(job, active, outcome);
+    const status = await this.conclude(job, input, active, outcome);
     if (status) {
       metrics.finished.inc({ status });
       metrics.execution.observe(seconds);
       jlog.info({ status, seconds: Math.round(seconds * 10) / 10 }, "job finished");
     }
-    for (const l of active.listeners) l({ type: "end", status: status ?? "released" });
   }
 
   /** Write the job's end; returns the status written, or undefined when nothing was (not ours any more). */
   private async conclude(
     job: JobRow,
+    input: JobInput,
     active: Active,
     outcome: { report?: Report; error?: unknown },
   ): Promise<string | undefined> {
@@ -338,7 +340,6 @@ export class JobRunner {
     if (outcome.report) {
       const report = outcome.report;
       active.progress.phase = "done";
-      const input = JSON.parse(job.input) as JobInput;
       const ok = await finishJob(
         store,
         job,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Kysely, Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import type { Store } from "./open.js";
 import type { Database, JobsTable } from "./schema.js";
 
@@ -277,8 +277,8 @@ export async function expireJobs(store: Store, at = now()): Promise<number> {
 }
 
 /** Jobs still IN_PROGRESS that no live runner holds — what a restarted server will pick up. */
-export async function lapsedJobs(db: Kysely<Database>, at = now()): Promise<string[]> {
-  const rows = await db
+export async function lapsedJobs(store: Store, at = now()): Promise<string[]> {
+  const rows = await store.db
     .selectFrom("jobs")
     .select("id")
     .where("status", "=", "IN_PROGRESS")
