@@ -7,7 +7,15 @@ import type { AttemptOutcome, StopReason } from "./report.js";
 export type RunEvent =
   | {
       type: "phase";
-      phase: "source" | "install" | "isolation" | "framework" | "run" | "seed-replay" | "serial-confirmation";
+      phase:
+        | "source"
+        | "install"
+        | "isolation"
+        | "framework"
+        | "fan-out"
+        | "run"
+        | "seed-replay"
+        | "serial-confirmation";
       detail: string;
     }
   | { type: "job-started"; total: number; parallelism: number; jobSeed: number; command: string }

@@ -1,3 +1,4 @@
+import type { EventSink } from "../analysis/events.js";
 import type { TestTally } from "../analysis/per-test.js";
 import type { FollowUp } from "../analysis/report.js";
 import { runPool } from "../runner/pool.js";
@@ -18,7 +19,7 @@ function resultFor(test: string, run: Awaited<ReturnType<typeof runWithResults>>
  */
 export async function replaySeeds(
   s: Session,
-  flaky: readonly TestTally[],
+  flaky: readonly Pick<TestTally, "id" | "failingSeeds">[],
   shuffledSeeds: ReadonlySet<number>,
   opts: { parallelism: number; firstIndex: number; signal: AbortSignal; jobTimeoutMs: number | null },
 ): Promise<FollowUp[]> {
@@ -60,7 +61,7 @@ export async function replaySeeds(
  */
 export async function confirmSerially(
   s: Session,
-  candidates: readonly TestTally[],
+  candidates: readonly Pick<TestTally, "id" | "attempts">[],
   opts: {
     runs: number;
     jobSeed: number;
@@ -96,5 +97,75 @@ export async function confirmSerially(
       return run.record;
     },
   });
+  return followUps;
+}
+
+/** Runs at parallelism 1 per test in the confirmation pass. */
+const SERIAL_CONFIRMATION_RUNS = 20;
+
+/** Which follow-ups a finished main phase calls for; computed where the tallies are (locally or by the coordinator). */
+export interface FollowUpPlan {
+  /** Flaky tests with their failing seeds (the first three are replayed). */
+  replay: { id: string; failingSeeds: number[] }[];
+  /** Flaky tests whose failures were all timeouts, with how many attempts they had. */
+  serial: { id: string; attempts: number }[];
+}
+
+export function planFollowUps(tallies: readonly TestTally[], parallelism: number): FollowUpPlan {
+  const flaky = tallies.filter((x) => x.failures > 0 && x.failures < x.attempts);
+  const timeoutOnly = parallelism > 1 ? flaky.filter((x) => x.timeouts === x.failures) : [];
+  return {
+    replay: flaky.map((t) => ({ id: t.id, failingSeeds: t.failingSeeds.slice(0, 3) })),
+    serial: timeoutOnly.map((t) => ({ id: t.id, attempts: t.attempts })),
+  };
+}
+
+/** Seed replay, then serial confirmation, with indices past the main phase's budget. */
+export async function runFollowUps(
+  s: Session,
+  plan: FollowUpPlan,
+  opts: {
+    budget: number;
+    parallelism: number;
+    jobSeed: number;
+    shuffledSeeds: ReadonlySet<number>;
+    signal: AbortSignal;
+    jobTimeoutMs: number | null;
+    emit: EventSink;
+  },
+): Promise<FollowUp[]> {
+  const followUps: FollowUp[] = [];
+  if (plan.replay.length > 0) {
+    opts.emit({
+      type: "phase",
+      phase: "seed-replay",
+      detail: `${plan.replay.length} flaky test(s), up to 3 failing seeds each`,
+    });
+    followUps.push(
+      ...(await replaySeeds(s, plan.replay, opts.shuffledSeeds, {
+        parallelism: opts.parallelism,
+        firstIndex: opts.budget,
+        signal: opts.signal,
+        jobTimeoutMs: opts.jobTimeoutMs,
+      })),
+    );
+  }
+  if (plan.serial.length > 0) {
+    opts.emit({
+      type: "phase",
+      phase: "serial-confirmation",
+      detail: `${plan.serial.length} test(s) that failed only by timing out`,
+    });
+    followUps.push(
+      ...(await confirmSerially(s, plan.serial, {
+        runs: SERIAL_CONFIRMATION_RUNS,
+        jobSeed: opts.jobSeed,
+        seedRange: s.config.random_seed_range,
+        firstIndex: opts.budget + 10_000,
+        signal: opts.signal,
+        jobTimeoutMs: opts.jobTimeoutMs,
+      })),
+    );
+  }
   return followUps;
 }

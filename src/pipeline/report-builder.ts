@@ -24,8 +24,10 @@ export interface BuildInput {
   config: Config;
   command: { argv: string[]; env: Record<string, string> };
   env: NodeJS.ProcessEnv;
-  source: AcquiredSource;
-  adapter: FrameworkAdapter;
+  source: Pick<AcquiredSource, "repo" | "ref" | "commit" | "kind">;
+  framework: Pick<FrameworkAdapter, "name" | "results">;
+  /** The one-line command that reproduces a test's first failure (see reproducer()). */
+  reproduce: (t: TestTally) => string;
   frameworkSource: string;
   parallelism: number;
   jobSeed: number;
@@ -41,31 +43,42 @@ export interface BuildInput {
   warnings: string[];
 }
 
-export function buildReport(b: BuildInput): Report {
-  const { config, adapter } = b;
-  const attempts = b.attempts.flatMap((a) =>
-    a.outcome === "cancelled" ? [] : [{ ...a, outcome: a.outcome }],
-  );
-  const reproduceLine = (t: TestTally) => {
+/**
+ * How a test's first failure is reproduced: its framework's filter for the one test, the failing
+ * seed in TEST_SEED and the framework's own seed variable, and the shuffled order if it was one.
+ */
+export function reproducer(
+  adapter: FrameworkAdapter,
+  command: { argv: string[]; env: Record<string, string> },
+  shuffledSeeds: ReadonlySet<number>,
+): (t: TestTally) => string {
+  return (t) => {
     const seed = t.firstFailure?.seed ?? 0;
     const prepared = adapter.prepare(
-      b.command.argv,
-      { resultFile: null, seed, shuffle: b.shuffledSeeds.has(seed), tests: [t.id] },
+      command.argv,
+      { resultFile: null, seed, shuffle: shuffledSeeds.has(seed), tests: [t.id] },
       false,
     );
     const alias = SEED_ALIAS[adapter.name];
     return shellLine(prepared.argv, {
       TEST_SEED: String(seed),
       ...(alias ? { [alias]: String(seed) } : {}),
-      ...b.command.env,
+      ...command.env,
       ...prepared.env,
     });
   };
+}
+
+export function buildReport(b: BuildInput): Report {
+  const { config, framework } = b;
+  const attempts = b.attempts.flatMap((a) =>
+    a.outcome === "cancelled" ? [] : [{ ...a, outcome: a.outcome }],
+  );
   const opts = {
     confidence: config.confidence,
     thresholds: config.severity_thresholds,
     maxErrorLength: config.max_error_length,
-    reproduce: reproduceLine,
+    reproduce: b.reproduce,
   };
   const isIgnored =
     config.ignore_patterns.length > 0 ? picomatch(config.ignore_patterns, { dot: true }) : () => false;
@@ -89,7 +102,7 @@ export function buildReport(b: BuildInput): Report {
     },
   );
   summary.attemptsWithoutResults = b.attemptsWithoutResults;
-  if (adapter.results !== "none") summary = withTests(summary, results, ignored.length);
+  if (framework.results !== "none") summary = withTests(summary, results, ignored.length);
   const firstFailure = attempts.find((a) => a.outcome === "failed" || a.outcome === "timedOut");
   return {
     schemaVersion: 1,
@@ -117,7 +130,7 @@ export function buildReport(b: BuildInput): Report {
       ignorePatterns: config.ignore_patterns,
     },
     source: { repo: b.source.repo, ref: b.source.ref, commit: b.source.commit, kind: b.source.kind },
-    framework: adapter.name,
+    framework: framework.name,
     frameworkSource: b.frameworkSource,
     summary,
     tests: sortTests(results),

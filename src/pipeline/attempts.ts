@@ -1,0 +1,103 @@
+import type { EventSink } from "../analysis/events.js";
+import type { TestAggregator } from "../analysis/per-test.js";
+import type { ReportAttempt } from "../analysis/report.js";
+import type { ParsedTest } from "../parsers/types.js";
+import type { AttemptRecord } from "../runner/attempt.js";
+import { type PoolResult, runPool } from "../runner/pool.js";
+import { attemptSeed } from "../runner/seeds.js";
+import type { PreparedRun } from "./prepare.js";
+import { foldAttempt, runWithResults } from "./session.js";
+
+/** One main-phase attempt with what its framework reported, as a shard sends it back. */
+export interface MainAttempt {
+  record: AttemptRecord;
+  shuffled: boolean;
+  /** Parsed per-test results; null when the command has none or they could not be read. */
+  tests: ParsedTest[] | null;
+  /** Why an attempt that ran has no per-test results. */
+  noResults: string | null;
+}
+
+export interface AttemptRange {
+  /** First attempt index (0 for a local run; a shard's offset otherwise). */
+  first: number;
+  count: number;
+  jobSeed: number;
+  signal?: AbortSignal;
+  emit: EventSink;
+  jobTimeoutMs: number | null;
+  aggregator: TestAggregator;
+  /** Adaptive stopping: asked after every attempt (locally); a shard runs its whole range. */
+  shouldStop?(finished: readonly AttemptRecord[]): boolean;
+}
+
+export interface AttemptsOutcome {
+  pool: PoolResult;
+  runs: Map<number, MainAttempt>;
+  attemptTests: Map<number, ReportAttempt["tests"]>;
+  shuffledSeeds: Set<number>;
+  withoutResults: number;
+  /** The first attempt that passed without readable results, for one warning. */
+  passedWithoutResults: { index: number; reason: string } | null;
+}
+
+/** With --shuffle, odd attempts run shuffled and even ones in the declared order (orderDependent). */
+export function isShuffledAttempt(shuffle: boolean, index: number): boolean {
+  return shuffle && index % 2 === 1;
+}
+
+/**
+ * The main phase over attempt indices [first, first + count): seeds and shuffling are functions of
+ * the job seed and the index, so a shard computes exactly what a local run would for its range.
+ */
+export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<AttemptsOutcome> {
+  const { config } = p.session;
+  const out: AttemptsOutcome = {
+    pool: { attempts: [], stopReason: "budget" },
+    runs: new Map(),
+    attemptTests: new Map(),
+    shuffledSeeds: new Set(),
+    withoutResults: 0,
+    passedWithoutResults: null,
+  };
+  out.pool = await runPool({
+    total: r.count,
+    parallelism: p.parallelism,
+    jobTimeoutMs: r.jobTimeoutMs,
+    emit: r.emit,
+    ...(r.signal ? { signal: r.signal } : {}),
+    ...(r.shouldStop ? { shouldStop: r.shouldStop } : {}),
+    run: async (i, slot, signal) => {
+      const index = r.first + i;
+      const seed = attemptSeed(r.jobSeed, index, config.random_seed_range);
+      const shuffled = isShuffledAttempt(config.shuffle, index);
+      if (shuffled) out.shuffledSeeds.add(seed);
+      const run = await runWithResults(p.session, {
+        index,
+        slot,
+        seed,
+        shuffled,
+        tests: p.requested,
+        signal,
+      });
+      const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
+      if (ran && p.adapter.results !== "none") {
+        out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled));
+        if (!run.results.ok) {
+          out.withoutResults++;
+          if (run.record.outcome === "passed" && !out.passedWithoutResults)
+            out.passedWithoutResults = { index, reason: run.results.reason };
+        }
+      }
+      out.runs.set(index, {
+        record: run.record,
+        shuffled,
+        tests: ran && run.results.ok ? run.results.tests : null,
+        noResults: ran && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null,
+      });
+      return run.record;
+    },
+  });
+  // The pool renumbers nothing: its records carry the real indices already.
+  return out;
+}

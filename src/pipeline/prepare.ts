@@ -1,0 +1,164 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { EventSink } from "../analysis/events.js";
+import type { Report } from "../analysis/report.js";
+import type { Config } from "../config/schema.js";
+import { InfraError, UsageError } from "../errors.js";
+import type { FrameworkAdapter } from "../frameworks/index.js";
+import { assertRunnable } from "../runner/preflight.js";
+import { type AcquiredSource, acquireSource } from "../source/acquire.js";
+import type { TempDirs } from "../util/temp-dirs.js";
+import { detectInstallSteps, installDependencies, workspaceEnv } from "../workspace/install.js";
+import { prepareSlots } from "../workspace/slots.js";
+import { assertShuffleSupported, resolveFramework } from "./framework.js";
+import type { Session } from "./session.js";
+
+export interface DetectRequest {
+  config: Config;
+  command: { argv: string[]; env: Record<string, string> };
+  source: { cwd: string; repo?: string; ref?: string };
+  /** Base environment of attempts (normally process.env). */
+  env: NodeJS.ProcessEnv;
+  /**
+   * Variables the source step may use (GIT_TOKEN for a clone) but the tested code must never see:
+   * removed before installs and attempts run. A server hides its own secrets this way.
+   */
+  hideFromTests?: readonly string[];
+  /** Run only these test ids (--test). */
+  tests?: string[];
+  /** A CI run's JUnit file: rerun only the tests that failed in it (--from-junit). */
+  fromJunit?: string;
+  /** Generic JUnit: files the command writes (--junit). */
+  junitGlob?: string;
+  signal?: AbortSignal;
+  emit?: EventSink;
+  warnings?: string[];
+  /** Root for temporary directories (tests point it at their own). */
+  tempRoot?: string;
+}
+
+/** A workspace ready for attempts: the source, its dependencies, the framework and the slots. */
+export interface PreparedRun {
+  source: AcquiredSource;
+  session: Session;
+  adapter: FrameworkAdapter;
+  frameworkSource: string;
+  parallelism: number;
+  /** Test ids to run (--test and --from-junit), empty for all. */
+  requested: string[];
+  /** The environment the tested code sees (secrets removed). */
+  testEnv: NodeJS.ProcessEnv;
+}
+
+export interface PrepareContext {
+  temp: TempDirs;
+  emit: EventSink;
+  warnings: string[];
+  timings: Report["timings"];
+  /** Attempts this run will make at most (slots beyond it would sit idle). */
+  attempts: number;
+  /** Ids from --from-junit, already read. */
+  extraTests?: readonly string[];
+}
+
+/**
+ * Source → install → framework → slots: everything before the first attempt. Shared by a local
+ * detection and by a remote worker's shard, so both run attempts in the same kind of workspace.
+ */
+export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promise<PreparedRun> {
+  const { config } = req;
+  const { emit, timings } = ctx;
+  const testEnv = withoutVariables(req.env, req.hideFromTests ?? []);
+  emit({ type: "phase", phase: "source", detail: req.source.repo ?? req.source.cwd });
+  let t = performance.now();
+  const source = await acquireSource(
+    {
+      cwd: req.source.cwd,
+      willInstall: config.auto_install_dependencies,
+      ...(req.source.repo !== undefined ? { repo: req.source.repo } : {}),
+      ...(req.source.ref !== undefined ? { ref: req.source.ref } : {}),
+    },
+    { temp: ctx.temp, env: req.env, ...(req.signal ? { signal: req.signal } : {}) },
+  );
+  timings.sourceMs = performance.now() - t;
+
+  t = performance.now();
+  // The user's own directory is theirs: we run their tests as they are, and install only into
+  // workspaces we created (a copy or a clone).
+  if (source.owned && config.auto_install_dependencies) {
+    const steps = detectInstallSteps(source.dir);
+    if (steps.length > 0) {
+      await installDependencies(source.dir, steps, {
+        env: testEnv,
+        timeoutMs: config.install_timeout * 1000,
+        ...(req.signal ? { signal: req.signal } : {}),
+        onStep: (step) => emit({ type: "phase", phase: "install", detail: step.argv.join(" ") }),
+      });
+    }
+  }
+  timings.installMs = performance.now() - t;
+
+  const baseEnv = workspaceEnv(source.dir, testEnv);
+  assertRunnable(req.command.argv[0] as string, source.dir, { ...baseEnv, ...req.command.env }.PATH);
+  const framework = resolveFramework(config, req.command.argv, source.dir, req.junitGlob);
+  assertShuffleSupported(framework.adapter, config.shuffle);
+  ctx.warnings.push(...framework.warnings);
+  const requested = [...new Set([...(req.tests ?? []), ...(ctx.extraTests ?? [])])];
+  if (requested.length > 0 && framework.adapter.results === "none") {
+    throw new UsageError(
+      "E_USAGE",
+      "--test and --from-junit need per-test results; pass --framework (or --junit) for this command",
+    );
+  }
+  emit({ type: "phase", phase: "framework", detail: `${framework.adapter.name} (${framework.how})` });
+
+  const parallelism = Math.max(1, Math.min(config.parallelism, ctx.attempts));
+  t = performance.now();
+  emit({
+    type: "phase",
+    phase: "isolation",
+    detail: `${parallelism} slot(s), isolation ${config.isolation}`,
+  });
+  const slots = await prepareSlots(source.dir, source.owned, parallelism, config.isolation, ctx.temp);
+  timings.isolationMs = performance.now() - t;
+
+  return {
+    source,
+    adapter: framework.adapter,
+    frameworkSource: framework.how,
+    parallelism,
+    requested,
+    testEnv,
+    session: {
+      config,
+      adapter: framework.adapter,
+      argv: req.command.argv,
+      commandEnv: req.command.env,
+      baseEnv,
+      slotDirs: slots.dirs,
+      resultsDir: ctx.temp.create("results"),
+      junitGlob: req.junitGlob,
+      logsDir: config.save_full_output ? prepareLogsDir(req.source.cwd, config.logs_dir) : undefined,
+    },
+  };
+}
+
+function prepareLogsDir(cwd: string, logsDir: string): string {
+  const dir = join(resolve(cwd, logsDir), new Date().toISOString().replace(/[:.]/g, "-"));
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new InfraError(
+      "E_LOGS_DIR",
+      `save_full_output: cannot create ${dir}: ${(e as Error).message}; set logs_dir`,
+    );
+  }
+  return dir;
+}
+
+function withoutVariables(env: NodeJS.ProcessEnv, names: readonly string[]): NodeJS.ProcessEnv {
+  if (names.length === 0) return env;
+  const out = { ...env };
+  for (const name of names) delete out[name];
+  return out;
+}
