@@ -14,6 +14,7 @@ export const FLAG_KEYS = {
   shuffle: ["shuffle"],
   isolation: ["isolation"],
   seed: ["seed"],
+  "shard-size": ["shard_size"],
   "fail-on": ["fail_on"],
   install: ["auto_install_dependencies"],
   "preserve-temp-dir": ["preserve_temp_dir"],

@@ -9,6 +9,7 @@ import { addHistoryCommands } from "./history-command.js";
 import type { CliIo } from "./io.js";
 import { runCommand } from "./run-command.js";
 import { type ServeOptions, serveCommand } from "./serve-command.js";
+import { type WorkerOptions, workerCommand } from "./worker-command.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -56,9 +57,19 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option("--seed <n>", "job seed: replays a previous job's attempt seeds")
     .addOption(new Option("--fail-on <severity>", "exit 1 at or above this severity").choices(SEVERITIES))
     .option("--repo <url|path>", "repository to test: a path (copied) or a git URL (cloned)")
-    .option("--backend <name>", "where attempts run: local | server", "local")
+    .option("--backend <name>", "where attempts run: local | server | runpod", "local")
     .option("--url <url>", "with --backend server: the server's address")
-    .option("--api-key <key>", "with --backend server: its API key (better: FLAKY_DETECTOR_API_KEY)")
+    .option(
+      "--api-key <key>",
+      "the server's or RunPod's API key (better: FLAKY_DETECTOR_API_KEY or RUNPOD_API_KEY)",
+    )
+    .option("--endpoint-id <id>", "with --backend runpod: the serverless endpoint (or RUNPOD_ENDPOINT_ID)")
+    .option(
+      "--runpod-api <url>",
+      "with --backend runpod: the endpoint API's base URL",
+      "https://api.runpod.ai/v2",
+    )
+    .option("--shard-size <n>", "remote backends: attempts per shard (default: about 8 shards)")
     .option("--ref <ref>", "branch, tag or commit SHA to check out")
     .option("--config <file>", "config file (default: .flaky-detector.yml in the current directory)")
     .option("--json <file>", "write the JSON report here")
@@ -99,7 +110,27 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option("--job-lease <seconds>", "a dead server's running jobs are taken over after this", "30")
     .option("--rate-limit <n>", "API requests per minute per client (0 = off)", "600")
     .option("--log-level <level>", "fatal | error | warn | info | debug | silent", "info")
+    .option("--redis <url>", "fan detections out as shards on this Redis (or FLAKY_DETECTOR_REDIS_URL)")
     .action(async (options: ServeOptions) => setExit(await serveCommand(options, io)));
+
+  program
+    .command("worker")
+    .description("Run shards from a RunPod endpoint or a Redis queue")
+    .argument("<kind>", "runpod | redis")
+    .option("--redis <url>", "redis: the queue's Redis (or FLAKY_DETECTOR_REDIS_URL)")
+    .option("--concurrency <n>", "shards run at once by this worker", "1")
+    .option("--lock-duration <seconds>", "redis: a dead worker's shard moves on after this", "30")
+    .option(
+      "--allow-path <dir>",
+      "local repo paths shards may use must lie under this (repeatable)",
+      collect,
+      [],
+    )
+    .option("--host <address>", "runpod local test mode: address to listen on", "127.0.0.1")
+    .option("--port <n>", "runpod local test mode: port", "8000")
+    .option("--db <path|url>", "runpod local test mode: job database")
+    .option("--log-level <level>", "runpod local test mode: server log level", "info")
+    .action(async (kind: string, options: WorkerOptions) => setExit(await workerCommand(kind, options, io)));
 
   const apiKey = program.command("api-key").description("API keys of `serve` (stored hashed)");
   apiKey

@@ -1,9 +1,13 @@
 import type { EventSink } from "../analysis/events.js";
+import type { Report } from "../analysis/report.js";
 import { defaultConfig } from "../config/defaults.js";
 import type { Config } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { failedTestsOf } from "../pipeline/detect.js";
+import { fanOut } from "../remote/fan-out.js";
+import { RunpodTransport } from "../remote/runpod-client.js";
 import { runOnServer, type ServerJobResult } from "../remote/server-client.js";
+import { parseCommandString, splitAssignments } from "../runner/command-line.js";
 import { JOB_CONFIG_KEYS } from "../server/job-input.js";
 import type { CliIo } from "./io.js";
 import type { RunOptions } from "./run-command.js";
@@ -32,10 +36,88 @@ export async function runOnServerBackend(
       "--backend server needs --url (the server's address, e.g. http://127.0.0.1:8080)",
     );
   }
+  const input = jobInputOf("server", operands, options, config, io);
+  const policy: Record<string, unknown> = {};
+  // The server stops a job at policy.executionTimeout (10 min by default): give a job that has its
+  // own budget that budget plus time to clone and install.
+  if (config.job_timeout !== null) {
+    policy.executionTimeout = Math.min(7 * 24 * 3600 * 1000, Math.round((config.job_timeout + 600) * 1000));
+  }
+  const apiKey =
+    typeof options.apiKey === "string" ? options.apiKey : io.env.FLAKY_DETECTOR_API_KEY || undefined;
+  return runOnServer({
+    url: options.url,
+    apiKey,
+    body: { input, ...(Object.keys(policy).length > 0 ? { policy } : {}) },
+    emit: run.emit,
+    signal: run.signal,
+    note: (line) => io.stderr.write(`${line}\n`),
+  });
+}
+
+/**
+ * `run --backend runpod`: the detection fans out as shards over a RunPod Serverless endpoint whose
+ * workers run `flaky-detector worker runpod`; this machine merges them into the report.
+ */
+export async function runOnRunpodBackend(
+  operands: string[],
+  options: RunOptions,
+  config: Config,
+  io: CliIo,
+  run: { signal: AbortSignal; emit: EventSink },
+): Promise<Report> {
+  const endpointId =
+    typeof options.endpointId === "string" ? options.endpointId : io.env.RUNPOD_ENDPOINT_ID || undefined;
+  if (!endpointId) {
+    throw new UsageError(
+      "E_USAGE",
+      "--backend runpod needs --endpoint-id (or RUNPOD_ENDPOINT_ID): the serverless endpoint running flaky-detector worker runpod",
+    );
+  }
+  const apiKey = typeof options.apiKey === "string" ? options.apiKey : io.env.RUNPOD_API_KEY || undefined;
+  if (!apiKey) {
+    throw new UsageError(
+      "E_USAGE",
+      "--backend runpod needs a RunPod API key: set RUNPOD_API_KEY (or --api-key)",
+    );
+  }
+  const input = jobInputOf("runpod", operands, options, config, io);
+  const note = (line: string) => io.stderr.write(`${line}\n`);
+  const transport = new RunpodTransport({
+    endpointId,
+    apiKey,
+    ...(typeof options.runpodApi === "string" ? { apiBase: options.runpodApi } : {}),
+    note,
+  });
+  const command =
+    typeof input.test_command === "string"
+      ? parseCommandString(input.test_command, "test_command")
+      : splitAssignments(input.test_command as string[], "test_command");
+  return fanOut({
+    input,
+    config,
+    command,
+    transport,
+    env: io.env,
+    requestedTests: (input.tests as string[] | undefined) ?? [],
+    emit: run.emit,
+    signal: run.signal,
+    note,
+  });
+}
+
+/** The job input of a remote run: the settings that differ from the defaults, and what to run. */
+function jobInputOf(
+  backend: string,
+  operands: string[],
+  options: RunOptions,
+  config: Config,
+  io: CliIo,
+): Record<string, unknown> {
   if (options.repo === undefined) {
     throw new UsageError(
       "E_USAGE",
-      "--backend server needs --repo: a git URL the server can clone, or a path under one of its --allow-path roots",
+      `--backend ${backend} needs --repo: a git URL the ${backend === "server" ? "server" : "workers"} can clone${backend === "server" ? ", or a path under one of its --allow-path roots" : ""}`,
     );
   }
   for (const [key, flag] of LOCAL_ONLY) {
@@ -57,23 +139,7 @@ export async function runOnServerBackend(
   if (typeof options.junit === "string") input.junit = options.junit;
   const branch = io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME;
   if (branch) input.branch = branch;
-
-  const policy: Record<string, unknown> = {};
-  // The server stops a job at policy.executionTimeout (10 min by default): give a job that has its
-  // own budget that budget plus time to clone and install.
-  if (config.job_timeout !== null) {
-    policy.executionTimeout = Math.min(7 * 24 * 3600 * 1000, Math.round((config.job_timeout + 600) * 1000));
-  }
-  const apiKey =
-    typeof options.apiKey === "string" ? options.apiKey : io.env.FLAKY_DETECTOR_API_KEY || undefined;
-  return runOnServer({
-    url: options.url,
-    apiKey,
-    body: { input, ...(Object.keys(policy).length > 0 ? { policy } : {}) },
-    emit: run.emit,
-    signal: run.signal,
-    note: (line) => io.stderr.write(`${line}\n`),
-  });
+  return input;
 }
 
 function commandOf(operands: string[], config: Config): string | string[] {

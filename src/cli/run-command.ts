@@ -17,7 +17,7 @@ import { recordDetection } from "../store/record.js";
 import { flagsLayer } from "./flags.js";
 import { historyTarget } from "./history-command.js";
 import { type CliIo, useColor } from "./io.js";
-import { runOnServerBackend } from "./remote-run.js";
+import { runOnRunpodBackend, runOnServerBackend } from "./remote-run.js";
 
 export interface RunOptions {
   repo?: string;
@@ -30,13 +30,10 @@ export interface RunOptions {
 }
 
 const PROGRESS_MODES = ["auto", "bar", "plain", "none"] as const;
-const BACKENDS = ["local", "server"] as const;
+const BACKENDS = ["local", "server", "runpod"] as const;
 
 function backendOf(value: unknown): (typeof BACKENDS)[number] {
   const v = value ?? "local";
-  if (v === "runpod") {
-    throw new UsageError("E_USAGE", "--backend runpod is not available in this version; use local or server");
-  }
   if (!(BACKENDS as readonly unknown[]).includes(v)) {
     throw new UsageError(
       "E_USAGE",
@@ -88,6 +85,11 @@ export async function runCommand(
       if (!remote.report) return EXIT.interrupted;
       report = remote.report;
       recordedRemotely = remote.detectionId ?? remote.report.id;
+    } else if (backend === "runpod") {
+      report = await runOnRunpodBackend(operands, options, config, io, {
+        signal: controller.signal,
+        emit: progress.sink,
+      });
     } else
       report = await detect({
         config,
@@ -117,6 +119,7 @@ export async function runCommand(
       report,
       historyTarget(options.db as string | undefined, config.history.db, io.env),
       io,
+      backend,
     );
   }
   io.stdout.write(
@@ -183,11 +186,16 @@ function progressMode(requested: string | undefined, io: CliIo): "bar" | "plain"
 }
 
 /** A store failure warns and never fails the detection. */
-async function recordHistory(report: Report, target: string, io: CliIo): Promise<void> {
+async function recordHistory(
+  report: Report,
+  target: string,
+  io: CliIo,
+  backend: "local" | "runpod" | "server",
+): Promise<void> {
   let store: Awaited<ReturnType<typeof openStore>> | undefined;
   try {
     store = await openStore(target, io.cwd);
-    await recordDetection(store, report, { trigger: "cli", backend: "local" });
+    await recordDetection(store, report, { trigger: "cli", backend });
     io.stderr.write(`recorded in ${store.location}\n`);
   } catch (e) {
     io.stderr.write(

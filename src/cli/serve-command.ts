@@ -2,7 +2,8 @@ import { readFileSync, realpathSync, statSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { resolveConfig } from "../config/resolve.js";
-import { EXIT, UsageError } from "../errors.js";
+import { EXIT, InfraError, UsageError } from "../errors.js";
+import { parseRedisUrl, RedisTransport } from "../remote/redis-queue.js";
 import { buildServer, LOG_LEVELS, type LogLevel } from "../server/app.js";
 import { activeKeyCount } from "../store/api-keys.js";
 import { openStore } from "../store/open.js";
@@ -23,9 +24,10 @@ export interface ServeOptions {
   corsOrigin: string[];
   shutdownGrace: string;
   jobLease: string;
+  redis?: string;
 }
 
-function whole(flag: string, value: string, min: number, max: number, what: string): number {
+export function whole(flag: string, value: string, min: number, max: number, what: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max)
     throw new UsageError(
@@ -36,7 +38,7 @@ function whole(flag: string, value: string, min: number, max: number, what: stri
 }
 
 /** --allow-path roots, resolved through symbolic links so the allow-list compares real paths. */
-function allowRoots(values: string[], cwd: string): string[] {
+export function allowRoots(values: string[], cwd: string): string[] {
   return values.map((v) => {
     const abs = resolve(cwd, v);
     try {
@@ -114,9 +116,17 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
   const listenHost = host(opts.host);
   const listenPort = whole("--port", opts.port, 0, 65535, "a port; 0 picks a free one");
   const roots = allowRoots(opts.allowPath, io.cwd);
+  const redisUrl = opts.redis ?? (io.env.FLAKY_DETECTOR_REDIS_URL || undefined);
+  const redis =
+    redisUrl === undefined
+      ? undefined
+      : parseRedisUrl(redisUrl, io.env, opts.redis ? "--redis" : "FLAKY_DETECTOR_REDIS_URL");
   const concurrency =
     opts.concurrency === undefined
-      ? 1
+      ? // With Redis a running job only coordinates shards: several fit in one server.
+        redis
+        ? 8
+        : 1
       : whole("--concurrency", opts.concurrency, 0, 64, "jobs run at once; 0 only queues them");
   const maxQueue = whole("--max-queue", opts.maxQueue, 1, 1_000_000, "queued jobs at most");
   const bodyLimit = whole("--body-limit", opts.bodyLimit, 1024, 100 * 1024 * 1024, "bytes");
@@ -146,6 +156,17 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
       `--host ${listenHost}: without an API key the server only listens on loopback (127.0.0.1); create a key with \`flaky-detector api-key create --name ci\` or set FLAKY_DETECTOR_API_KEY`,
     );
   }
+  let fanOut: RedisTransport | undefined;
+  if (redis) {
+    fanOut = new RedisTransport(redis, { note: (line) => io.stderr.write(`${line}\n`) });
+    try {
+      await withTimeout(fanOut.ready(), 15_000, `cannot reach Redis at ${redis.display} within 15 s`);
+    } catch (e) {
+      await fanOut.close();
+      await store.close();
+      throw new InfraError("E_REDIS", `--redis: ${(e as Error).message}; is redis-server running there?`);
+    }
+  }
   const app = await buildServer({
     store,
     apiKey: key,
@@ -160,12 +181,14 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
       leaseMs,
       shutdownGraceMs: graceMs,
       ctx: { allowRoots: roots, env: io.env, cwd: io.cwd },
+      ...(fanOut ? { fanOut } : {}),
     },
   });
   let address: string;
   try {
     address = await app.listen({ host: listenHost, port: listenPort });
   } catch (e) {
+    await fanOut?.close();
     await store.close();
     throw new UsageError("E_LISTEN", `cannot listen on ${listenHost}:${listenPort}: ${(e as Error).message}`);
   }
@@ -175,7 +198,7 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
     );
   io.stdout.write(`flaky-detector dashboard: ${address}/  (history: ${store.location})\n`);
   io.stdout.write(
-    `job API: ${address}/run  (${concurrency} job(s) at once, ${roots.length > 0 ? `local paths under ${roots.join(", ")}` : "no local paths"}; OpenAPI at ${address}/openapi.json)\n`,
+    `job API: ${address}/run  (${concurrency} job(s) at once${fanOut ? `, shards on ${fanOut.name}` : ""}, ${roots.length > 0 ? `local paths under ${roots.join(", ")}` : "no local paths"}; OpenAPI at ${address}/openapi.json)\n`,
   );
   await new Promise<void>((resolve) => {
     const off = io.onInterrupt(() => {
@@ -185,6 +208,17 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
   });
   io.stderr.write("shutting down: no new jobs; running ones finish or go back to the queue\n");
   await app.close();
+  await fanOut?.close();
   await store.close();
   return EXIT.ok;
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -22,6 +22,7 @@ export function defaultConfig(): Config {
     output_tail_bytes: 8192,
     random_seed_range: { min: 0, max: 2147483647 },
     seed: null,
+    shard_size: null,
     auto_trigger_on_failure: true,
     auto_trigger_runs: 50,
     auto_trigger_parallelism: 4,

@@ -116,6 +116,14 @@ export const configSchema = z.strictObject({
     .max(4294967295)
     .nullable()
     .describe("Job seed; every attempt seed derives from it. null picks one (printed)."),
+  shard_size: z
+    .int()
+    .min(1)
+    .max(10000)
+    .nullable()
+    .describe(
+      "Remote backends: attempts per shard (one worker's unit of work); null splits the budget into about 8 shards of at least 5 attempts.",
+    ),
   auto_trigger_on_failure: z.boolean().describe("GitHub Action: run automatically when CI fails."),
   auto_trigger_runs: z.int().min(1).max(10000).describe("GitHub Action: runs when auto-triggered."),
   auto_trigger_parallelism: z

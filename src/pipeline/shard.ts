@@ -55,6 +55,8 @@ export interface ShardResult {
   worker: string;
   /** What was cut to fit a transport's size limit, or null. */
   trimmed: string | null;
+  /** When the shard's attempts started and ended (epoch ms on the worker's clock). */
+  window: { start: number; end: number };
 }
 
 export interface ShardRequest extends Omit<DetectRequest, "fromJunit"> {
@@ -88,6 +90,7 @@ export async function runShard(req: ShardRequest): Promise<ShardResult> {
       command: shellLine(req.command.argv, req.command.env),
     });
     const t = performance.now();
+    const windowStart = Date.now();
     const aggregator = new TestAggregator();
     const main = await runAttempts(prep, {
       first: shard.first,
@@ -167,6 +170,7 @@ export async function runShard(req: ShardRequest): Promise<ShardResult> {
       warnings,
       worker: req.worker ?? hostname(),
       trimmed: null,
+      window: { start: windowStart, end: Date.now() },
     };
   } finally {
     await temp.removeAll();

@@ -1,6 +1,7 @@
 import type { EventSink, RunEvent } from "../analysis/events.js";
 import type { Report } from "../analysis/report.js";
 import { InfraError, UsageError } from "../errors.js";
+import { Http, sleep } from "./http.js";
 
 /**
  * Client of a job API shaped like RunPod Serverless (`flaky-detector serve`): submit with /run,
@@ -158,113 +159,4 @@ async function streamUntilEnd(http: Http, id: string, opts: ServerJobOptions): P
     }
   }
   throw new Error("the server closed the stream");
-}
-
-class Http {
-  constructor(
-    private readonly base: string,
-    private readonly opts: Pick<ServerJobOptions, "apiKey" | "signal" | "retries" | "backoffMs" | "note">,
-  ) {}
-
-  async json(method: string, path: string, body?: unknown): Promise<unknown> {
-    const res = await this.raw(method, path, body);
-    return res.json();
-  }
-
-  /** One request with retries; resolves only with a 2xx response. */
-  async raw(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Response> {
-    const retries = this.opts.retries ?? 6;
-    let delay = this.opts.backoffMs ?? 500;
-    for (let attempt = 0; ; attempt++) {
-      let res: Response;
-      try {
-        res = await fetch(`${this.base}${path}`, {
-          method,
-          headers: {
-            ...headers,
-            ...(body !== undefined ? { "content-type": "application/json" } : {}),
-            ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}),
-          },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-          ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-        });
-      } catch (e) {
-        if (this.opts.signal?.aborted) throw e;
-        if (attempt >= retries) {
-          throw new InfraError("E_SERVER_UNREACHABLE", `cannot reach ${this.base}: ${causeOf(e)}`);
-        }
-        this.opts.note?.(`${method} ${path}: ${causeOf(e)}; retrying in ${Math.round(delay / 100) / 10} s`);
-        await sleep(delay, this.opts.signal);
-        delay *= 2;
-        continue;
-      }
-      if (res.ok) return res;
-      const retryable = res.status === 429 || res.status >= 500;
-      if (retryable && attempt < retries) {
-        const after = Number(res.headers.get("retry-after"));
-        const wait = Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 300_000) : delay;
-        this.opts.note?.(
-          `${method} ${path}: HTTP ${res.status}; retrying in ${Math.round(wait / 100) / 10} s`,
-        );
-        await res.body?.cancel();
-        await sleep(wait, this.opts.signal);
-        delay *= 2;
-        continue;
-      }
-      throw await answerError(res, method, path, this.base);
-    }
-  }
-}
-
-/** A refusal from the server, with its own message and every problem it listed. */
-async function answerError(res: Response, method: string, path: string, base: string): Promise<Error> {
-  let message = `HTTP ${res.status}`;
-  let problems: { path: string; message: string }[] = [];
-  try {
-    const body = (await res.json()) as { error?: { message?: string; problems?: typeof problems } };
-    message = body.error?.message ?? message;
-    problems = body.error?.problems ?? [];
-  } catch {
-    // Not our server's JSON: the status says enough.
-  }
-  if (res.status === 401) {
-    return new UsageError(
-      "E_UNAUTHORIZED",
-      `${base} refused the API key: pass the server's key in FLAKY_DETECTOR_API_KEY (or --api-key)`,
-    );
-  }
-  if (res.status === 400 && problems.length > 0) {
-    return new UsageError(
-      "E_JOB_INPUT",
-      [
-        `the server refused the job (${problems.length} problem(s)):`,
-        ...problems.map((p) => `  ${p.path}: ${p.message}`),
-      ].join("\n"),
-    );
-  }
-  if (res.status < 500) return new UsageError("E_SERVER_REFUSED", `${method} ${path}: ${message}`);
-  return new InfraError("E_SERVER", `${method} ${path} on ${base}: ${message}`);
-}
-
-function causeOf(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (e as Error).message;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

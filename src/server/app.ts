@@ -4,6 +4,7 @@ import fastifyCors from "@fastify/cors";
 import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import type { ShardTransport } from "../remote/fan-out.js";
 import type { Store } from "../store/open.js";
 import { TOOL } from "../version.js";
 import { Authenticator } from "./auth.js";
@@ -50,6 +51,8 @@ export interface JobsOptions {
   /** Seconds running jobs get to finish on shutdown before they are put back in the queue. */
   shutdownGraceMs?: number;
   tempRoot?: string;
+  /** Fan detections out over this transport (serve --redis) instead of running them in-process. */
+  fanOut?: ShardTransport;
 }
 
 /** Paths that need the API key: the read API, the job API and metrics. */
@@ -186,6 +189,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       ...(jobs.leaseMs !== undefined ? { leaseMs: jobs.leaseMs } : {}),
       ...(jobs.pollMs !== undefined ? { pollMs: jobs.pollMs } : {}),
       ...(jobs.tempRoot !== undefined ? { tempRoot: jobs.tempRoot } : {}),
+      ...(jobs.fanOut !== undefined ? { fanOut: jobs.fanOut } : {}),
     });
     registerJobApi(app, {
       store: opts.store,

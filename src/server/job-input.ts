@@ -33,6 +33,7 @@ export const JOB_CONFIG_KEYS = {
   output_tail_bytes: true,
   random_seed_range: true,
   seed: true,
+  shard_size: true,
   framework: true,
   stop: true,
   confidence: true,
@@ -58,6 +59,24 @@ const SERVER_SETTINGS: Record<string, string> = {
 };
 
 const configPart = configLayerSchema.pick(JOB_CONFIG_KEYS).shape;
+
+const seedSchema = z.int().min(0).max(4294967295);
+const shardSchema = z.strictObject({
+  jobSeed: seedSchema,
+  first: z.int().min(0).max(10000),
+  count: z.int().min(0).max(10000),
+  followUps: z
+    .strictObject({
+      replay: z
+        .array(z.strictObject({ id: z.string().min(1).max(4000), failingSeeds: z.array(seedSchema).max(3) }))
+        .max(10000),
+      serial: z
+        .array(z.strictObject({ id: z.string().min(1).max(4000), attempts: z.int().min(1).max(10000) }))
+        .max(10000),
+      shuffledSeeds: z.array(seedSchema).max(10000),
+    })
+    .optional(),
+});
 
 export const jobInputSchema = z
   .strictObject({
@@ -91,6 +110,11 @@ export const jobInputSchema = z
       .max(2_147_483_647)
       .optional()
       .describe("Pull request number recorded in history."),
+    shard: shardSchema
+      .optional()
+      .describe(
+        "Set by a coordinator (run --backend runpod, serve --redis): run only attempts [first, first + count) of the job seeded jobSeed, or the follow-ups, and return a shard result instead of a report.",
+      ),
     ...configPart,
   })
   .describe("What to run: the seed project's fields plus flaky-detector's.");
@@ -225,6 +249,14 @@ export function planJob(
         ...(mine ? { value: valueAt(values, p.path.split(".")) } : {}),
       });
     }
+  }
+  const shard = input.shard;
+  if (config && shard && shard.first + shard.count > config.runs) {
+    problems.push({
+      path: "input.shard",
+      message: `attempts ${shard.first}..${shard.first + shard.count - 1} lie beyond the job's budget of ${config.runs} runs; set runs to the whole job's budget`,
+      value: shard,
+    });
   }
   if (problems.length > 0 || !config || !command) return { ok: false, problems };
   return { ok: true, plan: { input, config, command, warnings } };

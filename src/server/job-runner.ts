@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { FastifyBaseLogger } from "fastify";
 import type { RunEvent } from "../analysis/events.js";
-import type { Report } from "../analysis/report.js";
 import { isFlakyDetectorError } from "../errors.js";
-import { detect } from "../pipeline/detect.js";
+import { executeJob, type JobOutput } from "../remote/execute.js";
+import type { ShardTransport } from "../remote/fan-out.js";
 import {
   claimJob,
   expireJobs,
@@ -16,7 +16,7 @@ import {
 } from "../store/jobs.js";
 import type { Store } from "../store/open.js";
 import { writeDetection } from "../store/record.js";
-import { type JobContext, type JobInput, planJob } from "./job-input.js";
+import type { JobContext, JobInput } from "./job-input.js";
 import type { JobMetrics } from "./metrics.js";
 
 /**
@@ -24,16 +24,6 @@ import type { JobMetrics } from "./metrics.js";
  * runner renews while it works; a runner that dies (kill -9) stops renewing, and the next server
  * to look takes the job over from scratch. Finishing requires the lease, so a job completes once.
  */
-
-/** Variables of the server that jobs' tests must never see (clone tokens stay usable for git). */
-export const SERVER_SECRETS = [
-  "FLAKY_DETECTOR_API_KEY",
-  "FLAKY_DETECTOR_DB",
-  "GIT_TOKEN",
-  "GITHUB_TOKEN",
-  "RUNPOD_API_KEY",
-  "RUNPOD_AI_API_KEY",
-];
 
 export interface JobProgress {
   phase: string;
@@ -54,6 +44,8 @@ export interface RunnerOptions {
   /** How often the queue is checked besides the wake-up on every submission. */
   pollMs?: number;
   tempRoot?: string;
+  /** Fan detections out over this transport (serve --redis) instead of running them here. */
+  fanOut?: ShardTransport;
 }
 
 type StopReason = "cancel" | "timeout" | "shutdown" | "lost";
@@ -271,34 +263,15 @@ export class JobRunner {
 
     // Stored by /run after validation, so it parses.
     const input = JSON.parse(job.input) as JobInput;
-    let outcome: { report?: Report; error?: unknown } = {};
+    let outcome: { output?: JobOutput; error?: unknown } = {};
     try {
-      // Checked again at run time: the allow-list may have changed since the job was accepted.
-      const planned = planJob(input, this.opts.ctx);
-      if (!planned.ok) {
-        outcome.error = new Error(
-          `the job input is no longer valid: ${planned.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
-        );
-      } else {
-        const { config, command, warnings } = planned.plan;
-        outcome.report = await detect({
-          config,
-          command,
-          source: {
-            cwd: this.opts.ctx.cwd,
-            repo: input.repo,
-            ...(input.ref !== undefined ? { ref: input.ref } : {}),
-          },
-          env: this.opts.ctx.env,
-          hideFromTests: SERVER_SECRETS,
-          ...(input.tests ? { tests: input.tests } : {}),
-          ...(input.junit ? { junitGlob: input.junit } : {}),
-          signal: active.controller.signal,
-          emit,
-          warnings,
-          ...(this.opts.tempRoot ? { tempRoot: this.opts.tempRoot } : {}),
-        });
-      }
+      outcome.output = await executeJob(input, this.opts.ctx, {
+        signal: active.controller.signal,
+        emit,
+        ...(this.opts.tempRoot ? { tempRoot: this.opts.tempRoot } : {}),
+        ...(this.opts.fanOut ? { fanOut: this.opts.fanOut } : {}),
+        note: (line) => jlog.info(line),
+      });
     } catch (e) {
       outcome = { error: e };
     } finally {
@@ -319,7 +292,7 @@ export class JobRunner {
     job: JobRow,
     input: JobInput,
     active: Active,
-    outcome: { report?: Report; error?: unknown },
+    outcome: { output?: JobOutput; error?: unknown },
   ): Promise<string | undefined> {
     const { store } = this.opts;
     const reason = active.reason;
@@ -337,8 +310,18 @@ export class JobRunner {
       });
       return ok ? "TIMED_OUT" : undefined;
     }
-    if (outcome.report) {
-      const report = outcome.report;
+    if (outcome.output?.kind === "shard") {
+      // A shard is a slice of someone else's detection: the coordinator records the merged report.
+      active.progress.phase = "done";
+      const ok = await finishJob(store, job, this.owner, {
+        status: "COMPLETED",
+        output: outcome.output.result,
+        progress: active.progress,
+      });
+      return ok ? "COMPLETED" : undefined;
+    }
+    if (outcome.output) {
+      const report = outcome.output.report;
       active.progress.phase = "done";
       const ok = await finishJob(
         store,
