@@ -106,7 +106,7 @@ export class RedisTransport implements ShardTransport {
   private readonly publisher: Redis;
 
   constructor(
-    private readonly target: RedisTarget,
+    target: RedisTarget,
     private readonly opts: { attempts?: number; note?: (line: string) => void } = {},
   ) {
     this.name = `Redis queue ${QUEUE_NAME} at ${target.display}`;
