@@ -86,10 +86,16 @@ export async function runCommand(
       report = remote.report;
       recordedRemotely = remote.detectionId ?? remote.report.id;
     } else if (backend === "runpod") {
-      report = await runOnRunpodBackend(operands, options, config, io, {
-        signal: controller.signal,
-        emit: progress.sink,
-      });
+      try {
+        report = await runOnRunpodBackend(operands, options, config, io, {
+          signal: controller.signal,
+          emit: progress.sink,
+        });
+      } catch (e) {
+        if (!controller.signal.aborted) throw e;
+        io.stderr.write("cancelled before any shard finished; the endpoint's jobs were cancelled\n");
+        return EXIT.interrupted;
+      }
     } else
       report = await detect({
         config,
