@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { Report } from "../../src/analysis/report.js";
 import { fixture, readReport, runCli, tempDir } from "../helpers/cli.js";
 import { call, waitStatus } from "../helpers/jobs.js";
-import { CLIENT_KEY, type RunpodSim, startRunpodSim, WORKER_KEY } from "../helpers/runpod-sim.js";
+import { CLIENT_KEY, type RunpodSim, type SimJob, startRunpodSim, WORKER_KEY } from "../helpers/runpod-sim.js";
 import { startWorker, type WorkerProcess } from "../helpers/workers.js";
 
 /**
@@ -205,7 +205,7 @@ describe("RunPod Serverless: worker protocol and client fan-out", () => {
     const firsts = [...sim.jobs.values()].map(
       (j) => (j.input as { shard: { first: number; count: number } }).shard,
     );
-    const lost = (running?.input as { shard: { first: number } }).shard.first;
+    const lost = ((running as SimJob).input as { shard: { first: number } }).shard.first;
     expect(firsts.filter((s) => s.first === lost && s.count === 8)).toHaveLength(2);
   }, 120_000);
 
