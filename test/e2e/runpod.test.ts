@@ -4,7 +4,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { Report } from "../../src/analysis/report.js";
 import { fixture, readReport, runCli, tempDir } from "../helpers/cli.js";
 import { call, waitStatus } from "../helpers/jobs.js";
-import { CLIENT_KEY, type RunpodSim, type SimJob, startRunpodSim, WORKER_KEY } from "../helpers/runpod-sim.js";
+import {
+  CLIENT_KEY,
+  type RunpodSim,
+  type SimJob,
+  startRunpodSim,
+  WORKER_KEY,
+} from "../helpers/runpod-sim.js";
 import { startWorker, type WorkerProcess } from "../helpers/workers.js";
 
 /**
