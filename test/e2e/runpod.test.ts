@@ -258,6 +258,44 @@ describe("RunPod Serverless: worker protocol and client fan-out", () => {
     expect(cancels.length).toBe(statuses.filter((s) => s === "CANCELLED").length);
   }, 60_000);
 
+  test("the job timeout cancels the outstanding shards and reports what finished", async () => {
+    sim = await startRunpodSim();
+    await startWorkers(1);
+    const json = join(tmp.path, "timeout.json");
+    const res = await client([
+      "--runs",
+      "40",
+      "--stop",
+      "fixed",
+      "--shard-size",
+      "2",
+      "--parallelism",
+      "1",
+      "--job-timeout",
+      "4",
+      "--json",
+      json,
+      "--",
+      "DELAY_MS=300",
+      ...writer,
+    ]);
+    expect(res.code, res.stderr).toBe(0);
+    const r = readReport(json);
+    expect(r.summary.stopReason).toBe("job-timeout");
+    expect(r.attempts.length).toBeGreaterThan(0);
+    expect(r.attempts.length).toBeLessThan(40);
+    const statuses = [...sim.jobs.values()].map((j) => j.status);
+    expect(statuses.filter((s) => s === "IN_QUEUE" || s === "IN_PROGRESS")).toEqual([]);
+    expect(statuses.filter((s) => s === "CANCELLED").length).toBeGreaterThan(0);
+    // Every attempt in the report came from a completed shard, once (a shard that completed just
+    // as the timeout struck may be left out, never counted twice).
+    const completed = [...sim.jobs.values()].filter((j) => j.status === "COMPLETED");
+    expect(new Set(r.attempts.map((a) => a.index)).size).toBe(r.attempts.length);
+    expect(r.attempts.length).toBeLessThanOrEqual(
+      completed.reduce((n, j) => n + (j.input as { shard: { count: number } }).shard.count, 0),
+    );
+  }, 60_000);
+
   test("job input is validated by the worker: a bad job fails with the field and the fix", async () => {
     sim = await startRunpodSim();
     await startWorkers(1);
