@@ -1,6 +1,7 @@
 import type { EventSink } from "../analysis/events.js";
 import type { TestAggregator } from "../analysis/per-test.js";
 import type { ReportAttempt } from "../analysis/report.js";
+import { InfraError } from "../errors.js";
 import type { ParsedTest } from "../parsers/types.js";
 import type { AttemptRecord } from "../runner/attempt.js";
 import { type PoolResult, runPool } from "../runner/pool.js";
@@ -27,6 +28,8 @@ export interface AttemptRange {
   emit: EventSink;
   jobTimeoutMs: number | null;
   aggregator: TestAggregator;
+  /** Gets one warning when an attempt passed but its results could not be read. */
+  warnings: string[];
   /** Adaptive stopping: asked after every attempt (locally); a shard runs its whole range. */
   shouldStop?(finished: readonly AttemptRecord[]): boolean;
 }
@@ -37,8 +40,6 @@ export interface AttemptsOutcome {
   attemptTests: Map<number, ReportAttempt["tests"]>;
   shuffledSeeds: Set<number>;
   withoutResults: number;
-  /** The first attempt that passed without readable results, for one warning. */
-  passedWithoutResults: { index: number; reason: string } | null;
 }
 
 /** With --shuffle, odd attempts run shuffled and even ones in the declared order (orderDependent). */
@@ -49,6 +50,7 @@ export function isShuffledAttempt(shuffle: boolean, index: number): boolean {
 /**
  * The main phase over attempt indices [first, first + count): seeds and shuffling are functions of
  * the job seed and the index, so a shard computes exactly what a local run would for its range.
+ * Throws E_ALL_ERRORED when no attempt could even start.
  */
 export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<AttemptsOutcome> {
   const { config } = p.session;
@@ -58,8 +60,8 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     attemptTests: new Map(),
     shuffledSeeds: new Set(),
     withoutResults: 0,
-    passedWithoutResults: null,
   };
+  let warnedNoResults = false;
   out.pool = await runPool({
     total: r.count,
     parallelism: p.parallelism,
@@ -85,8 +87,12 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
         out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled));
         if (!run.results.ok) {
           out.withoutResults++;
-          if (run.record.outcome === "passed" && !out.passedWithoutResults)
-            out.passedWithoutResults = { index, reason: run.results.reason };
+          if (run.record.outcome === "passed" && !warnedNoResults) {
+            warnedNoResults = true;
+            r.warnings.push(
+              `attempt ${index} passed but its results could not be read: ${run.results.reason}`,
+            );
+          }
         }
       }
       out.runs.set(index, {
@@ -98,6 +104,13 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
       return run.record;
     },
   });
-  // The pool renumbers nothing: its records carry the real indices already.
+  const records = out.pool.attempts;
+  // Nothing ran at all (the command cannot start): an infrastructure error, never test failures.
+  if (records.length > 0 && records.every((a) => a.outcome === "errored")) {
+    throw new InfraError(
+      "E_ALL_ERRORED",
+      `every attempt errored; none ran: ${records[0]?.error ?? "spawn failed"}`,
+    );
+  }
   return out;
 }

@@ -5,7 +5,7 @@ import { TestAggregator } from "../analysis/per-test.js";
 import type { FollowUp, Report } from "../analysis/report.js";
 import { checkpoints, type StopRule, settleState } from "../analysis/stopping.js";
 import type { Config } from "../config/schema.js";
-import { InfraError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
 import { defaultJUnitId, parseJUnitCases } from "../parsers/junit.js";
 import type { AttemptRecord } from "../runner/attempt.js";
@@ -62,6 +62,7 @@ export async function detect(req: DetectRequest): Promise<Report> {
       jobSeed,
       emit,
       aggregator,
+      warnings,
       jobTimeoutMs: config.job_timeout === null ? null : config.job_timeout * 1000,
       ...(req.signal ? { signal: req.signal } : {}),
       shouldStop: (finished) =>
@@ -71,20 +72,6 @@ export async function detect(req: DetectRequest): Promise<Report> {
     });
     const { pool, shuffledSeeds } = main;
     timings.runMs = performance.now() - t;
-    if (main.passedWithoutResults) {
-      warnings.push(
-        `attempt ${main.passedWithoutResults.index} passed but its results could not be read: ${main.passedWithoutResults.reason}`,
-      );
-    }
-
-    if (pool.attempts.length > 0 && pool.attempts.every((a) => a.outcome === "errored")) {
-      const first = pool.attempts[0] as AttemptRecord;
-      throw new InfraError(
-        "E_ALL_ERRORED",
-        `every attempt errored; none ran: ${first.error ?? "spawn failed"}`,
-      );
-    }
-
     for (const id of requested) {
       if (!aggregator.get(id)) {
         warnings.push(

@@ -155,7 +155,7 @@ export function buildReport(b: BuildInput): Report {
     reproduce: firstFailure
       ? shellLine(b.command.argv, { TEST_SEED: String(firstFailure.seed), ...b.command.env })
       : null,
-    timings: roundAll(b.timings),
+    timings: roundTimings(b.timings),
     environment: {
       platform: process.platform,
       arch: process.arch,
@@ -225,7 +225,7 @@ function notRun(id: string): TestResult {
   };
 }
 
-function roundAll(t: Report["timings"]): Report["timings"] {
+export function roundTimings(t: Report["timings"]): Report["timings"] {
   return {
     sourceMs: Math.round(t.sourceMs),
     installMs: Math.round(t.installMs),

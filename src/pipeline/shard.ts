@@ -12,7 +12,7 @@ import { TempDirs } from "../util/temp-dirs.js";
 import { runAttempts } from "./attempts.js";
 import { type FollowUpPlan, runFollowUps } from "./follow-ups.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
-import { reproducer } from "./report-builder.js";
+import { reproducer, roundTimings } from "./report-builder.js";
 
 /**
  * A shard: one slice of a detection run by a remote worker. Attempts [first, first + count) get
@@ -98,16 +98,11 @@ export async function runShard(req: ShardRequest): Promise<ShardResult> {
       jobSeed: shard.jobSeed,
       emit,
       aggregator,
+      warnings,
       jobTimeoutMs: config.job_timeout === null ? null : config.job_timeout * 1000,
       ...(req.signal ? { signal: req.signal } : {}),
     });
     const records = main.pool.attempts;
-    if (records.length > 0 && records.every((a) => a.outcome === "errored")) {
-      throw new InfraError(
-        "E_ALL_ERRORED",
-        `every attempt errored; none ran: ${records[0]?.error ?? "spawn failed"}`,
-      );
-    }
     let followUps: FollowUp[] = [];
     if (follow && main.pool.stopReason === "budget") {
       followUps = await runFollowUps(prep.session, follow, {
@@ -127,11 +122,6 @@ export async function runShard(req: ShardRequest): Promise<ShardResult> {
     for (const tally of aggregator.list()) {
       if (tally.firstFailure)
         reproduce[tally.id] = { attempt: tally.firstFailure.attempt, line: line(tally) };
-    }
-    if (main.passedWithoutResults) {
-      warnings.push(
-        `attempt ${main.passedWithoutResults.index} passed but its results could not be read: ${main.passedWithoutResults.reason}`,
-      );
     }
     timings.totalMs = performance.now() - started;
     return {
@@ -160,13 +150,7 @@ export async function runShard(req: ShardRequest): Promise<ShardResult> {
       followUps,
       reproduce,
       stopReason: main.pool.stopReason,
-      timings: {
-        sourceMs: Math.round(timings.sourceMs),
-        installMs: Math.round(timings.installMs),
-        isolationMs: Math.round(timings.isolationMs),
-        runMs: Math.round(timings.runMs),
-        totalMs: Math.round(timings.totalMs),
-      },
+      timings: roundTimings(timings),
       warnings,
       worker: req.worker ?? hostname(),
       trimmed: null,

@@ -42,7 +42,8 @@ type Reason = "cancelled" | "timeout";
 
 export function startRedisWorker(opts: RedisWorkerOptions): RunningWorker {
   const name = `${hostname()}-${process.pid}`;
-  const controllers = new Map<string, { controller: AbortController; reason?: Reason }>();
+  /** Shards running in this process, so a cancel message for another worker's shard is ignored. */
+  const running = new Set<string>();
   const processor = async (job: Job<ShardJobData, ShardResult>, _token?: string, signal?: AbortSignal) => {
     const parsed = jobInputSchema.safeParse(job.data?.input);
     if (!parsed.success || !parsed.data.shard) {
@@ -51,7 +52,7 @@ export function startRedisWorker(opts: RedisWorkerOptions): RunningWorker {
       );
     }
     const state: { controller: AbortController; reason?: Reason } = { controller: new AbortController() };
-    controllers.set(job.id as string, state);
+    running.add(job.id as string);
     signal?.addEventListener("abort", () => {
       state.reason ??= "cancelled";
       state.controller.abort();
@@ -93,7 +94,7 @@ export function startRedisWorker(opts: RedisWorkerOptions): RunningWorker {
       throw new Error(`E_INTERNAL: ${(e as Error).message}`);
     } finally {
       clearTimeout(timer);
-      controllers.delete(job.id as string);
+      running.delete(job.id as string);
     }
   };
 
@@ -115,7 +116,7 @@ export function startRedisWorker(opts: RedisWorkerOptions): RunningWorker {
   const subscriber = new Redis({ ...opts.target.connection, maxRetriesPerRequest: null });
   subscriber.on("error", (e) => opts.log(`redis: ${e.message}`));
   subscriber.on("message", (_channel, id: string) => {
-    if (controllers.has(id)) {
+    if (running.has(id)) {
       opts.log(`shard ${id} cancelled by the coordinator`);
       worker.cancelJob(id, "cancelled by the coordinator");
     }

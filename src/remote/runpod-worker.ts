@@ -92,7 +92,7 @@ export async function runRunpodWorker(opts: RunpodWorkerOptions): Promise<void> 
   while (!opts.signal.aborted && (opts.maxJobs === undefined || handled < opts.maxJobs)) {
     let job: TakenJob | undefined;
     try {
-      job = await takeJob(rp, opts.signal, false);
+      job = await takeJob(rp, opts.signal);
     } catch (e) {
       if (opts.signal.aborted) break;
       const retryAfter = (e as { retryAfterMs?: number }).retryAfterMs;
@@ -119,8 +119,9 @@ async function handleJob(job: TakenJob, opts: RunpodWorkerOptions): Promise<void
   const started = performance.now();
   const ping = rp.ping ? setInterval(() => void sendPing(rp, job.id).catch(() => {}), rp.pingMs) : undefined;
   if (rp.ping) void sendPing(rp, job.id).catch(() => {});
-  const controller = new AbortController();
-  // SIGTERM while a job runs: finish it (RunPod gives the worker time to), unless told again.
+  // Not the worker's signal: on SIGTERM the running job finishes and posts its result (RunPod
+  // gives a worker time to); RunPod itself enforces the job's executionTimeout.
+  const unstoppable = new AbortController().signal;
   let body: { output: unknown } | { error: string };
   try {
     const checked = validateRunRequest({ input: job.input }, opts.ctx);
@@ -130,7 +131,7 @@ async function handleJob(job: TakenJob, opts: RunpodWorkerOptions): Promise<void
       };
     } else {
       const out = await executeJob(checked.request.input, opts.ctx, {
-        signal: controller.signal,
+        signal: unstoppable,
         emit: () => {},
         worker: rp.podId,
         ...(opts.tempRoot ? { tempRoot: opts.tempRoot } : {}),
@@ -172,13 +173,10 @@ export function fitReport(report: Report, maxBytes: number): Report {
   return trimmed;
 }
 
-async function takeJob(
-  rp: RunpodWorkerEnv,
-  signal: AbortSignal,
-  inProgress: boolean,
-): Promise<TakenJob | undefined> {
+/** Ask for a job; the worker runs one at a time, so it never has one in progress when asking. */
+async function takeJob(rp: RunpodWorkerEnv, signal: AbortSignal): Promise<TakenJob | undefined> {
   const url = withQuery(rp.getJob.replaceAll("$ID", encodeURIComponent(rp.podId)), {
-    job_in_progress: inProgress ? "1" : "0",
+    job_in_progress: "0",
   });
   let res: Response;
   try {
