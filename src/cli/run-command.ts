@@ -6,6 +6,7 @@ import { resolveConfig } from "../config/resolve.js";
 import type { Config } from "../config/schema.js";
 import { EXIT, UsageError } from "../errors.js";
 import { detect } from "../pipeline/detect.js";
+import { runOnRunpodBackend, runOnServerBackend } from "../remote/backends.js";
 import { formatConsoleSummary } from "../reporters/console.js";
 import { writeJsonReport } from "../reporters/json.js";
 import { writeJUnitReport } from "../reporters/junit.js";
@@ -17,7 +18,6 @@ import { recordDetection } from "../store/record.js";
 import { flagsLayer } from "./flags.js";
 import { historyTarget } from "./history-command.js";
 import { type CliIo, useColor } from "./io.js";
-import { runOnRunpodBackend, runOnServerBackend } from "./remote-run.js";
 
 export interface RunOptions {
   repo?: string;

@@ -29,6 +29,7 @@ export const nodeTest: FrameworkAdapter = {
     }
     return { argv: [argv[0] as string, ...extra, ...argv.slice(1)], env: {} };
   },
+  junitId: (c) => [...c.suites, c.name].join(" > "),
   parse: (text) =>
     parseJUnit(
       text,

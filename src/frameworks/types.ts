@@ -1,4 +1,5 @@
 import type { Framework } from "../config/schema.js";
+import type { JUnitCase } from "../parsers/junit.js";
 import type { ParsedTest } from "../parsers/types.js";
 
 export interface PrepareContext {
@@ -30,6 +31,11 @@ export interface FrameworkAdapter {
   /** The attempt's argv and extra environment; `report: false` gives the line a person would paste. */
   prepare(argv: readonly string[], ctx: PrepareContext, report?: boolean): Prepared;
   parse(text: string, cwd: string): ParsedTest[];
+  /**
+   * The id this adapter gives a test case of a JUnit file that CI wrote with the framework's own
+   * reporter (--from-junit, the Action's artifacts), when it differs from the generic identity.
+   */
+  junitId?(c: JUnitCase): string;
 }
 
 export function basename(word: string | undefined): string {

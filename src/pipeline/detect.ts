@@ -14,6 +14,7 @@ import { randomJobSeed } from "../runner/seeds.js";
 import { TempDirs } from "../util/temp-dirs.js";
 import { runAttempts } from "./attempts.js";
 import { planFollowUps, runFollowUps } from "./follow-ups.js";
+import { resolveFramework } from "./framework.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
 import { buildReport, reproducer } from "./report-builder.js";
 
@@ -31,7 +32,7 @@ export async function detect(req: DetectRequest): Promise<Report> {
   const temp = new TempDirs(req.tempRoot);
   const started = performance.now();
   const timings = { sourceMs: 0, installMs: 0, isolationMs: 0, runMs: 0, totalMs: 0 };
-  const fromJunitIds = req.fromJunit ? failedTestsOf(req.fromJunit, req.source.cwd) : [];
+  const fromJunitIds = req.fromJunit ? failedTestsOf(req.fromJunit, req.source.cwd, adapterHint(req)) : [];
   let failed = true;
   try {
     const prep = await prepareRun(req, {
@@ -129,6 +130,15 @@ export async function detect(req: DetectRequest): Promise<Report> {
   }
 }
 
+/** The adapter the command will most likely use, to name --from-junit's tests its way; a guess. */
+function adapterHint(req: DetectRequest): FrameworkAdapter | undefined {
+  try {
+    return resolveFramework(req.config, req.command.argv, req.source.cwd, req.junitGlob).adapter;
+  } catch {
+    return undefined; // prepareRun reports a framework problem properly.
+  }
+}
+
 export function stopRuleOf(config: Config): StopRule {
   return {
     confidence: config.confidence,
@@ -161,7 +171,7 @@ export function allSettled(
 }
 
 /** Failed test ids of a CI run's JUnit file (pytest's xunit2 ids are mapped to node ids when the file exists). */
-export function failedTestsOf(file: string, cwd: string): string[] {
+export function failedTestsOf(file: string, cwd: string, adapter?: FrameworkAdapter): string[] {
   const path = resolve(cwd, file);
   let xml: string;
   try {
@@ -172,15 +182,34 @@ export function failedTestsOf(file: string, cwd: string): string[] {
       `--from-junit: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
+  const ids = failedTestIdsIn(xml, path, cwd, adapter, "--from-junit");
+  if (ids.length === 0) {
+    throw new UsageError("E_FROM_JUNIT", `--from-junit: ${path} lists no failed test; nothing to rerun`);
+  }
+  return ids;
+}
+
+/**
+ * The ids of the failed test cases of one JUnit document, as the framework that will rerun them
+ * names tests (so its filter selects them). `field` names the input in errors.
+ */
+export function failedTestIdsIn(
+  xml: string,
+  where: string,
+  cwd: string,
+  adapter: FrameworkAdapter | undefined,
+  field: string,
+): string[] {
   let cases: ReturnType<typeof parseJUnitCases>;
   try {
     cases = parseJUnitCases(xml);
   } catch (e) {
-    throw new UsageError("E_FROM_JUNIT", `--from-junit: ${path} is not JUnit XML: ${(e as Error).message}`);
+    throw new UsageError("E_FROM_JUNIT", `${field}: ${where} is not JUnit XML: ${(e as Error).message}`);
   }
   const ids = cases
     .filter((c) => c.status === "failed")
     .map((c) => {
+      if (adapter?.junitId) return adapter.junitId(c);
       if (c.file) return defaultJUnitId(c);
       // pytest's default (xunit2) has no file: find the module path the classname names.
       const parts = (c.classname ?? "").split(".");
@@ -190,8 +219,5 @@ export function failedTestsOf(file: string, cwd: string): string[] {
       }
       return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
     });
-  if (ids.length === 0) {
-    throw new UsageError("E_FROM_JUNIT", `--from-junit: ${path} lists no failed test; nothing to rerun`);
-  }
-  return ids;
+  return [...new Set(ids)];
 }

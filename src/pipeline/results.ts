@@ -58,7 +58,7 @@ export function clearGlob(cwd: string, glob: string | undefined): void {
 
 const SKIP_DIRS = new Set([".git", "node_modules", ".venv", ".flaky-venv"]);
 
-function globFiles(cwd: string, glob: string): string[] {
+export function globFiles(cwd: string, glob: string): string[] {
   const isMatch = picomatch(glob.replace(/^\.\//, ""), { dot: true });
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {

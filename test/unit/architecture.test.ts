@@ -33,6 +33,7 @@ const ALLOWED: Record<string, string[]> = {
     "reporters",
     ...LEAF,
   ],
+  notify: ["config", "analysis", "reporters", ...LEAF],
   cli: ["*"],
   action: ["*"],
   server: ["*"],

@@ -4,13 +4,29 @@ import { defaultConfig } from "../config/defaults.js";
 import type { Config } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { failedTestsOf } from "../pipeline/detect.js";
-import { fanOut } from "../remote/fan-out.js";
-import { RunpodTransport } from "../remote/runpod-client.js";
-import { runOnServer, type ServerJobResult } from "../remote/server-client.js";
 import { parseCommandString, splitAssignments } from "../runner/command-line.js";
 import { JOB_CONFIG_KEYS } from "../server/job-input.js";
-import type { CliIo } from "./io.js";
-import type { RunOptions } from "./run-command.js";
+import { fanOut } from "./fan-out.js";
+import { RunpodTransport } from "./runpod-client.js";
+import { runOnServer, type ServerJobResult } from "./server-client.js";
+
+/**
+ * The remote backends of a detection, shared by `flaky-detector run` and the GitHub Action. Options
+ * use the CLI's names (repo, url, apiKey, endpointId, runpodApi, test, fromJunit, junit); the
+ * Action checks its own inputs before it gets here.
+ */
+export interface RemoteOptions {
+  repo?: string | undefined;
+  ref?: string | undefined;
+  [flag: string]: unknown;
+}
+
+/** What a remote run touches: where relative paths start, the environment and a line for the user. */
+export interface RemoteIo {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stderr: { write(line: string): unknown };
+}
 
 /** Flags that act on this machine only and mean nothing to a server's job. */
 const LOCAL_ONLY: [string, string][] = [
@@ -25,9 +41,9 @@ const LOCAL_ONLY: [string, string][] = [
  */
 export async function runOnServerBackend(
   operands: string[],
-  options: RunOptions,
+  options: RemoteOptions,
   config: Config,
-  io: CliIo,
+  io: RemoteIo,
   run: { signal: AbortSignal; emit: EventSink },
 ): Promise<ServerJobResult> {
   if (typeof options.url !== "string") {
@@ -61,9 +77,9 @@ export async function runOnServerBackend(
  */
 export async function runOnRunpodBackend(
   operands: string[],
-  options: RunOptions,
+  options: RemoteOptions,
   config: Config,
-  io: CliIo,
+  io: RemoteIo,
   run: { signal: AbortSignal; emit: EventSink },
 ): Promise<Report> {
   const endpointId =
@@ -107,12 +123,12 @@ export async function runOnRunpodBackend(
 }
 
 /** The job input of a remote run: the settings that differ from the defaults, and what to run. */
-function jobInputOf(
+export function jobInputOf(
   backend: string,
   operands: string[],
-  options: RunOptions,
+  options: RemoteOptions,
   config: Config,
-  io: CliIo,
+  io: RemoteIo,
 ): Record<string, unknown> {
   if (options.repo === undefined) {
     throw new UsageError(
