@@ -52821,7 +52821,7 @@ function chatCode(s) {
   return `\`${s.replace(/\r?\n/g, " ").replace(/`/g, "\u02CB")}\``;
 }
 function discordText(s) {
-  return s.replace(/([\\`*_~|>[\]()#-])/g, "\\$1").replace(/@/g, `@${ZWSP}`);
+  return s.replace(/([\\`*_~|[\]])/g, "\\$1").replace(/^(#{1,3}\s|>\s|-\s)/gm, "\\$1").replace(/@/g, `@${ZWSP}`);
 }
 function clip(s, max2) {
   if (s.length <= max2) return s;
@@ -53195,12 +53195,9 @@ async function sendNotifications(report, ctx, targets, opts = {}) {
   for (const [target, url2] of jobs) {
     if (!url2) continue;
     if (!severityAtLeast(severity, targets.on)) {
-      out.push({
-        target,
-        status: "skipped",
-        requests: 0,
-        detail: `severity ${severity.toUpperCase()} is below notify-on ${targets.on.toUpperCase()}`
-      });
+      const detail2 = `severity ${severity.toUpperCase()} is below notify-on ${targets.on.toUpperCase()}`;
+      out.push({ target, status: "skipped", requests: 0, detail: detail2 });
+      opts.note?.(`${target}: not sent: ${detail2}`);
       continue;
     }
     const outcome = target === "slack" ? await withRetries(target, opts, (signal) => postSlack(url2, slackMessage(report, ctx), signal)) : await withRetries(target, opts, (signal) => postDiscord(url2, discordMessage(report, ctx), signal));

@@ -79,12 +79,9 @@ export async function sendNotifications(
   for (const [target, url] of jobs) {
     if (!url) continue;
     if (!severityAtLeast(severity, targets.on)) {
-      out.push({
-        target,
-        status: "skipped",
-        requests: 0,
-        detail: `severity ${severity.toUpperCase()} is below notify-on ${targets.on.toUpperCase()}`,
-      });
+      const detail = `severity ${severity.toUpperCase()} is below notify-on ${targets.on.toUpperCase()}`;
+      out.push({ target, status: "skipped", requests: 0, detail });
+      opts.note?.(`${target}: not sent: ${detail}`);
       continue;
     }
     const outcome =

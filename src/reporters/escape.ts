@@ -45,9 +45,15 @@ export function chatCode(s: string): string {
   return `\`${s.replace(/\r?\n/g, " ").replace(/`/g, "ˋ")}\``;
 }
 
-/** Discord markdown outside code: escape its markup characters; mentions are off in the payload. */
+/**
+ * Discord markdown outside code: escape its inline markup (and headings, quotes and lists at a
+ * line start); other punctuation would show its backslash. Mentions are off in the payload too.
+ */
 export function discordText(s: string): string {
-  return s.replace(/([\\`*_~|>[\]()#-])/g, "\\$1").replace(/@/g, `@${ZWSP}`);
+  return s
+    .replace(/([\\`*_~|[\]])/g, "\\$1")
+    .replace(/^(#{1,3}\s|>\s|-\s)/gm, "\\$1")
+    .replace(/@/g, `@${ZWSP}`);
 }
 
 /** Cut to `max` characters with an ellipsis, never splitting a surrogate pair. */
