@@ -6,7 +6,9 @@ import { apiKeyCreate, apiKeyList, apiKeyRevoke } from "./api-key-command.js";
 import { reportError } from "./boundary.js";
 import { configPrint, configSchema, configValidate } from "./config-command.js";
 import { addHistoryCommands } from "./history-command.js";
+import { type InitOptions, initCommand } from "./init-command.js";
 import type { CliIo } from "./io.js";
+import { REPORT_FORMATS, reportCommand } from "./report-command.js";
 import { runCommand } from "./run-command.js";
 import { type ServeOptions, serveCommand } from "./serve-command.js";
 import { type WorkerOptions, workerCommand } from "./worker-command.js";
@@ -168,6 +170,27 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .command("schema")
     .description("Print the JSON Schema of .flaky-detector.yml")
     .action(() => setExit(configSchema(io)));
+
+  program
+    .command("report")
+    .description(
+      "Render a saved report (run --json) as markdown, JSON, JUnit, a GitHub comment, or a Slack or Discord body",
+    )
+    .argument("<report.json>", "the report file")
+    .addOption(new Option("--format <format>", "output format").choices(REPORT_FORMATS).default("markdown"))
+    .option("--output <file>", "write to this file instead of stdout")
+    .option("--config <file>", "config file (for quarantine entries)")
+    .action((file: string, options: { format?: string; output?: string; config?: string }) =>
+      setExit(reportCommand(file, options, io)),
+    );
+
+  program
+    .command("init")
+    .description("Write .flaky-detector.yml and a GitHub workflow that reruns what fails in CI")
+    .option("--ci-workflow <name>", "name of the CI workflow to watch (default: found in .github/workflows)")
+    .option("--command <command>", "test command (default: detected from the project)")
+    .option("--force", "overwrite existing files")
+    .action((options: InitOptions) => setExit(initCommand(options, io)));
 
   return program;
 }

@@ -1,10 +1,11 @@
 import { resolve } from "node:path";
 import { severityAtLeast } from "../analysis/classify.js";
+import { expiredQuarantines, gateSeverity, isoDay } from "../analysis/quarantine.js";
 import type { Report } from "../analysis/report.js";
-import { defaultConfig } from "../config/defaults.js";
 import { resolveConfig } from "../config/resolve.js";
-import type { Config } from "../config/schema.js";
+import type { Config, Severity } from "../config/schema.js";
 import { EXIT, UsageError } from "../errors.js";
+import { sendNotifications, validateWebhookUrl } from "../notify/send.js";
 import { detect } from "../pipeline/detect.js";
 import { runOnRunpodBackend, runOnServerBackend } from "../remote/backends.js";
 import { formatConsoleSummary } from "../reporters/console.js";
@@ -56,7 +57,6 @@ export async function runCommand(
     overrides: flagsLayer(options, given),
     ...(options.config !== undefined ? { configPath: options.config } : {}),
   });
-  warnings.push(...notYetInEffect(config));
   const backend = backendOf(options.backend);
   const command = backend === "local" ? commandFrom(operands, config) : undefined;
   const mode = progressMode(options.progress, io);
@@ -143,7 +143,19 @@ export async function runCommand(
     io.stderr.write(`report written to ${file}\n`);
   }
   if (report.summary.stopReason === "cancelled") return EXIT.interrupted;
-  return severityAtLeast(report.summary.severity, config.fail_on) ? EXIT.flaky : EXIT.ok;
+  // Quarantined tests (config `quarantine`, until their review_by) are measured and shown, but
+  // neither fail the run nor notify.
+  const today = isoDay(new Date());
+  const gate = gateSeverity(report, config.quarantine, today);
+  for (const w of expiredQuarantines(report.tests, config.quarantine, today))
+    io.stderr.write(`warning: ${w}\n`);
+  if (gate !== report.summary.severity) {
+    io.stderr.write(
+      `quarantined tests excluded: severity ${gate.toUpperCase()} counts for --fail-on and notifications\n`,
+    );
+  }
+  await notify(report, config, gate, today, io);
+  return severityAtLeast(gate, config.fail_on) ? EXIT.flaky : EXIT.ok;
 }
 
 function commandFrom(operands: string[], config: Config): ParsedCommand {
@@ -164,21 +176,6 @@ function commandFrom(operands: string[], config: Config): ParsedCommand {
     : splitAssignments(configured, "test_command");
 }
 
-/** Keys that are valid but act only with capabilities this version lacks: say so instead of ignoring them. */
-function notYetInEffect(config: Config): string[] {
-  const defaults = defaultConfig();
-  const later: [keyof Config, string][] = [
-    ["quarantine", "the GitHub Action's quarantine entries"],
-    ["notify", "notifications"],
-  ];
-  return later
-    .filter(([key]) => JSON.stringify(config[key]) !== JSON.stringify(defaults[key]))
-    .map(
-      ([key, what]) =>
-        `${key} is set but has no effect yet: it applies to ${what}, not available in this version`,
-    );
-}
-
 function progressMode(requested: string | undefined, io: CliIo): "bar" | "plain" | "none" {
   const value = requested ?? "auto";
   if (!(PROGRESS_MODES as readonly string[]).includes(value)) {
@@ -189,6 +186,37 @@ function progressMode(requested: string | undefined, io: CliIo): "bar" | "plain"
   }
   if (value === "auto") return io.stderr.isTTY && !io.env.CI ? "bar" : "plain";
   return value as "bar" | "plain" | "none";
+}
+
+/** Slack and Discord from `notify` (FLAKY_DETECTOR_NOTIFY__SLACK_WEBHOOK …): a failure only warns. */
+async function notify(
+  report: Report,
+  config: Config,
+  gate: Severity,
+  today: string,
+  io: CliIo,
+): Promise<void> {
+  const hooks: [string, string | null][] = [
+    ["notify.slack_webhook", config.notify.slack_webhook],
+    ["notify.discord_webhook", config.notify.discord_webhook],
+  ];
+  const valid = hooks.map(([field, url]) => {
+    if (url === null) return null;
+    try {
+      return validateWebhookUrl(field, url);
+    } catch (e) {
+      io.stderr.write(`warning: not notifying: ${(e as Error).message}\n`);
+      return null;
+    }
+  });
+  if (valid.every((v) => v === null)) return;
+  const repository = io.env.GITHUB_REPOSITORY || undefined;
+  await sendNotifications(
+    report,
+    { today, quarantine: config.quarantine, repository },
+    { on: config.notify.on, slackWebhook: valid[0] ?? null, discordWebhook: valid[1] ?? null },
+    { severity: gate, note: (line) => io.stderr.write(`${line}\n`) },
+  );
 }
 
 /** A store failure warns and never fails the detection. */

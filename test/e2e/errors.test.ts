@@ -179,15 +179,6 @@ describe("infrastructure errors exit 3 and are never reported as test failures",
   });
 });
 
-describe("settings that act only with later capabilities", () => {
-  it("warn instead of being silently ignored", async () => {
-    writeFileSync(join(dir.path, ".flaky-detector.yml"), "notify: {on: high}\n");
-    const r = await runCli(["run", "--runs", "1", ...pass], { cwd: dir.path });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain("warning: notify is set but has no effect yet: it applies to notifications");
-  });
-});
-
 describe("attempts that cannot start", () => {
   it("exit 3 when every attempt errored (an executable whose interpreter is missing)", async () => {
     const script = join(dir.path, "run-tests");

@@ -21,6 +21,7 @@ describe("the committed Action", () => {
     expect(action.runs).toEqual({ using: "node24", main: "dist-action/index.mjs" });
     expect(Object.keys(action.inputs)).toEqual(Object.keys(INPUTS));
     expect(Object.keys(action.outputs)).toEqual(Object.keys(OUTPUTS));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression
     expect(action.inputs["github-token"].default).toBe("${{ github.token }}");
   });
 
