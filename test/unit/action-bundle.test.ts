@@ -25,6 +25,12 @@ describe("the committed Action", () => {
     expect(action.inputs["github-token"].default).toBe("${{ github.token }}");
   });
 
+  test("docs/action.md documents every input and output (npm run docs)", () => {
+    const doc = readFileSync(join(ROOT, "docs/action.md"), "utf8");
+    for (const name of [...Object.keys(INPUTS), ...Object.keys(OUTPUTS)])
+      expect(doc).toContain(`| \`${name}\` |`);
+  });
+
   test("input variables follow the runner's naming (hyphens kept, upper case)", () => {
     expect(inputVariable("github-token")).toBe("INPUT_GITHUB-TOKEN");
     expect(inputVariable("runs")).toBe("INPUT_RUNS");
