@@ -330,6 +330,34 @@ describe("the Action on a failed CI run (workflow_run)", () => {
     }
   });
 
+  test("with no matching JUnit artifact, reruns the whole configured command", async () => {
+    slack = await startReceiver("slack");
+    discord = await startReceiver("discord");
+    try {
+      const run = await runAction(
+        setup({
+          runs: "6",
+          "junit-artifact": "no-such-artifact",
+          comment: "false",
+          "slack-webhook": "",
+          "discord-webhook": "",
+        }),
+        "no-junit",
+      );
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain(
+        'no JUnit results found (artifacts matching "no-such-artifact" of CI #562): rerunning the whole command',
+      );
+      const report = JSON.parse(readFileSync(run.outputs["report-path"] as string, "utf8")) as Report;
+      expect(report.request.tests).toEqual([]);
+      expect(report.request.command).toEqual(["node", "--test"]);
+      expect(report.tests.length).toBeGreaterThanOrEqual(10);
+    } finally {
+      await slack.close();
+      await discord.close();
+    }
+  });
+
   test("skips quietly when the CI run did not fail, and when the code comes from a fork", async () => {
     slack = await startReceiver("slack");
     discord = await startReceiver("discord");
