@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { strToU8, zipSync } from "fflate";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import type { Report } from "../../src/analysis/report.js";
 import { COMMENT_MARKER } from "../../src/reporters/github.js";
 import { type ActionSetup, runAction } from "../helpers/action.js";
@@ -185,6 +185,14 @@ beforeAll(async () => {
   ]);
 }, 60_000);
 
+beforeEach(async () => {
+  slack = await startReceiver("slack");
+  discord = await startReceiver("discord");
+});
+afterEach(async () => {
+  await Promise.all([slack.close(), discord.close()]);
+});
+
 afterAll(async () => {
   await gh?.close();
   tmp.cleanup();
@@ -193,263 +201,219 @@ afterAll(async () => {
 describe("the Action on a failed CI run (workflow_run)", () => {
   test("checks out the failed commit, reruns the failed tests from the JUnit artifact, comments once, summarises and notifies", async () => {
     // The first Slack answer is a 429 with Retry-After, the first Discord answer a 503.
+    await Promise.all([slack.close(), discord.close()]);
     slack = await startReceiver("slack", [
       { status: 429, headers: { "retry-after": "1" }, body: "rate_limited" },
     ]);
     discord = await startReceiver("discord", [{ status: 503 }]);
     gh.failures.push({ match: /^GET .*\/issues\/7\/comments$/, status: 502 });
-    try {
-      const run = await runAction(setup({}), "first");
-      expect(run.code, run.stdout + run.stderr).toBe(0);
+    const run = await runAction(setup({}), "first");
+    expect(run.code, run.stdout + run.stderr).toBe(0);
 
-      // The code under test is the pull request's commit, fetched from refs/pull/7/head.
-      expect(git(workspace, "rev-parse", "HEAD")).toBe(headSha);
+    // The code under test is the pull request's commit, fetched from refs/pull/7/head.
+    expect(git(workspace, "rev-parse", "HEAD")).toBe(headSha);
 
-      // The pull request came from the API (the payload listed none), the tests from the artifact.
-      const paths = gh.requests.map((r) => `${r.method} ${r.path}`);
-      expect(paths).toContain(`GET /repos/acme/shop/commits/${headSha}/pulls`);
-      expect(paths).toContain(`GET /repos/acme/shop/actions/runs/${RUN_ID}/artifacts`);
-      expect(paths).toContain("GET /repos/acme/shop/actions/artifacts/12/zip");
-      expect(paths).not.toContain("GET /repos/acme/shop/actions/artifacts/11/zip");
-      expect(paths).not.toContain("GET /repos/acme/shop/actions/artifacts/13/zip");
-      const storage = gh.requests.find((r) => r.path === "/_storage/12.zip");
-      expect(storage?.authorization, "the token must not follow the redirect to storage").toBeUndefined();
-      // The injected 502 was retried.
-      expect(
-        paths.filter((p) => p === "GET /repos/acme/shop/issues/7/comments").length,
-      ).toBeGreaterThanOrEqual(2);
+    // The pull request came from the API (the payload listed none), the tests from the artifact.
+    const paths = gh.requests.map((r) => `${r.method} ${r.path}`);
+    expect(paths).toContain(`GET /repos/acme/shop/commits/${headSha}/pulls`);
+    expect(paths).toContain(`GET /repos/acme/shop/actions/runs/${RUN_ID}/artifacts`);
+    expect(paths).toContain("GET /repos/acme/shop/actions/artifacts/12/zip");
+    expect(paths).not.toContain("GET /repos/acme/shop/actions/artifacts/11/zip");
+    expect(paths).not.toContain("GET /repos/acme/shop/actions/artifacts/13/zip");
+    const storage = gh.requests.find((r) => r.path === "/_storage/12.zip");
+    expect(storage?.authorization, "the token must not follow the redirect to storage").toBeUndefined();
+    // The injected 502 was retried.
+    expect(paths.filter((p) => p === "GET /repos/acme/shop/issues/7/comments").length).toBeGreaterThanOrEqual(
+      2,
+    );
 
-      const report = JSON.parse(readFileSync(run.outputs["report-path"] as string, "utf8")) as Report;
-      expect(report.request.tests.sort()).toEqual(
-        [
-          "applies a percentage discount",
-          "charges the saved card",
-          "reserves stock for the order",
-          "ships the parcel",
-        ].sort(),
-      );
-      const byId = new Map(report.tests.map((t) => [t.id, t]));
-      expect(byId.get("ships the parcel")?.verdict).toBe("flaky");
-      expect(byId.get("reserves stock for the order")?.verdict).toBe("flaky");
-      expect(byId.get("charges the saved card")?.verdict).toBe("failing");
-      expect(byId.get("applies a percentage discount")?.verdict).toBe("stable");
-      expect(report.summary.attempts).toBe(30);
+    const report = JSON.parse(readFileSync(run.outputs["report-path"] as string, "utf8")) as Report;
+    expect(report.request.tests.sort()).toEqual(
+      [
+        "applies a percentage discount",
+        "charges the saved card",
+        "reserves stock for the order",
+        "ships the parcel",
+      ].sort(),
+    );
+    const byId = new Map(report.tests.map((t) => [t.id, t]));
+    expect(byId.get("ships the parcel")?.verdict).toBe("flaky");
+    expect(byId.get("reserves stock for the order")?.verdict).toBe("flaky");
+    expect(byId.get("charges the saved card")?.verdict).toBe("failing");
+    expect(byId.get("applies a percentage discount")?.verdict).toBe("stable");
+    expect(report.summary.attempts).toBe(30);
 
-      // Outputs.
-      expect(run.outputs.verdict).toBe(report.summary.verdict);
-      expect(run.outputs.severity).toBe(report.summary.severity);
-      expect(Number(run.outputs["failure-rate"])).toBeCloseTo(report.summary.failureRate, 10);
-      const flaky = JSON.parse(run.outputs["flaky-tests"] as string) as { id: string }[];
-      expect(flaky.map((t) => t.id).sort()).toEqual(["reserves stock for the order", "ships the parcel"]);
-      expect(run.outputs["comment-url"]).toMatch(/\/pull\/7#issuecomment-\d+$/);
+    // Outputs.
+    expect(run.outputs.verdict).toBe(report.summary.verdict);
+    expect(run.outputs.severity).toBe(report.summary.severity);
+    expect(Number(run.outputs["failure-rate"])).toBeCloseTo(report.summary.failureRate, 10);
+    const flaky = JSON.parse(run.outputs["flaky-tests"] as string) as { id: string }[];
+    expect(flaky.map((t) => t.id).sort()).toEqual(["reserves stock for the order", "ships the parcel"]);
+    expect(run.outputs["comment-url"]).toMatch(/\/pull\/7#issuecomment-\d+$/);
 
-      // One comment, after the three that were there.
-      const comments = gh.comments.get(7) ?? [];
-      expect(comments).toHaveLength(4);
-      const ours = comments.filter((c) => c.body.includes(COMMENT_MARKER));
-      expect(ours).toHaveLength(1);
-      const body = ours[0]?.body as string;
-      expect(body).toContain("ships the parcel");
-      expect(body).toContain(`https://github.example/acme/shop/actions/runs/${RUN_ID}`);
-      expect(body).toContain("https://flaky.example/");
-      expect(body).toContain("quarantine:");
-      await expect(normalize(body)).toMatchFileSnapshot("../__snapshots__/action/comment.md");
+    // One comment, after the three that were there.
+    const comments = gh.comments.get(7) ?? [];
+    expect(comments).toHaveLength(4);
+    const ours = comments.filter((c) => c.body.includes(COMMENT_MARKER));
+    expect(ours).toHaveLength(1);
+    const body = ours[0]?.body as string;
+    expect(body).toContain("ships the parcel");
+    expect(body).toContain(`https://github.example/acme/shop/actions/runs/${RUN_ID}`);
+    expect(body).toContain("https://flaky.example/");
+    expect(body).toContain("quarantine:");
+    await expect(normalize(body)).toMatchFileSnapshot("../__snapshots__/action/comment.md");
 
-      // The job summary has the same table, without the marker.
-      expect(run.summary).not.toContain(COMMENT_MARKER);
-      expect(run.summary).toContain("| `ships the parcel` |");
-      await expect(normalize(run.summary)).toMatchFileSnapshot("../__snapshots__/action/summary.md");
+    // The job summary has the same table, without the marker.
+    expect(run.summary).not.toContain(COMMENT_MARKER);
+    expect(run.summary).toContain("| `ships the parcel` |");
+    await expect(normalize(run.summary)).toMatchFileSnapshot("../__snapshots__/action/summary.md");
 
-      // Slack was retried after Retry-After: 1; Discord after the 503.
-      expect(slack.bodies).toHaveLength(1);
-      expect(slack.times).toHaveLength(2);
-      expect((slack.times[1] as number) - (slack.times[0] as number)).toBeGreaterThanOrEqual(900);
-      expect(discord.bodies).toHaveLength(1);
-      expect(discord.times).toHaveLength(2);
-      await expect(normalize(JSON.stringify(slack.bodies[0], null, 2))).toMatchFileSnapshot(
-        "../__snapshots__/action/slack.json",
-      );
-      await expect(normalize(JSON.stringify(discord.bodies[0], null, 2))).toMatchFileSnapshot(
-        "../__snapshots__/action/discord.json",
-      );
+    // Slack was retried after Retry-After: 1; Discord after the 503.
+    expect(slack.bodies).toHaveLength(1);
+    expect(slack.times).toHaveLength(2);
+    expect((slack.times[1] as number) - (slack.times[0] as number)).toBeGreaterThanOrEqual(900);
+    expect(discord.bodies).toHaveLength(1);
+    expect(discord.times).toHaveLength(2);
+    await expect(normalize(JSON.stringify(slack.bodies[0], null, 2))).toMatchFileSnapshot(
+      "../__snapshots__/action/slack.json",
+    );
+    await expect(normalize(JSON.stringify(discord.bodies[0], null, 2))).toMatchFileSnapshot(
+      "../__snapshots__/action/discord.json",
+    );
 
-      // No secret reached a log line, the comment or the report.
-      // (`::add-mask::` lines are the runner protocol that hides a secret; the runner never prints them.)
-      const logs = run.stdout
-        .split("\n")
-        .filter((l) => !l.startsWith("::add-mask::"))
-        .join("\n");
-      for (const text of [
-        logs,
-        run.stderr,
-        body,
-        readFileSync(run.outputs["report-path"] as string, "utf8"),
-      ]) {
-        expect(text).not.toContain(TOKEN);
-        expect(text).not.toContain("XXXXSECRET");
-        expect(text).not.toContain("SECRETTOKEN");
-      }
-    } finally {
-      await slack.close();
-      await discord.close();
+    // No secret reached a log line, the comment or the report.
+    // (`::add-mask::` lines are the runner protocol that hides a secret; the runner never prints them.)
+    const logs = run.stdout
+      .split("\n")
+      .filter((l) => !l.startsWith("::add-mask::"))
+      .join("\n");
+    for (const text of [logs, run.stderr, body, readFileSync(run.outputs["report-path"] as string, "utf8")]) {
+      expect(text).not.toContain(TOKEN);
+      expect(text).not.toContain("XXXXSECRET");
+      expect(text).not.toContain("SECRETTOKEN");
     }
   });
 
   test("a second run updates the comment in place, with the pull request taken from the payload", async () => {
-    slack = await startReceiver("slack");
-    discord = await startReceiver("discord");
-    try {
-      const before = gh.requests.length;
-      // Only the flaky test this time (the tests input): MEDIUM, below notify-on high.
-      const run = await runAction(
-        setup(
-          { "notify-on": "high", tests: "reserves stock for the order" },
-          workflowRunEvent({ pullRequests: true }),
-        ),
-        "second",
-      );
-      expect(run.code, run.stdout + run.stderr).toBe(0);
-      const requests = gh.requests.slice(before).map((r) => `${r.method} ${r.path}`);
-      expect(requests).not.toContain(`GET /repos/acme/shop/commits/${headSha}/pulls`);
-      expect(requests.filter((r) => r.startsWith("PATCH /repos/acme/shop/issues/comments/"))).toHaveLength(1);
-      expect(requests.filter((r) => r.startsWith("POST "))).toEqual([]);
-      const comments = gh.comments.get(7) ?? [];
-      expect(comments).toHaveLength(4);
-      const ours = comments.filter((c) => c.body.includes(COMMENT_MARKER));
-      expect(ours).toHaveLength(1);
-      expect(ours[0]?.body).toContain("reserves stock for the order");
-      expect(ours[0]?.body).not.toContain("ships the parcel");
-      expect(run.outputs.severity).toBe("medium");
-      // Below notify-on: nothing is sent.
-      expect(slack.times).toEqual([]);
-      expect(discord.times).toEqual([]);
-      expect(run.stdout).toContain("below notify-on HIGH");
-    } finally {
-      await slack.close();
-      await discord.close();
-    }
+    const before = gh.requests.length;
+    // Only the flaky test this time (the tests input): MEDIUM, below notify-on high.
+    const run = await runAction(
+      setup(
+        { "notify-on": "high", tests: "reserves stock for the order" },
+        workflowRunEvent({ pullRequests: true }),
+      ),
+      "second",
+    );
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const requests = gh.requests.slice(before).map((r) => `${r.method} ${r.path}`);
+    expect(requests).not.toContain(`GET /repos/acme/shop/commits/${headSha}/pulls`);
+    expect(requests.filter((r) => r.startsWith("PATCH /repos/acme/shop/issues/comments/"))).toHaveLength(1);
+    expect(requests.filter((r) => r.startsWith("POST "))).toEqual([]);
+    const comments = gh.comments.get(7) ?? [];
+    expect(comments).toHaveLength(4);
+    const ours = comments.filter((c) => c.body.includes(COMMENT_MARKER));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]?.body).toContain("reserves stock for the order");
+    expect(ours[0]?.body).not.toContain("ships the parcel");
+    expect(run.outputs.severity).toBe("medium");
+    // Below notify-on: nothing is sent.
+    expect(slack.times).toEqual([]);
+    expect(discord.times).toEqual([]);
+    expect(run.stdout).toContain("below notify-on HIGH");
   });
 
   test("with no matching JUnit artifact, reruns the whole configured command", async () => {
-    slack = await startReceiver("slack");
-    discord = await startReceiver("discord");
-    try {
-      const run = await runAction(
-        setup({
-          runs: "6",
-          "junit-artifact": "no-such-artifact",
-          comment: "false",
-          "slack-webhook": "",
-          "discord-webhook": "",
-        }),
-        "no-junit",
-      );
-      expect(run.code, run.stdout + run.stderr).toBe(0);
-      expect(run.stdout).toContain(
-        'no JUnit results found (artifacts matching "no-such-artifact" of CI #562): rerunning the whole command',
-      );
-      const report = JSON.parse(readFileSync(run.outputs["report-path"] as string, "utf8")) as Report;
-      expect(report.request.tests).toEqual([]);
-      expect(report.request.command).toEqual(["node", "--test"]);
-      expect(report.tests.length).toBeGreaterThanOrEqual(10);
-    } finally {
-      await slack.close();
-      await discord.close();
-    }
+    const run = await runAction(
+      setup({
+        runs: "6",
+        "junit-artifact": "no-such-artifact",
+        comment: "false",
+        "slack-webhook": "",
+        "discord-webhook": "",
+      }),
+      "no-junit",
+    );
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(
+      'no JUnit results found (artifacts matching "no-such-artifact" of CI #562): rerunning the whole command',
+    );
+    const report = JSON.parse(readFileSync(run.outputs["report-path"] as string, "utf8")) as Report;
+    expect(report.request.tests).toEqual([]);
+    expect(report.request.command).toEqual(["node", "--test"]);
+    expect(report.tests.length).toBeGreaterThanOrEqual(10);
   });
 
   test("skips quietly when the CI run did not fail, and when the code comes from a fork", async () => {
-    slack = await startReceiver("slack");
-    discord = await startReceiver("discord");
-    try {
-      for (const [label, event] of [
-        ["success", workflowRunEvent({ conclusion: "success" })],
-        ["fork", workflowRunEvent({ headRepo: "mallory/shop" })],
-      ] as const) {
-        const before = gh.requests.length;
-        const run = await runAction(setup({}, event), label);
-        expect(run.code, run.stdout + run.stderr).toBe(0);
-        expect(run.outputs.verdict).toBe("skipped");
-        expect(gh.requests.length).toBe(before);
-        expect(existsSync(join(tmp.path, "runner-temp", "flaky-detector"))).toBe(true); // from the first test only
-      }
-      expect(slack.times).toEqual([]);
-      expect(discord.times).toEqual([]);
-    } finally {
-      await slack.close();
-      await discord.close();
+    for (const [label, event] of [
+      ["success", workflowRunEvent({ conclusion: "success" })],
+      ["fork", workflowRunEvent({ headRepo: "mallory/shop" })],
+    ] as const) {
+      const before = gh.requests.length;
+      const run = await runAction(setup({}, event), label);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.outputs.verdict).toBe("skipped");
+      expect(gh.requests.length).toBe(before);
+      expect(existsSync(join(tmp.path, "runner-temp", "flaky-detector"))).toBe(true); // from the first test only
     }
+    expect(slack.times).toEqual([]);
+    expect(discord.times).toEqual([]);
   });
 
   test("bad inputs fail the step naming each input, before anything runs", async () => {
-    slack = await startReceiver("slack");
-    discord = await startReceiver("discord");
-    try {
-      const before = gh.requests.length;
-      const run = await runAction(
-        setup({
-          runs: "lots",
-          backend: "cloud",
-          "fail-on": "sometimes",
-          "slack-webhook": "http://hooks.slack.example/services/SECRETPATH",
-        }),
-        "bad",
-      );
-      expect(run.code).toBe(2);
-      const out = run.stdout.replace(/%0A/g, "\n");
-      expect(out).toContain('input runs: expected a whole number from 1 to 10000, got "lots"');
-      expect(out).toContain('input backend: expected one of local, server, runpod, got "cloud"');
-      expect(out).toContain(
-        'input fail-on: expected one of critical, high, medium, low, none, got "sometimes"',
-      );
-      expect(out).toContain("input slack-webhook: webhooks must use https://");
-      expect(out).not.toContain("SECRETPATH");
-      expect(gh.requests.length).toBe(before);
-    } finally {
-      await slack.close();
-      await discord.close();
-    }
+    const before = gh.requests.length;
+    const run = await runAction(
+      setup({
+        runs: "lots",
+        backend: "cloud",
+        "fail-on": "sometimes",
+        "slack-webhook": "http://hooks.slack.example/services/SECRETPATH",
+      }),
+      "bad",
+    );
+    expect(run.code).toBe(2);
+    const out = run.stdout.replace(/%0A/g, "\n");
+    expect(out).toContain('input runs: expected a whole number from 1 to 10000, got "lots"');
+    expect(out).toContain('input backend: expected one of local, server, runpod, got "cloud"');
+    expect(out).toContain(
+      'input fail-on: expected one of critical, high, medium, low, none, got "sometimes"',
+    );
+    expect(out).toContain("input slack-webhook: webhooks must use https://");
+    expect(out).not.toContain("SECRETPATH");
+    expect(gh.requests.length).toBe(before);
   });
 });
 
 describe("the Action in the failing job itself", () => {
   test("reruns the failed tests of junit-path and fails the step at fail-on", async () => {
-    slack = await startReceiver("slack");
-    discord = await startReceiver("discord");
-    try {
-      mkdirSync(join(workspace, "reports"), { recursive: true });
-      writeFileSync(join(workspace, "reports", "junit.xml"), ciJUnit());
-      const event = {
-        action: "synchronize",
-        number: 7,
-        pull_request: { number: 7, head: { sha: headSha, ref: "feature", repo: { full_name: "acme/shop" } } },
-        repository: { full_name: "acme/shop" },
-      };
-      const run = await runAction(
-        {
-          ...setup(
-            {
-              "junit-path": "reports/*.xml",
-              "fail-on": "high",
-              comment: "false",
-              "slack-webhook": "",
-              "discord-webhook": "",
-            },
-            event,
-          ),
-          eventName: "pull_request",
-        },
-        "same-job",
-      );
-      const report = JSON.parse(readFileSync(run.outputs["report-path"] as string, "utf8")) as Report;
-      expect(report.request.tests).toHaveLength(4);
-      // "charges the saved card" fails every attempt: CRITICAL, at or above fail-on high.
-      expect(run.code).toBe(1);
-      expect(run.stdout).toContain("::error::severity CRITICAL reached fail-on HIGH");
-      expect(run.summary).toContain("charges the saved card");
-    } finally {
-      await slack.close();
-      await discord.close();
-    }
+    mkdirSync(join(workspace, "reports"), { recursive: true });
+    writeFileSync(join(workspace, "reports", "junit.xml"), ciJUnit());
+    const event = {
+      action: "synchronize",
+      number: 7,
+      pull_request: { number: 7, head: { sha: headSha, ref: "feature", repo: { full_name: "acme/shop" } } },
+      repository: { full_name: "acme/shop" },
+    };
+    const run = await runAction(
+      {
+        ...setup(
+          {
+            "junit-path": "reports/*.xml",
+            "fail-on": "high",
+            comment: "false",
+            "slack-webhook": "",
+            "discord-webhook": "",
+          },
+          event,
+        ),
+        eventName: "pull_request",
+      },
+      "same-job",
+    );
+    const report = JSON.parse(readFileSync(run.outputs["report-path"] as string, "utf8")) as Report;
+    expect(report.request.tests).toHaveLength(4);
+    // "charges the saved card" fails every attempt: CRITICAL, at or above fail-on high.
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("::error::severity CRITICAL reached fail-on HIGH");
+    expect(run.summary).toContain("charges the saved card");
   });
 });
