@@ -61246,7 +61246,9 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
 }
 
 // src/action/checkout.ts
-async function ensureCommit(dir, sha, prNumber, ctx, note) {
+async function ensureCommit(dir, sha, prNumber, access2, note) {
+  const { GIT_TOKEN: _ignored, ...plain } = access2.env;
+  const ctx = { env: gitEnv(plain, void 0).env };
   if (!/^[0-9a-f]{40}$/.test(sha))
     throw new UsageError("E_ACTION_EVENT", `head sha: expected 40 hex digits, got ${JSON.stringify(sha)}`);
   try {
@@ -61261,11 +61263,21 @@ async function ensureCommit(dir, sha, prNumber, ctx, note) {
   if (head === sha) return "already";
   note(`the workspace is at ${head.slice(0, 7)}, not the failed commit ${sha.slice(0, 7)}: checking it out`);
   if (!await hasCommit(dir, sha, ctx)) {
+    const origin = (await git(["remote", "get-url", "origin"], dir, ctx, "reading origin")).trim();
+    const sameHost = hostOf(origin) !== null && hostOf(origin) === hostOf(access2.serverUrl);
+    const fetchEnv = gitEnv(
+      { ...plain, ...sameHost && access2.token ? { GIT_TOKEN: access2.token } : {} },
+      origin
+    );
+    const fetchCtx = {
+      env: fetchEnv.env,
+      ...fetchEnv.secret ? { secret: fetchEnv.secret } : {}
+    };
     try {
       await git(
         ["fetch", "--quiet", "--no-tags", "--depth=1", "--", "origin", sha],
         dir,
-        ctx,
+        fetchCtx,
         `fetching ${sha.slice(0, 7)}`
       );
     } catch (e) {
@@ -61276,7 +61288,7 @@ async function ensureCommit(dir, sha, prNumber, ctx, note) {
       await git(
         ["fetch", "--quiet", "--no-tags", "--", "origin", `refs/pull/${prNumber}/head`],
         dir,
-        ctx,
+        fetchCtx,
         `fetching pull request #${prNumber}`
       );
     }
@@ -61298,6 +61310,13 @@ async function hasCommit(dir, sha, ctx) {
     return true;
   } catch {
     return false;
+  }
+}
+function hostOf(url2) {
+  try {
+    return new URL(url2).host.toLowerCase();
+  } catch {
+    return null;
   }
 }
 
@@ -66051,12 +66070,14 @@ async function act(env, signal) {
   }
   const gh = inputs.githubToken ? githubClient(inputs.githubToken, trigger.apiUrl, (l) => warning(l)) : null;
   const repo = { owner: trigger.owner, repo: trigger.repo };
-  const gitCtx = {
-    env: { ...env, ...inputs.githubToken ? { GIT_TOKEN: inputs.githubToken } : {} },
-    ...inputs.githubToken ? { secret: inputs.githubToken } : {}
-  };
   if (trigger.mode === "workflow_run" && inputs.backend === "local") {
-    await ensureCommit(workspace, trigger.headSha, trigger.prNumber, gitCtx, note);
+    await ensureCommit(
+      workspace,
+      trigger.headSha,
+      trigger.prNumber,
+      { env, token: inputs.githubToken, serverUrl: trigger.serverUrl },
+      note
+    );
   }
   const { config: config2, warnings } = resolveConfig({
     cwd: workspace,
@@ -66092,9 +66113,9 @@ async function act(env, signal) {
     today
   };
   const command2 = commandOf2(inputs, config2);
-  const tests = await testsToRerun(inputs, trigger, config2, command2, workspace, gh, signal);
+  const tests = await testsToRerun(inputs, trigger, config2, command2, workspace, gh, env, signal);
   const report = await detectOn(inputs, trigger, config2, command2, tests, workspace, env, signal, warnings);
-  for (const w of [...report.warnings.filter((w2) => !warnings.includes(w2)), ...warnings]) warning(w);
+  for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
   const reportPath = join11(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
@@ -66180,7 +66201,7 @@ function commandOf2(inputs, config2) {
   }
   return typeof config2.test_command === "string" ? parseCommandString(config2.test_command, "test_command") : { argv: config2.test_command, env: {} };
 }
-async function testsToRerun(inputs, trigger, config2, command2, workspace, gh, signal) {
+async function testsToRerun(inputs, trigger, config2, command2, workspace, gh, env, signal) {
   if (inputs.tests.length > 0) return inputs.tests;
   let files = [];
   let from = "";
@@ -66197,7 +66218,7 @@ async function testsToRerun(inputs, trigger, config2, command2, workspace, gh, s
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join11(process.env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join11(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {

@@ -1,18 +1,27 @@
 import { InfraError, UsageError } from "../errors.js";
-import { type GitContext, git } from "../source/git.js";
+import { type GitContext, git, gitEnv } from "../source/git.js";
 
 /**
  * Put the workspace at the commit that failed. A workflow_run job starts on the default branch;
  * rerunning the default branch's tests would measure the wrong code, so this either reaches the
  * exact commit or stops.
  */
+export interface GitAccess {
+  env: NodeJS.ProcessEnv;
+  /** github-token: sent (as a header, never in the URL) only to the GitHub server's own host. */
+  token: string | null;
+  serverUrl: string;
+}
+
 export async function ensureCommit(
   dir: string,
   sha: string,
   prNumber: number | null,
-  ctx: GitContext,
+  access: GitAccess,
   note: (line: string) => void,
 ): Promise<"already" | "checked-out"> {
+  const { GIT_TOKEN: _ignored, ...plain } = access.env;
+  const ctx: GitContext = { env: gitEnv(plain, undefined).env };
   if (!/^[0-9a-f]{40}$/.test(sha))
     throw new UsageError("E_ACTION_EVENT", `head sha: expected 40 hex digits, got ${JSON.stringify(sha)}`);
   try {
@@ -27,11 +36,23 @@ export async function ensureCommit(
   if (head === sha) return "already";
   note(`the workspace is at ${head.slice(0, 7)}, not the failed commit ${sha.slice(0, 7)}: checking it out`);
   if (!(await hasCommit(dir, sha, ctx))) {
+    // actions/checkout with persist-credentials: false leaves no credentials: a private repository
+    // needs the token for this fetch.
+    const origin = (await git(["remote", "get-url", "origin"], dir, ctx, "reading origin")).trim();
+    const sameHost = hostOf(origin) !== null && hostOf(origin) === hostOf(access.serverUrl);
+    const fetchEnv = gitEnv(
+      { ...plain, ...(sameHost && access.token ? { GIT_TOKEN: access.token } : {}) },
+      origin,
+    );
+    const fetchCtx: GitContext = {
+      env: fetchEnv.env,
+      ...(fetchEnv.secret ? { secret: fetchEnv.secret } : {}),
+    };
     try {
       await git(
         ["fetch", "--quiet", "--no-tags", "--depth=1", "--", "origin", sha],
         dir,
-        ctx,
+        fetchCtx,
         `fetching ${sha.slice(0, 7)}`,
       );
     } catch (e) {
@@ -42,7 +63,7 @@ export async function ensureCommit(
       await git(
         ["fetch", "--quiet", "--no-tags", "--", "origin", `refs/pull/${prNumber}/head`],
         dir,
-        ctx,
+        fetchCtx,
         `fetching pull request #${prNumber}`,
       );
     }
@@ -65,5 +86,13 @@ async function hasCommit(dir: string, sha: string, ctx: GitContext): Promise<boo
     return true;
   } catch {
     return false;
+  }
+}
+
+function hostOf(url: string): string | null {
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return null;
   }
 }

@@ -92,12 +92,14 @@ async function act(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<number>
     ? githubClient(inputs.githubToken, trigger.apiUrl, (l) => core.warning(l))
     : null;
   const repo = { owner: trigger.owner, repo: trigger.repo };
-  const gitCtx = {
-    env: { ...env, ...(inputs.githubToken ? { GIT_TOKEN: inputs.githubToken } : {}) },
-    ...(inputs.githubToken ? { secret: inputs.githubToken } : {}),
-  };
   if (trigger.mode === "workflow_run" && inputs.backend === "local") {
-    await ensureCommit(workspace, trigger.headSha, trigger.prNumber, gitCtx, note);
+    await ensureCommit(
+      workspace,
+      trigger.headSha,
+      trigger.prNumber,
+      { env, token: inputs.githubToken, serverUrl: trigger.serverUrl },
+      note,
+    );
   }
 
   const { config, warnings } = resolveConfig({
@@ -139,9 +141,9 @@ async function act(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<number>
   };
 
   const command = commandOf(inputs, config);
-  const tests = await testsToRerun(inputs, trigger, config, command, workspace, gh, signal);
+  const tests = await testsToRerun(inputs, trigger, config, command, workspace, gh, env, signal);
   const report = await detectOn(inputs, trigger, config, command, tests, workspace, env, signal, warnings);
-  for (const w of [...report.warnings.filter((w) => !warnings.includes(w)), ...warnings]) core.warning(w);
+  for (const w of new Set([...warnings, ...report.warnings])) core.warning(w);
 
   const reportPath = join(env.RUNNER_TEMP || tmpdir(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
@@ -247,6 +249,7 @@ async function testsToRerun(
   command: ParsedCommand,
   workspace: string,
   gh: GitHub | null,
+  env: NodeJS.ProcessEnv,
   signal: AbortSignal,
 ): Promise<string[]> {
   if (inputs.tests.length > 0) return inputs.tests;
@@ -265,7 +268,7 @@ async function testsToRerun(
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join(process.env.RUNNER_TEMP || tmpdir(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join(env.RUNNER_TEMP || tmpdir(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
