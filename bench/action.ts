@@ -151,6 +151,24 @@ for (const n of [100, 1000, 10000]) {
   render[String(n)] = Math.round(median(times) * 10) / 10;
 }
 
+// Start-up of the two entry points against bare node, same run: `flaky-detector --version`, and
+// the bundle up to its first answer (no runner variables: it stops at once with a usage error).
+function startMs(args: string[]): number {
+  const t = performance.now();
+  try {
+    execFileSync(process.execPath, args, { stdio: "ignore", env: cleanEnv() });
+  } catch {
+    // the bundle exits 2 without GITHUB_* variables: that is the point
+  }
+  return performance.now() - t;
+}
+const startup = { node: [] as number[], cli: [] as number[], bundle: [] as number[] };
+for (let i = 0; i < REPS * 2; i++) {
+  startup.node.push(startMs(["-e", "0"]));
+  startup.cli.push(startMs([BIN, "--version"]));
+  startup.bundle.push(startMs([join(ROOT, "dist-action/index.mjs")]));
+}
+
 const result = {
   date: new Date().toISOString(),
   reps: REPS,
@@ -163,6 +181,11 @@ const result = {
   slackMessages: slack.bodies.length,
   discordMessages: discord.bodies.length,
   commentRenderMs: render,
+  startupMedianMs: {
+    bareNode: Math.round(median(startup.node)),
+    cliVersion: Math.round(median(startup.cli)),
+    actionBundle: Math.round(median(startup.bundle)),
+  },
 };
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });
 writeFileSync(join(ROOT, "bench/results/latest-action.json"), `${JSON.stringify(result, null, 2)}\n`);

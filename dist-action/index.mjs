@@ -52834,6 +52834,7 @@ function htmlText(s) {
 }
 
 // src/reporters/format.ts
+var SEVERITY_EMOJI = { critical: "\u{1F534}", high: "\u{1F7E0}", medium: "\u{1F7E1}", low: "\u{1F535}", none: "\u{1F7E2}" };
 function rateText(t, confidence) {
   const conf = `${Math.round(confidence * 100)}%`;
   if (t.verdict === "error") return "not run";
@@ -52862,7 +52863,6 @@ var COMMENT_MARKER = "<!-- flaky-detector:pr-comment -->";
 var COMMENT_LIMIT = 65536;
 var SUMMARY_LIMIT = 9e5;
 var QUARANTINE_DAYS = 30;
-var SEVERITY_EMOJI = { critical: "\u{1F534}", high: "\u{1F7E0}", medium: "\u{1F7E1}", low: "\u{1F535}", none: "\u{1F7E2}" };
 var VERDICT_RANK = { failing: 0, flaky: 1, error: 2, stable: 3 };
 function formatComment(report, ctx, limit = COMMENT_LIMIT) {
   return render(report, ctx, limit, COMMENT_MARKER);
@@ -57800,6 +57800,9 @@ function splitAssignments(words, field = "command") {
   }
   return { argv, env };
 }
+function parseTestCommand(value, field = "test_command") {
+  return typeof value === "string" ? parseCommandString(value, field) : splitAssignments(value, field);
+}
 function shellQuoteOne(word) {
   if (word !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
   return `'${word.replace(/'/g, `'\\''`)}'`;
@@ -60543,7 +60546,7 @@ async function runOnRunpodBackend(operands, options, config2, io, run) {
     ...typeof options.runpodApi === "string" ? { apiBase: options.runpodApi } : {},
     note
   });
-  const command2 = typeof input2.test_command === "string" ? parseCommandString(input2.test_command, "test_command") : splitAssignments(input2.test_command, "test_command");
+  const command2 = parseTestCommand(input2.test_command);
   return fanOut({
     input: input2,
     config: config2,
@@ -66199,7 +66202,7 @@ function commandOf2(inputs, config2) {
       "input command: no test command; set `command:` (e.g. `npm test`) or test_command in .flaky-detector.yml"
     );
   }
-  return typeof config2.test_command === "string" ? parseCommandString(config2.test_command, "test_command") : { argv: config2.test_command, env: {} };
+  return parseTestCommand(config2.test_command);
 }
 async function testsToRerun(inputs, trigger, config2, command2, workspace, gh, env, signal) {
   if (inputs.tests.length > 0) return inputs.tests;
@@ -66274,9 +66277,7 @@ async function detectOn(inputs, trigger, config2, command2, tests, workspace, en
       runpodApi: inputs.runpodApi ?? void 0,
       ...tests.length > 0 ? { test: tests } : {}
     };
-    const operands = [
-      [...Object.entries(command2.env).map(([k, v]) => `${k}=${v}`), ...command2.argv].join(" ")
-    ];
+    const operands = inputs.command !== null ? [inputs.command] : [];
     const io = { cwd: workspace, env, stderr: { write: (l) => info(l.replace(/\n$/, "")) } };
     const run = { signal, emit: progress.sink };
     if (inputs.backend === "server") {

@@ -17,7 +17,7 @@ import { runOnRunpodBackend, runOnServerBackend } from "../remote/backends.js";
 import { annotationsOf, formatComment, formatSummary, type RunContext } from "../reporters/github.js";
 import { writeJsonReport } from "../reporters/json.js";
 import { createProgress } from "../reporters/progress.js";
-import { type ParsedCommand, parseCommandString } from "../runner/command-line.js";
+import { type ParsedCommand, parseCommandString, parseTestCommand } from "../runner/command-line.js";
 import { extractJUnit } from "./artifacts.js";
 import { ensureCommit } from "./checkout.js";
 import type { OutputName } from "./definition.js";
@@ -236,9 +236,7 @@ function commandOf(inputs: ActionInputs, config: Config): ParsedCommand {
       "input command: no test command; set `command:` (e.g. `npm test`) or test_command in .flaky-detector.yml",
     );
   }
-  return typeof config.test_command === "string"
-    ? parseCommandString(config.test_command, "test_command")
-    : { argv: config.test_command, env: {} };
+  return parseTestCommand(config.test_command);
 }
 
 /** The ids of the tests that failed in CI: the tests input, the JUnit files on disk, or the failed run's artifacts. */
@@ -335,9 +333,9 @@ async function detectOn(
       runpodApi: inputs.runpodApi ?? undefined,
       ...(tests.length > 0 ? { test: tests } : {}),
     };
-    const operands = [
-      [...Object.entries(command.env).map(([k, v]) => `${k}=${v}`), ...command.argv].join(" "),
-    ];
+    // The command as written (the input, else test_command from the config): re-joining the parsed
+    // argv with spaces would lose its quoting.
+    const operands = inputs.command !== null ? [inputs.command] : [];
     const io = { cwd: workspace, env, stderr: { write: (l: string) => core.info(l.replace(/\n$/, "")) } };
     const run = { signal, emit: progress.sink };
     if (inputs.backend === "server") {

@@ -13,7 +13,12 @@ import { writeJsonReport } from "../reporters/json.js";
 import { writeJUnitReport } from "../reporters/junit.js";
 import { writeMarkdownReport } from "../reporters/markdown.js";
 import { createProgress } from "../reporters/progress.js";
-import { type ParsedCommand, parseCommandString, splitAssignments } from "../runner/command-line.js";
+import {
+  type ParsedCommand,
+  parseCommandString,
+  parseTestCommand,
+  splitAssignments,
+} from "../runner/command-line.js";
 import { openStore, redactUrl } from "../store/open.js";
 import { recordDetection } from "../store/record.js";
 import { flagsLayer } from "./flags.js";
@@ -171,9 +176,7 @@ function commandFrom(operands: string[], config: Config): ParsedCommand {
       "no test command: pass it after -- (flaky-detector run --runs 50 -- npm test) or set test_command in .flaky-detector.yml",
     );
   }
-  return typeof configured === "string"
-    ? parseCommandString(configured, "test_command")
-    : splitAssignments(configured, "test_command");
+  return parseTestCommand(configured);
 }
 
 function progressMode(requested: string | undefined, io: CliIo): "bar" | "plain" | "none" {

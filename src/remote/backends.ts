@@ -4,7 +4,7 @@ import { defaultConfig } from "../config/defaults.js";
 import type { Config } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { failedTestsOf } from "../pipeline/detect.js";
-import { parseCommandString, splitAssignments } from "../runner/command-line.js";
+import { parseTestCommand } from "../runner/command-line.js";
 import { JOB_CONFIG_KEYS } from "../server/job-input.js";
 import { fanOut } from "./fan-out.js";
 import { RunpodTransport } from "./runpod-client.js";
@@ -105,10 +105,7 @@ export async function runOnRunpodBackend(
     ...(typeof options.runpodApi === "string" ? { apiBase: options.runpodApi } : {}),
     note,
   });
-  const command =
-    typeof input.test_command === "string"
-      ? parseCommandString(input.test_command, "test_command")
-      : splitAssignments(input.test_command as string[], "test_command");
+  const command = parseTestCommand(input.test_command as string | string[]);
   return fanOut({
     input,
     config,

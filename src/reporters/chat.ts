@@ -3,8 +3,8 @@ import { pct } from "../analysis/summarize.js";
 import type { Severity } from "../config/schema.js";
 import { TOOL } from "../version.js";
 import { chatCode, clip, discordText, slackText } from "./escape.js";
-import { rateText } from "./format.js";
-import { headline, type RunContext, rankTests, SEVERITY_EMOJI } from "./github.js";
+import { rateText, SEVERITY_EMOJI } from "./format.js";
+import { headline, type RunContext, rankTests } from "./github.js";
 
 /** Slack Block Kit and Discord embed bodies for one detection: the same facts, each platform's shape. */
 

@@ -1,6 +1,8 @@
 import type { TestResult } from "../analysis/report.js";
 import { pct } from "../analysis/summarize.js";
 
+export const SEVERITY_EMOJI = { critical: "🔴", high: "🟠", medium: "🟡", low: "🔵", none: "🟢" } as const;
+
 /** Shared wording of per-test results, so console, markdown and JUnit say the same thing. */
 export function rateText(t: TestResult, confidence: number): string {
   const conf = `${Math.round(confidence * 100)}%`;

@@ -4,7 +4,7 @@ import type { Report, TestResult } from "../analysis/report.js";
 import { pct } from "../analysis/summarize.js";
 import { TOOL } from "../version.js";
 import { clip, codeSpan, fenced, htmlText, mdText } from "./escape.js";
-import { firstLine, notes, rateText } from "./format.js";
+import { firstLine, notes, rateText, SEVERITY_EMOJI } from "./format.js";
 
 /** Where a detection came from and where to link: everything GitHub-shaped output needs beyond the Report. */
 export interface RunContext {
@@ -32,8 +32,6 @@ export const COMMENT_LIMIT = 65_536;
 export const SUMMARY_LIMIT = 900_000;
 /** Days a suggested quarantine entry lasts before it must be reviewed. */
 export const QUARANTINE_DAYS = 30;
-
-export const SEVERITY_EMOJI = { critical: "🔴", high: "🟠", medium: "🟡", low: "🔵", none: "🟢" } as const;
 
 const VERDICT_RANK = { failing: 0, flaky: 1, error: 2, stable: 3 } as const;
 

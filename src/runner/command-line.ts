@@ -59,6 +59,11 @@ export function splitAssignments(words: readonly string[], field = "command"): P
   return { argv, env };
 }
 
+/** A `test_command` as the config and job inputs allow it: one string split like a shell, or words. */
+export function parseTestCommand(value: string | readonly string[], field = "test_command"): ParsedCommand {
+  return typeof value === "string" ? parseCommandString(value, field) : splitAssignments(value, field);
+}
+
 /** Quote one word for display in a copy-pasteable shell line. */
 export function shellQuoteOne(word: string): string {
   if (word !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;

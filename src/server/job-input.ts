@@ -6,7 +6,7 @@ import { dotted, isPlainObject, type LayerOrigin, show, toProblems, valueAt } fr
 import { resolveConfig } from "../config/resolve.js";
 import { type Config, configLayerSchema } from "../config/schema.js";
 import { ConfigError, isFlakyDetectorError } from "../errors.js";
-import { type ParsedCommand, parseCommandString, splitAssignments } from "../runner/command-line.js";
+import { type ParsedCommand, parseTestCommand } from "../runner/command-line.js";
 import { parseRepoSpec, validateRef } from "../source/repo-spec.js";
 import type { Problem } from "./params.js";
 
@@ -214,10 +214,7 @@ export function planJob(
   let command: ParsedCommand | undefined;
   problems.push(
     ...fieldProblem("input.test_command", input.test_command, () => {
-      command =
-        typeof input.test_command === "string"
-          ? parseCommandString(input.test_command, "test_command")
-          : splitAssignments(input.test_command, "test_command");
+      command = parseTestCommand(input.test_command as string | string[]);
       return undefined;
     }),
   );
