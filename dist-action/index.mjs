@@ -14959,7 +14959,7 @@ var require_util4 = __commonJS({
     var { getEncoding } = require_encoding();
     var { serializeAMimeType, parseMIMEType } = require_data_url();
     var { types } = __require("node:util");
-    var { StringDecoder } = __require("string_decoder");
+    var { StringDecoder: StringDecoder2 } = __require("string_decoder");
     var { btoa: btoa2 } = __require("node:buffer");
     var staticPropertyDescriptors = {
       enumerable: true,
@@ -15050,7 +15050,7 @@ var require_util4 = __commonJS({
             dataURL += serializeAMimeType(parsed);
           }
           dataURL += ";base64,";
-          const decoder = new StringDecoder("latin1");
+          const decoder = new StringDecoder2("latin1");
           for (const chunk of bytes) {
             dataURL += btoa2(decoder.write(chunk));
           }
@@ -15079,7 +15079,7 @@ var require_util4 = __commonJS({
         }
         case "BinaryString": {
           let binaryString = "";
-          const decoder = new StringDecoder("latin1");
+          const decoder = new StringDecoder2("latin1");
           for (const chunk of bytes) {
             binaryString += decoder.write(chunk);
           }
@@ -17513,7 +17513,7 @@ var require_receiver = __commonJS({
             const buffer = this.consume(2);
             const fin = (buffer[0] & 128) !== 0;
             const opcode = buffer[0] & 15;
-            const masked = (buffer[1] & 128) === 128;
+            const masked2 = (buffer[1] & 128) === 128;
             const fragmented = !fin && opcode !== opcodes.CONTINUATION;
             const payloadLength = buffer[1] & 127;
             const rsv1 = buffer[0] & 64;
@@ -17523,7 +17523,7 @@ var require_receiver = __commonJS({
               failWebsocketConnection(this.ws, "Invalid opcode received");
               return callback();
             }
-            if (masked) {
+            if (masked2) {
               failWebsocketConnection(this.ws, "Frame cannot be masked");
               return callback();
             }
@@ -17571,7 +17571,7 @@ var require_receiver = __commonJS({
               this.#info.compressed = rsv1 !== 0;
             }
             this.#info.opcode = opcode;
-            this.#info.masked = masked;
+            this.#info.masked = masked2;
             this.#info.fin = fin;
             this.#info.fragmented = fragmented;
           } else if (this.#state === parserStates.PAYLOADLENGTH_16) {
@@ -20782,9 +20782,9 @@ var require_picomatch = __commonJS({
     var utils = require_utils2();
     var constants5 = require_constants6();
     var isObject2 = (val) => val && typeof val === "object" && !Array.isArray(val);
-    var picomatch5 = (glob, options, returnState = false) => {
+    var picomatch6 = (glob, options, returnState = false) => {
       if (Array.isArray(glob)) {
-        const fns = glob.map((input2) => picomatch5(input2, options, returnState));
+        const fns = glob.map((input2) => picomatch6(input2, options, returnState));
         const arrayMatcher = (str) => {
           for (const isMatch of fns) {
             const state2 = isMatch(str);
@@ -20800,16 +20800,16 @@ var require_picomatch = __commonJS({
       }
       const opts = options || {};
       const posix = opts.windows;
-      const regex2 = isState ? picomatch5.compileRe(glob, options) : picomatch5.makeRe(glob, options, false, true);
+      const regex2 = isState ? picomatch6.compileRe(glob, options) : picomatch6.makeRe(glob, options, false, true);
       const state = regex2.state;
       delete regex2.state;
       let isIgnored = () => false;
       if (opts.ignore) {
         const ignoreOpts = { ...options, ignore: null, onMatch: null, onResult: null };
-        isIgnored = picomatch5(opts.ignore, ignoreOpts, returnState);
+        isIgnored = picomatch6(opts.ignore, ignoreOpts, returnState);
       }
       const matcher = (input2, returnObject = false) => {
-        const { isMatch, match, output: output2 } = picomatch5.test(input2, regex2, options, { glob, posix });
+        const { isMatch, match, output: output2 } = picomatch6.test(input2, regex2, options, { glob, posix });
         const result = { glob, state, regex: regex2, posix, input: input2, output: output2, match, isMatch };
         if (typeof opts.onResult === "function") {
           opts.onResult(result);
@@ -20835,7 +20835,7 @@ var require_picomatch = __commonJS({
       }
       return matcher;
     };
-    picomatch5.test = (input2, regex2, options, { glob, posix } = {}) => {
+    picomatch6.test = (input2, regex2, options, { glob, posix } = {}) => {
       if (typeof input2 !== "string") {
         throw new TypeError("Expected input to be a string");
       }
@@ -20852,24 +20852,24 @@ var require_picomatch = __commonJS({
       }
       if (match === false || opts.capture === true) {
         if (opts.matchBase === true || opts.basename === true) {
-          match = picomatch5.matchBase(input2, regex2, options, posix);
+          match = picomatch6.matchBase(input2, regex2, options, posix);
         } else {
           match = regex2.exec(output2);
         }
       }
       return { isMatch: Boolean(match), match, output: output2 };
     };
-    picomatch5.matchBase = (input2, glob, options, posix = options && options.windows) => {
-      const regex2 = glob instanceof RegExp ? glob : picomatch5.makeRe(glob, options);
+    picomatch6.matchBase = (input2, glob, options, posix = options && options.windows) => {
+      const regex2 = glob instanceof RegExp ? glob : picomatch6.makeRe(glob, options);
       return regex2.test(utils.basename(input2, { windows: posix }));
     };
-    picomatch5.isMatch = (str, patterns, options) => picomatch5(patterns, options)(str);
-    picomatch5.parse = (pattern, options) => {
-      if (Array.isArray(pattern)) return pattern.map((p) => picomatch5.parse(p, options));
+    picomatch6.isMatch = (str, patterns, options) => picomatch6(patterns, options)(str);
+    picomatch6.parse = (pattern, options) => {
+      if (Array.isArray(pattern)) return pattern.map((p) => picomatch6.parse(p, options));
       return parse6(pattern, { ...options, fastpaths: false });
     };
-    picomatch5.scan = (input2, options) => scan(input2, options);
-    picomatch5.compileRe = (state, options, returnOutput = false, returnState = false) => {
+    picomatch6.scan = (input2, options) => scan(input2, options);
+    picomatch6.compileRe = (state, options, returnOutput = false, returnState = false) => {
       if (returnOutput === true) {
         return state.output;
       }
@@ -20880,13 +20880,13 @@ var require_picomatch = __commonJS({
       if (state && state.negated === true) {
         source = `^(?!${source}).*$`;
       }
-      const regex2 = picomatch5.toRegex(source, options);
+      const regex2 = picomatch6.toRegex(source, options);
       if (returnState === true) {
         regex2.state = state;
       }
       return regex2;
     };
-    picomatch5.makeRe = (input2, options = {}, returnOutput = false, returnState = false) => {
+    picomatch6.makeRe = (input2, options = {}, returnOutput = false, returnState = false) => {
       if (!input2 || typeof input2 !== "string") {
         throw new TypeError("Expected a non-empty string");
       }
@@ -20897,9 +20897,9 @@ var require_picomatch = __commonJS({
       if (!parsed.output) {
         parsed = parse6(input2, options);
       }
-      return picomatch5.compileRe(parsed, options, returnOutput, returnState);
+      return picomatch6.compileRe(parsed, options, returnOutput, returnState);
     };
-    picomatch5.toRegex = (source, options) => {
+    picomatch6.toRegex = (source, options) => {
       try {
         const opts = options || {};
         return new RegExp(source, opts.flags || (opts.nocase ? "i" : ""));
@@ -20908,8 +20908,8 @@ var require_picomatch = __commonJS({
         return /$^/;
       }
     };
-    picomatch5.constants = constants5;
-    module.exports = picomatch5;
+    picomatch6.constants = constants5;
+    module.exports = picomatch6;
   }
 });
 
@@ -20919,14 +20919,14 @@ var require_picomatch2 = __commonJS({
     "use strict";
     var pico = require_picomatch();
     var utils = require_utils2();
-    function picomatch5(glob, options, returnState = false) {
+    function picomatch6(glob, options, returnState = false) {
       if (options && (options.windows === null || options.windows === void 0)) {
         options = { ...options, windows: utils.isWindows() };
       }
       return pico(glob, options, returnState);
     }
-    Object.assign(picomatch5, pico);
-    module.exports = picomatch5;
+    Object.assign(picomatch6, pico);
+    module.exports = picomatch6;
   }
 });
 
@@ -31756,7 +31756,7 @@ var require_light = __commonJS({
 });
 
 // src/action/main.ts
-import { appendFileSync as appendFileSync2, existsSync as existsSync7, mkdirSync as mkdirSync4, readFileSync as readFileSync7 } from "node:fs";
+import { appendFileSync as appendFileSync2, existsSync as existsSync7, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
 import { isAbsolute as isAbsolute3, join as join11, relative as relative4, resolve as resolve6, sep as sep3 } from "node:path";
 
@@ -32399,7 +32399,8 @@ function defaultConfig() {
     fail_on: "none",
     history: { enabled: true, db: null },
     notify: { on: "medium", slack_webhook: null, discord_webhook: null },
-    quarantine: []
+    quarantine: [],
+    secrets: []
   };
 }
 
@@ -52315,7 +52316,12 @@ var configSchema = external_exports.strictObject({
   fail_on: external_exports.enum(SEVERITIES).describe("Exit 1 when the result reaches this severity; none never does."),
   history: historySchema.describe("History database."),
   notify: notifySchema.describe("Slack and Discord notifications."),
-  quarantine: external_exports.array(quarantineEntrySchema).describe("Tests known to be flaky.")
+  quarantine: external_exports.array(quarantineEntrySchema).describe("Tests known to be flaky."),
+  secrets: external_exports.array(
+    external_exports.string().min(1).max(200).regex(/^[A-Za-z0-9_*?]+$/, { message: "expected a variable name or a glob such as MY_*" })
+  ).max(1e3).describe(
+    "More environment variables to treat as secrets (names or globs such as ACME_*), besides *_TOKEN, *_KEY, *_SECRET, *_PASSWORD, webhook URLs and FLAKY_DETECTOR_NOTIFY__*: masked in everything stored or printed, and removed from tests on servers and workers."
+  )
 });
 var configLayerSchema = configSchema.partial().extend({
   severity_thresholds: severityThresholdsSchema.partial().optional(),
@@ -52333,7 +52339,8 @@ var ENV_PREFIX = "FLAKY_DETECTOR_";
 var EXTRA_ENV = {
   FLAKY_DETECTOR_CONFIG: "path of the config file",
   FLAKY_DETECTOR_DB: "alias of history.db",
-  FLAKY_DETECTOR_API_KEY: "bearer key `flaky-detector serve` requires on /api/ (kept out of argv and logs)"
+  FLAKY_DETECTOR_API_KEY: "bearer key `flaky-detector serve` requires on /api/ (kept out of argv and logs)",
+  FLAKY_DETECTOR_ALLOWED_HOSTS: "host names `flaky-detector serve` answers to, comma-separated (serve --allowed-host)"
 };
 function envName(path) {
   return ENV_PREFIX + path.map((p) => p.toUpperCase()).join("__");
@@ -52525,6 +52532,7 @@ function loadConfigFile(path, cwd = process.cwd()) {
   }
   return parseConfigText(text2, shown);
 }
+var MAX_ALIAS_COUNT = 100;
 function parseConfigText(text2, shown) {
   const lineCounter = new import_yaml.LineCounter();
   const doc = (0, import_yaml.parseDocument)(text2, { lineCounter, prettyErrors: true, uniqueKeys: true });
@@ -52541,8 +52549,23 @@ function parseConfigText(text2, shown) {
       "E_CONFIG_SYNTAX"
     );
   }
+  let values;
+  try {
+    values = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    throw new ConfigError(
+      [
+        {
+          path: "",
+          message: `${shown}: cannot be read as configuration: ${e.message}`,
+          hint: `a config file needs no more than a few YAML aliases (at most ${MAX_ALIAS_COUNT}) and little nesting; write the values out`
+        }
+      ],
+      "E_CONFIG_SYNTAX"
+    );
+  }
   return {
-    values: doc.toJS(),
+    values,
     origin: {
       label: shown,
       where: (path) => {
@@ -53302,7 +53325,7 @@ function safeJson(text2) {
 }
 
 // src/pipeline/detect.ts
-import { existsSync as existsSync6, readFileSync as readFileSync5 } from "node:fs";
+import { existsSync as existsSync6 } from "node:fs";
 import { join as join9, resolve as resolve5 } from "node:path";
 
 // src/analysis/per-test.ts
@@ -57641,7 +57664,9 @@ var ARRAYS = /* @__PURE__ */ new Set([
   "rerunError",
   "property"
 ]);
+var MAX_NESTING = 100;
 var parser = new XMLParser({
+  maxNestedTags: MAX_NESTING,
   ignoreAttributes: false,
   // Prefixed: node:test writes both a failure *attribute* and a <failure> element on one testcase.
   attributeNamePrefix: "@_",
@@ -57659,7 +57684,14 @@ function parseJUnitCases(xml) {
   try {
     doc = parser.parse(xml, true);
   } catch (e) {
-    throw new ResultParseError("junit", `not well-formed XML: ${e.message.split("\n")[0]}`);
+    const reason = e.message.split("\n")[0] ?? "";
+    if (/nested tags/i.test(reason)) {
+      throw new ResultParseError(
+        "junit",
+        `elements nest more than ${MAX_NESTING} levels deep, which no JUnit writer produces; the file is damaged or not a test report`
+      );
+    }
+    throw new ResultParseError("junit", `not well-formed XML: ${reason}`);
   }
   const cases = [];
   const root = doc.testsuites ?? void 0;
@@ -57834,11 +57866,40 @@ function attemptSeed(jobSeed, index, range) {
   return range.min + mixed % span;
 }
 
+// src/util/read-limited.ts
+import { readFileSync as readFileSync3, statSync } from "node:fs";
+var MAX_RESULT_FILE_BYTES = 64 * 1024 * 1024;
+var ResultFileTooLarge = class extends Error {
+};
+function readResultFile(path, limit = MAX_RESULT_FILE_BYTES) {
+  const size2 = statSync(path).size;
+  if (size2 > limit) {
+    throw new ResultFileTooLarge(
+      `${path} is ${mib(size2)} MiB, over the ${mib(limit)} MiB limit for a results file; have the reporter leave out captured output (system-out/system-err), or split the suite`
+    );
+  }
+  return readFileSync3(path, "utf8");
+}
+function mib(bytes) {
+  return (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0);
+}
+
 // src/util/temp-dirs.ts
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync as readFileSync4, rmSync, statSync as statSync2, writeFileSync } from "node:fs";
 import { rm as rm2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join2 } from "node:path";
+var PREFIX = "flaky-detector-";
+var OWNER_SUFFIX = ".owner";
+function ownerId(pid = process.pid) {
+  try {
+    const stat2 = readFileSync4(`/proc/${pid}/stat`, "utf8");
+    const fields = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ");
+    return `${pid} ${fields[19]}`;
+  } catch {
+    return pid === process.pid ? `${pid} ?` : void 0;
+  }
+}
 var TempDirs = class {
   constructor(root = tmpdir()) {
     this.root = root;
@@ -57848,22 +57909,32 @@ var TempDirs = class {
   dirs = /* @__PURE__ */ new Set();
   onExit = () => this.removeAllSync();
   create(prefix) {
-    const dir = mkdtempSync(join2(this.root, `flaky-detector-${prefix}-`));
+    const dir = mkdtempSync(join2(this.root, `${PREFIX}${prefix}-`));
     this.dirs.add(dir);
+    try {
+      writeFileSync(dir + OWNER_SUFFIX, ownerId() ?? String(process.pid));
+    } catch {
+    }
     return dir;
   }
   list() {
     return [...this.dirs];
   }
-  /** Stop tracking without removing (preserve_temp_dir). */
+  /** Stop tracking without removing (preserve_temp_dir); the kept ones are no longer swept. */
   release() {
     const kept = this.list();
+    for (const d of kept) rmSync(d + OWNER_SUFFIX, { force: true });
     this.dirs.clear();
     process.off("exit", this.onExit);
     return kept;
   }
   async removeAll() {
-    await Promise.all([...this.dirs].map((d) => rm2(d, { recursive: true, force: true, maxRetries: 3 })));
+    await Promise.all(
+      [...this.dirs].map(async (d) => {
+        await rm2(d, { recursive: true, force: true, maxRetries: 3 });
+        await rm2(d + OWNER_SUFFIX, { force: true });
+      })
+    );
     this.dirs.clear();
     process.off("exit", this.onExit);
   }
@@ -57871,6 +57942,7 @@ var TempDirs = class {
     for (const d of this.dirs) {
       try {
         rmSync(d, { recursive: true, force: true });
+        rmSync(d + OWNER_SUFFIX, { force: true });
       } catch {
       }
     }
@@ -57938,6 +58010,7 @@ async function runPool(opts) {
 
 // src/util/process-tree.ts
 import { spawn } from "node:child_process";
+import { randomUUID as randomUUID2 } from "node:crypto";
 import { createWriteStream } from "node:fs";
 
 // src/util/clean-text.ts
@@ -57981,19 +58054,231 @@ var BoundedOutput = class {
   get omitted() {
     return Math.max(0, this.total - this.headSize - Math.min(this.tailSize, this.tailBytes));
   }
-  /** Head and tail as text, cleaned of escape sequences and control characters. */
-  text() {
-    return cleanText(this.rawText());
-  }
-  rawText() {
+  /**
+   * Head and tail as text, cleaned of escape sequences and control characters. `mask` sees each
+   * cleaned piece that was cut on its own, so a secret split by the cut can still be recognised.
+   */
+  text(mask = (s) => s) {
     const head = Buffer.concat(this.head).toString("utf8");
     let tailBuf = Buffer.concat(this.tail);
     if (tailBuf.length > this.tailBytes) tailBuf = tailBuf.subarray(tailBuf.length - this.tailBytes);
     const tail2 = tailBuf.toString("utf8");
-    if (this.omitted === 0) return head + tail2;
-    return `${head}
+    if (this.omitted === 0) return mask(cleanText(head + tail2));
+    return `${mask(cleanText(head))}
 [\u2026 ${this.omitted} bytes of output omitted \u2026]
-${tail2}`;
+${mask(cleanText(tail2))}`;
+  }
+};
+
+// src/util/escapees.ts
+import { readdirSync as readdirSync2, readFileSync as readFileSync5 } from "node:fs";
+var MARK_VARIABLE = "FLAKY_DETECTOR_RUN_MARK";
+function findMarked(mark) {
+  let entries;
+  try {
+    entries = readdirSync2("/proc");
+  } catch {
+    return [];
+  }
+  const needle = Buffer.from(`\0${MARK_VARIABLE}=${mark}\0`);
+  const first = Buffer.from(`${MARK_VARIABLE}=${mark}\0`);
+  const found = [];
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    let env;
+    try {
+      env = readFileSync5(`/proc/${name}/environ`);
+    } catch {
+      continue;
+    }
+    if (env.includes(needle) || env.subarray(0, first.length).equals(first)) found.push(pid);
+  }
+  return found;
+}
+function killMarked(mark) {
+  const pids = findMarked(mark);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+    }
+  }
+  return pids;
+}
+
+// src/util/masking-writer.ts
+import { StringDecoder } from "node:string_decoder";
+var LINE_LIMIT = 64 * 1024;
+var MaskingWriter = class {
+  constructor(out, masker) {
+    this.out = out;
+    this.masker = masker;
+  }
+  out;
+  masker;
+  decoder = new StringDecoder("utf8");
+  pending = "";
+  write(chunk) {
+    if (!this.masker.active) {
+      this.out.write(chunk);
+      return;
+    }
+    this.pending += this.decoder.write(chunk);
+    const cut = this.pending.lastIndexOf("\n") + 1;
+    if (cut > 0) {
+      this.out.write(this.masker.text(this.pending.slice(0, cut)));
+      this.pending = this.pending.slice(cut);
+    }
+    if (this.pending.length > LINE_LIMIT) {
+      const cut2 = this.masker.safeCut(this.pending, Math.max(0, this.masker.longest - 1));
+      this.out.write(this.masker.text(this.pending.slice(0, cut2)));
+      this.pending = this.pending.slice(cut2);
+    }
+  }
+  end(done) {
+    const rest = this.pending + (this.masker.active ? this.decoder.end() : "");
+    this.pending = "";
+    this.out.end(rest === "" ? void 0 : this.masker.text(rest), done);
+  }
+};
+
+// src/util/secrets.ts
+var import_picomatch2 = __toESM(require_picomatch2(), 1);
+var SECRET_NAME = /(^|_)(TOKEN|KEY|SECRET|SECRETS|PASSWORD|PASSWD|PASS|PASSPHRASE|CREDENTIAL|CREDENTIALS|PRIVATE_KEY|API_KEY|AUTH)$/i;
+var WEBHOOK_VALUE = /^https?:\/\/([^/]*\.)?(hooks\.slack\.com|discord(app)?\.com\/api\/webhooks|outlook\.office\.com\/webhook|[^/]*webhook\.office\.com)/i;
+var MASK = "***";
+var MIN_SECRET_LENGTH = 6;
+function isSecretName(name, extra = []) {
+  if (name.startsWith("FLAKY_DETECTOR_NOTIFY__")) return true;
+  if (SECRET_NAME.test(name) || /WEBHOOK/i.test(name)) return true;
+  return extra.length > 0 && import_picomatch2.default.isMatch(name, extra, { nocase: true });
+}
+function isSecretVariable(name, value, extra = []) {
+  if (isSecretName(name, extra)) return true;
+  return value !== void 0 && (WEBHOOK_VALUE.test(value) || urlPassword(value) !== void 0);
+}
+function withoutSecrets(env, extra = []) {
+  const out = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!isSecretVariable(name, value, extra)) out[name] = value;
+  }
+  return out;
+}
+function urlPassword(value) {
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s:]*:([^/@\s]+)@/.exec(value);
+  return m?.[1];
+}
+function secretValues(env, extra = []) {
+  const values = /* @__PURE__ */ new Set();
+  const add = (v) => {
+    if (v === void 0 || v.length < MIN_SECRET_LENGTH) return;
+    values.add(v);
+    const encoded = encodeURIComponent(v);
+    if (encoded !== v) values.add(encoded);
+    const json2 = JSON.stringify(v).slice(1, -1);
+    if (json2 !== v) values.add(json2);
+  };
+  for (const [name, value] of Object.entries(env)) {
+    if (value === void 0) continue;
+    const password = urlPassword(value);
+    if (password !== void 0) {
+      add(password);
+      add(safeDecode3(password));
+    }
+    if (isSecretVariable(name, value, extra)) {
+      add(value);
+      add(value.trim());
+    }
+  }
+  return [...values];
+}
+function safeDecode3(v) {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return void 0;
+  }
+}
+var Masker = class _Masker {
+  /** Longest first, so a secret that contains another is replaced whole. */
+  values;
+  pattern;
+  constructor(values) {
+    this.values = [...new Set(values)].filter((v) => v.length >= MIN_SECRET_LENGTH);
+    this.values.sort((a, b) => b.length - a.length);
+    this.pattern = this.values.length === 0 ? void 0 : new RegExp(this.values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g");
+  }
+  static none() {
+    return new _Masker([]);
+  }
+  /** A masker for this environment's secrets (and those the user names). */
+  static forEnv(env, extra = []) {
+    return new _Masker(secretValues(env, extra));
+  }
+  get active() {
+    return this.pattern !== void 0;
+  }
+  /** The longest secret: how much of a stream must be held back to mask across chunk boundaries. */
+  get longest() {
+    return this.values[0]?.length ?? 0;
+  }
+  text(s) {
+    if (!this.pattern || s.length < MIN_SECRET_LENGTH) return s;
+    return s.replace(this.pattern, MASK);
+  }
+  /**
+   * Where text may be cut so that the part before can be masked on its own: at least `keep`
+   * characters stay behind (a secret may start there), and no secret is cut in two.
+   */
+  safeCut(text2, keep) {
+    let cut = Math.max(0, text2.length - keep);
+    if (!this.pattern) return cut;
+    this.pattern.lastIndex = 0;
+    for (let m = this.pattern.exec(text2); m; m = this.pattern.exec(text2)) {
+      const end = m.index + m[0].length;
+      if (m.index < cut && end > cut) cut = end;
+      if (m.index >= cut) break;
+    }
+    return cut;
+  }
+  /**
+   * Also masks a secret cut in two by truncation: text that starts with the end of a secret, or
+   * ends with its beginning (at least MIN_SECRET_LENGTH characters of it).
+   */
+  edges(s) {
+    let out = this.text(s);
+    if (!this.pattern) return out;
+    for (const v of this.values) {
+      for (let k = v.length - 1; k >= MIN_SECRET_LENGTH; k--) {
+        if (out.startsWith(v.slice(v.length - k))) {
+          out = MASK + out.slice(k);
+          break;
+        }
+      }
+      for (let k = v.length - 1; k >= MIN_SECRET_LENGTH; k--) {
+        if (out.endsWith(v.slice(0, k))) {
+          out = out.slice(0, out.length - k) + MASK;
+          break;
+        }
+      }
+    }
+    return out;
+  }
+  /** A copy of a JSON-like value with every string (keys included) masked. */
+  deep(value) {
+    if (!this.pattern) return value;
+    return this.walk(value, 0);
+  }
+  walk(value, depth) {
+    if (typeof value === "string") return this.text(value);
+    if (depth > 200 || value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) return value.map((v) => this.walk(v, depth + 1));
+    if (value instanceof Date) return value;
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[this.text(k)] = this.walk(v, depth + 1);
+    return out;
   }
 };
 
@@ -58017,6 +58302,8 @@ function runTree(opts) {
   const [file2, ...args] = opts.argv;
   if (!file2) throw new TypeError("runTree: empty argv");
   const output2 = new BoundedOutput(opts.headBytes, opts.tailBytes);
+  const masker = opts.masker ?? Masker.none();
+  const mark = randomUUID2();
   let log;
   let stdoutLog;
   const started = performance.now();
@@ -58035,14 +58322,16 @@ function runTree(opts) {
       opts.signal?.removeEventListener("abort", onAbort);
       killGroup("SIGKILL");
       if (child?.pid !== void 0) liveGroups.delete(child.pid);
+      const escaped = child?.pid !== void 0 ? killMarked(mark) : [];
       const done = () => resolve7({
         ...spawnError ? { spawnError } : {},
         ...terminatedBy ? { terminatedBy } : {},
         exitCode: exit?.code ?? null,
         signal: exit?.signal ?? null,
         durationMs: durationMs || performance.now() - started,
-        output: output2.text(),
-        outputBytes: output2.total
+        output: output2.text((piece) => masker.edges(piece)),
+        outputBytes: output2.total,
+        escaped
       });
       const streams = [log, stdoutLog].filter((w) => w !== void 0);
       let open3 = streams.length;
@@ -58066,7 +58355,7 @@ function runTree(opts) {
     try {
       child = spawn(file2, args, {
         cwd: opts.cwd,
-        env: opts.env,
+        env: { ...opts.env, [MARK_VARIABLE]: mark },
         detached: true,
         stdio: [opts.stdin === void 0 ? "ignore" : "pipe", "pipe", "pipe"],
         windowsHide: true
@@ -58077,8 +58366,8 @@ function runTree(opts) {
       return;
     }
     if (child.pid !== void 0) track(child.pid);
-    if (opts.logFile) log = createWriteStream(opts.logFile);
-    if (opts.stdoutFile) stdoutLog = createWriteStream(opts.stdoutFile);
+    if (opts.logFile) log = new MaskingWriter(createWriteStream(opts.logFile), masker);
+    if (opts.stdoutFile) stdoutLog = new MaskingWriter(createWriteStream(opts.stdoutFile), Masker.none());
     const onData = (chunk) => {
       output2.push(chunk);
       log?.write(chunk);
@@ -58155,7 +58444,8 @@ async function runAttempt(spec) {
     tailBytes: spec.tailBytes,
     ...spec.logFile ? { logFile: spec.logFile } : {},
     ...spec.stdoutFile ? { stdoutFile: spec.stdoutFile } : {},
-    ...spec.signal ? { signal: spec.signal } : {}
+    ...spec.signal ? { signal: spec.signal } : {},
+    ...spec.masker ? { masker: spec.masker } : {}
   });
   const base = {
     index: spec.index,
@@ -58167,7 +58457,8 @@ async function runAttempt(spec) {
     timedOut: result.terminatedBy === "timeout",
     output: result.output,
     outputBytes: result.outputBytes,
-    ...spec.logFile ? { logFile: spec.logFile } : {}
+    ...spec.logFile ? { logFile: spec.logFile } : {},
+    ...result.escaped.length > 0 ? { escapedProcesses: result.escaped.length } : {}
   };
   if (result.spawnError) {
     return {
@@ -58191,8 +58482,8 @@ function outcomeOf(terminatedBy, exitCode, signal) {
 }
 
 // src/pipeline/results.ts
-var import_picomatch2 = __toESM(require_picomatch2(), 1);
-import { readdirSync, readFileSync as readFileSync3, rmSync as rmSync2 } from "node:fs";
+var import_picomatch3 = __toESM(require_picomatch2(), 1);
+import { readdirSync as readdirSync3, rmSync as rmSync2 } from "node:fs";
 import { join as join3, relative as relative2 } from "node:path";
 function resultSink(adapter, dir, index, tag = "") {
   const file2 = join3(dir, `attempt-${index}${tag}.${adapter.extension || "out"}`);
@@ -58207,14 +58498,15 @@ function collectResults(adapter, sink, cwd, junitGlob2) {
     if (adapter.results === "glob") {
       const files = globFiles(cwd, junitGlob2 ?? "");
       if (files.length === 0) return { ok: false, reason: `no file matched --junit ${junitGlob2}` };
-      return { ok: true, tests: files.flatMap((f) => adapter.parse(readFileSync3(f, "utf8"), cwd)) };
+      return { ok: true, tests: files.flatMap((f) => adapter.parse(readResultFile(f), cwd)) };
     }
     const file2 = sink.resultFile ?? sink.stdoutFile;
     if (!file2) return { ok: true, tests: [] };
     let text2;
     try {
-      text2 = readFileSync3(file2, "utf8");
-    } catch {
+      text2 = readResultFile(file2);
+    } catch (e) {
+      if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
       return { ok: false, reason: `${adapter.name} wrote no results file` };
     }
     return { ok: true, tests: adapter.parse(text2, cwd) };
@@ -58230,13 +58522,13 @@ function clearGlob(cwd, glob) {
 }
 var SKIP_DIRS = /* @__PURE__ */ new Set([".git", "node_modules", ".venv", ".flaky-venv"]);
 function globFiles(cwd, glob) {
-  const isMatch = (0, import_picomatch2.default)(glob.replace(/^\.\//, ""), { dot: true });
+  const isMatch = (0, import_picomatch3.default)(glob.replace(/^\.\//, ""), { dot: true });
   const out = [];
   const walk = (dir, depth) => {
     if (depth > 12) return;
     let entries;
     try {
-      entries = readdirSync(dir, { withFileTypes: true });
+      entries = readdirSync3(dir, { withFileTypes: true });
     } catch {
       return;
     }
@@ -58275,6 +58567,7 @@ async function runWithResults(s, spec) {
     headBytes: s.config.output_head_bytes,
     tailBytes: s.config.output_tail_bytes,
     signal: spec.signal,
+    masker: s.masker,
     ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
   });
@@ -58360,6 +58653,13 @@ async function runAttempts(p, r) {
     throw new InfraError(
       "E_ALL_ERRORED",
       `every attempt errored; none ran: ${records[0]?.error ?? "spawn failed"}`
+    );
+  }
+  const leaky = records.filter((a) => (a.escapedProcesses ?? 0) > 0);
+  if (leaky.length > 0) {
+    const n = leaky.reduce((sum, a) => sum + (a.escapedProcesses ?? 0), 0);
+    r.warnings.push(
+      `${leaky.length} attempt(s) left ${n} process(es) running outside their process group (setsid or a daemonizing fork), first in attempt ${leaky[0]?.index}; they were killed. A test that starts servers should stop them, or they outlive the run in CI too.`
     );
   }
   return out;
@@ -58480,7 +58780,7 @@ async function runFollowUps(s, plan, opts) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync3, readFileSync as readFileSync4 } from "node:fs";
+import { existsSync as existsSync3, readFileSync as readFileSync6 } from "node:fs";
 import { join as join4 } from "node:path";
 
 // src/parsers/cargo-text.ts
@@ -58930,7 +59230,7 @@ function packageScript(dir, name) {
   const file2 = join4(dir, "package.json");
   if (!existsSync3(file2)) return void 0;
   try {
-    const pkg = JSON.parse(readFileSync4(file2, "utf8"));
+    const pkg = JSON.parse(readFileSync6(file2, "utf8"));
     return pkg.scripts?.[name];
   } catch {
     return void 0;
@@ -58947,13 +59247,13 @@ import { mkdirSync } from "node:fs";
 import { join as join8, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
-import { accessSync, constants as constants3, statSync } from "node:fs";
+import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
 import { delimiter, isAbsolute as isAbsolute2, join as join5, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
   const candidates = program.includes("/") ? [isAbsolute2(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter).filter(Boolean).map((dir) => join5(isAbsolute2(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates) {
     try {
-      if (!statSync(c).isFile()) continue;
+      if (!statSync3(c).isFile()) continue;
       accessSync(c, constants3.X_OK);
       return c;
     } catch {
@@ -58974,7 +59274,7 @@ function assertRunnable(program, cwd, pathVar) {
 }
 
 // src/source/acquire.ts
-import { existsSync as existsSync4, statSync as statSync2 } from "node:fs";
+import { existsSync as existsSync4, statSync as statSync4 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/util/copy-tree.ts
@@ -59086,6 +59386,7 @@ function tail(text2) {
 }
 
 // src/source/repo-spec.ts
+import { fileURLToPath } from "node:url";
 var SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 function parseRepoSpec(value) {
   if (value.trim() === "" || value.startsWith("-") || /[\0\r\n]/.test(value)) {
@@ -59094,13 +59395,19 @@ function parseRepoSpec(value) {
       `--repo: invalid repository ${JSON.stringify(value)}; give a path, an https:// URL or git@host:owner/repo.git`
     );
   }
-  if (SCP_LIKE.test(value)) return { kind: "url", url: value, display: value };
+  if (SCP_LIKE.test(value)) {
+    const host = value.slice(value.indexOf("@") + 1, value.indexOf(":"));
+    return { kind: "url", url: value, display: value, scheme: "ssh", host: host.toLowerCase() };
+  }
   if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return { kind: "path", path: value };
   let url2;
   try {
     url2 = new URL(value);
   } catch {
-    throw new UsageError("E_REPO_INVALID", `--repo: not a valid URL: ${JSON.stringify(value)}`);
+    throw new UsageError(
+      "E_REPO_INVALID",
+      `--repo: not a valid URL: ${JSON.stringify(withoutCredentials(value))}; give a path, an https:// URL or git@host:owner/repo.git`
+    );
   }
   const scheme = url2.protocol.replace(/:$/, "");
   if (!["https", "ssh", "file", "http"].includes(scheme)) {
@@ -59121,7 +59428,20 @@ function parseRepoSpec(value) {
       "--repo: the URL contains credentials; remove them and put the token in the GIT_TOKEN environment variable (it is sent as a header, never stored)"
     );
   }
-  return { kind: "url", url: value, display: value };
+  if (scheme === "file") {
+    try {
+      fileURLToPath(url2);
+    } catch (e) {
+      throw new UsageError(
+        "E_REPO_INVALID",
+        `--repo: ${JSON.stringify(value)} is not a local file URL (${e.message.replace(/\.$/, "")}); give file:///absolute/path or the path itself`
+      );
+    }
+  }
+  return { kind: "url", url: value, display: value, scheme, host: url2.hostname.toLowerCase() };
+}
+function withoutCredentials(value) {
+  return value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@\s]*@/, "$1***@");
 }
 function isLoopback(host) {
   return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -59154,7 +59474,7 @@ async function acquireSource(req, ctx) {
   const spec = parseRepoSpec(req.repo);
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve3(req.cwd, spec.path);
-  if (!existsSync4(path) || !statSync2(path).isDirectory()) {
+  if (!existsSync4(path) || !statSync4(path).isDirectory()) {
     throw new InfraError("E_REPO_NOT_FOUND", `--repo: no such directory: ${path}`);
   }
   if (ref !== void 0) return cloneAt(path, path, ref, ctx);
@@ -59336,11 +59656,19 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 }
 
 // src/pipeline/prepare.ts
+function requestMasker(req) {
+  return Masker.forEnv({ ...req.env, ...req.command.env }, req.config.secrets);
+}
 async function prepareRun(req, ctx) {
   const { config: config2 } = req;
   const { emit, timings } = ctx;
-  const testEnv = withoutVariables(req.env, req.hideFromTests ?? []);
-  emit({ type: "phase", phase: "source", detail: req.source.repo ?? req.source.cwd });
+  const visible = withoutVariables(req.env, req.hideFromTests ?? []);
+  const testEnv = req.hideSecrets ? withoutSecrets(visible, config2.secrets) : visible;
+  emit({
+    type: "phase",
+    phase: "source",
+    detail: req.source.repo !== void 0 ? withoutCredentials(req.source.repo) : req.source.cwd
+  });
   let t = performance.now();
   const source = await acquireSource(
     {
@@ -59403,7 +59731,8 @@ async function prepareRun(req, ctx) {
       slotDirs: slots.dirs,
       resultsDir: ctx.temp.create("results"),
       junitGlob: req.junitGlob,
-      logsDir: config2.save_full_output ? prepareLogsDir(req.source.cwd, config2.logs_dir) : void 0
+      logsDir: config2.save_full_output ? prepareLogsDir(req.source.cwd, config2.logs_dir) : void 0,
+      masker: ctx.masker
     }
   };
 }
@@ -59426,9 +59755,32 @@ function withoutVariables(env, names) {
   return out;
 }
 
+// src/pipeline/masking.ts
+async function masked(req, run) {
+  const masker = requestMasker(req);
+  if (!masker.active) return run(req, masker);
+  const inner = req.emit;
+  const emit = (event) => inner?.(masker.deep(event));
+  try {
+    return masker.deep(await run({ ...req, emit }, masker));
+  } catch (e) {
+    throw maskError(e, masker);
+  }
+}
+function maskError(e, masker) {
+  if (!masker.active || !(e instanceof Error)) return e;
+  e.message = masker.text(e.message);
+  if (e.stack) e.stack = masker.text(e.stack);
+  if (isFlakyDetectorError(e)) {
+    const details = e.details.map((d) => masker.text(d));
+    e.details.splice(0, e.details.length, ...details);
+  }
+  return e;
+}
+
 // src/pipeline/report-builder.ts
-var import_picomatch3 = __toESM(require_picomatch2(), 1);
-import { randomUUID as randomUUID2 } from "node:crypto";
+var import_picomatch4 = __toESM(require_picomatch2(), 1);
+import { randomUUID as randomUUID3 } from "node:crypto";
 import { availableParallelism as availableParallelism2 } from "node:os";
 var SEED_ALIAS = {
   go: "GO_TEST_SEED",
@@ -59465,7 +59817,7 @@ function buildReport(b) {
     maxErrorLength: config2.max_error_length,
     reproduce: b.reproduce
   };
-  const isIgnored = config2.ignore_patterns.length > 0 ? (0, import_picomatch3.default)(config2.ignore_patterns, { dot: true }) : () => false;
+  const isIgnored = config2.ignore_patterns.length > 0 ? (0, import_picomatch4.default)(config2.ignore_patterns, { dot: true }) : () => false;
   const results = [];
   const ignored = [];
   for (const tally of b.aggregator.list()) {
@@ -59489,7 +59841,7 @@ function buildReport(b) {
   const firstFailure = attempts.find((a) => a.outcome === "failed" || a.outcome === "timedOut");
   return {
     schemaVersion: 1,
-    id: randomUUID2(),
+    id: randomUUID3(),
     createdAt: (/* @__PURE__ */ new Date()).toISOString(),
     tool: TOOL,
     request: {
@@ -59533,7 +59885,8 @@ function buildReport(b) {
       outputTail: a.output,
       outputBytes: a.outputBytes,
       ...a.error ? { error: a.error } : {},
-      ...a.logFile ? { logFile: a.logFile } : {}
+      ...a.logFile ? { logFile: a.logFile } : {},
+      ...a.escapedProcesses ? { escapedProcesses: a.escapedProcesses } : {}
     })),
     reproduce: firstFailure ? shellLine(b.command.argv, { TEST_SEED: String(firstFailure.seed), ...b.command.env }) : null,
     timings: roundTimings(b.timings),
@@ -59608,7 +59961,10 @@ function roundTimings(t) {
 }
 
 // src/pipeline/detect.ts
-async function detect(req) {
+function detect(req) {
+  return masked(req, detectMasked);
+}
+async function detectMasked(req, masker) {
   const { config: config2 } = req;
   const emit = req.emit ?? (() => {
   });
@@ -59625,7 +59981,8 @@ async function detect(req) {
       warnings,
       timings,
       attempts: config2.runs,
-      extraTests: fromJunitIds
+      extraTests: fromJunitIds,
+      masker
     });
     const { session, parallelism, requested } = prep;
     const jobSeed = config2.seed ?? randomJobSeed();
@@ -59741,11 +60098,11 @@ function failedTestsOf(file2, cwd, adapter) {
   const path = resolve5(cwd, file2);
   let xml;
   try {
-    xml = readFileSync5(path, "utf8");
+    xml = readResultFile(path);
   } catch (e) {
     throw new UsageError(
       "E_FROM_JUNIT",
-      `--from-junit: cannot read ${path}: ${e.code ?? e.message}`
+      e instanceof ResultFileTooLarge ? `--from-junit: ${e.message}` : `--from-junit: cannot read ${path}: ${e.code ?? e.message}`
     );
   }
   const ids = failedTestIdsIn(xml, path, cwd, adapter, "--from-junit");
@@ -59796,7 +60153,8 @@ var JOB_CONFIG_KEYS = {
   confidence: true,
   min_detectable_rate: true,
   shuffle: true,
-  isolation: true
+  isolation: true,
+  secrets: true
 };
 var configPart = configLayerSchema.pick(JOB_CONFIG_KEYS).shape;
 var seedSchema = external_exports.int().min(0).max(4294967295);
@@ -59898,6 +60256,7 @@ function mergeShards(m) {
 }
 
 // src/remote/fan-out.ts
+var SHARD_LOST = "E_SHARD_LOST";
 var ShardFailure = class extends Error {
   constructor(message, retryable, code = "E_SHARD_FAILED") {
     super(message);
@@ -59943,7 +60302,7 @@ async function fanOut(req) {
   const jobSeed = config2.seed ?? randomJobSeed();
   const plan = planShards(config2.runs, config2.shard_size);
   const warnings = [...req.warnings ?? []];
-  const retries = transport.retriesShards ? 0 : req.shardRetries ?? 2;
+  const retries = req.shardRetries ?? 2;
   const results = [];
   const outer = new AbortController();
   let stopReason;
@@ -60022,7 +60381,7 @@ async function fanOut(req) {
         return;
       } catch (e) {
         if (outer.signal.aborted) return;
-        const retryable = e instanceof ShardFailure ? e.retryable : !isFlakyDetectorError(e);
+        const retryable = e instanceof ShardFailure ? e.retryable && (!transport.retriesShards || e.code === SHARD_LOST) : !isFlakyDetectorError(e) && !transport.retriesShards;
         if (retryable && attempt < retries) {
           note(
             `shard ${shard.first}-${shard.first + shard.count - 1} failed (${e.message}); running it again`
@@ -60088,7 +60447,8 @@ async function fanOut(req) {
   );
   for (const r of results) for (const w of r.warnings) if (!warnings.includes(w)) warnings.push(w);
   const sum = (k) => results.reduce((n, r) => Math.max(n, r.timings[k]), 0);
-  return mergeShards({
+  const masker = Masker.forEnv({ ...req.env ?? process.env, ...req.command.env }, config2.secrets);
+  const report = mergeShards({
     config: config2,
     command: req.command,
     env: req.env ?? process.env,
@@ -60107,6 +60467,7 @@ async function fanOut(req) {
     },
     warnings
   });
+  return masker.deep(report);
 }
 function peakParallelism(results) {
   const edges = results.flatMap((r) => [
@@ -60729,7 +61090,7 @@ function describeStop(reason) {
 }
 
 // src/action/artifacts.ts
-import { mkdirSync as mkdirSync3, writeFileSync } from "node:fs";
+import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
 import { join as join10 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
@@ -61242,7 +61603,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
     const file2 = join10(dir, `${out.length}-${safe}`);
-    writeFileSync(file2, bytes);
+    writeFileSync2(file2, bytes);
     out.push(file2);
   }
   return out;
@@ -61324,7 +61685,7 @@ function hostOf(url2) {
 }
 
 // src/action/event.ts
-import { readFileSync as readFileSync6 } from "node:fs";
+import { readFileSync as readFileSync7 } from "node:fs";
 var SHA = /^[0-9a-f]{40}$/;
 function readTrigger(env) {
   const need = (name) => {
@@ -61348,7 +61709,7 @@ function readTrigger(env) {
   const eventPath = need("GITHUB_EVENT_PATH");
   let event;
   try {
-    event = JSON.parse(readFileSync6(eventPath, "utf8"));
+    event = JSON.parse(readFileSync7(eventPath, "utf8"));
   } catch (e) {
     throw new UsageError(
       "E_ACTION_ENV",
@@ -65769,7 +66130,7 @@ var Octokit2 = Octokit.plugin(requestLog, legacyRestEndpointMethods, paginateRes
 );
 
 // src/action/github.ts
-var import_picomatch4 = __toESM(require_picomatch2(), 1);
+var import_picomatch5 = __toESM(require_picomatch2(), 1);
 function githubClient(token, apiUrl, note) {
   const Client = Octokit2.plugin(retry, throttling);
   return new Client({
@@ -65816,7 +66177,7 @@ async function upsertComment(gh, r, issue3, body) {
   return { id: data.id, url: data.html_url, action: "created" };
 }
 async function runArtifacts(gh, r, runId, pattern) {
-  const isMatch = (0, import_picomatch4.default)(pattern, { nocase: true });
+  const isMatch = (0, import_picomatch5.default)(pattern, { nocase: true });
   const all = await gh.paginate(gh.rest.actions.listWorkflowRunArtifacts, {
     ...r,
     run_id: runId,
@@ -66243,7 +66604,13 @@ async function testsToRerun(inputs, trigger, config2, command2, workspace, gh, e
   }
   const ids = /* @__PURE__ */ new Set();
   for (const f of files) {
-    const xml = readFileSync7(f, "utf8");
+    let xml;
+    try {
+      xml = readResultFile(f);
+    } catch (e) {
+      warning(`JUnit results: skipped ${e.message}`);
+      continue;
+    }
     for (const id of failedTestIdsIn(xml, f, workspace, adapter, "JUnit results")) ids.add(id);
   }
   if (ids.size === 0) {

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import * as core from "@actions/core";
@@ -18,6 +18,7 @@ import { annotationsOf, formatComment, formatSummary, type RunContext } from "..
 import { writeJsonReport } from "../reporters/json.js";
 import { createProgress } from "../reporters/progress.js";
 import { type ParsedCommand, parseCommandString, parseTestCommand } from "../runner/command-line.js";
+import { readResultFile } from "../util/read-limited.js";
 import { extractJUnit } from "./artifacts.js";
 import { ensureCommit } from "./checkout.js";
 import type { OutputName } from "./definition.js";
@@ -288,7 +289,13 @@ async function testsToRerun(
   }
   const ids = new Set<string>();
   for (const f of files) {
-    const xml = readFileSync(f, "utf8");
+    let xml: string;
+    try {
+      xml = readResultFile(f);
+    } catch (e) {
+      core.warning(`JUnit results: skipped ${(e as Error).message}`);
+      continue;
+    }
     for (const id of failedTestIdsIn(xml, f, workspace, adapter, "JUnit results")) ids.add(id);
   }
   if (ids.size === 0) {

@@ -24,6 +24,8 @@ export interface ReportAttempt {
   outputBytes: number;
   error?: string;
   logFile?: string;
+  /** Processes the attempt left running outside its process group (killed after it ended). */
+  escapedProcesses?: number;
 }
 
 export interface Summary {

@@ -108,11 +108,21 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option("--max-queue <n>", "queued jobs at most; beyond it /run answers 429", "100")
     .option("--body-limit <bytes>", "largest request body", String(1024 * 1024))
     .option("--cors-origin <origin>", "allow this browser origin (repeatable; default: no CORS)", collect, [])
+    .option(
+      "--allowed-host <name>",
+      "answer to this Host besides IP addresses, localhost and this machine's name (repeatable; .example.com for a domain; * for any, behind a proxy that checks Host)",
+      collect,
+      [],
+    )
     .option("--shutdown-grace <seconds>", "time running jobs get to finish on shutdown", "30")
     .option("--job-lease <seconds>", "a dead server's running jobs are taken over after this", "30")
     .option("--rate-limit <n>", "API requests per minute per client (0 = off)", "600")
     .option("--log-level <level>", "fatal | error | warn | info | debug | silent", "info")
     .option("--redis <url>", "fan detections out as shards on this Redis (or FLAKY_DETECTOR_REDIS_URL)")
+    .option(
+      "--allow-private-repos",
+      "accept http:// repositories and ones on loopback or private-network addresses (refused by default)",
+    )
     // Loaded on use: the server (Fastify) and the queue (BullMQ) would add ~0.3 s to every `run`.
     .action(async (options: ServeOptions) => {
       const { serveCommand } = await import("./serve-command.js");
@@ -136,6 +146,10 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option("--port <n>", "runpod local test mode: port", "8000")
     .option("--db <path|url>", "runpod local test mode: job database")
     .option("--log-level <level>", "runpod local test mode: server log level", "info")
+    .option(
+      "--allow-private-repos",
+      "accept http:// repositories and ones on loopback or private-network addresses (refused by default)",
+    )
     .action(async (kind: string, options: WorkerOptions) => {
       const { workerCommand } = await import("./worker-command.js");
       setExit(await workerCommand(kind, options, io));

@@ -1,12 +1,15 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { resolveConfig } from "../config/resolve.js";
 import { EXIT, InfraError, UsageError } from "../errors.js";
 import { parseRedisUrl, RedisTransport } from "../remote/redis-queue.js";
+import { type AllowedHosts, parseAllowedHosts } from "../server/access.js";
 import { buildServer, LOG_LEVELS, type LogLevel } from "../server/app.js";
 import { activeKeyCount } from "../store/api-keys.js";
 import { openStore } from "../store/open.js";
+import { sweepStaleTempDirs } from "../util/temp-dirs.js";
 import { historyTarget } from "./history-command.js";
 import type { CliIo } from "./io.js";
 
@@ -22,9 +25,11 @@ export interface ServeOptions {
   maxQueue: string;
   bodyLimit: string;
   corsOrigin: string[];
+  allowedHost: string[];
   shutdownGrace: string;
   jobLease: string;
   redis?: string;
+  allowPrivateRepos?: boolean;
 }
 
 export function whole(flag: string, value: string, min: number, max: number, what: string): number {
@@ -72,6 +77,24 @@ function corsOrigins(values: string[]): string[] {
     }
     return u.origin;
   });
+}
+
+/**
+ * Names the server answers to: --allowed-host, else FLAKY_DETECTOR_ALLOWED_HOSTS, plus this
+ * machine's own name. IP literals and localhost are always accepted (see access.ts).
+ */
+function allowedHosts(opts: ServeOptions, io: CliIo): AllowedHosts {
+  const fromFlag = opts.allowedHost.length > 0;
+  const values = fromFlag ? opts.allowedHost : [io.env.FLAKY_DETECTOR_ALLOWED_HOSTS ?? ""];
+  let parsed: AllowedHosts;
+  try {
+    parsed = parseAllowedHosts(values, fromFlag ? "--allowed-host" : "FLAKY_DETECTOR_ALLOWED_HOSTS");
+  } catch (e) {
+    throw new UsageError("E_USAGE", (e as Error).message);
+  }
+  if (parsed === "any") return parsed;
+  const own = hostname().toLowerCase();
+  return /^[a-z0-9.-]+$/.test(own) ? [...parsed, own] : parsed;
 }
 
 function host(value: string): string {
@@ -133,6 +156,7 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
   const graceMs = whole("--shutdown-grace", opts.shutdownGrace, 0, 3600, "seconds") * 1000;
   const leaseMs = whole("--job-lease", opts.jobLease, 1, 3600, "seconds") * 1000;
   const origins = corsOrigins(opts.corsOrigin);
+  const hosts = allowedHosts(opts, io);
   const rate = Number(opts.rateLimit);
   if (!Number.isInteger(rate) || rate < 0)
     throw new UsageError(
@@ -145,6 +169,7 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
       `--log-level: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(opts.logLevel)}`,
     );
   const key = apiKey(opts, io);
+  reportSwept(io);
   const { config } = resolveConfig({ cwd: io.cwd, env: io.env });
   const store = await openStore(historyTarget(opts.db, config.history.db, io.env), io.cwd);
   const loopback = listenHost === "localhost" || listenHost.startsWith("127.") || listenHost === "::1";
@@ -175,12 +200,18 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
     logStream: io.stderr,
     bodyLimit,
     corsOrigins: origins,
+    allowedHosts: hosts,
     jobs: {
       concurrency,
       maxQueue,
       leaseMs,
       shutdownGraceMs: graceMs,
-      ctx: { allowRoots: roots, env: io.env, cwd: io.cwd },
+      ctx: {
+        allowRoots: roots,
+        env: io.env,
+        cwd: io.cwd,
+        allowPrivateRepos: opts.allowPrivateRepos === true,
+      },
       ...(fanOut ? { fanOut } : {}),
     },
   });
@@ -211,6 +242,16 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
   await fanOut?.close();
   await store.close();
   return EXIT.ok;
+}
+
+/** Leftovers of a server or worker that was killed (-9, OOM) are removed before new jobs start. */
+export function reportSwept(io: CliIo): void {
+  const removed = sweepStaleTempDirs();
+  if (removed.length > 0) {
+    io.stderr.write(
+      `removed ${removed.length} temporary director${removed.length === 1 ? "y" : "ies"} left by a process that no longer runs\n`,
+    );
+  }
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

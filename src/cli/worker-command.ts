@@ -3,7 +3,14 @@ import { parseRedisUrl } from "../remote/redis-queue.js";
 import { startRedisWorker } from "../remote/redis-worker.js";
 import { runpodEnv, runRunpodWorker } from "../remote/runpod-worker.js";
 import type { CliIo } from "./io.js";
-import { allowRoots, type ServeOptions, serveCommand, whole, withTimeout } from "./serve-command.js";
+import {
+  allowRoots,
+  reportSwept,
+  type ServeOptions,
+  serveCommand,
+  whole,
+  withTimeout,
+} from "./serve-command.js";
 
 export interface WorkerOptions {
   redis?: string;
@@ -14,6 +21,7 @@ export interface WorkerOptions {
   port: string;
   db?: string;
   logLevel: string;
+  allowPrivateRepos?: boolean;
 }
 
 const KINDS = ["runpod", "redis"] as const;
@@ -27,8 +35,14 @@ export async function workerCommand(kind: string, opts: WorkerOptions, io: CliIo
     );
   }
   const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  if (kind === "redis" || runpodEnv(io.env)) reportSwept(io);
   const roots = allowRoots(opts.allowPath, io.cwd);
-  const ctx = { allowRoots: roots, env: io.env, cwd: io.cwd };
+  const ctx = {
+    allowRoots: roots,
+    env: io.env,
+    cwd: io.cwd,
+    allowPrivateRepos: opts.allowPrivateRepos === true,
+  };
 
   if (kind === "runpod") {
     const rp = runpodEnv(io.env);
@@ -49,6 +63,8 @@ export async function workerCommand(kind: string, opts: WorkerOptions, io: CliIo
         maxQueue: "1000",
         bodyLimit: String(10 * 1024 * 1024),
         corsOrigin: [],
+        allowedHost: [],
+        ...(opts.allowPrivateRepos ? { allowPrivateRepos: true } : {}),
         shutdownGrace: "30",
         jobLease: "30",
       };

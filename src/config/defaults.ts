@@ -37,5 +37,6 @@ export function defaultConfig(): Config {
     history: { enabled: true, db: null },
     notify: { on: "medium", slack_webhook: null, discord_webhook: null },
     quarantine: [],
+    secrets: [],
   };
 }

@@ -10,6 +10,8 @@ export const EXTRA_ENV: Record<string, string> = {
   FLAKY_DETECTOR_CONFIG: "path of the config file",
   FLAKY_DETECTOR_DB: "alias of history.db",
   FLAKY_DETECTOR_API_KEY: "bearer key `flaky-detector serve` requires on /api/ (kept out of argv and logs)",
+  FLAKY_DETECTOR_ALLOWED_HOSTS:
+    "host names `flaky-detector serve` answers to, comma-separated (serve --allowed-host)",
 };
 
 /** Environment name of a key path: severity_thresholds.high → FLAKY_DETECTOR_SEVERITY_THRESHOLDS__HIGH. */

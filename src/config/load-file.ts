@@ -37,6 +37,9 @@ export function loadConfigFile(path: string, cwd = process.cwd()): RawLayer {
   return parseConfigText(text, shown);
 }
 
+/** Alias expansions a config file may use (the yaml library's maxAliasCount). */
+export const MAX_ALIAS_COUNT = 100;
+
 export function parseConfigText(text: string, shown: string): RawLayer {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
@@ -53,8 +56,24 @@ export function parseConfigText(text: string, shown: string): RawLayer {
       "E_CONFIG_SYNTAX",
     );
   }
+  let values: unknown;
+  try {
+    // Aliases are expanded by toJS: a "billion laughs" file would otherwise take all memory.
+    values = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    throw new ConfigError(
+      [
+        {
+          path: "",
+          message: `${shown}: cannot be read as configuration: ${(e as Error).message}`,
+          hint: `a config file needs no more than a few YAML aliases (at most ${MAX_ALIAS_COUNT}) and little nesting; write the values out`,
+        },
+      ],
+      "E_CONFIG_SYNTAX",
+    );
+  }
   return {
-    values: doc.toJS(),
+    values,
     origin: {
       label: shown,
       where: (path) => {

@@ -157,6 +157,18 @@ export const configSchema = z.strictObject({
   history: historySchema.describe("History database."),
   notify: notifySchema.describe("Slack and Discord notifications."),
   quarantine: z.array(quarantineEntrySchema).describe("Tests known to be flaky."),
+  secrets: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(200)
+        .regex(/^[A-Za-z0-9_*?]+$/, { message: "expected a variable name or a glob such as MY_*" }),
+    )
+    .max(1000)
+    .describe(
+      "More environment variables to treat as secrets (names or globs such as ACME_*), besides *_TOKEN, *_KEY, *_SECRET, *_PASSWORD, webhook URLs and FLAKY_DETECTOR_NOTIFY__*: masked in everything stored or printed, and removed from tests on servers and workers.",
+    ),
 });
 
 export type Config = z.infer<typeof configSchema>;

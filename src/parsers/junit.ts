@@ -38,7 +38,11 @@ const ARRAYS = new Set([
   "property",
 ]);
 
+/** Deepest element nesting read (fast-xml-parser refuses deeper documents instead of recursing). */
+const MAX_NESTING = 100;
+
 const parser = new XMLParser({
+  maxNestedTags: MAX_NESTING,
   ignoreAttributes: false,
   // Prefixed: node:test writes both a failure *attribute* and a <failure> element on one testcase.
   attributeNamePrefix: "@_",
@@ -59,7 +63,14 @@ export function parseJUnitCases(xml: string): JUnitCase[] {
   try {
     doc = parser.parse(xml, true) as Node;
   } catch (e) {
-    throw new ResultParseError("junit", `not well-formed XML: ${(e as Error).message.split("\n")[0]}`);
+    const reason = (e as Error).message.split("\n")[0] ?? "";
+    if (/nested tags/i.test(reason)) {
+      throw new ResultParseError(
+        "junit",
+        `elements nest more than ${MAX_NESTING} levels deep, which no JUnit writer produces; the file is damaged or not a test report`,
+      );
+    }
+    throw new ResultParseError("junit", `not well-formed XML: ${reason}`);
   }
   const cases: JUnitCase[] = [];
   const root = (doc.testsuites as Node | undefined) ?? undefined;

@@ -112,5 +112,12 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
       `every attempt errored; none ran: ${records[0]?.error ?? "spawn failed"}`,
     );
   }
+  const leaky = records.filter((a) => (a.escapedProcesses ?? 0) > 0);
+  if (leaky.length > 0) {
+    const n = leaky.reduce((sum, a) => sum + (a.escapedProcesses ?? 0), 0);
+    r.warnings.push(
+      `${leaky.length} attempt(s) left ${n} process(es) running outside their process group (setsid or a daemonizing fork), first in attempt ${leaky[0]?.index}; they were killed. A test that starts servers should stop them, or they outlive the run in CI too.`,
+    );
+  }
   return out;
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { EventSink } from "../analysis/events.js";
 import { TestAggregator } from "../analysis/per-test.js";
@@ -11,10 +11,13 @@ import { defaultJUnitId, parseJUnitCases } from "../parsers/junit.js";
 import type { AttemptRecord } from "../runner/attempt.js";
 import { shellLine } from "../runner/command-line.js";
 import { randomJobSeed } from "../runner/seeds.js";
+import { ResultFileTooLarge, readResultFile } from "../util/read-limited.js";
+import type { Masker } from "../util/secrets.js";
 import { TempDirs } from "../util/temp-dirs.js";
 import { runAttempts } from "./attempts.js";
 import { planFollowUps, runFollowUps } from "./follow-ups.js";
 import { resolveFramework } from "./framework.js";
+import { masked } from "./masking.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
 import { buildReport, reproducer } from "./report-builder.js";
 
@@ -25,7 +28,11 @@ export type { DetectRequest } from "./prepare.js";
  * follow-ups (seed replay, serial confirmation) → Report. Infrastructure failures throw InfraError;
  * test failures are data in the Report.
  */
-export async function detect(req: DetectRequest): Promise<Report> {
+export function detect(req: DetectRequest): Promise<Report> {
+  return masked(req, detectMasked);
+}
+
+async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report> {
   const { config } = req;
   const emit: EventSink = req.emit ?? (() => {});
   const warnings = [...(req.warnings ?? [])];
@@ -42,6 +49,7 @@ export async function detect(req: DetectRequest): Promise<Report> {
       timings,
       attempts: config.runs,
       extraTests: fromJunitIds,
+      masker,
     });
     const { session, parallelism, requested } = prep;
     const jobSeed = config.seed ?? randomJobSeed();
@@ -175,11 +183,13 @@ export function failedTestsOf(file: string, cwd: string, adapter?: FrameworkAdap
   const path = resolve(cwd, file);
   let xml: string;
   try {
-    xml = readFileSync(path, "utf8");
+    xml = readResultFile(path);
   } catch (e) {
     throw new UsageError(
       "E_FROM_JUNIT",
-      `--from-junit: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      e instanceof ResultFileTooLarge
+        ? `--from-junit: ${e.message}`
+        : `--from-junit: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
   const ids = failedTestIdsIn(xml, path, cwd, adapter, "--from-junit");

@@ -7,6 +7,8 @@ import { InfraError, UsageError } from "../errors.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
 import { assertRunnable } from "../runner/preflight.js";
 import { type AcquiredSource, acquireSource } from "../source/acquire.js";
+import { withoutCredentials } from "../source/repo-spec.js";
+import { Masker, withoutSecrets } from "../util/secrets.js";
 import type { TempDirs } from "../util/temp-dirs.js";
 import { detectInstallSteps, installDependencies, workspaceEnv } from "../workspace/install.js";
 import { prepareSlots } from "../workspace/slots.js";
@@ -24,6 +26,11 @@ export interface DetectRequest {
    * removed before installs and attempts run. A server hides its own secrets this way.
    */
   hideFromTests?: readonly string[];
+  /**
+   * Remove every secret variable (docs/security.md) from the tested environment, as servers and
+   * workers do. A local run passes them on (tests often need them) and masks their values.
+   */
+  hideSecrets?: boolean;
   /** Run only these test ids (--test). */
   tests?: string[];
   /** A CI run's JUnit file: rerun only the tests that failed in it (--from-junit). */
@@ -59,6 +66,13 @@ export interface PrepareContext {
   attempts: number;
   /** Ids from --from-junit, already read. */
   extraTests?: readonly string[];
+  /** Secret values to mask in output and logs (requestMasker). */
+  masker: Masker;
+}
+
+/** The masker of a request: its environment's secrets and those of the command's own variables. */
+export function requestMasker(req: Pick<DetectRequest, "env" | "command" | "config">): Masker {
+  return Masker.forEnv({ ...req.env, ...req.command.env }, req.config.secrets);
 }
 
 /**
@@ -68,8 +82,14 @@ export interface PrepareContext {
 export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promise<PreparedRun> {
   const { config } = req;
   const { emit, timings } = ctx;
-  const testEnv = withoutVariables(req.env, req.hideFromTests ?? []);
-  emit({ type: "phase", phase: "source", detail: req.source.repo ?? req.source.cwd });
+  const visible = withoutVariables(req.env, req.hideFromTests ?? []);
+  const testEnv = req.hideSecrets ? withoutSecrets(visible, config.secrets) : visible;
+  // Before validation: a refused URL may still carry credentials, and this line is printed.
+  emit({
+    type: "phase",
+    phase: "source",
+    detail: req.source.repo !== undefined ? withoutCredentials(req.source.repo) : req.source.cwd,
+  });
   let t = performance.now();
   const source = await acquireSource(
     {
@@ -139,6 +159,7 @@ export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promi
       resultsDir: ctx.temp.create("results"),
       junitGlob: req.junitGlob,
       logsDir: config.save_full_output ? prepareLogsDir(req.source.cwd, config.logs_dir) : undefined,
+      masker: ctx.masker,
     },
   };
 }

@@ -151,6 +151,7 @@ export function buildReport(b: BuildInput): Report {
       outputBytes: a.outputBytes,
       ...(a.error ? { error: a.error } : {}),
       ...(a.logFile ? { logFile: a.logFile } : {}),
+      ...(a.escapedProcesses ? { escapedProcesses: a.escapedProcesses } : {}),
     })),
     reproduce: firstFailure
       ? shellLine(b.command.argv, { TEST_SEED: String(firstFailure.seed), ...b.command.env })

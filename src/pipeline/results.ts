@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import picomatch from "picomatch";
 import type { FrameworkAdapter } from "../frameworks/index.js";
 import type { ParsedTest } from "../parsers/types.js";
+import { ResultFileTooLarge, readResultFile } from "../util/read-limited.js";
 
 /** Where one attempt's machine-readable results go, and how to read them back. */
 export interface ResultSink {
@@ -32,14 +33,15 @@ export function collectResults(
     if (adapter.results === "glob") {
       const files = globFiles(cwd, junitGlob ?? "");
       if (files.length === 0) return { ok: false, reason: `no file matched --junit ${junitGlob}` };
-      return { ok: true, tests: files.flatMap((f) => adapter.parse(readFileSync(f, "utf8"), cwd)) };
+      return { ok: true, tests: files.flatMap((f) => adapter.parse(readResultFile(f), cwd)) };
     }
     const file = sink.resultFile ?? sink.stdoutFile;
     if (!file) return { ok: true, tests: [] };
     let text: string;
     try {
-      text = readFileSync(file, "utf8");
-    } catch {
+      text = readResultFile(file);
+    } catch (e) {
+      if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
       return { ok: false, reason: `${adapter.name} wrote no results file` };
     }
     return { ok: true, tests: adapter.parse(text, cwd) };

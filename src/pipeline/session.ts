@@ -4,6 +4,7 @@ import type { Config } from "../config/schema.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
 import type { ParsedTest } from "../parsers/types.js";
 import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
+import type { Masker } from "../util/secrets.js";
 import { clearGlob, collectResults, resultSink } from "./results.js";
 
 /** Everything needed to run one attempt of this job through its framework adapter. */
@@ -17,6 +18,8 @@ export interface Session {
   resultsDir: string;
   junitGlob: string | undefined;
   logsDir: string | undefined;
+  /** Secret values masked in output and logs. */
+  masker: Masker;
 }
 
 export interface AttemptRun {
@@ -59,6 +62,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     headBytes: s.config.output_head_bytes,
     tailBytes: s.config.output_tail_bytes,
     signal: spec.signal,
+    masker: s.masker,
     ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
     ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
   });

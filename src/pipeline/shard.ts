@@ -8,9 +8,11 @@ import type { ParsedTest } from "../parsers/types.js";
 import type { AttemptRecord } from "../runner/attempt.js";
 import { shellLine } from "../runner/command-line.js";
 import type { AcquiredSource } from "../source/acquire.js";
+import type { Masker } from "../util/secrets.js";
 import { TempDirs } from "../util/temp-dirs.js";
 import { runAttempts } from "./attempts.js";
 import { type FollowUpPlan, runFollowUps } from "./follow-ups.js";
+import { masked } from "./masking.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
 import { reproducer, roundTimings } from "./report-builder.js";
 
@@ -65,7 +67,11 @@ export interface ShardRequest extends Omit<DetectRequest, "fromJunit"> {
   worker?: string;
 }
 
-export async function runShard(req: ShardRequest): Promise<ShardResult> {
+export function runShard(req: ShardRequest): Promise<ShardResult> {
+  return masked(req, runShardMasked);
+}
+
+async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardResult> {
   const { config, shard } = req;
   const emit: EventSink = req.emit ?? (() => {});
   const warnings = [...(req.warnings ?? [])];
@@ -81,6 +87,7 @@ export async function runShard(req: ShardRequest): Promise<ShardResult> {
       warnings,
       timings,
       attempts: Math.max(1, shard.count, followUpRuns),
+      masker,
     });
     emit({
       type: "job-started",

@@ -54,6 +54,7 @@ export async function executeJob(input: JobInput, ctx: JobContext, opts: Execute
     source: { cwd: ctx.cwd, repo: input.repo, ...(input.ref !== undefined ? { ref: input.ref } : {}) },
     env: ctx.env,
     hideFromTests: SERVER_SECRETS,
+    hideSecrets: true,
     ...(input.tests ? { tests: input.tests } : {}),
     ...(input.junit ? { junitGlob: input.junit } : {}),
     signal: opts.signal,

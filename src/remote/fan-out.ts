@@ -8,6 +8,7 @@ import { planFollowUps } from "../pipeline/follow-ups.js";
 import type { ShardResult, ShardSpec } from "../pipeline/shard.js";
 import { shellLine } from "../runner/command-line.js";
 import { randomJobSeed } from "../runner/seeds.js";
+import { Masker } from "../util/secrets.js";
 import { aggregate, distinctAttempts, mergeShards } from "./merge.js";
 
 /**
@@ -36,6 +37,9 @@ export interface ShardTransport {
 }
 
 /** A shard that did not complete; `retryable` when running it again may succeed. */
+/** The code of a shard whose queue entry disappeared (a Redis restart, an eviction): run it again. */
+export const SHARD_LOST = "E_SHARD_LOST";
+
 export class ShardFailure extends Error {
   constructor(
     message: string,
@@ -104,7 +108,7 @@ export async function fanOut(req: FanOutRequest): Promise<Report> {
   const jobSeed = config.seed ?? randomJobSeed();
   const plan = planShards(config.runs, config.shard_size);
   const warnings = [...(req.warnings ?? [])];
-  const retries = transport.retriesShards ? 0 : (req.shardRetries ?? 2);
+  const retries = req.shardRetries ?? 2;
   const results: ShardResult[] = [];
   const outer = new AbortController();
   let stopReason: StopReason | undefined;
@@ -194,7 +198,12 @@ export async function fanOut(req: FanOutRequest): Promise<Report> {
         return;
       } catch (e) {
         if (outer.signal.aborted) return;
-        const retryable = e instanceof ShardFailure ? e.retryable : !isFlakyDetectorError(e);
+        // A transport that retries shards itself is only asked again for a shard it lost track of
+        // (its queue entry vanished); anything else it already retried.
+        const retryable =
+          e instanceof ShardFailure
+            ? e.retryable && (!transport.retriesShards || e.code === SHARD_LOST)
+            : !isFlakyDetectorError(e) && !transport.retriesShards;
         if (retryable && attempt < retries) {
           note(
             `shard ${shard.first}-${shard.first + shard.count - 1} failed (${(e as Error).message}); running it again`,
@@ -264,7 +273,9 @@ export async function fanOut(req: FanOutRequest): Promise<Report> {
   for (const r of results) for (const w of r.warnings) if (!warnings.includes(w)) warnings.push(w);
   const sum = (k: "sourceMs" | "installMs" | "isolationMs") =>
     results.reduce((n, r) => Math.max(n, r.timings[k]), 0);
-  return mergeShards({
+  // Workers mask their own secrets; the coordinator masks its own (a report printed and stored here).
+  const masker = Masker.forEnv({ ...(req.env ?? process.env), ...req.command.env }, config.secrets);
+  const report = mergeShards({
     config,
     command: req.command,
     env: req.env ?? process.env,
@@ -283,6 +294,7 @@ export async function fanOut(req: FanOutRequest): Promise<Report> {
     },
     warnings,
   });
+  return masker.deep(report);
 }
 
 /** Attempts that ran at once at the busiest moment: overlapping shards' parallelism, summed. */

@@ -1,9 +1,10 @@
-import { type ConnectionOptions, Queue, QueueEvents } from "bullmq";
+import { type ConnectionOptions, Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { UsageError } from "../errors.js";
 import type { ShardResult } from "../pipeline/shard.js";
 import {
   failureOf,
+  SHARD_LOST,
   ShardFailure,
   type ShardInput,
   type ShardRunOptions,
@@ -107,7 +108,14 @@ export class RedisTransport implements ShardTransport {
 
   constructor(
     target: RedisTarget,
-    private readonly opts: { attempts?: number; note?: (line: string) => void } = {},
+    private readonly opts: {
+      attempts?: number;
+      note?: (line: string) => void;
+      /** How often a waiting shard's queue entry is checked (default 5 s). */
+      checkMs?: number;
+      /** How long Redis may stay unreachable before a waiting shard fails (default 120 s). */
+      unreachableMs?: number;
+    } = {},
   ) {
     this.name = `Redis queue ${QUEUE_NAME} at ${target.display}`;
     this.queue = new Queue(QUEUE_NAME, { connection: connectionOf(target), prefix: target.prefix });
@@ -130,16 +138,22 @@ export class RedisTransport implements ShardTransport {
 
   async run(input: ShardInput, opts: ShardRunOptions): Promise<ShardResult> {
     if (opts.signal.aborted) throw new ShardFailure("cancelled before it was queued", false, "E_CANCELLED");
-    const job = await this.queue.add(
-      "shard",
-      { input, executionTimeoutMs: opts.executionTimeoutMs },
-      {
-        attempts: this.opts.attempts ?? 3,
-        backoff: { type: "exponential", delay: 1000 },
-        removeOnComplete: { age: 3600 },
-        removeOnFail: { age: 24 * 3600 },
-      },
-    );
+    const unreachableMs = this.opts.unreachableMs ?? 120_000;
+    const job = await bounded(
+      this.queue.add(
+        "shard",
+        { input, executionTimeoutMs: opts.executionTimeoutMs },
+        {
+          attempts: this.opts.attempts ?? 3,
+          backoff: { type: "exponential", delay: 1000 },
+          removeOnComplete: { age: 3600 },
+          removeOnFail: { age: 24 * 3600 },
+        },
+      ),
+      unreachableMs,
+    ).catch((e: Error) => {
+      throw new ShardFailure(`cannot queue a shard on Redis: ${e.message}`, false, "E_REDIS");
+    });
     const id = job.id as string;
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
@@ -151,8 +165,9 @@ export class RedisTransport implements ShardTransport {
       opts.signal.addEventListener("abort", onAbort, { once: true });
     });
     aborted.catch(() => {});
+    const watch = this.watch(id);
     try {
-      const value = await Promise.race([job.waitUntilFinished(this.events), aborted]);
+      const value = await Promise.race([job.waitUntilFinished(this.events), aborted, watch.done]);
       if (!isShardResult(value)) {
         throw new ShardFailure(
           `shard job ${id} returned something that is not a shard result`,
@@ -167,8 +182,70 @@ export class RedisTransport implements ShardTransport {
       const f = failureOf((e as Error).message);
       throw new ShardFailure(`${f.message} (shard job ${id}, after retries)`, false, f.code);
     } finally {
+      watch.stop();
       if (onAbort) opts.signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * The queue's completion events are not enough on their own: when Redis restarts without
+   * persistence (or evicts keys) the job is gone and no event will ever come, and a completion
+   * that happened while the event connection was down is never delivered. So the job's state is
+   * polled: gone → SHARD_LOST (the coordinator queues the shard again); finished → its result;
+   * Redis unreachable past `unreachableMs` → a failure naming Redis. No wait outlives that bound.
+   */
+  private watch(id: string): { done: Promise<ShardResult>; stop(): void } {
+    const checkMs = this.opts.checkMs ?? 5000;
+    const unreachableMs = this.opts.unreachableMs ?? 120_000;
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const done = new Promise<ShardResult>((resolve, reject) => {
+      let downSince: number | undefined;
+      const check = async () => {
+        if (stopped) return;
+        try {
+          const state = await bounded(this.queue.getJobState(id), Math.max(1000, checkMs));
+          downSince = undefined;
+          if (state === "unknown") {
+            reject(
+              new ShardFailure(
+                `shard job ${id} vanished from Redis (a restart without persistence, or an eviction)`,
+                true,
+                SHARD_LOST,
+              ),
+            );
+            return;
+          }
+          if (state === "completed" || state === "failed") {
+            const job = await bounded(Job.fromId(this.queue, id), Math.max(1000, checkMs));
+            if (state === "completed" && job) return resolve(job.returnvalue as ShardResult);
+            if (state === "failed") return reject(new Error(job?.failedReason ?? "the shard failed"));
+          }
+        } catch {
+          downSince ??= Date.now();
+          if (Date.now() - downSince >= unreachableMs) {
+            reject(
+              new ShardFailure(
+                `Redis was unreachable for ${Math.round(unreachableMs / 1000)} s while shard job ${id} ran; is redis-server up?`,
+                false,
+                "E_REDIS",
+              ),
+            );
+            return;
+          }
+        }
+        if (!stopped) timer = setTimeout(check, checkMs);
+      };
+      timer = setTimeout(check, checkMs);
+    });
+    done.catch(() => {});
+    return {
+      done,
+      stop: () => {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   /** A queued shard is removed; a running one is told to stop through the cancel channel. */
@@ -189,4 +266,14 @@ export class RedisTransport implements ShardTransport {
   async close(): Promise<void> {
     await Promise.allSettled([this.events.close(), this.queue.close(), this.publisher.quit()]);
   }
+}
+
+function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,5 @@
 import { runTree } from "../util/process-tree.js";
+import type { Masker } from "../util/secrets.js";
 import { attemptEnv } from "./attempt-env.js";
 
 /** Closed set of attempt outcomes; "errored" means nothing ran (never a test failure). */
@@ -19,6 +20,8 @@ export interface AttemptRecord {
   /** Why the attempt errored (spawn failure). */
   error?: string;
   logFile?: string;
+  /** Processes that escaped the process group and were still running at the end (then killed). */
+  escapedProcesses?: number;
 }
 
 export interface AttemptSpec {
@@ -36,6 +39,7 @@ export interface AttemptSpec {
   logFile?: string;
   stdoutFile?: string;
   signal?: AbortSignal;
+  masker?: Masker;
 }
 
 export async function runAttempt(spec: AttemptSpec): Promise<AttemptRecord> {
@@ -51,6 +55,7 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptRecord> {
     ...(spec.logFile ? { logFile: spec.logFile } : {}),
     ...(spec.stdoutFile ? { stdoutFile: spec.stdoutFile } : {}),
     ...(spec.signal ? { signal: spec.signal } : {}),
+    ...(spec.masker ? { masker: spec.masker } : {}),
   });
   const base = {
     index: spec.index,
@@ -63,6 +68,7 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptRecord> {
     output: result.output,
     outputBytes: result.outputBytes,
     ...(spec.logFile ? { logFile: spec.logFile } : {}),
+    ...(result.escaped.length > 0 ? { escapedProcesses: result.escaped.length } : {}),
   };
   if (result.spawnError) {
     return {

@@ -7,10 +7,12 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import type { ShardTransport } from "../remote/fan-out.js";
 import type { Store } from "../store/open.js";
 import { TOOL } from "../version.js";
+import { type AllowedHosts, checkAccess, isDashboardRoute, isProtected } from "./access.js";
 import { Authenticator } from "./auth.js";
 import { jobHealth, registerJobApi } from "./job-api.js";
 import type { JobContext } from "./job-input.js";
 import { JobRunner } from "./job-runner.js";
+import { registerJsonBodyParser } from "./json-body.js";
 import { JobMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { BadRequest } from "./params.js";
@@ -32,7 +34,12 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Origins allowed by CORS; none (the default) sends no CORS headers at all. */
   corsOrigins?: string[];
-  /** Requests per minute per client address on /api/ (0 turns the limit off). */
+  /**
+   * Host names the server answers to besides IP literals and localhost (DNS rebinding guard);
+   * "any" turns the check off (behind a reverse proxy that checks Host itself).
+   */
+  allowedHosts?: AllowedHosts;
+  /** Requests per minute per client address on protected routes (0 turns the limit off). */
   rateLimit?: number;
   logLevel?: LogLevel;
   /** Where pino writes its JSON lines (default stderr). */
@@ -53,25 +60,6 @@ export interface JobsOptions {
   tempRoot?: string;
   /** Fan detections out over this transport (serve --redis) instead of running them in-process. */
   fanOut?: ShardTransport;
-}
-
-/** Paths that need the API key: the read API, the job API and metrics. */
-const PROTECTED = [
-  "/api/",
-  "/run",
-  "/runsync",
-  "/status/",
-  "/cancel/",
-  "/retry/",
-  "/purge-queue",
-  "/events/",
-  "/metrics",
-];
-
-function isProtected(req: FastifyRequest): boolean {
-  const path = req.url.split("?")[0] as string;
-  if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS") return true;
-  return PROTECTED.some((p) => path === p || path.startsWith(p.endsWith("/") ? p : `${p}/`));
 }
 
 /** The dashboard's files as built next to this module (dist/server → dist/dashboard). */
@@ -102,9 +90,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     await app.register(fastifyCors, { origin: opts.corsOrigins, methods: ["GET", "POST"] });
   }
 
+  registerJsonBodyParser(app);
+  const allowedHosts = opts.allowedHosts ?? [];
+  const origins = opts.corsOrigins ?? [];
   const auth = new Authenticator(opts.store, opts.apiKey);
   app.addHook("onRequest", async (req, reply) => {
-    if (!isProtected(req) || req.method === "OPTIONS") return;
+    const refused = checkAccess(req, allowedHosts, origins);
+    if (refused) {
+      return reply.code(refused.status).send({ error: { code: refused.code, message: refused.message } });
+    }
+    if (!isProtected(req)) return;
     const result = await auth.check(req.headers.authorization);
     if (result.ok) {
       if (result.keyId) (req as FastifyRequest & { apiKeyId?: string }).apiKeyId = result.keyId;
@@ -167,7 +162,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addHook("onSend", async (req, reply) => {
     reply.header("x-content-type-options", "nosniff");
     reply.header("referrer-policy", "no-referrer");
-    if (!req.url.startsWith("/api/")) {
+    if (isDashboardRoute(req)) {
       reply.header(
         "content-security-policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",

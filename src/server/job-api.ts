@@ -4,11 +4,10 @@ import {
   cancelJob,
   countsByStatus,
   getJob,
-  insertJob,
+  insertJobIfRoom,
   type JobRow,
   type JobStatus,
   purgeQueue,
-  queuedCount,
   retriedCount,
   retryJob,
   TERMINAL,
@@ -100,8 +99,19 @@ export function registerJobApi(app: FastifyInstance, opts: JobApiOptions): void 
       metrics.rejected.inc({ reason: "invalid" });
       throw new BadRequest(checked.problems);
     }
-    const queued = await queuedCount(store);
-    if (queued >= opts.maxQueue) {
+    const { request } = checked;
+    const inserted = await insertJobIfRoom(
+      store,
+      {
+        input: request.input,
+        lowPriority: request.policy?.lowPriority ?? false,
+        executionTimeoutMs: request.policy?.executionTimeout ?? DEFAULT_EXECUTION_TIMEOUT_MS,
+        ttlMs: request.policy?.ttl ?? DEFAULT_TTL_MS,
+        apiKeyId: (req as FastifyRequest & { apiKeyId?: string }).apiKeyId ?? null,
+      },
+      opts.maxQueue,
+    );
+    if ("full" in inserted) {
       metrics.rejected.inc({ reason: "queue_full" });
       const retryAfter = retryAfterSeconds(runner, metrics);
       reply
@@ -110,19 +120,12 @@ export function registerJobApi(app: FastifyInstance, opts: JobApiOptions): void 
         .send({
           error: {
             code: "E_QUEUE_FULL",
-            message: `the queue is full (${queued} jobs waiting, limit ${opts.maxQueue}); retry in ${retryAfter} s`,
+            message: `the queue is full (${inserted.queued} jobs waiting, limit ${opts.maxQueue}); retry in ${retryAfter} s`,
           },
         });
       return undefined;
     }
-    const { request } = checked;
-    const row = await insertJob(store, {
-      input: request.input,
-      lowPriority: request.policy?.lowPriority ?? false,
-      executionTimeoutMs: request.policy?.executionTimeout ?? DEFAULT_EXECUTION_TIMEOUT_MS,
-      ttlMs: request.policy?.ttl ?? DEFAULT_TTL_MS,
-      apiKeyId: (req as FastifyRequest & { apiKeyId?: string }).apiKeyId ?? null,
-    });
+    const { row } = inserted;
     metrics.submitted.inc();
     req.log.info({ job: row.id, repo: request.input.repo }, "job accepted");
     runner.wake();

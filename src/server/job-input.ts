@@ -7,7 +7,7 @@ import { resolveConfig } from "../config/resolve.js";
 import { type Config, configLayerSchema } from "../config/schema.js";
 import { ConfigError, isFlakyDetectorError } from "../errors.js";
 import { type ParsedCommand, parseTestCommand } from "../runner/command-line.js";
-import { parseRepoSpec, validateRef } from "../source/repo-spec.js";
+import { parseRepoSpec, privateRepoProblem, validateRef, withoutCredentials } from "../source/repo-spec.js";
 import type { Problem } from "./params.js";
 
 /**
@@ -40,6 +40,7 @@ export const JOB_CONFIG_KEYS = {
   min_detectable_rate: true,
   shuffle: true,
   isolation: true,
+  secrets: true,
 } as const;
 
 /** Keys of the config file a job may not set, with the reason given back. */
@@ -156,6 +157,8 @@ export interface JobContext {
   /** The server's environment (its FLAKY_DETECTOR_* values are the jobs' defaults). */
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Accept http:// and loopback/private-network repositories (serve --allow-private-repos). */
+  allowPrivateRepos?: boolean;
 }
 
 /** A validated job, ready to run. */
@@ -189,7 +192,11 @@ export function validateRunRequest(
     const input = isPlainObject(body.input) ? body.input : {};
     const paths = new Set(problems.map((p) => p.path));
     if (typeof input.repo === "string" && !paths.has("input.repo")) {
-      problems.push(...fieldProblem("input.repo", input.repo, () => repoProblem(input.repo as string, ctx)));
+      problems.push(
+        ...fieldProblem("input.repo", withoutCredentials(input.repo), () =>
+          repoProblem(input.repo as string, ctx),
+        ),
+      );
     }
     if (typeof input.ref === "string" && !paths.has("input.ref")) {
       problems.push(...fieldProblem("input.ref", input.ref, () => void validateRef(input.ref as string)));
@@ -207,7 +214,10 @@ export function planJob(
   ctx: JobContext,
 ): { ok: true; plan: JobPlan } | { ok: false; problems: Problem[] } {
   const problems: Problem[] = [];
-  problems.push(...fieldProblem("input.repo", input.repo, () => repoProblem(input.repo, ctx)));
+  // The value is echoed in the 400: never with the credentials a refused URL may carry.
+  problems.push(
+    ...fieldProblem("input.repo", withoutCredentials(input.repo), () => repoProblem(input.repo, ctx)),
+  );
   if (input.ref !== undefined) {
     problems.push(...fieldProblem("input.ref", input.ref, () => void validateRef(input.ref as string)));
   }
@@ -273,6 +283,10 @@ function fieldProblem(path: string, value: unknown, check: () => string | undefi
 /** Undefined when the repository is acceptable; otherwise why not. */
 function repoProblem(repo: string, ctx: JobContext): string | undefined {
   const spec = parseRepoSpec(repo);
+  if (!ctx.allowPrivateRepos) {
+    const refused = privateRepoProblem(spec);
+    if (refused) return refused;
+  }
   let localPath: string | undefined;
   if (spec.kind === "path") localPath = spec.path;
   else if (spec.url.startsWith("file:")) localPath = fileURLToPath(spec.url);
@@ -316,7 +330,8 @@ function issueProblems(issue: z.core.$ZodIssue, body: Record<string, unknown>): 
       ? { ...issue, keys: issue.keys.filter((k) => !refused.includes(k)) }
       : issue;
   if (rest.code === "unrecognized_keys" && rest.keys.length === 0) return problems;
-  const value = valueAt(body, path);
+  const raw = valueAt(body, path);
+  const value = dotted(path) === "input.repo" && typeof raw === "string" ? withoutCredentials(raw) : raw;
   for (const p of toProblems(rest, body, BODY, runRequestSchema)) {
     // The origin's own hint ("in the request body") says nothing here; the list of valid keys does.
     const valid = p.hint?.indexOf("valid keys here") ?? -1;

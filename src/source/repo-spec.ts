@@ -1,7 +1,11 @@
+import { isIP } from "node:net";
+import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
 
 /** A repository given on the command line or in a job: a URL git clones, or a local path. */
-export type RepoSpec = { kind: "url"; url: string; display: string } | { kind: "path"; path: string };
+export type RepoSpec =
+  | { kind: "url"; url: string; display: string; scheme: string; host: string }
+  | { kind: "path"; path: string };
 
 const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 
@@ -13,13 +17,20 @@ export function parseRepoSpec(value: string): RepoSpec {
       `--repo: invalid repository ${JSON.stringify(value)}; give a path, an https:// URL or git@host:owner/repo.git`,
     );
   }
-  if (SCP_LIKE.test(value)) return { kind: "url", url: value, display: value };
+  if (SCP_LIKE.test(value)) {
+    const host = value.slice(value.indexOf("@") + 1, value.indexOf(":"));
+    return { kind: "url", url: value, display: value, scheme: "ssh", host: host.toLowerCase() };
+  }
   if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return { kind: "path", path: value };
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError("E_REPO_INVALID", `--repo: not a valid URL: ${JSON.stringify(value)}`);
+    // The value may carry credentials: say what is wrong without repeating it.
+    throw new UsageError(
+      "E_REPO_INVALID",
+      `--repo: not a valid URL: ${JSON.stringify(withoutCredentials(value))}; give a path, an https:// URL or git@host:owner/repo.git`,
+    );
   }
   const scheme = url.protocol.replace(/:$/, "");
   if (!["https", "ssh", "file", "http"].includes(scheme)) {
@@ -40,7 +51,71 @@ export function parseRepoSpec(value: string): RepoSpec {
       "--repo: the URL contains credentials; remove them and put the token in the GIT_TOKEN environment variable (it is sent as a header, never stored)",
     );
   }
-  return { kind: "url", url: value, display: value };
+  if (scheme === "file") {
+    // Only file:///abs/path (or file://localhost/…): a host would mean a network share, and
+    // encoded slashes cannot be a path on this machine.
+    try {
+      fileURLToPath(url);
+    } catch (e) {
+      throw new UsageError(
+        "E_REPO_INVALID",
+        `--repo: ${JSON.stringify(value)} is not a local file URL (${(e as Error).message.replace(/\.$/, "")}); give file:///absolute/path or the path itself`,
+      );
+    }
+  }
+  return { kind: "url", url: value, display: value, scheme, host: url.hostname.toLowerCase() };
+}
+
+/** A URL with any user name and password removed, for messages about a URL that was refused. */
+export function withoutCredentials(value: string): string {
+  return value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@\s]*@/, "$1***@");
+}
+
+/**
+ * Why a server should not clone this repository, or undefined. A job's repository makes the server
+ * (or worker) open a connection: plain http and addresses inside this machine's networks would
+ * let anyone who can submit a job probe local services. `--allow-private-repos` lifts it.
+ */
+export function privateRepoProblem(spec: RepoSpec): string | undefined {
+  // Local paths and file URLs are governed by the server's --allow-path roots.
+  if (spec.kind === "path" || spec.scheme === "file") return undefined;
+  if (spec.scheme === "http") {
+    return `plain http:// repositories are refused on a server (anyone on the path can change the code that runs); use https://, or start the server with --allow-private-repos`;
+  }
+  const host = spec.host.replace(/^\[|\]$/g, "");
+  if (isPrivateHost(host)) {
+    return `${host} is a loopback, private or link-local address; a server refuses those so that jobs cannot reach its internal network (start it with --allow-private-repos to allow them)`;
+  }
+  return undefined;
+}
+
+/** Loopback, private (RFC 1918, ULA), link-local, unspecified, CGNAT and this-host names. */
+export function isPrivateHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, "");
+  if (h === "localhost" || h.endsWith(".localhost") || h === "") return true;
+  const kind = isIP(h);
+  if (kind === 4) return isPrivateV4(h);
+  if (kind === 6) {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+    if (mapped) return isPrivateV4(mapped[1] as string);
+    if (/^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/.test(h)) return true;
+    return h === "::" || h === "::1" || /^f[cd]/.test(h) || /^fe[89ab]/.test(h);
+  }
+  return false;
+}
+
+function isPrivateV4(ip: string): boolean {
+  const [a = 0, b = 0] = ip.split(".").map(Number);
+  return (
+    a === 0 ||
+    a === 10 ||
+    a === 127 ||
+    (a === 100 && b >= 64 && b <= 127) ||
+    (a === 169 && b === 254) ||
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 168) ||
+    a >= 224
+  );
 }
 
 function isLoopback(host: string): boolean {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { Store } from "./open.js";
 import type { Database, JobsTable } from "./schema.js";
 
@@ -34,7 +34,41 @@ const now = () => new Date().toISOString();
 const later = (ms: number, from = Date.now()) => new Date(from + ms).toISOString();
 
 export async function insertJob(store: Store, job: NewJob): Promise<JobRow> {
-  const row: JobRow = {
+  const row = newRow(job);
+  await store.db.insertInto("jobs").values(row).execute();
+  return row;
+}
+
+/** Arbitrary constant naming the queue's advisory lock in PostgreSQL. */
+const QUEUE_LOCK = 0x666c6b71;
+
+/**
+ * Insert a job only while fewer than `maxQueue` wait: the count and the insert happen under one
+ * lock (SQLite's single connection holds a transaction exclusively; PostgreSQL takes an advisory
+ * lock), so concurrent submissions cannot all pass the check before any is inserted.
+ */
+export async function insertJobIfRoom(
+  store: Store,
+  job: NewJob,
+  maxQueue: number,
+): Promise<{ row: JobRow } | { full: true; queued: number }> {
+  return store.db.transaction().execute(async (trx) => {
+    if (store.kind === "postgres") await sql`select pg_advisory_xact_lock(${QUEUE_LOCK})`.execute(trx);
+    const r = await trx
+      .selectFrom("jobs")
+      .select((eb) => eb.fn.countAll<string | number>().as("n"))
+      .where("status", "=", "IN_QUEUE")
+      .executeTakeFirstOrThrow();
+    const queued = Number(r.n);
+    if (queued >= maxQueue) return { full: true as const, queued };
+    const row = newRow(job);
+    await trx.insertInto("jobs").values(row).execute();
+    return { row };
+  });
+}
+
+function newRow(job: NewJob): JobRow {
+  return {
     id: randomUUID(),
     status: "IN_QUEUE",
     input: JSON.stringify(job.input),
@@ -55,8 +89,6 @@ export async function insertJob(store: Store, job: NewJob): Promise<JobRow> {
     detection_id: null,
     api_key_id: job.apiKeyId,
   };
-  await store.db.insertInto("jobs").values(row).execute();
-  return row;
 }
 
 export async function getJob(store: Store, id: string): Promise<JobRow | undefined> {

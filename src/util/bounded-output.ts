@@ -40,17 +40,16 @@ export class BoundedOutput {
     return Math.max(0, this.total - this.headSize - Math.min(this.tailSize, this.tailBytes));
   }
 
-  /** Head and tail as text, cleaned of escape sequences and control characters. */
-  text(): string {
-    return cleanText(this.rawText());
-  }
-
-  private rawText(): string {
+  /**
+   * Head and tail as text, cleaned of escape sequences and control characters. `mask` sees each
+   * cleaned piece that was cut on its own, so a secret split by the cut can still be recognised.
+   */
+  text(mask: (piece: string) => string = (s) => s): string {
     const head = Buffer.concat(this.head).toString("utf8");
     let tailBuf = Buffer.concat(this.tail);
     if (tailBuf.length > this.tailBytes) tailBuf = tailBuf.subarray(tailBuf.length - this.tailBytes);
     const tail = tailBuf.toString("utf8");
-    if (this.omitted === 0) return head + tail;
-    return `${head}\n[… ${this.omitted} bytes of output omitted …]\n${tail}`;
+    if (this.omitted === 0) return mask(cleanText(head + tail));
+    return `${mask(cleanText(head))}\n[… ${this.omitted} bytes of output omitted …]\n${mask(cleanText(tail))}`;
   }
 }

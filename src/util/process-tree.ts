@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, type WriteStream } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { BoundedOutput } from "./bounded-output.js";
+import { killMarked, MARK_VARIABLE } from "./escapees.js";
+import { MaskingWriter } from "./masking-writer.js";
+import { Masker } from "./secrets.js";
 
 /**
  * Runs one program in its own process group without a shell, and stops the whole tree: SIGTERM to
@@ -23,6 +27,8 @@ export interface RunTreeOptions {
   signal?: AbortSignal;
   /** Fed to the program's standard input, then closed. */
   stdin?: string;
+  /** Secret values replaced in the captured output and the log files. */
+  masker?: Masker;
 }
 
 export type Termination = "timeout" | "aborted";
@@ -37,6 +43,11 @@ export interface RunTreeResult {
   durationMs: number;
   output: string;
   outputBytes: number;
+  /**
+   * Processes that left the process group (setsid, double fork) and were still running after the
+   * program ended; found by the mark in their environment and killed. Linux only (empty elsewhere).
+   */
+  escaped: number[];
 }
 
 /** Process groups still running; SIGKILLed if we exit abruptly (a second Ctrl-C, a crash). */
@@ -61,8 +72,11 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
   const [file, ...args] = opts.argv;
   if (!file) throw new TypeError("runTree: empty argv");
   const output = new BoundedOutput(opts.headBytes, opts.tailBytes);
-  let log: WriteStream | undefined;
-  let stdoutLog: WriteStream | undefined;
+  const masker = opts.masker ?? Masker.none();
+  // Every process of this run inherits the mark, even one that leaves the group with setsid.
+  const mark = randomUUID();
+  let log: MaskingWriter | undefined;
+  let stdoutLog: MaskingWriter | undefined;
   const started = performance.now();
 
   return new Promise<RunTreeResult>((resolve) => {
@@ -82,6 +96,7 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
       // A leftover that ignored SIGTERM and closed its pipes must not outlive the attempt.
       killGroup("SIGKILL");
       if (child?.pid !== undefined) liveGroups.delete(child.pid);
+      const escaped = child?.pid !== undefined ? killMarked(mark) : [];
       const done = () =>
         resolve({
           ...(spawnError ? { spawnError } : {}),
@@ -89,10 +104,11 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
           exitCode: exit?.code ?? null,
           signal: exit?.signal ?? null,
           durationMs: durationMs || performance.now() - started,
-          output: output.text(),
+          output: output.text((piece) => masker.edges(piece)),
           outputBytes: output.total,
+          escaped,
         });
-      const streams = [log, stdoutLog].filter((w): w is WriteStream => w !== undefined);
+      const streams = [log, stdoutLog].filter((w): w is MaskingWriter => w !== undefined);
       let open = streams.length;
       if (open === 0) done();
       for (const w of streams) w.end(() => --open === 0 && done());
@@ -119,7 +135,7 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
     try {
       child = spawn(file, args, {
         cwd: opts.cwd,
-        env: opts.env,
+        env: { ...opts.env, [MARK_VARIABLE]: mark },
         detached: true,
         stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
         windowsHide: true,
@@ -130,8 +146,10 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
       return;
     }
     if (child.pid !== undefined) track(child.pid);
-    if (opts.logFile) log = createWriteStream(opts.logFile);
-    if (opts.stdoutFile) stdoutLog = createWriteStream(opts.stdoutFile);
+    if (opts.logFile) log = new MaskingWriter(createWriteStream(opts.logFile), masker);
+    // Results on stdout (go test -json) are parsed, not shown: masked at the report instead, so a
+    // secret-looking value cannot corrupt the JSON lines.
+    if (opts.stdoutFile) stdoutLog = new MaskingWriter(createWriteStream(opts.stdoutFile), Masker.none());
     const onData = (chunk: Buffer) => {
       output.push(chunk);
       log?.write(chunk);

@@ -1,7 +1,68 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+const PREFIX = "flaky-detector-";
+/** Beside each directory: who made it, so a later server can tell a dead owner's leftovers. */
+const OWNER_SUFFIX = ".owner";
+
+/** This process as `pid start-time` (the start time tells a reused pid apart; Linux only). */
+function ownerId(pid = process.pid): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22 (starttime) counted after the parenthesised command name, which may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return `${pid} ${fields[19]}`;
+  } catch {
+    return pid === process.pid ? `${pid} ?` : undefined;
+  }
+}
+
+function ownerAlive(owner: string): boolean {
+  const [pid, start] = owner.trim().split(" ");
+  const n = Number(pid);
+  if (!Number.isInteger(n) || n <= 0) return false;
+  try {
+    process.kill(n, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  if (start === undefined || start === "?") return true;
+  return ownerId(n) === `${n} ${start}`;
+}
+
+/**
+ * Remove temporary directories whose owner process is gone (a server or worker killed with -9
+ * never runs its cleanup). Directories of live processes, and ones without an owner file, are
+ * left alone. Returns what was removed.
+ */
+export function sweepStaleTempDirs(root = tmpdir()): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(PREFIX) || !name.endsWith(OWNER_SUFFIX)) continue;
+    const marker = join(root, name);
+    const dir = marker.slice(0, -OWNER_SUFFIX.length);
+    let owner: string;
+    try {
+      if (!statSync(marker).isFile()) continue;
+      owner = readFileSync(marker, "utf8");
+    } catch {
+      continue;
+    }
+    if (ownerAlive(owner)) continue;
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(marker, { force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
 
 /**
  * Temporary directories of one job. Removed by the pipeline's `finally`; the process `exit` hook is
@@ -16,8 +77,13 @@ export class TempDirs {
   }
 
   create(prefix: string): string {
-    const dir = mkdtempSync(join(this.root, `flaky-detector-${prefix}-`));
+    const dir = mkdtempSync(join(this.root, `${PREFIX}${prefix}-`));
     this.dirs.add(dir);
+    try {
+      writeFileSync(dir + OWNER_SUFFIX, ownerId() ?? String(process.pid));
+    } catch {
+      // Only the sweep after a crash needs it.
+    }
     return dir;
   }
 
@@ -25,16 +91,22 @@ export class TempDirs {
     return [...this.dirs];
   }
 
-  /** Stop tracking without removing (preserve_temp_dir). */
+  /** Stop tracking without removing (preserve_temp_dir); the kept ones are no longer swept. */
   release(): string[] {
     const kept = this.list();
+    for (const d of kept) rmSync(d + OWNER_SUFFIX, { force: true });
     this.dirs.clear();
     process.off("exit", this.onExit);
     return kept;
   }
 
   async removeAll(): Promise<void> {
-    await Promise.all([...this.dirs].map((d) => rm(d, { recursive: true, force: true, maxRetries: 3 })));
+    await Promise.all(
+      [...this.dirs].map(async (d) => {
+        await rm(d, { recursive: true, force: true, maxRetries: 3 });
+        await rm(d + OWNER_SUFFIX, { force: true });
+      }),
+    );
     this.dirs.clear();
     process.off("exit", this.onExit);
   }
@@ -43,6 +115,7 @@ export class TempDirs {
     for (const d of this.dirs) {
       try {
         rmSync(d, { recursive: true, force: true });
+        rmSync(d + OWNER_SUFFIX, { force: true });
       } catch {
         // Best effort at exit.
       }

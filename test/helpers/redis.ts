@@ -8,6 +8,8 @@ export interface TestRedis {
   port: number;
   /** Run redis-cli against it (KEYS, LLEN…), returning its output. */
   cli(...args: string[]): string;
+  /** Stop the server and start an empty one on the same port after `downMs`. */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -22,12 +24,11 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
-  const dir = tempDir("fd-redis-");
+/** Start redis-server on `port` and wait until it accepts connections. */
+async function launch(port: number, dir: string): Promise<ChildProcess> {
   const child: ChildProcess = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.path],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
@@ -49,15 +50,33 @@ export async function startRedis(): Promise<TestRedis> {
       reject(new Error(`redis-server exited ${code}: ${out}`));
     });
   });
+  return child;
+}
+
+function stopChild(child: ChildProcess): Promise<unknown> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise((r) => child.on("exit", r));
+  child.kill("SIGTERM");
+  return exited;
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  const dir = tempDir("fd-redis-");
+  let child = await launch(port, dir.path);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     cli: (...args) =>
       spawnSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" }).stdout.trim(),
+    restart: async (downMs = 0) => {
+      // Without persistence every key (queued and running shards included) is gone afterwards.
+      await stopChild(child);
+      await new Promise((r) => setTimeout(r, downMs));
+      child = await launch(port, dir.path);
+    },
     stop: async () => {
-      const exited = new Promise((r) => child.on("exit", r));
-      child.kill("SIGTERM");
-      await exited;
+      await stopChild(child);
       dir.cleanup();
     },
   };
