@@ -52472,7 +52472,8 @@ function toProblems(issue3, values, origin, schema) {
   }
   const at = schemaAt(schema, path);
   const value = valueAt(values, path);
-  const message = value === void 0 ? `is required: must be ${at ? expectation(at) : "set"}` : `must be ${at ? expectation(at) : issue3.message}, got ${show(value)}`;
+  const own2 = issue3.code === "invalid_format" && issue3.message.startsWith("expected") ? issue3.message : void 0;
+  const message = value === void 0 ? `is required: must be ${at ? expectation(at) : "set"}` : own2 ? `${own2}, got ${show(value)}` : `must be ${at ? expectation(at) : issue3.message}, got ${show(value)}`;
   return [{ path: dotted(path), message, hint: origin.where(path) }];
 }
 function dotted(path) {
@@ -57885,12 +57886,13 @@ function mib(bytes) {
 }
 
 // src/util/temp-dirs.ts
-import { mkdtempSync, readdirSync, readFileSync as readFileSync4, rmSync, statSync as statSync2, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync as readFileSync5, rmSync, statSync as statSync2, writeFileSync } from "node:fs";
 import { rm as rm2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join2 } from "node:path";
-var PREFIX = "flaky-detector-";
-var OWNER_SUFFIX = ".owner";
+
+// src/util/owner.ts
+import { readFileSync as readFileSync4 } from "node:fs";
 function ownerId(pid = process.pid) {
   try {
     const stat2 = readFileSync4(`/proc/${pid}/stat`, "utf8");
@@ -57900,6 +57902,11 @@ function ownerId(pid = process.pid) {
     return pid === process.pid ? `${pid} ?` : void 0;
   }
 }
+var SELF = ownerId() ?? `${process.pid} ?`;
+
+// src/util/temp-dirs.ts
+var PREFIX = "flaky-detector-";
+var OWNER_SUFFIX = ".owner";
 var TempDirs = class {
   constructor(root = tmpdir()) {
     this.root = root;
@@ -57912,7 +57919,7 @@ var TempDirs = class {
     const dir = mkdtempSync(join2(this.root, `${PREFIX}${prefix}-`));
     this.dirs.add(dir);
     try {
-      writeFileSync(dir + OWNER_SUFFIX, ownerId() ?? String(process.pid));
+      writeFileSync(dir + OWNER_SUFFIX, SELF);
     } catch {
     }
     return dir;
@@ -58071,30 +58078,38 @@ ${mask(cleanText(tail2))}`;
 };
 
 // src/util/escapees.ts
-import { readdirSync as readdirSync2, readFileSync as readFileSync5 } from "node:fs";
+import { readdirSync as readdirSync2, readFileSync as readFileSync6 } from "node:fs";
 var MARK_VARIABLE = "FLAKY_DETECTOR_RUN_MARK";
-function findMarked(mark) {
+var OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
+function* processes() {
   let entries;
   try {
     entries = readdirSync2("/proc");
   } catch {
-    return [];
+    return;
   }
-  const needle = Buffer.from(`\0${MARK_VARIABLE}=${mark}\0`);
-  const first = Buffer.from(`${MARK_VARIABLE}=${mark}\0`);
-  const found = [];
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
     if (pid === process.pid) continue;
-    let env;
     try {
-      env = readFileSync5(`/proc/${name}/environ`);
+      yield { pid, env: readFileSync6(`/proc/${name}/environ`) };
     } catch {
-      continue;
     }
-    if (env.includes(needle) || env.subarray(0, first.length).equals(first)) found.push(pid);
   }
+}
+function valueIn(env, name) {
+  const key = Buffer.from(`${name}=`);
+  let at = env.subarray(0, key.length).equals(key) ? 0 : env.indexOf(Buffer.from(`\0${name}=`));
+  if (at < 0) return void 0;
+  if (at > 0 || env[0] === 0) at += 1;
+  const start = at + key.length;
+  const end = env.indexOf(0, start);
+  return env.subarray(start, end < 0 ? env.length : end).toString();
+}
+function findMarked(mark) {
+  const found = [];
+  for (const p of processes()) if (valueIn(p.env, MARK_VARIABLE) === mark) found.push(p.pid);
   return found;
 }
 function killMarked(mark) {
@@ -58355,7 +58370,7 @@ function runTree(opts) {
     try {
       child = spawn(file2, args, {
         cwd: opts.cwd,
-        env: { ...opts.env, [MARK_VARIABLE]: mark },
+        env: { ...opts.env, [MARK_VARIABLE]: mark, [OWNER_VARIABLE]: SELF },
         detached: true,
         stdio: [opts.stdin === void 0 ? "ignore" : "pipe", "pipe", "pipe"],
         windowsHide: true
@@ -58780,7 +58795,7 @@ async function runFollowUps(s, plan, opts) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync3, readFileSync as readFileSync6 } from "node:fs";
+import { existsSync as existsSync3, readFileSync as readFileSync7 } from "node:fs";
 import { join as join4 } from "node:path";
 
 // src/parsers/cargo-text.ts
@@ -59230,7 +59245,7 @@ function packageScript(dir, name) {
   const file2 = join4(dir, "package.json");
   if (!existsSync3(file2)) return void 0;
   try {
-    const pkg = JSON.parse(readFileSync6(file2, "utf8"));
+    const pkg = JSON.parse(readFileSync7(file2, "utf8"));
     return pkg.scripts?.[name];
   } catch {
     return void 0;
@@ -59441,7 +59456,7 @@ function parseRepoSpec(value) {
   return { kind: "url", url: value, display: value, scheme, host: url2.hostname.toLowerCase() };
 }
 function withoutCredentials(value) {
-  return value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@\s]*@/, "$1***@");
+  return value.replace(/\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@\s]*@/g, "$1***@");
 }
 function isLoopback(host) {
   return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -61685,7 +61700,7 @@ function hostOf(url2) {
 }
 
 // src/action/event.ts
-import { readFileSync as readFileSync7 } from "node:fs";
+import { readFileSync as readFileSync8 } from "node:fs";
 var SHA = /^[0-9a-f]{40}$/;
 function readTrigger(env) {
   const need = (name) => {
@@ -61709,7 +61724,7 @@ function readTrigger(env) {
   const eventPath = need("GITHUB_EVENT_PATH");
   let event;
   try {
-    event = JSON.parse(readFileSync7(eventPath, "utf8"));
+    event = JSON.parse(readFileSync8(eventPath, "utf8"));
   } catch (e) {
     throw new UsageError(
       "E_ACTION_ENV",

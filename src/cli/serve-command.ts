@@ -9,6 +9,7 @@ import { type AllowedHosts, parseAllowedHosts } from "../server/access.js";
 import { buildServer, LOG_LEVELS, type LogLevel } from "../server/app.js";
 import { activeKeyCount } from "../store/api-keys.js";
 import { openStore } from "../store/open.js";
+import { killOrphans } from "../util/escapees.js";
 import { sweepStaleTempDirs } from "../util/temp-dirs.js";
 import { historyTarget } from "./history-command.js";
 import type { CliIo } from "./io.js";
@@ -246,6 +247,12 @@ export async function serveCommand(opts: ServeOptions, io: CliIo): Promise<numbe
 
 /** Leftovers of a server or worker that was killed (-9, OOM) are removed before new jobs start. */
 export function reportSwept(io: CliIo): void {
+  const orphans = killOrphans();
+  if (orphans.length > 0) {
+    io.stderr.write(
+      `killed ${orphans.length} test process(es) left running by a flaky-detector process that no longer runs\n`,
+    );
+  }
   const removed = sweepStaleTempDirs();
   if (removed.length > 0) {
     io.stderr.write(

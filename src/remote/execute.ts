@@ -4,6 +4,7 @@ import { UsageError } from "../errors.js";
 import { detect } from "../pipeline/detect.js";
 import { runShard, type ShardResult } from "../pipeline/shard.js";
 import { type JobContext, type JobInput, planJob } from "../server/job-input.js";
+import { parseRepoSpec, privateAddressProblem } from "../source/repo-spec.js";
 import { fanOut, type ShardTransport } from "./fan-out.js";
 
 /**
@@ -46,6 +47,10 @@ export async function executeJob(input: JobInput, ctx: JobContext, opts: Execute
       "E_JOB_INPUT",
       `the job input is not valid: ${planned.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
     );
+  }
+  if (!ctx.allowPrivateRepos) {
+    const refused = await privateAddressProblem(parseRepoSpec(input.repo));
+    if (refused) throw new UsageError("E_JOB_INPUT", `the job input is not valid: input.repo: ${refused}`);
   }
   const { config, command, warnings } = planned.plan;
   const common = {

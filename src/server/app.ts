@@ -5,6 +5,7 @@ import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import type { ShardTransport } from "../remote/fan-out.js";
+import { withoutCredentials } from "../source/repo-spec.js";
 import type { Store } from "../store/open.js";
 import { TOOL } from "../version.js";
 import { type AllowedHosts, checkAccess, isDashboardRoute, isProtected } from "./access.js";
@@ -60,6 +61,13 @@ export interface JobsOptions {
   tempRoot?: string;
   /** Fan detections out over this transport (serve --redis) instead of running them in-process. */
   fanOut?: ShardTransport;
+}
+
+function scrubUrls(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return withoutCredentials(value);
+  if (depth > 20 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => scrubUrls(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubUrls(v, depth + 1)]));
 }
 
 /** The dashboard's files as built next to this module (dist/server → dist/dashboard). */
@@ -119,8 +127,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   app.setErrorHandler((error, req, reply) => {
     if (error instanceof BadRequest) {
+      // Values are echoed so the caller sees what was wrong, but never a URL's credentials.
+      const problems = error.problems.map((p) => ({
+        ...p,
+        message: withoutCredentials(p.message),
+        ...(p.value !== undefined ? { value: scrubUrls(p.value) } : {}),
+      }));
       return reply.code(400).send({
-        error: { code: "E_BAD_REQUEST", message: error.message, problems: error.problems },
+        error: { code: "E_BAD_REQUEST", message: withoutCredentials(error.message), problems },
       });
     }
     const status = (error as { statusCode?: number }).statusCode;

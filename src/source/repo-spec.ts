@@ -1,3 +1,4 @@
+import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
@@ -66,9 +67,9 @@ export function parseRepoSpec(value: string): RepoSpec {
   return { kind: "url", url: value, display: value, scheme, host: url.hostname.toLowerCase() };
 }
 
-/** A URL with any user name and password removed, for messages about a URL that was refused. */
+/** Text with the user name and password of every URL in it replaced, for messages and logs. */
 export function withoutCredentials(value: string): string {
-  return value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@\s]*@/, "$1***@");
+  return value.replace(/\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@\s]*@/g, "$1***@");
 }
 
 /**
@@ -87,6 +88,28 @@ export function privateRepoProblem(spec: RepoSpec): string | undefined {
     return `${host} is a loopback, private or link-local address; a server refuses those so that jobs cannot reach its internal network (start it with --allow-private-repos to allow them)`;
   }
   return undefined;
+}
+
+/**
+ * The host-name half of the rule: a name that resolves to a loopback or private address is
+ * refused like the address itself. (git resolves the name again when it connects; a name that
+ * changes its answer in between is the DNS-rebinding case, which only --allow-private-repos off
+ * and a network policy around the server close completely. docs/security.md says so.)
+ */
+export async function privateAddressProblem(spec: RepoSpec): Promise<string | undefined> {
+  if (spec.kind === "path" || spec.scheme === "file") return undefined;
+  const host = spec.host.replace(/^\[|\]$/g, "");
+  if (isIP(host) !== 0) return undefined; // privateRepoProblem judged the literal already
+  let addresses: { address: string }[];
+  try {
+    addresses = await lookup(host, { all: true });
+  } catch {
+    return undefined; // unresolvable: git's own clone error says so
+  }
+  const inside = addresses.find((a) => isPrivateHost(a.address));
+  return inside
+    ? `${host} resolves to ${inside.address}, a loopback or private-network address; a server refuses those so that jobs cannot reach its internal network (start it with --allow-private-repos to allow them)`
+    : undefined;
 }
 
 /** Loopback, private (RFC 1918, ULA), link-local, unspecified, CGNAT and this-host names. */

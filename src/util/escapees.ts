@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { ownerAlive } from "./owner.js";
 
 /**
  * Processes that leave their process group (setsid, a daemonizing double fork) survive the group
@@ -9,31 +10,64 @@ import { readdirSync, readFileSync } from "node:fs";
  */
 
 export const MARK_VARIABLE = "FLAKY_DETECTOR_RUN_MARK";
+/** Which flaky-detector process started the run (owner.ts): finds orphans of one killed with -9. */
+export const OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
 
-/** Pids of live processes whose environment holds `MARK_VARIABLE=mark`. */
-export function findMarked(mark: string): number[] {
+/** Live processes other than this one, with their environment block (empty off Linux). */
+function* processes(): Generator<{ pid: number; env: Buffer }> {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
-    return [];
+    return;
   }
-  const needle = Buffer.from(`\0${MARK_VARIABLE}=${mark}\0`);
-  const first = Buffer.from(`${MARK_VARIABLE}=${mark}\0`);
-  const found: number[] = [];
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
     if (pid === process.pid) continue;
-    let env: Buffer;
     try {
-      env = readFileSync(`/proc/${name}/environ`);
+      yield { pid, env: readFileSync(`/proc/${name}/environ`) };
     } catch {
-      continue; // gone, or not ours to read
+      // Gone, or not ours to read.
     }
-    if (env.includes(needle) || env.subarray(0, first.length).equals(first)) found.push(pid);
   }
+}
+
+/** The value of a variable in a raw /proc environ block. */
+function valueIn(env: Buffer, name: string): string | undefined {
+  const key = Buffer.from(`${name}=`);
+  let at = env.subarray(0, key.length).equals(key) ? 0 : env.indexOf(Buffer.from(`\0${name}=`));
+  if (at < 0) return undefined;
+  if (at > 0 || env[0] === 0) at += 1;
+  const start = at + key.length;
+  const end = env.indexOf(0, start);
+  return env.subarray(start, end < 0 ? env.length : end).toString();
+}
+
+/** Pids of live processes whose environment holds `MARK_VARIABLE=mark`. */
+export function findMarked(mark: string): number[] {
+  const found: number[] = [];
+  for (const p of processes()) if (valueIn(p.env, MARK_VARIABLE) === mark) found.push(p.pid);
   return found;
+}
+
+/**
+ * Kill processes started by a flaky-detector process that no longer runs (a server or worker
+ * killed with -9 leaves its attempts running). Returns their pids.
+ */
+export function killOrphans(): number[] {
+  const killed: number[] = [];
+  for (const p of processes()) {
+    const owner = valueIn(p.env, OWNER_VARIABLE);
+    if (owner === undefined || ownerAlive(owner)) continue;
+    try {
+      process.kill(p.pid, "SIGKILL");
+      killed.push(p.pid);
+    } catch {
+      // Exited in between.
+    }
+  }
+  return killed;
 }
 
 /** Kill every process still carrying the mark; returns their pids (empty when none escaped). */

@@ -2,8 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { BoundedOutput } from "./bounded-output.js";
-import { killMarked, MARK_VARIABLE } from "./escapees.js";
+import { killMarked, MARK_VARIABLE, OWNER_VARIABLE } from "./escapees.js";
 import { MaskingWriter } from "./masking-writer.js";
+import { SELF } from "./owner.js";
 import { Masker } from "./secrets.js";
 
 /**
@@ -135,7 +136,7 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
     try {
       child = spawn(file, args, {
         cwd: opts.cwd,
-        env: { ...opts.env, [MARK_VARIABLE]: mark },
+        env: { ...opts.env, [MARK_VARIABLE]: mark, [OWNER_VARIABLE]: SELF },
         detached: true,
         stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
         windowsHide: true,

@@ -2,35 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ownerAlive, SELF } from "./owner.js";
 
 const PREFIX = "flaky-detector-";
 /** Beside each directory: who made it, so a later server can tell a dead owner's leftovers. */
 const OWNER_SUFFIX = ".owner";
-
-/** This process as `pid start-time` (the start time tells a reused pid apart; Linux only). */
-function ownerId(pid = process.pid): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 22 (starttime) counted after the parenthesised command name, which may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return `${pid} ${fields[19]}`;
-  } catch {
-    return pid === process.pid ? `${pid} ?` : undefined;
-  }
-}
-
-function ownerAlive(owner: string): boolean {
-  const [pid, start] = owner.trim().split(" ");
-  const n = Number(pid);
-  if (!Number.isInteger(n) || n <= 0) return false;
-  try {
-    process.kill(n, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  if (start === undefined || start === "?") return true;
-  return ownerId(n) === `${n} ${start}`;
-}
 
 /**
  * Remove temporary directories whose owner process is gone (a server or worker killed with -9
@@ -80,7 +56,7 @@ export class TempDirs {
     const dir = mkdtempSync(join(this.root, `${PREFIX}${prefix}-`));
     this.dirs.add(dir);
     try {
-      writeFileSync(dir + OWNER_SUFFIX, ownerId() ?? String(process.pid));
+      writeFileSync(dir + OWNER_SUFFIX, SELF);
     } catch {
       // Only the sweep after a crash needs it.
     }

@@ -183,6 +183,34 @@ describe("resolveConfig", () => {
     ]);
   });
 
+  it("refuses a YAML alias bomb as a config error, not a crash", () => {
+    // Nine levels of ten aliases each: a billion strings if expanded.
+    const lines = ['a0: &a0 ["lol"]'];
+    for (let i = 1; i <= 9; i++)
+      lines.push(
+        `a${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(", ")}]`,
+      );
+    writeConfig(`${lines.join("\n")}\nruns: 5\n`);
+    const problems = problemsOf(() => resolveConfig({ cwd: dir.path, env: {} }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/cannot be read as configuration: .*alias/i);
+    expect(problems[0]).toMatch(/at most 100/);
+  });
+
+  it("takes more secret names from the file and the environment", () => {
+    writeConfig("secrets: [ACME_*, MY_CREDENTIALS]\n");
+    expect(resolveConfig({ cwd: dir.path, env: {} }).config.secrets).toEqual(["ACME_*", "MY_CREDENTIALS"]);
+    expect(resolveConfig({ cwd: dir.path, env: { FLAKY_DETECTOR_SECRETS: "X_*,Y" } }).config.secrets).toEqual(
+      ["X_*", "Y"],
+    );
+    writeConfig("secrets: ['bad name!']\n");
+    expect(problemsOf(() => resolveConfig({ cwd: dir.path, env: {} }))[0]).toMatch(
+      /secrets\.0: .*variable name or a glob/,
+    );
+  });
+
   it("refuses a file that is not a mapping", () => {
     writeConfig("- runs\n- 5\n");
     expect(problemsOf(() => resolveConfig({ cwd: dir.path, env: {} }))).toEqual([

@@ -181,3 +181,79 @@ describe("POST /run input validation (property)", () => {
     expect(problems.find((p) => p.path === "input.test_command")?.message).toMatch(/&&/);
   });
 });
+
+describe("repositories a server refuses by default", () => {
+  const post = (target: FastifyInstance, repo: string) =>
+    target.inject({ method: "POST", url: "/run", payload: { input: { repo, test_command: "npm test" } } });
+
+  it("plain http, loopback, private, link-local and unusable file URLs are a 400 naming input.repo and the way out", async () => {
+    for (const repo of [
+      "http://example.com/r.git",
+      "https://127.0.0.1/r.git",
+      "https://localhost:8443/r.git",
+      "https://10.1.2.3/r.git",
+      "https://172.20.0.5/r.git",
+      "https://192.168.1.10/r.git",
+      "https://169.254.169.254/latest",
+      "https://[::1]/r.git",
+      "https://[fd00::1]/r.git",
+      "https://[::ffff:127.0.0.1]/r.git",
+      "ssh://git@192.168.0.2/r.git",
+      "git@10.0.0.7:team/r.git",
+      "file://127.0.0.1/etc",
+      "file:///tmp%2Fetc",
+    ]) {
+      const res = await post(app, repo);
+      expect(res.statusCode, repo).toBe(400);
+      const problem = res.json().error.problems.find((p: { path: string }) => p.path === "input.repo");
+      expect(problem?.message, repo).toMatch(/--allow-private-repos|file URL|use https:\/\//);
+    }
+    for (const repo of [
+      "https://github.com/acme/shop.git",
+      "git@github.com:acme/shop.git",
+      "ssh://git@gitlab.com/a/b.git",
+    ]) {
+      expect((await post(app, repo)).statusCode, repo).toBe(200);
+    }
+  });
+
+  it("--allow-private-repos accepts them", async () => {
+    const open = await buildServer({
+      store,
+      rateLimit: 0,
+      logLevel: "error",
+      jobs: {
+        concurrency: 0,
+        maxQueue: 100,
+        ctx: { allowRoots: [], env: {}, cwd: ROOT, allowPrivateRepos: true },
+      },
+    });
+    for (const repo of ["http://127.0.0.1:9418/r.git", "https://10.1.2.3/r.git", "git@192.168.0.2:a/b.git"]) {
+      expect((await post(open, repo)).statusCode, repo).toBe(200);
+    }
+    await open.close();
+  });
+
+  it("a host name that resolves to a private address is refused when the job runs", async () => {
+    const { executeJob } = await import("../../src/remote/execute.js");
+    const { hostname } = await import("node:os");
+    const { lookup } = await import("node:dns/promises");
+    const { isPrivateHost } = await import("../../src/source/repo-spec.js");
+    // localhost's own names resolve to loopback on every machine; the host name usually does too.
+    const names = ["localhost.", hostname()];
+    let checked = 0;
+    for (const name of names) {
+      const addresses = await lookup(name, { all: true }).catch(() => []);
+      if (!addresses.some((a) => isPrivateHost(a.address)) || isPrivateHost(name)) continue;
+      checked++;
+      await expect(
+        executeJob(
+          { repo: `https://${name}/acme/shop.git`, test_command: "npm test" },
+          { allowRoots: [], env: {}, cwd: ROOT },
+          { signal: new AbortController().signal, emit: () => {} },
+        ),
+      ).rejects.toThrow(/input\.repo: .* resolves to .*--allow-private-repos/);
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+});

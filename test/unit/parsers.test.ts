@@ -241,3 +241,25 @@ describe("cargo test output", () => {
     expect(tests[2]?.message).toContain("fails for even seeds, got 8");
   });
 });
+
+describe("result files past the limits", () => {
+  it("a file over the size limit is refused with its size, the limit and the fix", async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { readResultFile, ResultFileTooLarge } = await import("../../src/util/read-limited.js");
+    const dir = mkdtempSync(join(tmpdir(), "fd-big-"));
+    const file = join(dir, "junit.xml");
+    writeFileSync(file, `<testsuites>${"<testsuite/>".repeat(200_000)}</testsuites>`);
+    expect(() => readResultFile(file, 1024 * 1024)).toThrow(ResultFileTooLarge);
+    expect(() => readResultFile(file, 1024 * 1024)).toThrow(
+      /is 2\.3 MiB, over the 1\.0 MiB limit .*system-out/,
+    );
+    expect(readResultFile(file).length).toBeGreaterThan(1024 * 1024);
+    rmSync(dir, { recursive: true });
+  });
+
+  it("JUnit nested deeper than any writer nests is refused with that reason, not read as no tests", () => {
+    const deep = `<testsuites>${"<testsuite name='s'>".repeat(10_000)}<testcase name='t'/>${"</testsuite>".repeat(10_000)}</testsuites>`;
+    expect(() => parseJUnitCases(deep)).toThrow(/nest more than 100 levels deep/);
+  });
+});

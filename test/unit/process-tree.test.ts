@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runAttempt } from "../../src/runner/attempt.js";
 import { runTree } from "../../src/util/process-tree.js";
+import { Masker } from "../../src/util/secrets.js";
 import { fixture, isAlive, tempDir } from "../helpers/cli.js";
 
 let dir: { path: string; cleanup: () => void };
@@ -82,6 +83,40 @@ describe("runTree", () => {
     expect(r.output.trimEnd().endsWith("END-OF-OUTPUT")).toBe(true);
     expect(r.output.length).toBeLessThan(400);
     expect(r.output).toContain(`bytes of output omitted`);
+  });
+
+  it("kills a process that left the group with setsid, and reports it", async () => {
+    const r = await runTree({ ...base, argv: node("escapee.mjs", dir.path) });
+    expect(r.exitCode).toBe(0);
+    const [pid] = pidsIn(dir.path, "escapee-");
+    expect(pid).toBeGreaterThan(0);
+    expect(r.escaped).toEqual([pid]);
+    expect(await waitDead([pid as number])).toBe(true);
+  });
+
+  it("reports no escapee when everything stayed in the group", async () => {
+    const r = await runTree({ ...base, argv: node("grandchild.mjs", dir.path), timeoutMs: 500 });
+    expect(r.terminatedBy).toBe("timeout");
+    expect(r.escaped).toEqual([]);
+    expect(await waitDead(pidsIn(dir.path, "grandchild-"))).toBe(true);
+  });
+
+  it("masks secrets in the captured output and the log file, across chunks and the head/tail cut", async () => {
+    const secret = "s3cr3t-canary-value-0123456789";
+    const log = join(dir.path, "full.log");
+    const r = await runTree({
+      ...base,
+      argv: node("secret-output.mjs", secret),
+      logFile: log,
+      masker: new Masker([secret]),
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.output).not.toContain(secret.slice(0, 8));
+    expect(r.output).not.toContain(secret.slice(-8));
+    expect(r.output).toContain("***");
+    const full = readFileSync(log, "utf8");
+    expect(full).not.toContain(secret);
+    expect(full.split("***").length - 1).toBe(3);
   });
 
   it("writes the full output to a log file when asked", async () => {
