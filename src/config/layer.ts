@@ -98,7 +98,8 @@ export function toProblems(
   const at = schemaAt(schema, path);
   const value = valueAt(values, path);
   // A pattern's own message ("expected a variable name or a glob…") says more than "a string".
-  const own = issue.code === "invalid_format" && issue.message.startsWith("expected") ? issue.message : undefined;
+  const own =
+    issue.code === "invalid_format" && issue.message.startsWith("expected") ? issue.message : undefined;
   const message =
     value === undefined
       ? `is required: must be ${at ? expectation(at) : "set"}`
