@@ -14,7 +14,7 @@ const quiet = new Writable({
 let store: Store | undefined;
 afterEach(async () => store?.close());
 
-async function app(extra: { corsOrigins?: string[]; bodyLimit?: number } = {}) {
+async function app(extra: { corsOrigins?: string[]; bodyLimit?: number; rateLimit?: number } = {}) {
   store = await openStore(":memory:");
   const a = await buildServer({
     store,
@@ -70,5 +70,74 @@ describe("server security", () => {
     expect(res.json()).toMatchObject({ error: { code: "E_BODY_TOO_LARGE" } });
     expect(res.json().error.message).toContain("2048 bytes");
     await a.close();
+  });
+
+  it("rate-limits protected routes by the matched route, whatever the spelling", async () => {
+    const a = await app({ rateLimit: 5 });
+    const urls = ["/api/v1/repositories", "/%61pi/v1/repositories", "/api/v1/%72epositories", "/m%65trics"];
+    const codes: number[] = [];
+    for (let i = 0; i < 8; i++)
+      codes.push((await a.inject({ method: "GET", url: urls[i % 4] as string })).statusCode);
+    expect(codes.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(codes.slice(5)).toEqual([429, 429, 429]);
+    // Public routes are not counted.
+    expect((await a.inject({ method: "GET", url: "/health" })).statusCode).toBe(200);
+    await a.close();
+  });
+
+  it("answers only to known hosts, and refuses state changes from other origins", async () => {
+    const a = await app({ corsOrigins: ["https://ci.example.com"] });
+    const post = (headers: Record<string, string>) =>
+      a.inject({ method: "POST", url: "/run", headers, payload: { input: {} } });
+    expect(
+      (await a.inject({ method: "GET", url: "/health", headers: { host: "attacker.example" } })).statusCode,
+    ).toBe(403);
+    for (const host of ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "app.localhost", "10.0.0.5"]) {
+      expect((await a.inject({ method: "GET", url: "/health", headers: { host } })).statusCode, host).toBe(
+        200,
+      );
+    }
+    // DNS rebinding: a page on attacker.example resolved to 127.0.0.1.
+    const rebound = await post({ host: "attacker.example:8080", origin: "http://attacker.example:8080" });
+    expect(rebound.statusCode).toBe(403);
+    expect(rebound.json().error.code).toBe("E_HOST_NOT_ALLOWED");
+    expect(rebound.json().error.message).toMatch(/--allowed-host/);
+    // Another local page POSTing cross-origin.
+    const cross = await post({ host: "127.0.0.1:8080", origin: "http://127.0.0.1:3000" });
+    expect(cross.json().error.code).toBe("E_ORIGIN_NOT_ALLOWED");
+    // Same origin, an allowed CORS origin, and no Origin at all (curl, CI) reach validation.
+    for (const headers of [
+      { host: "127.0.0.1:8080", origin: "http://127.0.0.1:8080" },
+      { host: "127.0.0.1:8080", origin: "https://ci.example.com" },
+      { host: "127.0.0.1:8080" },
+    ]) {
+      expect((await post(headers)).statusCode, JSON.stringify(headers)).toBe(400);
+    }
+    await a.close();
+  });
+
+  it("lets the operator name more hosts, or any", async () => {
+    store = await openStore(":memory:");
+    const named = await buildServer({
+      store,
+      rateLimit: 0,
+      logStream: quiet,
+      allowedHosts: [".example.com", "ci-box"],
+    });
+    for (const host of ["ci.example.com", "example.com", "ci-box:8080"]) {
+      expect(
+        (await named.inject({ method: "GET", url: "/health", headers: { host } })).statusCode,
+        host,
+      ).toBe(200);
+    }
+    expect(
+      (await named.inject({ method: "GET", url: "/health", headers: { host: "notexample.com" } })).statusCode,
+    ).toBe(403);
+    await named.close();
+    const any = await buildServer({ store, rateLimit: 0, logStream: quiet, allowedHosts: "any" });
+    expect(
+      (await any.inject({ method: "GET", url: "/health", headers: { host: "whatever.test" } })).statusCode,
+    ).toBe(200);
+    await any.close();
   });
 });
