@@ -106,11 +106,12 @@ describe("server security", () => {
     const cross = await post({ host: "127.0.0.1:8080", origin: "http://127.0.0.1:3000" });
     expect(cross.json().error.code).toBe("E_ORIGIN_NOT_ALLOWED");
     // Same origin, an allowed CORS origin, and no Origin at all (curl, CI) reach validation.
-    for (const headers of [
+    const allowed: Record<string, string>[] = [
       { host: "127.0.0.1:8080", origin: "http://127.0.0.1:8080" },
       { host: "127.0.0.1:8080", origin: "https://ci.example.com" },
       { host: "127.0.0.1:8080" },
-    ]) {
+    ];
+    for (const headers of allowed) {
       expect((await post(headers)).statusCode, JSON.stringify(headers)).toBe(400);
     }
     await a.close();
