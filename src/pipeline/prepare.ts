@@ -156,6 +156,7 @@ export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promi
       commandEnv: req.command.env,
       baseEnv,
       slotDirs: slots.dirs,
+      slotTmpDirs: slots.dirs.map((_, i) => ctx.temp.create(`tmp${i}`)),
       resultsDir: ctx.temp.create("results"),
       junitGlob: req.junitGlob,
       logsDir: config.save_full_output ? prepareLogsDir(req.source.cwd, config.logs_dir) : undefined,

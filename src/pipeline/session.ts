@@ -15,6 +15,11 @@ export interface Session {
   commandEnv: Record<string, string>;
   baseEnv: NodeJS.ProcessEnv;
   slotDirs: string[];
+  /**
+   * A private temporary directory per slot (TMPDIR, TMP, TEMP): a test that writes a fixed file
+   * name under the system temp directory must not race its own copy in the next slot.
+   */
+  slotTmpDirs: string[];
   resultsDir: string;
   junitGlob: string | undefined;
   logsDir: string | undefined;
@@ -55,7 +60,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     seed: spec.seed,
     argv: prepared.argv,
     cwd,
-    baseEnv: s.baseEnv,
+    baseEnv: withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]),
     commandEnv: { ...s.commandEnv, ...prepared.env },
     timeoutMs: s.config.timeout * 1000,
     killGraceMs: s.config.kill_grace * 1000,
@@ -72,6 +77,10 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     return { record, results: { ok: true, tests: results.tests.filter((t) => wanted.has(t.id)) } };
   }
   return { record, results };
+}
+
+function withTmpDir(env: NodeJS.ProcessEnv, dir: string | undefined): NodeJS.ProcessEnv {
+  return dir === undefined ? env : { ...env, TMPDIR: dir, TMP: dir, TEMP: dir };
 }
 
 /** Fold a main-phase attempt into the per-test tallies; returns its per-test summary for the report. */

@@ -207,6 +207,33 @@ describe("flaky-detector run", () => {
     expect(readReport(json()).summary.failedAttempts).toBeGreaterThanOrEqual(12 - 3);
   });
 
+  it("gives each slot its own TMPDIR: a fixed temp-file name does not race between slots", async () => {
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "16",
+        "--parallelism",
+        "4",
+        "--stop",
+        "fixed",
+        "--json",
+        json(),
+        "--",
+        node,
+        fixture("tmp-race.mjs"),
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    expect(report.summary).toMatchObject({ verdict: "stable", failedAttempts: 0, attempts: 16 });
+    // Four private directories, none of them the system's.
+    const dirs = new Set(report.attempts.map((a) => /ok in (\S+)/.exec(a.outputTail)?.[1]));
+    expect(dirs.size).toBe(4);
+    for (const d of dirs) expect(d).toMatch(/flaky-detector-tmp\d+-/);
+  });
+
   it("stops at --job-timeout and reports what finished", async () => {
     const r = await runCli(
       [
