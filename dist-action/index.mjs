@@ -53331,15 +53331,21 @@ import { join as join9, resolve as resolve5 } from "node:path";
 
 // src/analysis/per-test.ts
 var TIMEOUT_MESSAGE = /\b(timed? ?out|timeout|deadline exceeded)\b/i;
+var MAX_FAILING_SEEDS = 50;
 var TestAggregator = class {
   tallies = /* @__PURE__ */ new Map();
+  /**
+   * Failing attempts per test in attempt-index order, whatever order attempts finished in: the
+   * seeds replayed and reported are then the same at any parallelism and across shards.
+   */
+  failing = /* @__PURE__ */ new Map();
   /** Fold one attempt's parsed results in. Tests absent from `results` did not run: not counted. */
   add(attempt, results) {
     const seen = /* @__PURE__ */ new Set();
     for (const r of results) {
       if (seen.has(r.id)) {
         const t2 = this.tallies.get(r.id);
-        if (r.status === "failed" && t2.failingSeeds.at(-1) !== attempt.seed) this.fail(t2, attempt, r);
+        if (r.status === "failed" && !this.failedIn(t2.id, attempt.index)) this.fail(t2, attempt, r);
         continue;
       }
       seen.add(r.id);
@@ -53375,10 +53381,18 @@ var TestAggregator = class {
     t.failures++;
     if (attempt.shuffled) t.shuffled.failures++;
     if (r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? "")) t.timeouts++;
-    if (t.failingSeeds.length < 50) t.failingSeeds.push(attempt.seed);
+    const list = this.failing.get(t.id) ?? [];
+    let at = list.length;
+    while (at > 0 && list[at - 1].index > attempt.index) at--;
+    list.splice(at, 0, { index: attempt.index, seed: attempt.seed });
+    this.failing.set(t.id, list);
+    if (at < MAX_FAILING_SEEDS) t.failingSeeds = list.slice(0, MAX_FAILING_SEEDS).map((f) => f.seed);
     if (!t.firstFailure || attempt.index < t.firstFailure.attempt) {
       t.firstFailure = { attempt: attempt.index, seed: attempt.seed, message: r.message ?? "failed" };
     }
+  }
+  failedIn(id, index) {
+    return (this.failing.get(id) ?? []).some((f) => f.index === index);
   }
   get(id) {
     return this.tallies.get(id);
@@ -58015,6 +58029,98 @@ async function runPool(opts) {
   return { attempts: finished, stopReason: stopReason ?? "budget" };
 }
 
+// src/pipeline/diagnose.ts
+var TELLING = [
+  { pattern: /Missing script:\s*"?[^"\n]+"?/i, kind: "setup", strong: true },
+  { pattern: /(unknown|unrecognized|unexpected|invalid) (option|flag|argument)s?\b[^\n]*/i, kind: "flag" },
+  { pattern: /error: unrecognized arguments?:[^\n]*/i, kind: "flag" },
+  { pattern: /flag provided but not defined:[^\n]*/i, kind: "flag" },
+  { pattern: /No tests found[^\n]*/i, kind: "no-tests", strong: true },
+  { pattern: /No test files found[^\n]*/i, kind: "no-tests", strong: true },
+  { pattern: /no tests ran\b[^\n]*/i, kind: "no-tests" },
+  { pattern: /\[no test files\][^\n]*/i, kind: "no-tests" },
+  { pattern: /ERROR: (usage|file or directory not found|not found)[^\n]*/i, kind: "setup" },
+  { pattern: /Interrupted: \d+ errors? during collection[^\n]*/i, kind: "collection" },
+  { pattern: /ERROR collecting [^\n]*/i, kind: "collection" },
+  { pattern: /(command not found|No such file or directory)[^\n]*/i, kind: "setup" },
+  { pattern: /Cannot find module [^\n]*/i, kind: "setup" }
+];
+function tellingLine(output2, strongOnly = false) {
+  for (const { pattern, kind, strong } of TELLING) {
+    if (strongOnly && !strong) continue;
+    const m = pattern.exec(output2);
+    if (m) return { kind, line: m[0].trim().slice(0, 300) };
+  }
+  return void 0;
+}
+function lastLine(output2) {
+  const lines = output2.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^\[… \d+ bytes of output omitted …\]$/.test(l));
+  return (lines.at(-1) ?? "").slice(0, 300);
+}
+function diagnoseNoTests(adapter, record2, results, added, requested) {
+  if (record2.outcome === "errored" || record2.outcome === "cancelled" || record2.outcome === "timedOut") {
+    return void 0;
+  }
+  const telling = tellingLine(record2.output, adapter.results === "none");
+  const withFlag = (d) => {
+    if (d.kind !== "flag") return d;
+    const i2 = added.findIndex((w) => {
+      const name = w.split("=")[0];
+      return name.length >= 3 && name !== "--" && d.reason.includes(name);
+    });
+    if (i2 < 0) return d;
+    const word = added[i2].split("=")[0];
+    const before = added[i2 - 1];
+    const flag = word.startsWith("-") || !before?.startsWith("-") ? word : `${before} ${word}`;
+    return { ...d, ourFlag: flag };
+  };
+  const exit = record2.signal ? `was killed by ${record2.signal}` : `exited with ${record2.exitCode}`;
+  if (adapter.results !== "none" && results.ok) {
+    if (results.tests.some((t) => t.status !== "skipped")) return void 0;
+    if (telling) return withFlag({ kind: telling.kind, reason: telling.line });
+    if (results.tests.length > 0) {
+      return {
+        kind: "no-tests",
+        reason: `every test was skipped (${results.tests.length}); nothing ran to measure`
+      };
+    }
+    if (requested.length > 0) {
+      return { kind: "no-tests", reason: `none of the requested tests ran (the command ${exit})` };
+    }
+    return {
+      kind: "silent",
+      reason: record2.outcome === "passed" ? `the command exited 0 but ran no test${lastLine(record2.output) ? `: ${lastLine(record2.output)}` : ""}` : `the command ${exit} before any test ran${lastLine(record2.output) ? `: ${lastLine(record2.output)}` : ""}`
+    };
+  }
+  if (record2.outcome === "failed" && telling && telling.kind !== "collection") {
+    return withFlag({ kind: telling.kind, reason: telling.line });
+  }
+  if (record2.outcome === "failed" && (record2.exitCode === 126 || record2.exitCode === 127)) {
+    return {
+      kind: "setup",
+      reason: `the command ${exit} (cannot execute or not found): ${lastLine(record2.output)}`
+    };
+  }
+  return void 0;
+}
+function adviceFor(d, adapter) {
+  if (d.ourFlag) {
+    return `the test runner refused ${d.ourFlag}, a flag flaky-detector adds to read per-test results (${adapter.name}); if the command wraps the runner in a script that parses its own arguments, run the runner directly after --, or pass --framework command (no per-test results) or --junit <glob> for results the suite writes itself`;
+  }
+  switch (d.kind) {
+    case "setup":
+      return "the command cannot run tests here; check it runs in this directory by hand (a missing package.json script, a missing tool, or a missing dependency)";
+    case "flag":
+      return "the command line has an option the runner does not accept; check it by hand";
+    case "no-tests":
+      return "the command found no tests to run; check the path or filter (and --test ids: they must be ids as this framework names them)";
+    case "collection":
+      return "the tests could not be collected (an import or syntax error); run the command once by hand to see it";
+    case "silent":
+      return "the command ran but reported no test; check that it runs the tests (and --framework / --junit match it)";
+  }
+}
+
 // src/util/process-tree.ts
 import { spawn } from "node:child_process";
 import { randomUUID as randomUUID2 } from "node:crypto";
@@ -58575,7 +58681,7 @@ async function runWithResults(s, spec) {
     seed: spec.seed,
     argv: prepared.argv,
     cwd,
-    baseEnv: s.baseEnv,
+    baseEnv: withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]),
     commandEnv: { ...s.commandEnv, ...prepared.env },
     timeoutMs: s.config.timeout * 1e3,
     killGraceMs: s.config.kill_grace * 1e3,
@@ -58586,12 +58692,24 @@ async function runWithResults(s, spec) {
     ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
   });
-  const results = collectResults(s.adapter, sink, cwd, s.junitGlob);
-  if (results.ok && spec.tests.length > 0) {
-    const wanted = new Set(spec.tests);
-    return { record: record2, results: { ok: true, tests: results.tests.filter((t) => wanted.has(t.id)) } };
-  }
+  const collected = collectResults(s.adapter, sink, cwd, s.junitGlob);
+  const wanted = new Set(spec.tests);
+  const results = collected.ok && spec.tests.length > 0 ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) } : collected;
+  const noTests = diagnoseNoTests(s.adapter, record2, results, addedWords(s.argv, prepared.argv), spec.tests);
+  if (noTests) return { record: { ...record2, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record: record2, results };
+}
+function addedWords(user, prepared) {
+  const left = [...user];
+  return prepared.filter((w) => {
+    const i2 = left.indexOf(w);
+    if (i2 < 0) return true;
+    left.splice(i2, 1);
+    return false;
+  });
+}
+function withTmpDir(env, dir) {
+  return dir === void 0 ? env : { ...env, TMPDIR: dir, TMP: dir, TEMP: dir };
 }
 function foldAttempt(agg, run, shuffled) {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
@@ -58610,6 +58728,30 @@ function foldAttempt(agg, run, shuffled) {
 // src/pipeline/attempts.ts
 function isShuffledAttempt(shuffle, index) {
   return shuffle && index % 2 === 1;
+}
+function noTestsError(records, runs, p) {
+  const first = [...runs.values()].find((r) => r.diagnosis)?.diagnosis;
+  if (!first) {
+    return new InfraError(
+      "E_ALL_ERRORED",
+      `every attempt errored; none ran: ${records[0]?.error ?? "spawn failed"}`
+    );
+  }
+  if (p.requested.length > 0 && (first.kind === "no-tests" || first.kind === "silent")) {
+    return new UsageError(
+      "E_TEST_NOT_FOUND",
+      `--test: no attempt ran any of the requested tests (${p.requested.slice(0, 5).map((t) => JSON.stringify(t)).join(
+        ", "
+      )}${p.requested.length > 5 ? ", \u2026" : ""}): ${first.reason}; give ids as ${p.adapter.name} names its tests (the ids of a previous report's tests work)`
+    );
+  }
+  return new InfraError(
+    first.ourFlag ? "E_FLAG_REFUSED" : "E_NO_TESTS_RAN",
+    `no test ran in any of ${records.length} attempt(s): ${first.reason}. ${capitalize(adviceFor(first, p.adapter))}`
+  );
+}
+function capitalize(s) {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 async function runAttempts(p, r) {
   const { config: config2 } = p.session;
@@ -58655,6 +58797,7 @@ async function runAttempts(p, r) {
         }
       }
       out.runs.set(index, {
+        diagnosis: run.noTests,
         record: run.record,
         shuffled,
         tests: ran && run.results.ok ? run.results.tests : null,
@@ -58665,10 +58808,7 @@ async function runAttempts(p, r) {
   });
   const records = out.pool.attempts;
   if (records.length > 0 && records.every((a) => a.outcome === "errored")) {
-    throw new InfraError(
-      "E_ALL_ERRORED",
-      `every attempt errored; none ran: ${records[0]?.error ?? "spawn failed"}`
-    );
+    throw noTestsError(records, out.runs, p);
   }
   const leaky = records.filter((a) => (a.escapedProcesses ?? 0) > 0);
   if (leaky.length > 0) {
@@ -59217,8 +59357,16 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
     }
     return { adapter: ADAPTERS.junit, how: `JUnit files matching ${junitGlob2}`, warnings };
   }
-  if (config2.framework !== "auto")
+  if (config2.framework !== "auto") {
+    const other = detectFramework(argv);
+    if (other && other.name !== config2.framework && config2.framework !== "command") {
+      throw new UsageError(
+        "E_FRAMEWORK_MISMATCH",
+        `--framework ${config2.framework}: the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))}); pass --framework ${other.name}, or leave --framework out to detect it`
+      );
+    }
     return { adapter: ADAPTERS[config2.framework], how: "--framework", warnings };
+  }
   const direct = detectFramework(argv);
   if (direct) return { adapter: direct, how: "detected from the command", warnings };
   const script = scriptName(argv);
@@ -59383,7 +59531,7 @@ async function git(args, cwd, ctx, what) {
   if (result.exitCode !== 0) {
     throw new InfraError(
       "E_GIT",
-      `${what} failed: ${lastLine(output2) || `git exited with ${result.exitCode}`}`,
+      `${what} failed: ${lastLine2(output2) || `git exited with ${result.exitCode}`}`,
       {
         details: tail(output2)
       }
@@ -59391,7 +59539,7 @@ async function git(args, cwd, ctx, what) {
   }
   return output2;
 }
-function lastLine(text2) {
+function lastLine2(text2) {
   const lines = text2.split("\n").filter((l) => l.trim() !== "");
   const fatal = lines.find((l) => /^(fatal|error):/.test(l));
   return (fatal ?? lines[lines.length - 1] ?? "").trim();
@@ -59744,6 +59892,7 @@ async function prepareRun(req, ctx) {
       commandEnv: req.command.env,
       baseEnv,
       slotDirs: slots.dirs,
+      slotTmpDirs: slots.dirs.map((_, i2) => ctx.temp.create(`tmp${i2}`)),
       resultsDir: ctx.temp.create("results"),
       junitGlob: req.junitGlob,
       logsDir: config2.save_full_output ? prepareLogsDir(req.source.cwd, config2.logs_dir) : void 0,

@@ -24,8 +24,16 @@ export interface TestTally {
 
 const TIMEOUT_MESSAGE = /\b(timed? ?out|timeout|deadline exceeded)\b/i;
 
+/** Failing seeds kept per test (the report lists them; replays take the first three). */
+const MAX_FAILING_SEEDS = 50;
+
 export class TestAggregator {
   private readonly tallies = new Map<string, TestTally>();
+  /**
+   * Failing attempts per test in attempt-index order, whatever order attempts finished in: the
+   * seeds replayed and reported are then the same at any parallelism and across shards.
+   */
+  private readonly failing = new Map<string, { index: number; seed: number }[]>();
 
   /** Fold one attempt's parsed results in. Tests absent from `results` did not run: not counted. */
   add(attempt: { index: number; seed: number; shuffled: boolean }, results: readonly ParsedTest[]): void {
@@ -34,7 +42,7 @@ export class TestAggregator {
       // A test reported twice in one attempt (retries, parametrised duplicates) counts once: any failure fails it.
       if (seen.has(r.id)) {
         const t = this.tallies.get(r.id) as TestTally;
-        if (r.status === "failed" && t.failingSeeds.at(-1) !== attempt.seed) this.fail(t, attempt, r);
+        if (r.status === "failed" && !this.failedIn(t.id, attempt.index)) this.fail(t, attempt, r);
         continue;
       }
       seen.add(r.id);
@@ -75,10 +83,19 @@ export class TestAggregator {
     t.failures++;
     if (attempt.shuffled) t.shuffled.failures++;
     if (r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? "")) t.timeouts++;
-    if (t.failingSeeds.length < 50) t.failingSeeds.push(attempt.seed);
+    const list = this.failing.get(t.id) ?? [];
+    let at = list.length;
+    while (at > 0 && (list[at - 1] as { index: number }).index > attempt.index) at--;
+    list.splice(at, 0, { index: attempt.index, seed: attempt.seed });
+    this.failing.set(t.id, list);
+    if (at < MAX_FAILING_SEEDS) t.failingSeeds = list.slice(0, MAX_FAILING_SEEDS).map((f) => f.seed);
     if (!t.firstFailure || attempt.index < t.firstFailure.attempt) {
       t.firstFailure = { attempt: attempt.index, seed: attempt.seed, message: r.message ?? "failed" };
     }
+  }
+
+  private failedIn(id: string, index: number): boolean {
+    return (this.failing.get(id) ?? []).some((f) => f.index === index);
   }
 
   get(id: string): TestTally | undefined {

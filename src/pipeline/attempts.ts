@@ -1,11 +1,12 @@
 import type { EventSink } from "../analysis/events.js";
 import type { TestAggregator } from "../analysis/per-test.js";
 import type { ReportAttempt } from "../analysis/report.js";
-import { InfraError } from "../errors.js";
+import { InfraError, UsageError } from "../errors.js";
 import type { ParsedTest } from "../parsers/types.js";
 import type { AttemptRecord } from "../runner/attempt.js";
 import { type PoolResult, runPool } from "../runner/pool.js";
 import { attemptSeed } from "../runner/seeds.js";
+import { adviceFor, type NoTestDiagnosis } from "./diagnose.js";
 import type { PreparedRun } from "./prepare.js";
 import { foldAttempt, runWithResults } from "./session.js";
 
@@ -17,6 +18,8 @@ export interface MainAttempt {
   tests: ParsedTest[] | null;
   /** Why an attempt that ran has no per-test results. */
   noResults: string | null;
+  /** Why the attempt ran no test at all (it is then errored). */
+  diagnosis?: NoTestDiagnosis | undefined;
 }
 
 export interface AttemptRange {
@@ -45,6 +48,40 @@ export interface AttemptsOutcome {
 /** With --shuffle, odd attempts run shuffled and even ones in the declared order (orderDependent). */
 export function isShuffledAttempt(shuffle: boolean, index: number): boolean {
   return shuffle && index % 2 === 1;
+}
+
+/** The error of a job in which no attempt ran any test, with the cause read from the runs and the fix. */
+function noTestsError(
+  records: readonly AttemptRecord[],
+  runs: ReadonlyMap<number, MainAttempt>,
+  p: PreparedRun,
+): InfraError | UsageError {
+  const first = [...runs.values()].find((r) => r.diagnosis)?.diagnosis;
+  if (!first) {
+    return new InfraError(
+      "E_ALL_ERRORED",
+      `every attempt errored; none ran: ${records[0]?.error ?? "spawn failed"}`,
+    );
+  }
+  if (p.requested.length > 0 && (first.kind === "no-tests" || first.kind === "silent")) {
+    return new UsageError(
+      "E_TEST_NOT_FOUND",
+      `--test: no attempt ran any of the requested tests (${p.requested
+        .slice(0, 5)
+        .map((t) => JSON.stringify(t))
+        .join(
+          ", ",
+        )}${p.requested.length > 5 ? ", …" : ""}): ${first.reason}; give ids as ${p.adapter.name} names its tests (the ids of a previous report's tests work)`,
+    );
+  }
+  return new InfraError(
+    first.ourFlag ? "E_FLAG_REFUSED" : "E_NO_TESTS_RAN",
+    `no test ran in any of ${records.length} attempt(s): ${first.reason}. ${capitalize(adviceFor(first, p.adapter))}`,
+  );
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 /**
@@ -96,6 +133,7 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
         }
       }
       out.runs.set(index, {
+        diagnosis: run.noTests,
         record: run.record,
         shuffled,
         tests: ran && run.results.ok ? run.results.tests : null,
@@ -105,12 +143,9 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     },
   });
   const records = out.pool.attempts;
-  // Nothing ran at all (the command cannot start): an infrastructure error, never test failures.
+  // Nothing ran at all: an infrastructure or usage error, never test failures and never a verdict.
   if (records.length > 0 && records.every((a) => a.outcome === "errored")) {
-    throw new InfraError(
-      "E_ALL_ERRORED",
-      `every attempt errored; none ran: ${records[0]?.error ?? "spawn failed"}`,
-    );
+    throw noTestsError(records, out.runs, p);
   }
   const leaky = records.filter((a) => (a.escapedProcesses ?? 0) > 0);
   if (leaky.length > 0) {

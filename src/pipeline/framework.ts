@@ -36,8 +36,18 @@ export function resolveFramework(
     }
     return { adapter: ADAPTERS.junit, how: `JUnit files matching ${junitGlob}`, warnings };
   }
-  if (config.framework !== "auto")
+  if (config.framework !== "auto") {
+    // A command that plainly runs another framework would get flags it refuses, and its run would
+    // look like "no test ran" at best: say so before anything runs.
+    const other = detectFramework(argv);
+    if (other && other.name !== config.framework && config.framework !== "command") {
+      throw new UsageError(
+        "E_FRAMEWORK_MISMATCH",
+        `--framework ${config.framework}: the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))}); pass --framework ${other.name}, or leave --framework out to detect it`,
+      );
+    }
     return { adapter: ADAPTERS[config.framework], how: "--framework", warnings };
+  }
   const direct = detectFramework(argv);
   if (direct) return { adapter: direct, how: "detected from the command", warnings };
   const script = scriptName(argv);

@@ -5,6 +5,7 @@ import type { FrameworkAdapter } from "../frameworks/index.js";
 import type { ParsedTest } from "../parsers/types.js";
 import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
 import type { Masker } from "../util/secrets.js";
+import { diagnoseNoTests, type NoTestDiagnosis } from "./diagnose.js";
 import { clearGlob, collectResults, resultSink } from "./results.js";
 
 /** Everything needed to run one attempt of this job through its framework adapter. */
@@ -31,6 +32,8 @@ export interface AttemptRun {
   record: AttemptRecord;
   /** Parsed per-test results, or why there are none. */
   results: { ok: true; tests: ParsedTest[] } | { ok: false; reason: string };
+  /** Set when the attempt ran no test (its outcome is then "errored"). */
+  noTests?: NoTestDiagnosis;
 }
 
 export interface RunSpec {
@@ -71,12 +74,26 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
     ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
   });
-  const results = collectResults(s.adapter, sink, cwd, s.junitGlob);
-  if (results.ok && spec.tests.length > 0) {
-    const wanted = new Set(spec.tests);
-    return { record, results: { ok: true, tests: results.tests.filter((t) => wanted.has(t.id)) } };
-  }
+  const collected = collectResults(s.adapter, sink, cwd, s.junitGlob);
+  const wanted = new Set(spec.tests);
+  const results: AttemptRun["results"] =
+    collected.ok && spec.tests.length > 0
+      ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) }
+      : collected;
+  const noTests = diagnoseNoTests(s.adapter, record, results, addedWords(s.argv, prepared.argv), spec.tests);
+  if (noTests) return { record: { ...record, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record, results };
+}
+
+/** Words of the attempt's command line that the adapter added to the user's. */
+function addedWords(user: readonly string[], prepared: readonly string[]): string[] {
+  const left = [...user];
+  return prepared.filter((w) => {
+    const i = left.indexOf(w);
+    if (i < 0) return true;
+    left.splice(i, 1);
+    return false;
+  });
 }
 
 function withTmpDir(env: NodeJS.ProcessEnv, dir: string | undefined): NodeJS.ProcessEnv {

@@ -204,7 +204,8 @@ describe("temporary directories", () => {
     );
     expect(r.code).toBe(0);
     const kept = /temporary directories kept: (.*)/.exec(r.stderr)?.[1]?.split(", ") ?? [];
-    expect(kept).toHaveLength(3); // the copied source (slot 0), one slot copy and the results directory
+    // The copied source (slot 0), one slot copy, the results directory and each slot's TMPDIR.
+    expect(kept).toHaveLength(5);
     for (const d of kept) expect(existsSync(d)).toBe(true);
   });
 

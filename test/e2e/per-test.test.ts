@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseJUnit } from "../../src/parsers/junit.js";
@@ -219,17 +219,17 @@ describe("pytest filters", () => {
     expect(report.tests.map((t) => t.id).sort()).toEqual(failedInCi);
   });
 
-  it("a --test id that matches nothing is reported as not run (error), with a hint", async () => {
+  it("a --test id that matches nothing is a usage error naming it (exit 2), never a verdict", async () => {
     const p = project();
     const r = await runCli(
       ["run", "--runs", "2", "--test", "test_orders.py::test_nope", "--json", json(), "--", ...pytest()],
       { cwd: p },
     );
-    const report = readReport(json());
-    expect(report.tests).toEqual([
-      expect.objectContaining({ id: "test_orders.py::test_nope", verdict: "error", attempts: 0 }),
-    ]);
-    expect(r.stdout).toContain('test "test_orders.py::test_nope" did not run in any attempt');
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--test: no attempt ran any of the requested tests ("test_orders.py::test_nope")');
+    expect(r.stderr).toMatch(/give ids as pytest names its tests/);
+    expect(r.stdout).not.toMatch(/FAILING|STABLE|CRITICAL/);
+    expect(existsSync(json())).toBe(false);
   });
 });
 

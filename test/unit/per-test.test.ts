@@ -48,6 +48,38 @@ describe("TestAggregator", () => {
     expect(agg.get("a")).toMatchObject({ attempts: 1, failures: 1 });
   });
 
+  it("keeps failing seeds in attempt order whatever order attempts finish in (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 120 }),
+        fc.integer({ min: 0, max: 1000 }),
+        (fails, shuffleSeed) => {
+          const order = fails.map((_, i) => i);
+          // A deterministic shuffle: the finish order of parallel attempts.
+          let x = shuffleSeed + 1;
+          for (let i = order.length - 1; i > 0; i--) {
+            x = (x * 1103515245 + 12345) % 2147483648;
+            const j = x % (i + 1);
+            [order[i], order[j]] = [order[j] as number, order[i] as number];
+          }
+          const inOrder = new TestAggregator();
+          const shuffled = new TestAggregator();
+          for (const [i, f] of fails.entries())
+            inOrder.add({ index: i, seed: 1000 + i, shuffled: false }, [r("t", f ? "failed" : "passed")]);
+          for (const i of order)
+            shuffled.add({ index: i, seed: 1000 + i, shuffled: false }, [
+              r("t", fails[i] ? "failed" : "passed"),
+            ]);
+          expect(shuffled.get("t")).toEqual(inOrder.get("t"));
+          expect(inOrder.get("t")?.failingSeeds).toEqual(
+            fails.flatMap((f, i) => (f ? [1000 + i] : [])).slice(0, 50),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("builds results with the shared definitions and trims messages to max_error_length", () => {
     const agg = new TestAggregator();
     for (let i = 0; i < 10; i++)

@@ -1,0 +1,154 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pythonWithPytest, readReport, runCli, tempDir } from "../helpers/cli.js";
+
+/**
+ * Misconfiguration is an error, never a result: when no attempt ran any test the answer is an
+ * exit 2 (usage) or 3 (infrastructure) with the cause read from the run and the fix — never a
+ * FAILING/CRITICAL headline, never a reproduce line.
+ */
+
+let dir: { path: string; cleanup: () => void };
+beforeEach(() => {
+  dir = tempDir("fd-notests-");
+});
+afterEach(() => dir.cleanup());
+const json = () => join(dir.path, "report.json");
+
+function expectNoVerdict(r: { stdout: string; stderr: string }): void {
+  expect(r.stdout + r.stderr).not.toMatch(/FAILING|CRITICAL|broken|STABLE|reproduce/i);
+  expect(existsSync(json())).toBe(false);
+}
+
+describe("no test ran", () => {
+  it("npm test without a test script: exit 3 naming the missing script", async () => {
+    writeFileSync(join(dir.path, "package.json"), JSON.stringify({ name: "p", version: "1.0.0" }));
+    const r = await runCli(["run", "--runs", "4", "--json", json(), "--", "npm", "test"], { cwd: dir.path });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/no test ran in any of \d+ attempt\(s\): Missing script: "test"/);
+    expect(r.stderr).toMatch(/package\.json script/);
+    expectNoVerdict(r);
+  });
+
+  it("a runner that refuses a flag we add: exit 3 naming the flag and the way around it", async () => {
+    writeFileSync(
+      join(dir.path, "package.json"),
+      JSON.stringify({ name: "p", version: "1.0.0", scripts: { test: "node wrapper.js" } }),
+    );
+    // A wrapper script with its own argument parsing, as many projects have.
+    writeFileSync(
+      join(dir.path, "wrapper.js"),
+      "const extra = process.argv.slice(2).filter((a) => a !== '--');\n" +
+        "if (extra.length) { console.error('error: unknown option ' + JSON.stringify(extra[0])); process.exit(1); }\n",
+    );
+    const r = await runCli(
+      ["run", "--runs", "3", "--framework", "mocha", "--json", json(), "--", "npm", "test"],
+      {
+        cwd: dir.path,
+      },
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/no test ran in any of 3 attempt\(s\): unknown option/);
+    expect(r.stderr).toMatch(/The test runner refused --reporter( xunit)?, a flag flaky-detector adds/);
+    expect(r.stderr).toMatch(/--framework command/);
+    expectNoVerdict(r);
+  });
+
+  it("a pytest usage error (exit 4): exit 3 with pytest's own line", async () => {
+    writeFileSync(join(dir.path, "test_x.py"), "def test_ok():\n    pass\n");
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "3",
+        "--json",
+        json(),
+        "--",
+        pythonWithPytest(),
+        "-m",
+        "pytest",
+        "-q",
+        "--no-such-flag",
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/unrecognized arguments: --no-such-flag/);
+    expectNoVerdict(r);
+  });
+
+  it("a suite that passes without running any test: exit 3, not STABLE", async () => {
+    mkdirSync(join(dir.path, "test"));
+    writeFileSync(
+      join(dir.path, "test", "a.test.mjs"),
+      "import { test } from 'node:test';\ntest('a', () => {});\n",
+    );
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "3",
+        "--json",
+        json(),
+        "--",
+        "node",
+        "--test",
+        "--test-name-pattern=nothing-matches-this",
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/no test ran in any of \d+ attempt\(s\): every test was skipped/);
+    expectNoVerdict(r);
+  });
+
+  it("--framework jest on a pytest command: exit 2 before anything runs", async () => {
+    const r = await runCli(
+      ["run", "--framework", "jest", "--json", json(), "--", "python3", "-m", "pytest", "-q"],
+      {
+        cwd: dir.path,
+      },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--framework jest: the command runs pytest");
+    expect(r.stderr).toContain("--framework pytest");
+    expectNoVerdict(r);
+  });
+
+  it("some attempts ran no test: they are errored (not counted), the rest still measure", async () => {
+    writeFileSync(
+      join(dir.path, "flip.mjs"),
+      // Every third attempt fails to start its runner; the others run one passing test and write JUnit.
+      "import { mkdirSync, writeFileSync } from 'node:fs';\n" +
+        "if (Number(process.env.ATTEMPT) % 3 === 0) { console.error('npm error Missing script: \"test\"'); process.exit(1); }\n" +
+        "mkdirSync('reports', { recursive: true });\n" +
+        'writeFileSync(\'reports/r.xml\', \'<testsuites><testsuite name="s"><testcase classname="s" name="a"/></testsuite></testsuites>\');\n',
+    );
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "9",
+        "--stop",
+        "fixed",
+        "--junit",
+        "reports/*.xml",
+        "--json",
+        json(),
+        "--",
+        "node",
+        "flip.mjs",
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    expect(report.summary.erroredAttempts).toBe(3);
+    expect(report.attempts.filter((a) => a.outcome === "errored").map((a) => a.index)).toEqual([0, 3, 6]);
+    expect(report.attempts.find((a) => a.index === 3)?.error).toMatch(/Missing script/);
+    expect(report.tests).toEqual([
+      expect.objectContaining({ name: "a", attempts: 6, failures: 0, verdict: "stable" }),
+    ]);
+  });
+});
