@@ -226,7 +226,9 @@ describe("pytest filters", () => {
       { cwd: p },
     );
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain('--test: no attempt ran any of the requested tests ("test_orders.py::test_nope")');
+    expect(r.stderr).toContain(
+      '--test: no attempt ran any of the requested tests ("test_orders.py::test_nope")',
+    );
     expect(r.stderr).toMatch(/give ids as pytest names its tests/);
     expect(r.stdout).not.toMatch(/FAILING|STABLE|CRITICAL/);
     expect(existsSync(json())).toBe(false);
