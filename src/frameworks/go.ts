@@ -1,4 +1,6 @@
+import { isAbsolute, relative, sep } from "node:path";
 import { parseGoTestJson } from "../parsers/go-json.js";
+import type { ParsedTest } from "../parsers/types.js";
 import { basename, escapeRegExp, type FrameworkAdapter } from "./types.js";
 
 /** go test: -json on stdout, -count=1 so results are never served from the test cache. */
@@ -20,5 +22,22 @@ export const go: FrameworkAdapter = {
     if (ctx.shuffle) flags.push(`-shuffle=${ctx.seed}`);
     return { argv: [argv[0] as string, "test", ...flags, ...argv.slice(2)], env: {} };
   },
-  parse: (text) => parseGoTestJson(text),
+  parse: (text, cwd) => parseGoTestJson(text).map((t) => withRelativePackage(t, cwd)),
 };
+
+/**
+ * Outside a module (GOPATH mode) go names a package by its directory: `_/<abs path>`. That path is
+ * the slot's temporary copy, different in every slot and every job, so the same test would get a
+ * new id per slot. Such packages are named by their path relative to the working directory instead
+ * (`./sub`, or `.`), as a person would pass them to go test.
+ */
+export function withRelativePackage(t: ParsedTest, cwd: string): ParsedTest {
+  if (!t.id.startsWith("_/")) return t;
+  const name = `.${t.name}`;
+  if (!t.id.endsWith(name)) return t;
+  const dir = t.id.slice(1, t.id.length - name.length);
+  if (!isAbsolute(dir)) return t;
+  const rel = relative(cwd, dir);
+  const pkg = rel === "" ? "." : rel.startsWith("..") ? dir : `./${rel.split(sep).join("/")}`;
+  return { ...t, id: `${pkg}${name}` };
+}

@@ -235,6 +235,54 @@ describe("pytest filters", () => {
   });
 });
 
+describe("go outside a module (GOPATH mode)", () => {
+  it("names each test once, relative to the repository, at any parallelism", async () => {
+    const p = join(dir.path, "gopath");
+    mkdirSync(join(p, "sub"), { recursive: true });
+    writeFileSync(
+      join(p, "a_test.go"),
+      'package a\n\nimport (\n\t"os"\n\t"strconv"\n\t"testing"\n)\n\nfunc TestStable(t *testing.T) {}\n\n' +
+        'func TestFlaky(t *testing.T) {\n\tn, _ := strconv.Atoi(os.Getenv("ATTEMPT"))\n\tif n%2 == 1 {\n\t\tt.Fatal("odd attempt")\n\t}\n}\n',
+    );
+    writeFileSync(
+      join(p, "sub", "b_test.go"),
+      'package sub\n\nimport "testing"\n\nfunc TestSub(t *testing.T) {}\n',
+    );
+    const ids: string[][] = [];
+    for (const parallelism of ["1", "4"]) {
+      const r = await runCli(
+        [
+          "run",
+          "--runs",
+          "8",
+          "--parallelism",
+          parallelism,
+          "--stop",
+          "fixed",
+          "--json",
+          json(),
+          "--",
+          "go",
+          "test",
+          "./...",
+        ],
+        { cwd: p, env: { GO111MODULE: "off", GOFLAGS: "" } },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const report = readReport(json());
+      expect(report.framework).toBe("go");
+      ids.push(report.tests.map((t) => t.id).sort());
+      expect(report.tests.map((t) => [t.id, t.attempts, t.failures, t.verdict]).sort()).toEqual([
+        ["..TestFlaky", 8, 4, "flaky"],
+        ["..TestStable", 8, 0, "stable"],
+        ["./sub.TestSub", 8, 0, "stable"],
+      ]);
+      expect(JSON.stringify(report.tests)).not.toContain("flaky-detector-slot");
+    }
+    expect(ids[0]).toEqual(ids[1]);
+  }, 120_000);
+});
+
 describe("adaptive stopping", () => {
   it("stops a healthy command once its bound is below min_detectable_rate (60 of 200)", async () => {
     await runCli(["run", "--runs", "200", "--json", json(), "--", process.execPath, fixture("pass.mjs")], {
