@@ -98,19 +98,43 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     shuffledSeeds: new Set(),
     withoutResults: 0,
   };
-  let warnedNoResults = false;
+  // Attempts are folded into the tallies in index order, not as they finish, and the stopping rule
+  // looks at attempts first..first+n-1 exactly: the same job seed then stops after the same
+  // attempts with the same verdicts at any parallelism (docs/design/stopping.md).
+  const done = new Map<number, { run: Awaited<ReturnType<typeof runWithResults>>; shuffled: boolean }>();
+  let nextFold = r.first;
+  let decidedAt: number | undefined;
+  const prefix: AttemptRecord[] = [];
+  const fold = (index: number) => {
+    const entry = done.get(index);
+    if (!entry) return;
+    done.delete(index);
+    const { run, shuffled } = entry;
+    const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
+    if (ran && p.adapter.results !== "none") {
+      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled));
+    }
+    if (run.record.outcome !== "cancelled") prefix.push(run.record);
+  };
+  const advance = () => {
+    while (decidedAt === undefined && done.has(nextFold)) {
+      fold(nextFold);
+      nextFold++;
+      if (r.shouldStop && prefix.length > 0 && r.shouldStop(prefix)) decidedAt = nextFold;
+    }
+  };
+
   out.pool = await runPool({
     total: r.count,
     parallelism: p.parallelism,
     jobTimeoutMs: r.jobTimeoutMs,
     emit: r.emit,
     ...(r.signal ? { signal: r.signal } : {}),
-    ...(r.shouldStop ? { shouldStop: r.shouldStop } : {}),
+    ...(r.shouldStop ? { shouldStop: () => decidedAt !== undefined, abortOnStop: true } : {}),
     run: async (i, slot, signal) => {
       const index = r.first + i;
       const seed = attemptSeed(r.jobSeed, index, config.random_seed_range);
       const shuffled = isShuffledAttempt(config.shuffle, index);
-      if (shuffled) out.shuffledSeeds.add(seed);
       const run = await runWithResults(p.session, {
         index,
         slot,
@@ -120,18 +144,6 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
         signal,
       });
       const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
-      if (ran && p.adapter.results !== "none") {
-        out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled));
-        if (!run.results.ok) {
-          out.withoutResults++;
-          if (run.record.outcome === "passed" && !warnedNoResults) {
-            warnedNoResults = true;
-            r.warnings.push(
-              `attempt ${index} passed but its results could not be read: ${run.results.reason}`,
-            );
-          }
-        }
-      }
       out.runs.set(index, {
         diagnosis: run.noTests,
         record: run.record,
@@ -139,9 +151,30 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
         tests: ran && run.results.ok ? run.results.tests : null,
         noResults: ran && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null,
       });
+      done.set(index, { run, shuffled });
+      advance();
       return run.record;
     },
   });
+  if (decidedAt === undefined) {
+    // Attempts are launched in index order, so what ran is a prefix: fold whatever is left.
+    for (const index of [...done.keys()].sort((a, b) => a - b)) fold(index);
+  } else {
+    // Attempts past the decision point ran (or were stopped) only because slots were busy: they
+    // are not part of this job, exactly as if it had run at parallelism 1.
+    const cut = decidedAt;
+    out.pool.attempts = out.pool.attempts.filter((a) => a.index < cut);
+    for (const index of [...out.runs.keys()]) if (index >= cut) out.runs.delete(index);
+  }
+  for (const [index, m] of [...out.runs].sort((a, b) => a[0] - b[0])) {
+    if (m.shuffled) out.shuffledSeeds.add(m.record.seed);
+    if (m.noResults !== null) {
+      out.withoutResults++;
+      if (m.record.outcome === "passed" && !r.warnings.some((w) => w.includes("results could not be read"))) {
+        r.warnings.push(`attempt ${index} passed but its results could not be read: ${m.noResults}`);
+      }
+    }
+  }
   const records = out.pool.attempts;
   // Nothing ran at all: an infrastructure or usage error, never test failures and never a verdict.
   if (records.length > 0 && records.every((a) => a.outcome === "errored")) {

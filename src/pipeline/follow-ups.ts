@@ -25,7 +25,8 @@ export async function replaySeeds(
 ): Promise<FollowUp[]> {
   const jobs = flaky.flatMap((t) => t.failingSeeds.slice(0, 3).map((seed) => ({ test: t.id, seed })));
   if (jobs.length === 0) return [];
-  const followUps: FollowUp[] = [];
+  // By job, not by finish order: a replayed job reports its follow-ups in the same order.
+  const byJob: (FollowUp | undefined)[] = [];
   await runPool({
     total: jobs.length,
     parallelism: opts.parallelism,
@@ -43,16 +44,11 @@ export async function replaySeeds(
         tag: "-replay",
       });
       if (run.record.outcome !== "cancelled")
-        followUps.push({
-          kind: "seed-replay",
-          test: job.test,
-          seed: job.seed,
-          result: resultFor(job.test, run),
-        });
+        byJob[i] = { kind: "seed-replay", test: job.test, seed: job.seed, result: resultFor(job.test, run) };
       return run.record;
     },
   });
-  return followUps;
+  return byJob.filter((f): f is FollowUp => f !== undefined);
 }
 
 /**

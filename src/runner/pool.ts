@@ -8,6 +8,8 @@ export interface PoolOptions {
   run(index: number, slot: number, signal: AbortSignal): Promise<AttemptRecord>;
   /** Called after every attempt; true stops launching new attempts (adaptive stopping). */
   shouldStop?(finished: readonly AttemptRecord[]): boolean;
+  /** With shouldStop: also stop the attempts still running (their results would be discarded). */
+  abortOnStop?: boolean;
   /** Whole-job limit; running attempts are stopped and not counted. */
   jobTimeoutMs?: number | null;
   /** Cancellation from outside (Ctrl-C). */
@@ -73,7 +75,7 @@ export async function runPool(opts: PoolOptions): Promise<PoolResult> {
         total: opts.total,
       });
       if (!everRan && erroredInARow >= errorLimit) stop("errors", true);
-      else if (opts.shouldStop?.(finished)) stop("adaptive", false);
+      else if (opts.shouldStop?.(finished)) stop("adaptive", opts.abortOnStop ?? false);
     }
   };
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Report } from "../../src/analysis/report.js";
 import { fixture, isAlive, readReport, runCli, tempDir } from "../helpers/cli.js";
 
 let dir: { path: string; cleanup: () => void };
@@ -90,6 +91,51 @@ describe("flaky-detector run", () => {
       rb.attempts.map((x) => [x.index, x.seed, x.outcome]),
     );
   });
+
+  it("replays an adaptive job exactly from its seed at any parallelism: same attempts, same stop, same verdicts", async () => {
+    const reports = [];
+    for (const parallelism of ["1", "4"]) {
+      const out = join(dir.path, `adaptive-${parallelism}.json`);
+      const r = await runCli(
+        [
+          "run",
+          "--runs",
+          "400",
+          "--parallelism",
+          parallelism,
+          "--seed",
+          "4242",
+          "--junit",
+          "reports/*.xml",
+          "--json",
+          out,
+          "--progress",
+          "none",
+          "--",
+          "DELAY_MS=5",
+          node,
+          fixture("junit-writer.mjs"),
+        ],
+        { cwd: dir.path },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      reports.push(readReport(out));
+    }
+    const [one, four] = reports as [Report, Report];
+    expect(one.summary.stopReason).toBe("adaptive");
+    expect(four.summary.stopReason).toBe("adaptive");
+    expect(one.attempts.length).toBeLessThan(400);
+    // Exactly attempts 0..n-1 in both, whatever was in flight at parallelism 4 when it stopped.
+    expect(four.attempts.map((a) => [a.index, a.seed, a.outcome, a.tests])).toEqual(
+      one.attempts.map((a) => [a.index, a.seed, a.outcome, a.tests]),
+    );
+    const essence = (r: Report) =>
+      r.tests.map((t) => [t.id, t.attempts, t.failures, t.verdict, t.severity, t.failingSeeds, t.reproduce]);
+    expect(essence(four)).toEqual(essence(one));
+    expect(four.followUps.map((f) => [f.kind, f.test, f.seed, f.result])).toEqual(
+      one.followUps.map((f) => [f.kind, f.test, f.seed, f.result]),
+    );
+  }, 120_000);
 
   it("reports a stable command with its bound, and a broken one as failing", async () => {
     const stable = await runCli(["run", "--runs", "20", "--json", json(), "--", node, fixture("pass.mjs")], {
