@@ -1,5 +1,5 @@
 import { readdirSync, rmSync } from "node:fs";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative, sep } from "node:path";
 import picomatch from "picomatch";
 import type { FrameworkAdapter } from "../frameworks/index.js";
 import type { ParsedTest } from "../parsers/types.js";
@@ -21,6 +21,25 @@ export function resultSink(adapter: FrameworkAdapter, dir: string, index: number
 
 export type Collected = { ok: true; tests: ParsedTest[] } | { ok: false; reason: string };
 
+/**
+ * A test's file relative to the workspace: reporters that write absolute paths (mocha's xunit,
+ * jest) would otherwise point into the slot's temporary copy, deleted when the job ends and
+ * different in every slot.
+ */
+export function repoRelativeFile(file: string | null, cwd: string): string | null {
+  if (file === null || !isAbsolute(file)) return file;
+  const rel = relative(cwd, file);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return file;
+  return rel.split(sep).join("/");
+}
+
+function withRelativeFiles(tests: ParsedTest[], cwd: string): ParsedTest[] {
+  return tests.map((t) => {
+    const file = repoRelativeFile(t.file, cwd);
+    return file === t.file ? t : { ...t, file };
+  });
+}
+
 /** Read and parse the attempt's results, then delete the files (a 10,000-attempt job must not fill the disk). */
 export function collectResults(
   adapter: FrameworkAdapter,
@@ -33,7 +52,13 @@ export function collectResults(
     if (adapter.results === "glob") {
       const files = globFiles(cwd, junitGlob ?? "");
       if (files.length === 0) return { ok: false, reason: `no file matched --junit ${junitGlob}` };
-      return { ok: true, tests: files.flatMap((f) => adapter.parse(readResultFile(f), cwd)) };
+      return {
+        ok: true,
+        tests: withRelativeFiles(
+          files.flatMap((f) => adapter.parse(readResultFile(f), cwd)),
+          cwd,
+        ),
+      };
     }
     const file = sink.resultFile ?? sink.stdoutFile;
     if (!file) return { ok: true, tests: [] };
@@ -44,7 +69,7 @@ export function collectResults(
       if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
       return { ok: false, reason: `${adapter.name} wrote no results file` };
     }
-    return { ok: true, tests: adapter.parse(text, cwd) };
+    return { ok: true, tests: withRelativeFiles(adapter.parse(text, cwd), cwd) };
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   } finally {

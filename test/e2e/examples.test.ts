@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Report } from "../../src/analysis/report.js";
@@ -61,6 +62,11 @@ function check(report: Report, table: Record<string, number>, nameOf: (id: strin
     const expected = p === 0 ? "stable" : p === 1 ? "failing" : "flaky";
     expect(t.verdict, `${t.id} (p = ${p}): ${t.failures}/${t.attempts}`).toBe(expected);
     expect(t.attempts).toBe(200);
+    // Files are repository-relative, never the slot's temporary copy.
+    if (t.file !== null) {
+      expect(t.file, t.id).not.toMatch(/^\/|flaky-detector-/);
+      expect(existsSync(join(report.source.repo, t.file)), `${report.source.repo} ${t.file}`).toBe(true);
+    }
     intervals++;
     if (!(t.interval[0] <= (p as number) && (p as number) <= t.interval[1]))
       misses.push(`${t.id}: p=${p}, interval ${t.interval}`);
