@@ -12041,10 +12041,10 @@ var require_headers = __commonJS({
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
         const exists2 = this[kHeadersMap].get(lowercaseName);
         if (exists2) {
-          const delimiter2 = lowercaseName === "cookie" ? "; " : ", ";
+          const delimiter3 = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
             name: exists2.name,
-            value: `${exists2.value}${delimiter2}${value}`
+            value: `${exists2.value}${delimiter3}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name, value });
@@ -24893,10 +24893,10 @@ var require_resolve_block_map = __commonJS({
       let offset = bm.offset;
       let commentEnd = null;
       for (const collItem of bm.items) {
-        const { start, key, sep: sep4, value } = collItem;
+        const { start, key, sep: sep6, value } = collItem;
         const keyProps = resolveProps.resolveProps(start, {
           indicator: "explicit-key-ind",
-          next: key ?? sep4?.[0],
+          next: key ?? sep6?.[0],
           offset,
           onError,
           parentIndent: bm.indent,
@@ -24910,7 +24910,7 @@ var require_resolve_block_map = __commonJS({
             else if ("indent" in key && key.indent !== bm.indent)
               onError(offset, "BAD_INDENT", startColMsg);
           }
-          if (!keyProps.anchor && !keyProps.tag && !sep4) {
+          if (!keyProps.anchor && !keyProps.tag && !sep6) {
             commentEnd = keyProps.end;
             if (keyProps.comment) {
               if (map2.comment)
@@ -24934,7 +24934,7 @@ var require_resolve_block_map = __commonJS({
         ctx.atKey = false;
         if (utilMapIncludes.mapIncludes(ctx, map2.items, keyNode))
           onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep4 ?? [], {
+        const valueProps = resolveProps.resolveProps(sep6 ?? [], {
           indicator: "map-value-ind",
           next: value,
           offset: keyNode.range[2],
@@ -24950,7 +24950,7 @@ var require_resolve_block_map = __commonJS({
             if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
               onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep4, null, valueProps, onError);
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep6, null, valueProps, onError);
           if (ctx.schema.compat)
             utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
           offset = valueNode.range[2];
@@ -25041,7 +25041,7 @@ var require_resolve_end = __commonJS({
       let comment2 = "";
       if (end) {
         let hasSpace = false;
-        let sep4 = "";
+        let sep6 = "";
         for (const token of end) {
           const { source, type } = token;
           switch (type) {
@@ -25055,13 +25055,13 @@ var require_resolve_end = __commonJS({
               if (!comment2)
                 comment2 = cb;
               else
-                comment2 += sep4 + cb;
-              sep4 = "";
+                comment2 += sep6 + cb;
+              sep6 = "";
               break;
             }
             case "newline":
               if (comment2)
-                sep4 += source;
+                sep6 += source;
               hasSpace = true;
               break;
             default:
@@ -25104,18 +25104,18 @@ var require_resolve_flow_collection = __commonJS({
       let offset = fc.offset + fc.start.source.length;
       for (let i2 = 0; i2 < fc.items.length; ++i2) {
         const collItem = fc.items[i2];
-        const { start, key, sep: sep4, value } = collItem;
+        const { start, key, sep: sep6, value } = collItem;
         const props = resolveProps.resolveProps(start, {
           flow: fcName,
           indicator: "explicit-key-ind",
-          next: key ?? sep4?.[0],
+          next: key ?? sep6?.[0],
           offset,
           onError,
           parentIndent: fc.indent,
           startOnNewline: false
         });
         if (!props.found) {
-          if (!props.anchor && !props.tag && !sep4 && !value) {
+          if (!props.anchor && !props.tag && !sep6 && !value) {
             if (i2 === 0 && props.comma)
               onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
             else if (i2 < fc.items.length - 1)
@@ -25169,8 +25169,8 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap2 && !sep4 && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep4, null, props, onError);
+        if (!isMap2 && !sep6 && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep6, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
           if (isBlock(value))
@@ -25182,7 +25182,7 @@ var require_resolve_flow_collection = __commonJS({
           if (isBlock(key))
             onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
           ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep4 ?? [], {
+          const valueProps = resolveProps.resolveProps(sep6 ?? [], {
             flow: fcName,
             indicator: "map-value-ind",
             next: value,
@@ -25193,8 +25193,8 @@ var require_resolve_flow_collection = __commonJS({
           });
           if (valueProps.found) {
             if (!isMap2 && !props.found && ctx.options.strict) {
-              if (sep4)
-                for (const st of sep4) {
+              if (sep6)
+                for (const st of sep6) {
                   if (st === valueProps.found)
                     break;
                   if (st.type === "newline") {
@@ -25211,7 +25211,7 @@ var require_resolve_flow_collection = __commonJS({
             else
               onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep4, null, valueProps, onError) : null;
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep6, null, valueProps, onError) : null;
           if (valueNode) {
             if (isBlock(value))
               onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
@@ -25391,7 +25391,7 @@ var require_resolve_block_scalar = __commonJS({
           chompStart = i2 + 1;
       }
       let value = "";
-      let sep4 = "";
+      let sep6 = "";
       let prevMoreIndented = false;
       for (let i2 = 0; i2 < contentStart; ++i2)
         value += lines[i2][0].slice(trimIndent) + "\n";
@@ -25408,24 +25408,24 @@ var require_resolve_block_scalar = __commonJS({
           indent2 = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep4 + indent2.slice(trimIndent) + content;
-          sep4 = "\n";
+          value += sep6 + indent2.slice(trimIndent) + content;
+          sep6 = "\n";
         } else if (indent2.length > trimIndent || content[0] === "	") {
-          if (sep4 === " ")
-            sep4 = "\n";
-          else if (!prevMoreIndented && sep4 === "\n")
-            sep4 = "\n\n";
-          value += sep4 + indent2.slice(trimIndent) + content;
-          sep4 = "\n";
+          if (sep6 === " ")
+            sep6 = "\n";
+          else if (!prevMoreIndented && sep6 === "\n")
+            sep6 = "\n\n";
+          value += sep6 + indent2.slice(trimIndent) + content;
+          sep6 = "\n";
           prevMoreIndented = true;
         } else if (content === "") {
-          if (sep4 === "\n")
+          if (sep6 === "\n")
             value += "\n";
           else
-            sep4 = "\n";
+            sep6 = "\n";
         } else {
-          value += sep4 + content;
-          sep4 = " ";
+          value += sep6 + content;
+          sep6 = " ";
           prevMoreIndented = false;
         }
       }
@@ -25608,25 +25608,25 @@ var require_resolve_flow_scalar = __commonJS({
         trimBoth = /^[ \t]+|[ \t]+$/g;
       }
       let res = match[1].replace(trimEnd, "");
-      let sep4 = " ";
+      let sep6 = " ";
       let pos = line.lastIndex;
       while (match = line.exec(source)) {
         const lm = match[1].replace(trimBoth, "");
         if (lm === "") {
-          if (sep4 === "\n")
-            res += sep4;
+          if (sep6 === "\n")
+            res += sep6;
           else
-            sep4 = "\n";
+            sep6 = "\n";
         } else {
-          res += sep4 + lm;
-          sep4 = " ";
+          res += sep6 + lm;
+          sep6 = " ";
         }
         pos = line.lastIndex;
       }
       const last = /[ \t]*(.*)/sy;
       last.lastIndex = pos;
       match = last.exec(source);
-      return res + sep4 + (match?.[1] ?? "");
+      return res + sep6 + (match?.[1] ?? "");
     }
     function doubleQuotedValue(source, onError) {
       let res = "";
@@ -26436,14 +26436,14 @@ var require_cst_stringify = __commonJS({
         }
       }
     }
-    function stringifyItem({ start, key, sep: sep4, value }) {
+    function stringifyItem({ start, key, sep: sep6, value }) {
       let res = "";
       for (const st of start)
         res += st.source;
       if (key)
         res += stringifyToken(key);
-      if (sep4)
-        for (const st of sep4)
+      if (sep6)
+        for (const st of sep6)
           res += st.source;
       if (value)
         res += stringifyToken(value);
@@ -27610,18 +27610,18 @@ var require_parser = __commonJS({
         if (this.type === "map-value-ind") {
           const prev = getPrevProps(this.peek(2));
           const start = getFirstKeyStartProps(prev);
-          let sep4;
+          let sep6;
           if (scalar.end) {
-            sep4 = scalar.end;
-            sep4.push(this.sourceToken);
+            sep6 = scalar.end;
+            sep6.push(this.sourceToken);
             delete scalar.end;
           } else
-            sep4 = [this.sourceToken];
+            sep6 = [this.sourceToken];
           const map2 = {
             type: "block-map",
             offset: scalar.offset,
             indent: scalar.indent,
-            items: [{ start, key: scalar, sep: sep4 }]
+            items: [{ start, key: scalar, sep: sep6 }]
           };
           this.onKeyLine = true;
           this.stack[this.stack.length - 1] = map2;
@@ -27774,15 +27774,15 @@ var require_parser = __commonJS({
                 } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
                   const start2 = getFirstKeyStartProps(it.start);
                   const key = it.key;
-                  const sep4 = it.sep;
-                  sep4.push(this.sourceToken);
+                  const sep6 = it.sep;
+                  sep6.push(this.sourceToken);
                   delete it.key;
                   delete it.sep;
                   this.stack.push({
                     type: "block-map",
                     offset: this.offset,
                     indent: this.indent,
-                    items: [{ start: start2, key, sep: sep4 }]
+                    items: [{ start: start2, key, sep: sep6 }]
                   });
                 } else if (start.length > 0) {
                   it.sep = it.sep.concat(start, this.sourceToken);
@@ -27976,13 +27976,13 @@ var require_parser = __commonJS({
             const prev = getPrevProps(parent);
             const start = getFirstKeyStartProps(prev);
             fixFlowSeqItems(fc);
-            const sep4 = fc.end.splice(1, fc.end.length);
-            sep4.push(this.sourceToken);
+            const sep6 = fc.end.splice(1, fc.end.length);
+            sep6.push(this.sourceToken);
             const map2 = {
               type: "block-map",
               offset: fc.offset,
               indent: fc.indent,
-              items: [{ start, key: fc, sep: sep4 }]
+              items: [{ start, key: fc, sep: sep6 }]
             };
             this.onKeyLine = true;
             this.stack[this.stack.length - 1] = map2;
@@ -31756,9 +31756,9 @@ var require_light = __commonJS({
 });
 
 // src/action/main.ts
-import { appendFileSync as appendFileSync2, existsSync as existsSync7, mkdirSync as mkdirSync4 } from "node:fs";
+import { appendFileSync as appendFileSync2, existsSync as existsSync8, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute3, join as join11, relative as relative4, resolve as resolve6, sep as sep3 } from "node:path";
+import { isAbsolute as isAbsolute5, join as join13, relative as relative5, resolve as resolve6, sep as sep5 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -31848,15 +31848,15 @@ function issueFileCommand(command2, message) {
   });
 }
 function prepareKeyValueMessage(key, value) {
-  const delimiter2 = `ghadelimiter_${crypto.randomUUID()}`;
+  const delimiter3 = `ghadelimiter_${crypto.randomUUID()}`;
   const convertedValue = toCommandValue(value);
-  if (key.includes(delimiter2)) {
-    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter2}"`);
+  if (key.includes(delimiter3)) {
+    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter3}"`);
   }
-  if (convertedValue.includes(delimiter2)) {
-    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter2}"`);
+  if (convertedValue.includes(delimiter3)) {
+    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter3}"`);
   }
-  return `${key}<<${delimiter2}${os2.EOL}${convertedValue}${os2.EOL}${delimiter2}`;
+  return `${key}<<${delimiter3}${os2.EOL}${convertedValue}${os2.EOL}${delimiter3}`;
 }
 
 // node_modules/@actions/core/lib/core.js
@@ -34525,8 +34525,8 @@ function emoji() {
 }
 var ipv4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])$/;
 var ipv6 = /^(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:((:[0-9a-fA-F]{1,4}){1,6})|:((:[0-9a-fA-F]{1,4}){1,7}|:))$/;
-var mac = (delimiter2) => {
-  const escapedDelim = escapeRegex(delimiter2 ?? ":");
+var mac = (delimiter3) => {
+  const escapedDelim = escapeRegex(delimiter3 ?? ":");
   return new RegExp(`^(?:[0-9A-F]{2}${escapedDelim}){5}[0-9A-F]{2}$|^(?:[0-9a-f]{2}${escapedDelim}){5}[0-9a-f]{2}$`);
 };
 var cidrv4 = /^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\/([0-9]|[1-2][0-9]|3[0-2])$/;
@@ -53326,8 +53326,8 @@ function safeJson(text2) {
 }
 
 // src/pipeline/detect.ts
-import { existsSync as existsSync6 } from "node:fs";
-import { join as join9, resolve as resolve5 } from "node:path";
+import { existsSync as existsSync7 } from "node:fs";
+import { join as join11, resolve as resolve5 } from "node:path";
 
 // src/analysis/per-test.ts
 var TIMEOUT_MESSAGE = /\b(timed? ?out|timeout|deadline exceeded)\b/i;
@@ -55904,21 +55904,21 @@ var Matcher = class {
    * @returns {string}
    */
   toString(separator, includeNamespace = true) {
-    const sep4 = separator || this.separator;
-    const isDefault = sep4 === this.separator && includeNamespace === true;
+    const sep6 = separator || this.separator;
+    const isDefault = sep6 === this.separator && includeNamespace === true;
     if (isDefault) {
       if (this._pathStringCache !== null) {
         return this._pathStringCache;
       }
       const result = this.path.map(
         (n) => n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-      ).join(sep4);
+      ).join(sep6);
       this._pathStringCache = result;
       return result;
     }
     return this.path.map(
       (n) => includeNamespace && n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-    ).join(sep4);
+    ).join(sep6);
   }
   /**
    * Get path as array of tag names.
@@ -57437,8 +57437,8 @@ function readStopNodeData(xmlData, tagName, i2) {
           const nextLt = xmlData.indexOf("<", i2 + 1);
           if (nextLt === -1 || nextLt > nextGt) {
             const exp = xmlData.substring(i2 + 1, nextGt);
-            const sep4 = exp.search(/\s/);
-            const name = sep4 === -1 ? exp : exp.substring(0, sep4);
+            const sep6 = exp.search(/\s/);
+            const name = sep6 === -1 ? exp : exp.substring(0, sep6);
             if (name === tagName && exp[exp.length - 1] !== "/") openTagCount++;
             i2 = nextGt;
           }
@@ -58015,7 +58015,7 @@ async function runPool(opts) {
         total: opts.total
       });
       if (!everRan && erroredInARow >= errorLimit) stop("errors", true);
-      else if (opts.shouldStop?.(finished)) stop("adaptive", false);
+      else if (opts.shouldStop?.(finished)) stop("adaptive", opts.abortOnStop ?? false);
     }
   };
   const slots = Math.max(1, Math.min(opts.parallelism, opts.total));
@@ -58119,6 +58119,46 @@ function adviceFor(d, adapter) {
     case "silent":
       return "the command ran but reported no test; check that it runs the tests (and --framework / --junit match it)";
   }
+}
+
+// src/pipeline/session.ts
+import { readFileSync as readFileSync7, rmSync as rmSync3 } from "node:fs";
+import { delimiter, join as join4 } from "node:path";
+
+// src/parsers/events.ts
+var OUTCOMES = /* @__PURE__ */ new Set(["passed", "failed", "skipped"]);
+function parseTestEvents(text2) {
+  const started = /* @__PURE__ */ new Map();
+  const ended = /* @__PURE__ */ new Map();
+  const collectErrors = [];
+  for (const line of text2.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let e;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const id = typeof e.id === "string" ? e.id : void 0;
+    const file2 = typeof e.file === "string" ? e.file : null;
+    if (e.event === "start" && id) {
+      started.set(id, file2);
+      ended.delete(id);
+    } else if (e.event === "end" && id && OUTCOMES.has(e.outcome)) {
+      ended.set(id, {
+        id,
+        name: id.split("::").pop() ?? id,
+        file: started.get(id) ?? file2,
+        status: e.outcome,
+        message: typeof e.message === "string" ? e.message : null,
+        durationMs: typeof e.durationMs === "number" ? e.durationMs : null
+      });
+    } else if (e.event === "collect-error" && file2 !== null) {
+      collectErrors.push({ file: file2, message: typeof e.message === "string" ? e.message : "collection error" });
+    }
+  }
+  const running = [...started].filter(([id]) => !ended.has(id)).map(([id, file2]) => ({ id, file: file2 }));
+  return { ended: [...ended.values()], running, collectErrors };
 }
 
 // src/util/process-tree.ts
@@ -58605,7 +58645,7 @@ function outcomeOf(terminatedBy, exitCode, signal) {
 // src/pipeline/results.ts
 var import_picomatch3 = __toESM(require_picomatch2(), 1);
 import { readdirSync as readdirSync3, rmSync as rmSync2 } from "node:fs";
-import { join as join3, relative as relative2 } from "node:path";
+import { isAbsolute as isAbsolute2, join as join3, relative as relative2, sep as sep2 } from "node:path";
 function resultSink(adapter, dir, index, tag = "") {
   const file2 = join3(dir, `attempt-${index}${tag}.${adapter.extension || "out"}`);
   return {
@@ -58613,13 +58653,31 @@ function resultSink(adapter, dir, index, tag = "") {
     stdoutFile: adapter.results === "stdout" ? file2 : null
   };
 }
+function repoRelativeFile(file2, cwd) {
+  if (file2 === null || !isAbsolute2(file2)) return file2;
+  const rel = relative2(cwd, file2);
+  if (rel === "" || rel.startsWith("..") || isAbsolute2(rel)) return file2;
+  return rel.split(sep2).join("/");
+}
+function withRelativeFiles(tests, cwd) {
+  return tests.map((t) => {
+    const file2 = repoRelativeFile(t.file, cwd);
+    return file2 === t.file ? t : { ...t, file: file2 };
+  });
+}
 function collectResults(adapter, sink, cwd, junitGlob2) {
   if (adapter.results === "none") return { ok: true, tests: [] };
   try {
     if (adapter.results === "glob") {
       const files = globFiles(cwd, junitGlob2 ?? "");
       if (files.length === 0) return { ok: false, reason: `no file matched --junit ${junitGlob2}` };
-      return { ok: true, tests: files.flatMap((f) => adapter.parse(readResultFile(f), cwd)) };
+      return {
+        ok: true,
+        tests: withRelativeFiles(
+          files.flatMap((f) => adapter.parse(readResultFile(f), cwd)),
+          cwd
+        )
+      };
     }
     const file2 = sink.resultFile ?? sink.stdoutFile;
     if (!file2) return { ok: true, tests: [] };
@@ -58630,7 +58688,7 @@ function collectResults(adapter, sink, cwd, junitGlob2) {
       if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
       return { ok: false, reason: `${adapter.name} wrote no results file` };
     }
-    return { ok: true, tests: adapter.parse(text2, cwd) };
+    return { ok: true, tests: withRelativeFiles(adapter.parse(text2, cwd), cwd) };
   } catch (e) {
     return { ok: false, reason: e.message };
   } finally {
@@ -58670,19 +58728,21 @@ async function runWithResults(s, spec) {
   const tag = spec.tag ?? "";
   const sink = resultSink(s.adapter, s.resultsDir, spec.index, tag);
   if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
+  const eventsFile = join4(s.resultsDir, `attempt-${spec.index}${tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
-    { resultFile: sink.resultFile, seed: spec.seed, shuffle: spec.shuffled, tests: spec.tests },
+    { resultFile: sink.resultFile, eventsFile, seed: spec.seed, shuffle: spec.shuffled, tests: spec.tests },
     true
   );
+  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
   const record2 = await runAttempt({
     index: spec.index,
     slot: spec.slot,
     seed: spec.seed,
     argv: prepared.argv,
     cwd,
-    baseEnv: withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]),
-    commandEnv: { ...s.commandEnv, ...prepared.env },
+    baseEnv,
+    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
     timeoutMs: s.config.timeout * 1e3,
     killGraceMs: s.config.kill_grace * 1e3,
     headBytes: s.config.output_head_bytes,
@@ -58692,12 +58752,47 @@ async function runWithResults(s, spec) {
     ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
   });
-  const collected = collectResults(s.adapter, sink, cwd, s.junitGlob);
+  const collected = fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record2, cwd);
   const wanted = new Set(spec.tests);
   const results = collected.ok && spec.tests.length > 0 ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) } : collected;
   const noTests = diagnoseNoTests(s.adapter, record2, results, addedWords(s.argv, prepared.argv), spec.tests);
   if (noTests) return { record: { ...record2, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record: record2, results };
+}
+function fromEvents(collected, eventsFile, record2, cwd) {
+  let text2;
+  try {
+    text2 = readFileSync7(eventsFile, "utf8");
+  } catch {
+    text2 = void 0;
+  } finally {
+    rmSync3(eventsFile, { force: true });
+  }
+  if (collected.ok || text2 === void 0 || record2.outcome === "cancelled") return collected;
+  const events = parseTestEvents(text2);
+  if (events.ended.length === 0 && events.running.length === 0) return collected;
+  const how = record2.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process ${record2.signal ? `was killed by ${record2.signal}` : `exited with ${record2.exitCode}`} while this test ran`;
+  const crashed = events.running.map((r) => ({
+    id: r.id,
+    name: r.id.split("::").pop() ?? r.id,
+    file: repoRelativeFile(r.file, cwd),
+    status: "failed",
+    message: how,
+    durationMs: null
+  }));
+  return {
+    ok: true,
+    tests: [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed]
+  };
+}
+function withPathsPrepended(env, base) {
+  const out = { ...env };
+  for (const name of ["PYTHONPATH", "NODE_PATH"]) {
+    const mine = env[name];
+    const theirs = base[name];
+    if (mine !== void 0 && theirs) out[name] = `${mine}${delimiter}${theirs}`;
+  }
+  return out;
 }
 function addedWords(user, prepared) {
   const left = [...user];
@@ -58762,19 +58857,39 @@ async function runAttempts(p, r) {
     shuffledSeeds: /* @__PURE__ */ new Set(),
     withoutResults: 0
   };
-  let warnedNoResults = false;
+  const done = /* @__PURE__ */ new Map();
+  let nextFold = r.first;
+  let decidedAt;
+  const prefix = [];
+  const fold = (index) => {
+    const entry = done.get(index);
+    if (!entry) return;
+    done.delete(index);
+    const { run, shuffled } = entry;
+    const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
+    if (ran && p.adapter.results !== "none") {
+      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled));
+    }
+    if (run.record.outcome !== "cancelled") prefix.push(run.record);
+  };
+  const advance = () => {
+    while (decidedAt === void 0 && done.has(nextFold)) {
+      fold(nextFold);
+      nextFold++;
+      if (r.shouldStop && prefix.length > 0 && r.shouldStop(prefix)) decidedAt = nextFold;
+    }
+  };
   out.pool = await runPool({
     total: r.count,
     parallelism: p.parallelism,
     jobTimeoutMs: r.jobTimeoutMs,
     emit: r.emit,
     ...r.signal ? { signal: r.signal } : {},
-    ...r.shouldStop ? { shouldStop: r.shouldStop } : {},
+    ...r.shouldStop ? { shouldStop: () => decidedAt !== void 0, abortOnStop: true } : {},
     run: async (i2, slot, signal) => {
       const index = r.first + i2;
       const seed = attemptSeed(r.jobSeed, index, config2.random_seed_range);
       const shuffled = isShuffledAttempt(config2.shuffle, index);
-      if (shuffled) out.shuffledSeeds.add(seed);
       const run = await runWithResults(p.session, {
         index,
         slot,
@@ -58784,18 +58899,6 @@ async function runAttempts(p, r) {
         signal
       });
       const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
-      if (ran && p.adapter.results !== "none") {
-        out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled));
-        if (!run.results.ok) {
-          out.withoutResults++;
-          if (run.record.outcome === "passed" && !warnedNoResults) {
-            warnedNoResults = true;
-            r.warnings.push(
-              `attempt ${index} passed but its results could not be read: ${run.results.reason}`
-            );
-          }
-        }
-      }
       out.runs.set(index, {
         diagnosis: run.noTests,
         record: run.record,
@@ -58803,9 +58906,27 @@ async function runAttempts(p, r) {
         tests: ran && run.results.ok ? run.results.tests : null,
         noResults: ran && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null
       });
+      done.set(index, { run, shuffled });
+      advance();
       return run.record;
     }
   });
+  if (decidedAt === void 0) {
+    for (const index of [...done.keys()].sort((a, b) => a - b)) fold(index);
+  } else {
+    const cut = decidedAt;
+    out.pool.attempts = out.pool.attempts.filter((a) => a.index < cut);
+    for (const index of [...out.runs.keys()]) if (index >= cut) out.runs.delete(index);
+  }
+  for (const [index, m] of [...out.runs].sort((a, b) => a[0] - b[0])) {
+    if (m.shuffled) out.shuffledSeeds.add(m.record.seed);
+    if (m.noResults !== null) {
+      out.withoutResults++;
+      if (m.record.outcome === "passed" && !r.warnings.some((w) => w.includes("results could not be read"))) {
+        r.warnings.push(`attempt ${index} passed but its results could not be read: ${m.noResults}`);
+      }
+    }
+  }
   const records = out.pool.attempts;
   if (records.length > 0 && records.every((a) => a.outcome === "errored")) {
     throw noTestsError(records, out.runs, p);
@@ -58830,7 +58951,7 @@ function resultFor(test, run) {
 async function replaySeeds(s, flaky, shuffledSeeds, opts) {
   const jobs = flaky.flatMap((t) => t.failingSeeds.slice(0, 3).map((seed) => ({ test: t.id, seed })));
   if (jobs.length === 0) return [];
-  const followUps = [];
+  const byJob = [];
   await runPool({
     total: jobs.length,
     parallelism: opts.parallelism,
@@ -58848,16 +58969,11 @@ async function replaySeeds(s, flaky, shuffledSeeds, opts) {
         tag: "-replay"
       });
       if (run.record.outcome !== "cancelled")
-        followUps.push({
-          kind: "seed-replay",
-          test: job.test,
-          seed: job.seed,
-          result: resultFor(job.test, run)
-        });
+        byJob[i2] = { kind: "seed-replay", test: job.test, seed: job.seed, result: resultFor(job.test, run) };
       return run.record;
     }
   });
-  return followUps;
+  return byJob.filter((f) => f !== void 0);
 }
 async function confirmSerially(s, candidates, opts) {
   const jobs = candidates.flatMap((t) => Array.from({ length: Math.min(opts.runs, t.attempts) }, () => t.id));
@@ -58935,8 +59051,8 @@ async function runFollowUps(s, plan, opts) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync3, readFileSync as readFileSync7 } from "node:fs";
-import { join as join4 } from "node:path";
+import { existsSync as existsSync4, readFileSync as readFileSync8 } from "node:fs";
+import { join as join6 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2) {
@@ -59025,6 +59141,9 @@ var cargo = {
   parse: (text2) => parseCargoTest(text2)
 };
 
+// src/frameworks/go.ts
+import { isAbsolute as isAbsolute3, relative as relative3, sep as sep3 } from "node:path";
+
 // src/parsers/go-json.ts
 function parseGoTestJson(stream) {
   const tests = /* @__PURE__ */ new Map();
@@ -59091,11 +59210,21 @@ var go = {
     if (ctx.shuffle) flags.push(`-shuffle=${ctx.seed}`);
     return { argv: [argv[0], "test", ...flags, ...argv.slice(2)], env: {} };
   },
-  parse: (text2) => parseGoTestJson(text2)
+  parse: (text2, cwd) => parseGoTestJson(text2).map((t) => withRelativePackage(t, cwd))
 };
+function withRelativePackage(t, cwd) {
+  if (!t.id.startsWith("_/")) return t;
+  const name = `.${t.name}`;
+  if (!t.id.endsWith(name)) return t;
+  const dir = t.id.slice(1, t.id.length - name.length);
+  if (!isAbsolute3(dir)) return t;
+  const rel = relative3(cwd, dir);
+  const pkg = rel === "" ? "." : rel.startsWith("..") ? dir : `./${rel.split(sep3).join("/")}`;
+  return { ...t, id: `${pkg}${name}` };
+}
 
 // src/parsers/jest-json.ts
-import { relative as relative3 } from "node:path/posix";
+import { relative as relative4 } from "node:path/posix";
 function parseJestJson(text2, rootDir) {
   let doc;
   try {
@@ -59133,7 +59262,7 @@ function statusOf(s) {
 function toRelative(file2, rootDir) {
   const posix = file2.replace(/\\/g, "/");
   const root = rootDir.replace(/\\/g, "/");
-  return posix.startsWith(`${root}/`) ? relative3(root, posix) : posix;
+  return posix.startsWith(`${root}/`) ? relative4(root, posix) : posix;
 }
 
 // src/frameworks/jest.ts
@@ -59242,6 +59371,20 @@ var nodeTest = {
   )
 };
 
+// src/frameworks/plugins.ts
+import { existsSync as existsSync3 } from "node:fs";
+import { dirname, join as join5 } from "node:path";
+import { fileURLToPath } from "node:url";
+function pluginDir(framework) {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i2 = 0; i2 < 4; i2++) {
+    const candidate = join5(dir, "plugins", framework);
+    if (existsSync3(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return void 0;
+}
+
 // src/frameworks/pytest.ts
 var pytest = {
   name: "pytest",
@@ -59264,7 +59407,14 @@ var pytest = {
       args.push(...ctx.tests);
     }
     if (report && ctx.resultFile) args.push(`--junitxml=${ctx.resultFile}`, "-o", "junit_family=xunit1");
-    return { argv: args, env: {} };
+    const env = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("pytest") : void 0;
+    if (plugins && ctx.eventsFile) {
+      args.push("-p", "flaky_detector_events");
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+      env.PYTHONPATH = plugins;
+    }
+    return { argv: args, env };
   },
   parse: (text2) => parseJUnit(text2)
 };
@@ -59333,8 +59483,8 @@ function viaPackageScript(argv, scriptArgv, inner) {
     prepare(a, ctx, report = true) {
       const prepared = inner.prepare(scriptArgv, ctx, report);
       const suffix = prepared.argv.slice(scriptArgv.length);
-      const sep4 = isNpm && !a.includes("--") ? ["--"] : [];
-      return { argv: [...a, ...suffix.length > 0 ? sep4 : [], ...suffix], env: prepared.env };
+      const sep6 = isNpm && !a.includes("--") ? ["--"] : [];
+      return { argv: [...a, ...suffix.length > 0 ? sep6 : [], ...suffix], env: prepared.env };
     }
   };
 }
@@ -59390,10 +59540,10 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
   return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
 }
 function packageScript(dir, name) {
-  const file2 = join4(dir, "package.json");
-  if (!existsSync3(file2)) return void 0;
+  const file2 = join6(dir, "package.json");
+  if (!existsSync4(file2)) return void 0;
   try {
-    const pkg = JSON.parse(readFileSync7(file2, "utf8"));
+    const pkg = JSON.parse(readFileSync8(file2, "utf8"));
     return pkg.scripts?.[name];
   } catch {
     return void 0;
@@ -59407,13 +59557,13 @@ function assertShuffleSupported(adapter, shuffle) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join8, resolve as resolve4 } from "node:path";
+import { join as join10, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
-import { delimiter, isAbsolute as isAbsolute2, join as join5, resolve } from "node:path";
+import { delimiter as delimiter2, isAbsolute as isAbsolute4, join as join7, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
-  const candidates = program.includes("/") ? [isAbsolute2(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter).filter(Boolean).map((dir) => join5(isAbsolute2(dir) ? dir : resolve(cwd, dir), program));
+  const candidates = program.includes("/") ? [isAbsolute4(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join7(isAbsolute4(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates) {
     try {
       if (!statSync3(c).isFile()) continue;
@@ -59437,13 +59587,13 @@ function assertRunnable(program, cwd, pathVar) {
 }
 
 // src/source/acquire.ts
-import { existsSync as existsSync4, statSync as statSync4 } from "node:fs";
+import { existsSync as existsSync5, statSync as statSync4 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/util/copy-tree.ts
 import { constants as constants4 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, readlink as readlink2, symlink as symlink2 } from "node:fs/promises";
-import { join as join6, resolve as resolve2 } from "node:path";
+import { join as join8, resolve as resolve2 } from "node:path";
 var SHARED_DEPENDENCY_DIRS = /* @__PURE__ */ new Set(["node_modules", ".venv", "venv", ".flaky-venv"]);
 var REINSTALLED_DIRS = /* @__PURE__ */ new Set([
   "node_modules",
@@ -59461,8 +59611,8 @@ async function copyTree(src, dst, opts = {}) {
     const entries = await readdir2(from, { withFileTypes: true });
     await Promise.all(
       entries.map(async (entry) => {
-        const a = join6(from, entry.name);
-        const b = join6(to, entry.name);
+        const a = join8(from, entry.name);
+        const b = join8(to, entry.name);
         if (skip.has(a)) return;
         if (entry.isDirectory()) {
           if (opts.exclude?.has(entry.name)) return;
@@ -59549,7 +59699,7 @@ function tail(text2) {
 }
 
 // src/source/repo-spec.ts
-import { fileURLToPath } from "node:url";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
 var SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 function parseRepoSpec(value) {
   if (value.trim() === "" || value.startsWith("-") || /[\0\r\n]/.test(value)) {
@@ -59593,7 +59743,7 @@ function parseRepoSpec(value) {
   }
   if (scheme === "file") {
     try {
-      fileURLToPath(url2);
+      fileURLToPath2(url2);
     } catch (e) {
       throw new UsageError(
         "E_REPO_INVALID",
@@ -59637,7 +59787,7 @@ async function acquireSource(req, ctx) {
   const spec = parseRepoSpec(req.repo);
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve3(req.cwd, spec.path);
-  if (!existsSync4(path) || !statSync4(path).isDirectory()) {
+  if (!existsSync5(path) || !statSync4(path).isDirectory()) {
     throw new InfraError("E_REPO_NOT_FOUND", `--repo: no such directory: ${path}`);
   }
   if (ref !== void 0) return cloneAt(path, path, ref, ctx);
@@ -59706,11 +59856,11 @@ async function headCommit(dir, ctx) {
 }
 
 // src/workspace/install.ts
-import { existsSync as existsSync5 } from "node:fs";
-import { join as join7 } from "node:path";
+import { existsSync as existsSync6 } from "node:fs";
+import { join as join9 } from "node:path";
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync5(join7(dir, f));
+  const has = (f) => existsSync6(join9(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -59726,7 +59876,7 @@ function detectInstallSteps(dir) {
   const requirements = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
   if (requirements.length > 0 || has("pyproject.toml") || has("setup.py")) {
     const pip = [
-      join7(VENV_DIR, "bin", "python"),
+      join9(VENV_DIR, "bin", "python"),
       "-m",
       "pip",
       "install",
@@ -59747,11 +59897,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync5(join7(dir, VENV_DIR, "bin"))) {
-    bins.push(join7(dir, VENV_DIR, "bin"));
-    env.VIRTUAL_ENV = join7(dir, VENV_DIR);
+  if (existsSync6(join9(dir, VENV_DIR, "bin"))) {
+    bins.push(join9(dir, VENV_DIR, "bin"));
+    env.VIRTUAL_ENV = join9(dir, VENV_DIR);
   }
-  if (existsSync5(join7(dir, "node_modules", ".bin"))) bins.push(join7(dir, "node_modules", ".bin"));
+  if (existsSync6(join9(dir, "node_modules", ".bin"))) bins.push(join9(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -59901,7 +60051,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join8(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join10(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -60288,7 +60438,7 @@ function failedTestIdsIn(xml, where, cwd, adapter, field) {
     const parts = (c.classname ?? "").split(".");
     for (let k = parts.length; k > 0; k--) {
       const candidate = `${parts.slice(0, k).join("/")}.py`;
-      if (existsSync6(join9(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+      if (existsSync7(join11(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
     }
     return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
   });
@@ -61126,9 +61276,9 @@ function commandOf(operands, config2) {
 
 // src/reporters/json.ts
 import { closeSync, mkdirSync as mkdirSync2, openSync, renameSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname as dirname2 } from "node:path";
 function writeJsonReport(report, file2) {
-  mkdirSync2(dirname(file2), { recursive: true });
+  mkdirSync2(dirname2(file2), { recursive: true });
   const tmp = `${file2}.${process.pid}.tmp`;
   const fd2 = openSync(tmp, "w");
   try {
@@ -61255,7 +61405,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join10 } from "node:path";
+import { join as join12 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -61766,7 +61916,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join10(dir, `${out.length}-${safe}`);
+    const file2 = join12(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -61849,7 +61999,7 @@ function hostOf(url2) {
 }
 
 // src/action/event.ts
-import { readFileSync as readFileSync8 } from "node:fs";
+import { readFileSync as readFileSync9 } from "node:fs";
 var SHA = /^[0-9a-f]{40}$/;
 function readTrigger(env) {
   const need = (name) => {
@@ -61873,7 +62023,7 @@ function readTrigger(env) {
   const eventPath = need("GITHUB_EVENT_PATH");
   let event;
   try {
-    event = JSON.parse(readFileSync8(eventPath, "utf8"));
+    event = JSON.parse(readFileSync9(eventPath, "utf8"));
   } catch (e) {
     throw new UsageError(
       "E_ACTION_ENV",
@@ -63525,8 +63675,8 @@ function withCustomRequest(customRequest) {
 
 // node_modules/@octokit/auth-token/dist-bundle/index.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
-var sep2 = "\\.";
-var jwtRE = new RegExp(`^${b64url}${sep2}${b64url}${sep2}${b64url}$`);
+var sep4 = "\\.";
+var jwtRE = new RegExp(`^${b64url}${sep4}${b64url}${sep4}${b64url}$`);
 var isJWT = jwtRE.test.bind(jwtRE);
 async function auth(token) {
   const isApp = isJWT(token);
@@ -66644,7 +66794,7 @@ async function act(env, signal) {
   const tests = await testsToRerun(inputs, trigger, config2, command2, workspace, gh, env, signal);
   const report = await detectOn(inputs, trigger, config2, command2, tests, workspace, env, signal, warnings);
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join11(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join13(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -66746,13 +66896,13 @@ async function testsToRerun(inputs, trigger, config2, command2, workspace, gh, e
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join11(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join13(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join11(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join13(dir, String(a.id)), used));
     }
     info(`downloaded ${artifacts.length} artifact(s) with ${files.length} XML file(s)`);
   }
@@ -66852,13 +67002,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute3(file2)) return existsSync7(join11(workspace, file2)) ? file2.split(sep3).join("/") : null;
-  const inside = relative4(workspace, file2);
-  if (!inside.startsWith("..") && existsSync7(file2)) return inside.split(sep3).join("/");
-  const parts = file2.split(sep3).filter(Boolean);
+  if (!isAbsolute5(file2)) return existsSync8(join13(workspace, file2)) ? file2.split(sep5).join("/") : null;
+  const inside = relative5(workspace, file2);
+  if (!inside.startsWith("..") && existsSync8(file2)) return inside.split(sep5).join("/");
+  const parts = file2.split(sep5).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync7(join11(workspace, tail2))) return tail2;
+    if (existsSync8(join13(workspace, tail2))) return tail2;
   }
   return null;
 }

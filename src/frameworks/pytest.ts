@@ -1,4 +1,5 @@
 import { parseJUnit } from "../parsers/junit.js";
+import { pluginDir } from "./plugins.js";
 import { basename, type FrameworkAdapter, type PrepareContext } from "./types.js";
 
 /** pytest: JUnit XML in the xunit1 family, which carries `file` and `line`, so ids are pytest node ids. */
@@ -25,7 +26,15 @@ export const pytest: FrameworkAdapter = {
       args.push(...ctx.tests);
     }
     if (report && ctx.resultFile) args.push(`--junitxml=${ctx.resultFile}`, "-o", "junit_family=xunit1");
-    return { argv: args, env: {} };
+    const env: Record<string, string> = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("pytest") : undefined;
+    if (plugins && ctx.eventsFile) {
+      // Our plugin says which test was running when a process died (a segfault, a kill).
+      args.push("-p", "flaky_detector_events");
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+      env.PYTHONPATH = plugins;
+    }
+    return { argv: args, env };
   },
   parse: (text) => parseJUnit(text),
 };

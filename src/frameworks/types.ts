@@ -5,6 +5,11 @@ import type { ParsedTest } from "../parsers/types.js";
 export interface PrepareContext {
   /** Where the framework must write machine-readable results (file-based adapters). */
   resultFile: string | null;
+  /**
+   * Where the adapter's event reporter appends per-test start/end lines (parsers/events.ts), for
+   * adapters that ship one; null when none is wanted.
+   */
+  eventsFile?: string | null;
   seed: number;
   /** Framework-native seeded shuffle for this attempt. */
   shuffle: boolean;

@@ -1,12 +1,15 @@
+import { readFileSync, rmSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import type { TestAggregator } from "../analysis/per-test.js";
 import type { ReportAttempt } from "../analysis/report.js";
 import type { Config } from "../config/schema.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
+import { parseTestEvents } from "../parsers/events.js";
 import type { ParsedTest } from "../parsers/types.js";
 import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
 import type { Masker } from "../util/secrets.js";
 import { diagnoseNoTests, type NoTestDiagnosis } from "./diagnose.js";
-import { clearGlob, collectResults, resultSink } from "./results.js";
+import { type Collected, clearGlob, collectResults, repoRelativeFile, resultSink } from "./results.js";
 
 /** Everything needed to run one attempt of this job through its framework adapter. */
 export interface Session {
@@ -52,19 +55,21 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
   const tag = spec.tag ?? "";
   const sink = resultSink(s.adapter, s.resultsDir, spec.index, tag);
   if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
+  const eventsFile = join(s.resultsDir, `attempt-${spec.index}${tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
-    { resultFile: sink.resultFile, seed: spec.seed, shuffle: spec.shuffled, tests: spec.tests },
+    { resultFile: sink.resultFile, eventsFile, seed: spec.seed, shuffle: spec.shuffled, tests: spec.tests },
     true,
   );
+  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
   const record = await runAttempt({
     index: spec.index,
     slot: spec.slot,
     seed: spec.seed,
     argv: prepared.argv,
     cwd,
-    baseEnv: withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]),
-    commandEnv: { ...s.commandEnv, ...prepared.env },
+    baseEnv,
+    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
     timeoutMs: s.config.timeout * 1000,
     killGraceMs: s.config.kill_grace * 1000,
     headBytes: s.config.output_head_bytes,
@@ -74,7 +79,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
     ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
   });
-  const collected = collectResults(s.adapter, sink, cwd, s.junitGlob);
+  const collected = fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record, cwd);
   const wanted = new Set(spec.tests);
   const results: AttemptRun["results"] =
     collected.ok && spec.tests.length > 0
@@ -83,6 +88,51 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
   const noTests = diagnoseNoTests(s.adapter, record, results, addedWords(s.argv, prepared.argv), spec.tests);
   if (noTests) return { record: { ...record, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record, results };
+}
+
+/**
+ * When the results file is missing (the process died before writing it), the event reporter's
+ * lines still say which tests ended how, and which one was running: that test crashed (or timed
+ * out), the ones after it did not run. Without events the attempt counts for no test.
+ */
+function fromEvents(collected: Collected, eventsFile: string, record: AttemptRecord, cwd: string): Collected {
+  let text: string | undefined;
+  try {
+    text = readFileSync(eventsFile, "utf8");
+  } catch {
+    text = undefined;
+  } finally {
+    rmSync(eventsFile, { force: true });
+  }
+  if (collected.ok || text === undefined || record.outcome === "cancelled") return collected;
+  const events = parseTestEvents(text);
+  if (events.ended.length === 0 && events.running.length === 0) return collected;
+  const how = record.timedOut
+    ? "timed out: the attempt was killed at the per-attempt timeout while this test ran"
+    : `crashed: the process ${record.signal ? `was killed by ${record.signal}` : `exited with ${record.exitCode}`} while this test ran`;
+  const crashed: ParsedTest[] = events.running.map((r) => ({
+    id: r.id,
+    name: r.id.split("::").pop() ?? r.id,
+    file: repoRelativeFile(r.file, cwd),
+    status: "failed",
+    message: how,
+    durationMs: null,
+  }));
+  return {
+    ok: true,
+    tests: [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed],
+  };
+}
+
+/** PYTHONPATH (and the like) from an adapter go in front of the user's, not instead of it. */
+function withPathsPrepended(env: Record<string, string>, base: NodeJS.ProcessEnv): Record<string, string> {
+  const out = { ...env };
+  for (const name of ["PYTHONPATH", "NODE_PATH"]) {
+    const mine = env[name];
+    const theirs = base[name];
+    if (mine !== undefined && theirs) out[name] = `${mine}${delimiter}${theirs}`;
+  }
+  return out;
 }
 
 /** Words of the attempt's command line that the adapter added to the user's. */

@@ -235,6 +235,67 @@ describe("pytest filters", () => {
   });
 });
 
+describe("a test that crashes its process (pytest, per-test events)", () => {
+  it("is a failure of that test, with the signal; the tests after it did not run", async () => {
+    const p = join(dir.path, "crash");
+    mkdirSync(p);
+    writeFileSync(
+      join(p, "test_crash.py"),
+      [
+        "import ctypes, os, signal",
+        "",
+        "def test_ok():",
+        "    pass",
+        "",
+        "def test_killed():",
+        '    if int(os.environ["ATTEMPT"]) % 5 == 0:',
+        "        os.kill(os.getpid(), signal.SIGKILL)",
+        "",
+        "def test_segfault():",
+        '    if int(os.environ["ATTEMPT"]) % 5 == 1:',
+        "        ctypes.string_at(0)",
+        "",
+        "def test_after():",
+        "    pass",
+        "",
+      ].join("\n"),
+    );
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "20",
+        "--stop",
+        "fixed",
+        "--json",
+        json(),
+        "--",
+        pythonWithPytest(),
+        "-m",
+        "pytest",
+        "-q",
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const t = (name: string) => report.tests.find((x) => x.name === name);
+    // Killed in attempts 0, 5, 10, 15: 4 of 20, and never counted as a pass.
+    expect(t("test_killed")).toMatchObject({ attempts: 20, failures: 4, verdict: "flaky" });
+    expect(t("test_killed")?.firstFailure?.message).toMatch(
+      /crashed: the process was killed by SIGKILL while this test ran/,
+    );
+    expect(t("test_killed")?.interval[0]).toBeLessThan(0.2);
+    expect(t("test_killed")?.interval[1]).toBeGreaterThan(0.2);
+    // Segfaults in attempts 1, 6, 11, 16; it did not run where test_killed crashed first.
+    expect(t("test_segfault")).toMatchObject({ attempts: 16, failures: 4, verdict: "flaky" });
+    expect(t("test_segfault")?.firstFailure?.message).toMatch(/SIGSEGV/);
+    expect(t("test_after")).toMatchObject({ attempts: 12, failures: 0, verdict: "stable" });
+    expect(t("test_ok")).toMatchObject({ attempts: 20, failures: 0 });
+    expect(report.summary.verdict).toBe("flaky");
+  }, 120_000);
+});
+
 describe("go outside a module (GOPATH mode)", () => {
   it("names each test once, relative to the repository, at any parallelism", async () => {
     const p = join(dir.path, "gopath");
