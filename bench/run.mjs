@@ -54,6 +54,9 @@ try {
       "run",
       "--runs",
       "200",
+      // All 200: adaptive stopping would end a healthy command near 60 and compare nothing.
+      "--stop",
+      "fixed",
       "--parallelism",
       "2",
       "--progress",
