@@ -58845,6 +58845,21 @@ function noTestsError(records, runs, p) {
     `no test ran in any of ${records.length} attempt(s): ${first.reason}. ${capitalize(adviceFor(first, p.adapter))}`
   );
 }
+function allTimedOut(attempts, timeoutS, runs) {
+  const running = /* @__PURE__ */ new Map();
+  for (const m of runs.values()) {
+    for (const t of m.tests ?? []) {
+      if (t.status === "failed" && t.message?.startsWith("timed out:"))
+        running.set(t.id, (running.get(t.id) ?? 0) + 1);
+    }
+  }
+  const [top, count] = [...running].sort((a, b) => b[1] - a[1])[0] ?? [];
+  const at = top === void 0 ? "" : `; the test running when it was killed was ${JSON.stringify(top)} in ${count} of them`;
+  return new InfraError(
+    "E_ALL_TIMED_OUT",
+    `every attempt (${attempts}) was stopped by the per-attempt timeout of ${timeoutS} s before the tests finished${at}. This is no verdict: the suite takes longer than that here, or a test hangs. Raise --timeout (timeout: in .flaky-detector.yml) above the suite's duration, or rerun only the tests in question with --test`
+  );
+}
 function capitalize(s) {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
@@ -58866,8 +58881,8 @@ async function runAttempts(p, r) {
     if (!entry) return;
     done.delete(index);
     const { run, shuffled } = entry;
-    const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
-    if (ran && p.adapter.results !== "none") {
+    const ran2 = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
+    if (ran2 && p.adapter.results !== "none") {
       out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled));
     }
     if (run.record.outcome !== "cancelled") prefix.push(run.record);
@@ -58898,13 +58913,13 @@ async function runAttempts(p, r) {
         tests: p.requested,
         signal
       });
-      const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
+      const ran2 = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
       out.runs.set(index, {
         diagnosis: run.noTests,
         record: run.record,
         shuffled,
-        tests: ran && run.results.ok ? run.results.tests : null,
-        noResults: ran && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null
+        tests: ran2 && run.results.ok ? run.results.tests : null,
+        noResults: ran2 && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null
       });
       done.set(index, { run, shuffled });
       advance();
@@ -58930,6 +58945,10 @@ async function runAttempts(p, r) {
   const records = out.pool.attempts;
   if (records.length > 0 && records.every((a) => a.outcome === "errored")) {
     throw noTestsError(records, out.runs, p);
+  }
+  const ran = records.filter((a) => a.outcome !== "errored");
+  if (p.adapter.results !== "none" && ran.length > 0 && ran.every((a) => a.outcome === "timedOut")) {
+    throw allTimedOut(ran.length, config2.timeout, out.runs);
   }
   const leaky = records.filter((a) => (a.escapedProcesses ?? 0) > 0);
   if (leaky.length > 0) {

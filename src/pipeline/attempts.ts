@@ -80,6 +80,25 @@ function noTestsError(
   );
 }
 
+function allTimedOut(attempts: number, timeoutS: number, runs: ReadonlyMap<number, MainAttempt>): InfraError {
+  const running = new Map<string, number>();
+  for (const m of runs.values()) {
+    for (const t of m.tests ?? []) {
+      if (t.status === "failed" && t.message?.startsWith("timed out:"))
+        running.set(t.id, (running.get(t.id) ?? 0) + 1);
+    }
+  }
+  const [top, count] = [...running].sort((a, b) => b[1] - a[1])[0] ?? [];
+  const at =
+    top === undefined
+      ? ""
+      : `; the test running when it was killed was ${JSON.stringify(top)} in ${count} of them`;
+  return new InfraError(
+    "E_ALL_TIMED_OUT",
+    `every attempt (${attempts}) was stopped by the per-attempt timeout of ${timeoutS} s before the tests finished${at}. This is no verdict: the suite takes longer than that here, or a test hangs. Raise --timeout (timeout: in .flaky-detector.yml) above the suite's duration, or rerun only the tests in question with --test`,
+  );
+}
+
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
@@ -179,6 +198,11 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
   // Nothing ran at all: an infrastructure or usage error, never test failures and never a verdict.
   if (records.length > 0 && records.every((a) => a.outcome === "errored")) {
     throw noTestsError(records, out.runs, p);
+  }
+  // A suite killed by our own timeout every time has not been measured: no verdict, and the fix.
+  const ran = records.filter((a) => a.outcome !== "errored");
+  if (p.adapter.results !== "none" && ran.length > 0 && ran.every((a) => a.outcome === "timedOut")) {
+    throw allTimedOut(ran.length, config.timeout, out.runs);
   }
   const leaky = records.filter((a) => (a.escapedProcesses ?? 0) > 0);
   if (leaky.length > 0) {

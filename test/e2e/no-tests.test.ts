@@ -103,6 +103,34 @@ describe("no test ran", () => {
     expectNoVerdict(r);
   });
 
+  it("a suite slower than --timeout: exit 3 with the advice, never a failing test", async () => {
+    writeFileSync(
+      join(dir.path, "test_slow.py"),
+      "import time\n\ndef test_a():\n    time.sleep(0.8)\n\ndef test_b():\n    time.sleep(0.8)\n",
+    );
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "3",
+        "--timeout",
+        "1",
+        "--json",
+        json(),
+        "--",
+        pythonWithPytest(),
+        "-m",
+        "pytest",
+        "-q",
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/every attempt \(3\) was stopped by the per-attempt timeout of 1 s/);
+    expect(r.stderr).toMatch(/Raise --timeout/);
+    expectNoVerdict(r);
+  });
+
   it("--framework jest on a pytest command: exit 2 before anything runs", async () => {
     const r = await runCli(
       ["run", "--framework", "jest", "--json", json(), "--", "python3", "-m", "pytest", "-q"],
