@@ -53339,9 +53339,27 @@ var TestAggregator = class {
    * seeds replayed and reported are then the same at any parallelism and across shards.
    */
   failing = /* @__PURE__ */ new Map();
+  /** Modules seen failing collection: every attempt with results counts for them. */
+  collection = /* @__PURE__ */ new Set();
+  /** Attempts folded with readable results (the denominator of collection findings). */
+  resultAttempts = 0;
   /** Fold one attempt's parsed results in. Tests absent from `results` did not run: not counted. */
   add(attempt, results) {
     const seen = /* @__PURE__ */ new Set();
+    for (const r of results) {
+      if (r.kind === "collection" && !this.collection.has(r.id) && !this.tallies.has(r.id)) {
+        this.collection.add(r.id);
+        this.tallies.set(r.id, { ...this.blank(r), attempts: this.resultAttempts });
+      }
+    }
+    this.resultAttempts++;
+    for (const id of this.collection) {
+      if (!results.some((r) => r.id === id)) {
+        const t = this.tallies.get(id);
+        t.attempts++;
+        if (attempt.shuffled) t.shuffled.attempts++;
+      }
+    }
     for (const r of results) {
       if (seen.has(r.id)) {
         const t2 = this.tallies.get(r.id);
@@ -53351,20 +53369,7 @@ var TestAggregator = class {
       seen.add(r.id);
       let t = this.tallies.get(r.id);
       if (!t) {
-        t = {
-          id: r.id,
-          name: r.name,
-          file: r.file,
-          line: r.line ?? null,
-          attempts: 0,
-          failures: 0,
-          timeouts: 0,
-          skipped: 0,
-          failingSeeds: [],
-          firstFailure: null,
-          shuffled: { attempts: 0, failures: 0 },
-          innerReruns: 0
-        };
+        t = this.blank(r);
         this.tallies.set(r.id, t);
       }
       if (r.status === "skipped") {
@@ -53390,6 +53395,27 @@ var TestAggregator = class {
     if (!t.firstFailure || attempt.index < t.firstFailure.attempt) {
       t.firstFailure = { attempt: attempt.index, seed: attempt.seed, message: r.message ?? "failed" };
     }
+  }
+  blank(r) {
+    return {
+      id: r.id,
+      name: r.name,
+      file: r.file,
+      line: r.line ?? null,
+      attempts: 0,
+      failures: 0,
+      timeouts: 0,
+      skipped: 0,
+      failingSeeds: [],
+      firstFailure: null,
+      shuffled: { attempts: 0, failures: 0 },
+      innerReruns: 0,
+      ...r.kind === "collection" ? { collection: true } : {}
+    };
+  }
+  /** Whether every tally is a collection finding (no test itself ever ran). */
+  get onlyCollectionErrors() {
+    return this.tallies.size > 0 && [...this.tallies.values()].every((t) => t.collection === true);
   }
   failedIn(id, index) {
     return (this.failing.get(id) ?? []).some((f) => f.index === index);
@@ -58950,6 +58976,14 @@ async function runAttempts(p, r) {
   if (p.adapter.results !== "none" && ran.length > 0 && ran.every((a) => a.outcome === "timedOut")) {
     throw allTimedOut(ran.length, config2.timeout, out.runs);
   }
+  const findings = r.aggregator.list();
+  if (r.aggregator.onlyCollectionErrors && findings.every((t) => t.failures === t.attempts)) {
+    const first = findings[0]?.firstFailure?.message.split("\n")[0] ?? "collection error";
+    throw new InfraError(
+      "E_COLLECTION",
+      `no test ran: ${findings.map((t) => t.file ?? t.id).join(", ")} could not be collected in any attempt (${first}). Run the command once by hand to see the error; an import that fails every time is broken, not flaky`
+    );
+  }
   const leaky = records.filter((a) => (a.escapedProcesses ?? 0) > 0);
   if (leaky.length > 0) {
     const n = leaky.reduce((sum, a) => sum + (a.escapedProcesses ?? 0), 0);
@@ -59435,8 +59469,21 @@ var pytest = {
     }
     return { argv: args, env };
   },
-  parse: (text2) => parseJUnit(text2)
+  parse: (text2) => parseJUnit(text2).map(asCollectionFinding)
 };
+function asCollectionFinding(t) {
+  if (t.status !== "failed" || !t.message?.startsWith("collection failure") || !t.file) return t;
+  const lines = t.message.split("\n").filter((l) => l.trim() !== "");
+  const telling = [...lines].reverse().find((l) => l.startsWith("E ")) ?? lines[1] ?? "collection failure";
+  return {
+    ...t,
+    id: t.file,
+    name: `collection of ${t.file}`,
+    kind: "collection",
+    message: `collection error: ${telling.replace(/^E\s+/, "")}
+${t.message}`
+  };
+}
 function isPrefixOfAny(arg, files) {
   const a = arg.replace(/^\.\//, "").replace(/\/$/, "");
   for (const f of files) {

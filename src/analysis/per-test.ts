@@ -20,6 +20,8 @@ export interface TestTally {
   shuffled: { attempts: number; failures: number };
   /** Failures a framework retried inside one attempt and then passed (Surefire flakyFailure). */
   innerReruns: number;
+  /** A module's collection finding rather than a test (ParsedTest.kind). */
+  collection?: boolean;
 }
 
 const TIMEOUT_MESSAGE = /\b(timed? ?out|timeout|deadline exceeded)\b/i;
@@ -34,10 +36,29 @@ export class TestAggregator {
    * seeds replayed and reported are then the same at any parallelism and across shards.
    */
   private readonly failing = new Map<string, { index: number; seed: number }[]>();
+  /** Modules seen failing collection: every attempt with results counts for them. */
+  private readonly collection = new Set<string>();
+  /** Attempts folded with readable results (the denominator of collection findings). */
+  private resultAttempts = 0;
 
   /** Fold one attempt's parsed results in. Tests absent from `results` did not run: not counted. */
   add(attempt: { index: number; seed: number; shuffled: boolean }, results: readonly ParsedTest[]): void {
     const seen = new Set<string>();
+    for (const r of results) {
+      if (r.kind === "collection" && !this.collection.has(r.id) && !this.tallies.has(r.id)) {
+        // A module first failing here imported fine in every earlier attempt (folded in index order).
+        this.collection.add(r.id);
+        this.tallies.set(r.id, { ...this.blank(r), attempts: this.resultAttempts });
+      }
+    }
+    this.resultAttempts++;
+    for (const id of this.collection) {
+      if (!results.some((r) => r.id === id)) {
+        const t = this.tallies.get(id) as TestTally;
+        t.attempts++;
+        if (attempt.shuffled) t.shuffled.attempts++;
+      }
+    }
     for (const r of results) {
       // A test reported twice in one attempt (retries, parametrised duplicates) counts once: any failure fails it.
       if (seen.has(r.id)) {
@@ -48,20 +69,7 @@ export class TestAggregator {
       seen.add(r.id);
       let t = this.tallies.get(r.id);
       if (!t) {
-        t = {
-          id: r.id,
-          name: r.name,
-          file: r.file,
-          line: r.line ?? null,
-          attempts: 0,
-          failures: 0,
-          timeouts: 0,
-          skipped: 0,
-          failingSeeds: [],
-          firstFailure: null,
-          shuffled: { attempts: 0, failures: 0 },
-          innerReruns: 0,
-        };
+        t = this.blank(r);
         this.tallies.set(r.id, t);
       }
       if (r.status === "skipped") {
@@ -92,6 +100,29 @@ export class TestAggregator {
     if (!t.firstFailure || attempt.index < t.firstFailure.attempt) {
       t.firstFailure = { attempt: attempt.index, seed: attempt.seed, message: r.message ?? "failed" };
     }
+  }
+
+  private blank(r: ParsedTest): TestTally {
+    return {
+      id: r.id,
+      name: r.name,
+      file: r.file,
+      line: r.line ?? null,
+      attempts: 0,
+      failures: 0,
+      timeouts: 0,
+      skipped: 0,
+      failingSeeds: [],
+      firstFailure: null,
+      shuffled: { attempts: 0, failures: 0 },
+      innerReruns: 0,
+      ...(r.kind === "collection" ? { collection: true } : {}),
+    };
+  }
+
+  /** Whether every tally is a collection finding (no test itself ever ran). */
+  get onlyCollectionErrors(): boolean {
+    return this.tallies.size > 0 && [...this.tallies.values()].every((t) => t.collection === true);
   }
 
   private failedIn(id: string, index: number): boolean {

@@ -1,4 +1,5 @@
 import { parseJUnit } from "../parsers/junit.js";
+import type { ParsedTest } from "../parsers/types.js";
 import { pluginDir } from "./plugins.js";
 import { basename, type FrameworkAdapter, type PrepareContext } from "./types.js";
 
@@ -36,8 +37,26 @@ export const pytest: FrameworkAdapter = {
     }
     return { argv: args, env };
   },
-  parse: (text) => parseJUnit(text),
+  parse: (text) => parseJUnit(text).map(asCollectionFinding),
 };
+
+/**
+ * pytest writes a module it could not import as a failed testcase named after the module, with
+ * the message "collection failure". It becomes the module's finding: id the module's file, so
+ * that attempts in which the module imported count as passes of it.
+ */
+function asCollectionFinding(t: ParsedTest): ParsedTest {
+  if (t.status !== "failed" || !t.message?.startsWith("collection failure") || !t.file) return t;
+  const lines = t.message.split("\n").filter((l) => l.trim() !== "");
+  const telling = [...lines].reverse().find((l) => l.startsWith("E ")) ?? lines[1] ?? "collection failure";
+  return {
+    ...t,
+    id: t.file,
+    name: `collection of ${t.file}`,
+    kind: "collection",
+    message: `collection error: ${telling.replace(/^E\s+/, "")}\n${t.message}`,
+  };
+}
 
 function isPrefixOfAny(arg: string, files: Set<string | undefined>): boolean {
   const a = arg.replace(/^\.\//, "").replace(/\/$/, "");

@@ -14,6 +14,11 @@ export interface ParsedTest {
   reruns?: { failed: number; messages: string[] };
   properties?: Record<string, string>;
   line?: number;
+  /**
+   * "collection": not a test but a module that could not be collected (an import error). It is a
+   * finding of that module, counted over every attempt with results: absent means it imported.
+   */
+  kind?: "collection";
 }
 
 export class ResultParseError extends Error {

@@ -204,6 +204,15 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
   if (p.adapter.results !== "none" && ran.length > 0 && ran.every((a) => a.outcome === "timedOut")) {
     throw allTimedOut(ran.length, config.timeout, out.runs);
   }
+  // Nothing but import errors, every time: the tests were never reached.
+  const findings = r.aggregator.list();
+  if (r.aggregator.onlyCollectionErrors && findings.every((t) => t.failures === t.attempts)) {
+    const first = findings[0]?.firstFailure?.message.split("\n")[0] ?? "collection error";
+    throw new InfraError(
+      "E_COLLECTION",
+      `no test ran: ${findings.map((t) => t.file ?? t.id).join(", ")} could not be collected in any attempt (${first}). Run the command once by hand to see the error; an import that fails every time is broken, not flaky`,
+    );
+  }
   const leaky = records.filter((a) => (a.escapedProcesses ?? 0) > 0);
   if (leaky.length > 0) {
     const n = leaky.reduce((sum, a) => sum + (a.escapedProcesses ?? 0), 0);

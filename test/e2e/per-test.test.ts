@@ -296,6 +296,65 @@ describe("a test that crashes its process (pytest, per-test events)", () => {
   }, 120_000);
 });
 
+describe("collection errors are findings of their module (pytest)", () => {
+  it("an import that fails in 1 of 5 attempts is one flaky module finding counted over all attempts", async () => {
+    const p = join(dir.path, "collect");
+    mkdirSync(p);
+    writeFileSync(
+      join(p, "test_mod.py"),
+      'import os\nif int(os.environ["ATTEMPT"]) % 5 == 0:\n    raise ImportError("flaky import")\n\ndef test_one():\n    pass\n',
+    );
+    writeFileSync(join(p, "test_other.py"), "def test_two():\n    pass\n");
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "20",
+        "--stop",
+        "fixed",
+        "--json",
+        json(),
+        "--",
+        pythonWithPytest(),
+        "-m",
+        "pytest",
+        "-q",
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const mod = report.tests.find((t) => t.id === "test_mod.py");
+    // 4 of 20, not "failing 4/4": the attempts where it imported count as passes of the module.
+    expect(mod).toMatchObject({ attempts: 20, failures: 4, verdict: "flaky", severity: "medium" });
+    expect(mod?.firstFailure?.message).toMatch(/^collection error: ImportError: flaky import/);
+    // pytest stops the session on a collection error: the module's tests did not run then.
+    expect(report.tests.find((t) => t.id === "test_mod.py::test_one")).toMatchObject({
+      attempts: 16,
+      failures: 0,
+    });
+    expect(report.tests.some((t) => t.id === "test_mod.py::test_mod")).toBe(false);
+  }, 120_000);
+
+  it("a collection error every time: exit 3 naming the module, no verdict", async () => {
+    const p = join(dir.path, "broken");
+    mkdirSync(p);
+    writeFileSync(join(p, "test_bad.py"), 'raise ImportError("always")\n\ndef test_x():\n    pass\n');
+    const r = await runCli(
+      ["run", "--runs", "4", "--json", json(), "--", pythonWithPytest(), "-m", "pytest", "-q"],
+      {
+        cwd: p,
+      },
+    );
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(
+      /no test ran: test_bad\.py could not be collected in any attempt \(collection error: ImportError: always\)/,
+    );
+    expect(r.stdout).not.toMatch(/FAILING|CRITICAL/);
+    expect(existsSync(json())).toBe(false);
+  }, 60_000);
+});
+
 describe("go outside a module (GOPATH mode)", () => {
   it("names each test once, relative to the repository, at any parallelism", async () => {
     const p = join(dir.path, "gopath");

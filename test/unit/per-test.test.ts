@@ -80,6 +80,26 @@ describe("TestAggregator", () => {
     );
   });
 
+  it("counts a module's collection error over every attempt with results, whenever it first appears", () => {
+    const agg = new TestAggregator();
+    const broken: ParsedTest = {
+      ...r("tests/test_m.py", "failed", "collection error: x"),
+      kind: "collection",
+    };
+    agg.add({ index: 0, seed: 1, shuffled: false }, [r("a", "passed")]);
+    agg.add({ index: 1, seed: 2, shuffled: false }, [r("a", "passed")]);
+    agg.add({ index: 2, seed: 3, shuffled: false }, [broken]);
+    agg.add({ index: 3, seed: 4, shuffled: false }, [r("a", "passed")]);
+    expect(agg.get("tests/test_m.py")).toMatchObject({
+      attempts: 4,
+      failures: 1,
+      failingSeeds: [3],
+      collection: true,
+    });
+    expect(agg.get("a")).toMatchObject({ attempts: 3, failures: 0 });
+    expect(agg.onlyCollectionErrors).toBe(false);
+  });
+
   it("builds results with the shared definitions and trims messages to max_error_length", () => {
     const agg = new TestAggregator();
     for (let i = 0; i < 10; i++)
