@@ -58362,6 +58362,10 @@ function secretValues(env, extra = []) {
   const add = (v) => {
     if (v === void 0 || v.length < MIN_SECRET_LENGTH) return;
     values.add(v);
+    if (v.includes("\n")) {
+      for (const line of v.split(/\r?\n/))
+        if (line.trim().length >= MIN_SECRET_LENGTH) values.add(line.trim());
+    }
     const encoded = encodeURIComponent(v);
     if (encoded !== v) values.add(encoded);
     const json2 = JSON.stringify(v).slice(1, -1);

@@ -59,6 +59,10 @@ export function secretValues(env: NodeJS.ProcessEnv, extra: readonly string[] = 
   const add = (v: string | undefined) => {
     if (v === undefined || v.length < MIN_SECRET_LENGTH) return;
     values.add(v);
+    // A multi-line value (a PEM key) is printed and logged line by line: mask each line too.
+    if (v.includes("\n"))
+      for (const line of v.split(/\r?\n/))
+        if (line.trim().length >= MIN_SECRET_LENGTH) values.add(line.trim());
     const encoded = encodeURIComponent(v);
     if (encoded !== v) values.add(encoded);
     const json = JSON.stringify(v).slice(1, -1);

@@ -43,6 +43,14 @@ describe("which variables are secrets", () => {
     expect(values).toContain("pa$$word-123");
   });
 
+  it("masks a multi-line secret (a PEM key) line by line, as logs print it", () => {
+    const pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\nAQEFAASCBKcwggSjAgEAAoIB\n-----END KEY-----";
+    const m = Masker.forEnv({ DEPLOY_PRIVATE_KEY: pem });
+    const logged = `loading key\n${pem.split("\n")[1]}\nok`;
+    expect(m.text(logged)).toBe("loading key\n***\nok");
+    expect(m.text(pem)).toBe("***");
+  });
+
   it("leaves values too short to be credentials alone", () => {
     expect(secretValues({ API_KEY: "abc" })).toEqual([]);
     expect(new Masker(["abc"]).text("abc abc")).toBe("abc abc");
