@@ -59062,9 +59062,13 @@ async function confirmSerially(s, candidates, opts) {
   return followUps;
 }
 var SERIAL_CONFIRMATION_RUNS = 20;
+var INTERFERENCE = /\b(EADDRINUSE|address already in use|port \d+ (is )?(already )?in use|database is locked|SQLITE_BUSY|EBUSY|resource busy|text file busy|ETXTBSY|lock(ed)? by another process|could not (obtain|acquire) (a )?lock|deadlock detected|ECONNREFUSED|connection refused)\b/i;
+function looksLikeInterference(message) {
+  return message !== null && message !== void 0 && INTERFERENCE.test(message);
+}
 function planFollowUps(tallies, parallelism) {
   const flaky = tallies.filter((x2) => x2.failures > 0 && x2.failures < x2.attempts);
-  const timeoutOnly = parallelism > 1 ? flaky.filter((x2) => x2.timeouts === x2.failures) : [];
+  const timeoutOnly = parallelism > 1 ? flaky.filter((x2) => x2.timeouts === x2.failures || looksLikeInterference(x2.firstFailure?.message)) : [];
   return {
     replay: flaky.map((t) => ({ id: t.id, failingSeeds: t.failingSeeds.slice(0, 3) })),
     serial: timeoutOnly.map((t) => ({ id: t.id, attempts: t.attempts }))
@@ -59091,7 +59095,7 @@ async function runFollowUps(s, plan, opts) {
     opts.emit({
       type: "phase",
       phase: "serial-confirmation",
-      detail: `${plan.serial.length} test(s) that failed only by timing out`
+      detail: `${plan.serial.length} test(s) whose failures point at timing or parallel attempts`
     });
     followUps.push(
       ...await confirmSerially(s, plan.serial, {

@@ -103,13 +103,31 @@ const SERIAL_CONFIRMATION_RUNS = 20;
 export interface FollowUpPlan {
   /** Flaky tests with their failing seeds (the first three are replayed). */
   replay: { id: string; failingSeeds: number[] }[];
-  /** Flaky tests whose failures were all timeouts, with how many attempts they had. */
+  /**
+   * Flaky tests whose failures were all timeouts, or whose failure looks like interference between
+   * parallel attempts, with how many attempts they had.
+   */
   serial: { id: string; attempts: number }[];
+}
+
+/**
+ * Failure messages that point at parallel attempts getting in each other's way: a port, a lock,
+ * a file or a database another attempt holds. Such a test is confirmed at parallelism 1, like a
+ * test whose failures were all timeouts.
+ */
+const INTERFERENCE =
+  /\b(EADDRINUSE|address already in use|port \d+ (is )?(already )?in use|database is locked|SQLITE_BUSY|EBUSY|resource busy|text file busy|ETXTBSY|lock(ed)? by another process|could not (obtain|acquire) (a )?lock|deadlock detected|ECONNREFUSED|connection refused)\b/i;
+
+export function looksLikeInterference(message: string | null | undefined): boolean {
+  return message !== null && message !== undefined && INTERFERENCE.test(message);
 }
 
 export function planFollowUps(tallies: readonly TestTally[], parallelism: number): FollowUpPlan {
   const flaky = tallies.filter((x) => x.failures > 0 && x.failures < x.attempts);
-  const timeoutOnly = parallelism > 1 ? flaky.filter((x) => x.timeouts === x.failures) : [];
+  const timeoutOnly =
+    parallelism > 1
+      ? flaky.filter((x) => x.timeouts === x.failures || looksLikeInterference(x.firstFailure?.message))
+      : [];
   return {
     replay: flaky.map((t) => ({ id: t.id, failingSeeds: t.failingSeeds.slice(0, 3) })),
     serial: timeoutOnly.map((t) => ({ id: t.id, attempts: t.attempts })),
@@ -150,7 +168,7 @@ export async function runFollowUps(
     opts.emit({
       type: "phase",
       phase: "serial-confirmation",
-      detail: `${plan.serial.length} test(s) that failed only by timing out`,
+      detail: `${plan.serial.length} test(s) whose failures point at timing or parallel attempts`,
     });
     followUps.push(
       ...(await confirmSerially(s, plan.serial, {

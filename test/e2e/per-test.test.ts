@@ -110,6 +110,48 @@ describe("generic JUnit (--junit)", () => {
   });
 });
 
+describe("interference between parallel attempts", () => {
+  it("a test failing with EADDRINUSE at parallelism 2 is confirmed serially and named resource-sensitive", async () => {
+    const { createServer } = await import("node:net");
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "16",
+        "--parallelism",
+        "2",
+        "--stop",
+        "fixed",
+        "--junit",
+        "reports/*.xml",
+        "--json",
+        json(),
+        "--",
+        `PORT=${port}`,
+        process.execPath,
+        fixture("port-user.mjs"),
+      ],
+      { cwd: dir.path },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const t = report.tests[0];
+    expect(t?.failures, "the two slots never collided; the fixture holds the port 300 ms").toBeGreaterThan(0);
+    expect(t?.firstFailure?.message).toMatch(/EADDRINUSE/);
+    const serial = report.followUps.filter((f) => f.kind === "serial-confirmation");
+    expect(serial.length).toBeGreaterThan(0);
+    expect(serial.every((f) => f.result === "passed")).toBe(true);
+    expect(t?.resourceSensitive).toBe(true);
+    expect(r.stdout).toContain("resource-sensitive: failures vanished at parallelism 1");
+  }, 120_000);
+});
+
 describe("ignore_patterns", () => {
   it("takes matching tests out of verdicts and lists them as ignored", async () => {
     writeFileSync(join(dir.path, ".flaky-detector.yml"), "ignore_patterns: ['suite::seed*']\n");
