@@ -58790,15 +58790,18 @@ async function runWithResults(s, spec) {
   return { record: record2, results };
 }
 function fromEvents(collected, eventsFile, record2, cwd) {
+  if (collected.ok || record2.outcome === "cancelled") {
+    rmSync3(eventsFile, { force: true });
+    return collected;
+  }
   let text2;
   try {
     text2 = readFileSync7(eventsFile, "utf8");
   } catch {
-    text2 = void 0;
+    return collected;
   } finally {
     rmSync3(eventsFile, { force: true });
   }
-  if (collected.ok || text2 === void 0 || record2.outcome === "cancelled") return collected;
   const events = parseTestEvents(text2);
   if (events.ended.length === 0 && events.running.length === 0) return collected;
   const how = record2.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process ${record2.signal ? `was killed by ${record2.signal}` : `exited with ${record2.exitCode}`} while this test ran`;
@@ -58963,13 +58966,14 @@ async function runAttempts(p, r) {
     out.pool.attempts = out.pool.attempts.filter((a) => a.index < cut);
     for (const index of [...out.runs.keys()]) if (index >= cut) out.runs.delete(index);
   }
+  let warnedNoResults = false;
   for (const [index, m] of [...out.runs].sort((a, b) => a[0] - b[0])) {
     if (m.shuffled) out.shuffledSeeds.add(m.record.seed);
-    if (m.noResults !== null) {
-      out.withoutResults++;
-      if (m.record.outcome === "passed" && !r.warnings.some((w) => w.includes("results could not be read"))) {
-        r.warnings.push(`attempt ${index} passed but its results could not be read: ${m.noResults}`);
-      }
+    if (m.noResults === null) continue;
+    out.withoutResults++;
+    if (m.record.outcome === "passed" && !warnedNoResults) {
+      warnedNoResults = true;
+      r.warnings.push(`attempt ${index} passed but its results could not be read: ${m.noResults}`);
     }
   }
   const records = out.pool.attempts;

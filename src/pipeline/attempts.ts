@@ -185,13 +185,14 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     out.pool.attempts = out.pool.attempts.filter((a) => a.index < cut);
     for (const index of [...out.runs.keys()]) if (index >= cut) out.runs.delete(index);
   }
+  let warnedNoResults = false;
   for (const [index, m] of [...out.runs].sort((a, b) => a[0] - b[0])) {
     if (m.shuffled) out.shuffledSeeds.add(m.record.seed);
-    if (m.noResults !== null) {
-      out.withoutResults++;
-      if (m.record.outcome === "passed" && !r.warnings.some((w) => w.includes("results could not be read"))) {
-        r.warnings.push(`attempt ${index} passed but its results could not be read: ${m.noResults}`);
-      }
+    if (m.noResults === null) continue;
+    out.withoutResults++;
+    if (m.record.outcome === "passed" && !warnedNoResults) {
+      warnedNoResults = true;
+      r.warnings.push(`attempt ${index} passed but its results could not be read: ${m.noResults}`);
     }
   }
   const records = out.pool.attempts;

@@ -96,15 +96,19 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
  * out), the ones after it did not run. Without events the attempt counts for no test.
  */
 function fromEvents(collected: Collected, eventsFile: string, record: AttemptRecord, cwd: string): Collected {
-  let text: string | undefined;
+  // The result file is the complete account when there is one: the events are not even read.
+  if (collected.ok || record.outcome === "cancelled") {
+    rmSync(eventsFile, { force: true });
+    return collected;
+  }
+  let text: string;
   try {
     text = readFileSync(eventsFile, "utf8");
   } catch {
-    text = undefined;
+    return collected;
   } finally {
     rmSync(eventsFile, { force: true });
   }
-  if (collected.ok || text === undefined || record.outcome === "cancelled") return collected;
   const events = parseTestEvents(text);
   if (events.ended.length === 0 && events.running.length === 0) return collected;
   const how = record.timedOut
