@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { severityOf, verdictOf } from "../dist/analysis/classify.js";
-import { wilsonInterval } from "../dist/analysis/intervals.js";
+import { rateInterval } from "../dist/analysis/intervals.js";
 import { checkpoints, settleState } from "../dist/analysis/stopping.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -13,7 +13,7 @@ const JOBS = Number(process.argv[2] ?? 2000);
 const BUDGET = 200;
 const thresholds = { critical: 0.9, high: 0.5, medium: 0.1, low: 0 };
 const rule = { confidence: 0.95, minDetectableRate: 0.05, thresholds, budget: BUDGET };
-const looks = new Set(checkpoints(BUDGET));
+const looks = new Set(checkpoints(rule));
 
 let state = 20261124;
 const rand = () => {
@@ -41,7 +41,7 @@ function job(ps) {
     // Fixed N continues the same random stream to 200 (the adaptive job is a prefix of it).
     for (let k = outcomes[i].length; k < BUDGET; k++) outcomes[i].push(rand() < p);
     const fixed = classify(count(outcomes[i], BUDGET), BUDGET);
-    const [lo, hi] = wilsonInterval(count(outcomes[i], stoppedAt), stoppedAt, 0.95);
+    const [lo, hi] = rateInterval(count(outcomes[i], stoppedAt), stoppedAt, 0.95);
     return { p, stoppedAt, adaptive, fixed, covers: lo <= p && p <= hi };
   });
 }

@@ -52667,65 +52667,78 @@ function resolveConfig(opts) {
 var import_webhook = __toESM(require_dist2(), 1);
 
 // src/analysis/intervals.ts
-function normalQuantile(p) {
-  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), got ${p}`);
-  const a = [
-    -39.69683028665376,
-    220.9460984245205,
-    -275.9285104469687,
-    138.357751867269,
-    -30.66479806614716,
-    2.506628277459239
+function lnGamma(x2) {
+  const g = [
+    0.9999999999998099,
+    676.5203681218851,
+    -1259.1392167224028,
+    771.3234287776531,
+    -176.6150291621406,
+    12.507343278686905,
+    -0.13857109526572012,
+    9984369578019572e-21,
+    15056327351493116e-23
   ];
-  const b = [
-    -54.47609879822406,
-    161.5858368580409,
-    -155.6989798598866,
-    66.80131188771972,
-    -13.28068155288572
-  ];
-  const c = [
-    -0.007784894002430293,
-    -0.3223964580411365,
-    -2.400758277161838,
-    -2.549732539343734,
-    4.374664141464968,
-    2.938163982698783
-  ];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const [a0, a1, a2, a3, a4, a5] = a;
-  const [b0, b1, b22, b3, b42] = b;
-  const [c0, c1, c2, c3, c4, c5] = c;
-  const [d0, d1, d2, d3] = d;
-  const low = 0.02425;
-  if (p < low) {
-    const q2 = Math.sqrt(-2 * Math.log(p));
-    return (((((c0 * q2 + c1) * q2 + c2) * q2 + c3) * q2 + c4) * q2 + c5) / ((((d0 * q2 + d1) * q2 + d2) * q2 + d3) * q2 + 1);
+  if (x2 < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x2)) - lnGamma(1 - x2);
+  const y = x2 - 1;
+  let a = g[0];
+  const t = y + 7.5;
+  for (let i2 = 1; i2 < 9; i2++) a += g[i2] / (y + i2);
+  return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(a);
+}
+function betaFraction(a, b, x2) {
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - (a + b) * x2 / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 1e4; m++) {
+    const m2 = 2 * m;
+    let aa = m * (b - m) * x2 / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = -(a + m) * (a + b + m) * x2 / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-15) break;
   }
-  if (p > 1 - low) return -normalQuantile(1 - p);
-  const q = p - 0.5;
-  const r = q * q;
-  return (((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q / (((((b0 * r + b1) * r + b22) * r + b3) * r + b42) * r + 1);
+  return h;
 }
-function zFor(confidence) {
-  return normalQuantile(1 - (1 - confidence) / 2);
+function incompleteBeta(x2, a, b) {
+  if (x2 <= 0) return 0;
+  if (x2 >= 1) return 1;
+  const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x2) + b * Math.log1p(-x2));
+  if (x2 < (a + 1) / (a + b + 2)) return front * betaFraction(a, b, x2) / a;
+  return 1 - front * betaFraction(b, a, 1 - x2) / b;
 }
-function wilsonInterval(failures, n, confidence) {
+function betaQuantile(q, a, b) {
+  let lo = 0;
+  let hi = 1;
+  for (let i2 = 0; i2 < 60 && hi - lo > 1e-13; i2++) {
+    const mid = (lo + hi) / 2;
+    if (incompleteBeta(mid, a, b) < q) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+function clopperPearsonInterval(failures, n, confidence) {
   if (n === 0) return [0, 1];
-  const z2 = zFor(confidence);
-  const p = failures / n;
-  const z22 = z2 * z2;
-  const denom = 1 + z22 / n;
-  const centre = (p + z22 / (2 * n)) / denom;
-  const half = z2 * Math.sqrt(p * (1 - p) / n + z22 / (4 * n * n)) / denom;
-  const lo = failures === 0 ? 0 : Math.max(0, centre - half);
-  const hi = failures === n ? 1 : Math.min(1, centre + half);
+  const tail2 = (1 - confidence) / 2;
+  const lo = failures === 0 ? 0 : failures === n ? tail2 ** (1 / n) : betaQuantile(tail2, failures, n - failures + 1);
+  const hi = failures === n ? 1 : failures === 0 ? 1 - tail2 ** (1 / n) : betaQuantile(1 - tail2, failures + 1, n - failures);
   return [lo, hi];
 }
-function zeroFailureUpperBound(n, confidence) {
-  if (n === 0) return 1;
-  return 1 - (1 - confidence) ** (1 / n);
-}
+var rateInterval = clopperPearsonInterval;
 
 // src/analysis/summarize.ts
 function summarize(outcomes, opts) {
@@ -52743,7 +52756,7 @@ function summarize(outcomes, opts) {
   }
   const n = passed + failed;
   const failureRate = n === 0 ? 0 : failed / n;
-  const interval = wilsonInterval(failed, n, opts.confidence);
+  const interval = rateInterval(failed, n, opts.confidence);
   const verdict = verdictOf(passed, failed);
   return {
     attempts: outcomes.length,
@@ -52762,7 +52775,8 @@ function summarize(outcomes, opts) {
       timeouts,
       errored,
       interval,
-      confidence: opts.confidence
+      confidence: opts.confidence,
+      minDetectableRate: opts.minDetectableRate
     }),
     stoppedEarly: opts.stopReason !== "budget" || outcomes.length < opts.budget,
     stopReason: opts.stopReason,
@@ -52801,11 +52815,11 @@ function statementOf(verdict, s) {
   const timeouts = s.timeouts > 0 ? `, ${s.timeouts} of them timeouts` : "";
   switch (verdict) {
     case "stable":
-      return `never failed: failure rate < ${pct(zeroFailureUpperBound(n, s.confidence))} at ${conf} confidence after ${runs}`;
+      return `no failure in ${runs}: failure rate < ${pct(s.interval[1])} at ${conf} confidence`;
     case "flaky":
       return `failed ${s.failed} of ${runs}${timeouts}: ${pct(s.failed / n)} (${conf} CI ${pct(s.interval[0])}\u2013${pct(s.interval[1])})`;
     case "failing":
-      return `failed all ${runs}${timeouts}: broken, not flaky (failure rate > ${pct(1 - zeroFailureUpperBound(n, s.confidence))} at ${conf} confidence)`;
+      return 1 - s.interval[0] < s.minDetectableRate ? `failed all ${runs}${timeouts}: broken, not flaky (failure rate > ${pct(s.interval[0])} at ${conf} confidence)` : `failed all ${runs}${timeouts}: failure rate > ${pct(s.interval[0])} at ${conf} confidence (too few runs to rule out a pass rate up to ${pct(1 - s.interval[0])})`;
     case "error":
       return `no attempt could run (${s.errored} errored): an infrastructure problem, not a test result`;
   }
@@ -52997,7 +53011,7 @@ function advice(report) {
   const lines = [];
   if (verdicts.has("failing")) {
     lines.push(
-      "- **failing**: failed on every attempt \u2014 broken, not flaky. Rerunning CI will not help; fix it."
+      "- **failing**: failed on every attempt, so a CI rerun is unlikely to pass; fix it (the rate above shows how sure we are)."
     );
   }
   if (verdicts.has("flaky")) {
@@ -53433,6 +53447,7 @@ var TestAggregator = class {
 function testResultOf(t, o) {
   const rate2 = t.attempts === 0 ? 0 : t.failures / t.attempts;
   const verdict = verdictOf(t.attempts - t.failures, t.failures);
+  const interval = rateInterval(t.failures, t.attempts, o.confidence);
   return {
     id: t.id,
     name: t.name,
@@ -53443,10 +53458,10 @@ function testResultOf(t, o) {
     timeouts: t.timeouts,
     skipped: t.skipped,
     failureRate: rate2,
-    interval: wilsonInterval(t.failures, t.attempts, o.confidence),
+    interval,
     severity: t.attempts === 0 ? "none" : severityOf(rate2, o.thresholds),
     verdict,
-    bound: verdict === "stable" ? { kind: "upper", value: zeroFailureUpperBound(t.attempts, o.confidence) } : verdict === "failing" ? { kind: "lower", value: 1 - zeroFailureUpperBound(t.attempts, o.confidence) } : null,
+    bound: verdict === "stable" ? { kind: "upper", value: interval[1] } : verdict === "failing" ? { kind: "lower", value: interval[0] } : null,
     failingSeeds: t.failingSeeds,
     firstFailure: t.firstFailure ? {
       attempt: t.firstFailure.attempt,
@@ -53472,25 +53487,28 @@ function sortTests(tests) {
 }
 
 // src/analysis/stopping.ts
-function checkpoints(budget) {
-  const points = [];
-  for (let n = 10; n < budget; n = Math.max(n + 5, Math.round(n * 1.5 / 5) * 5)) points.push(n);
-  points.push(budget);
-  return points;
+function checkpoints(rule) {
+  const points = /* @__PURE__ */ new Set();
+  for (let n = 10; n < rule.budget; n = Math.max(n + 5, Math.round(n * 1.5 / 5) * 5)) points.add(n);
+  points.add(rule.budget);
+  const settle2 = runsToBound(rule);
+  if (settle2 < rule.budget) points.add(settle2);
+  return [...points].sort((a, b) => a - b);
 }
 function perLookConfidence(rule) {
-  const looks = checkpoints(rule.budget).length;
+  const looks = checkpoints(rule).length;
   return 1 - (1 - rule.confidence) / looks;
 }
 function runsToBound(rule) {
-  return Math.ceil(Math.log(1 - rule.confidence) / Math.log(1 - rule.minDetectableRate));
+  const n = Math.ceil(Math.log((1 - rule.confidence) / 2) / Math.log(1 - rule.minDetectableRate));
+  return rateInterval(0, n, rule.confidence)[1] < rule.minDetectableRate ? n : n + 1;
 }
 function settleState(attempts, failures, rule) {
   if (attempts === 0) return "open";
   const needed = runsToBound(rule);
   if (failures === 0) return attempts >= needed ? "settled-stable" : "open";
   if (failures === attempts) return attempts >= needed ? "settled-failing" : "open";
-  const [lo, hi] = wilsonInterval(failures, attempts, perLookConfidence(rule));
+  const [lo, hi] = rateInterval(failures, attempts, perLookConfidence(rule));
   return bandOf(lo, rule.thresholds) === bandOf(hi, rule.thresholds) && lo > 0 ? "settled-band" : "open";
 }
 function bandOf(rate2, t) {
@@ -60223,6 +60241,7 @@ function buildReport(b) {
     attempts.map((a) => a.outcome),
     {
       confidence: config2.confidence,
+      minDetectableRate: config2.min_detectable_rate,
       thresholds: config2.severity_thresholds,
       budget: config2.runs,
       stopReason: b.stopReason
@@ -60387,8 +60406,8 @@ async function detectMasked(req, masker) {
       command: shellLine(req.command.argv, req.command.env)
     });
     const t = performance.now();
-    const looks = new Set(checkpoints(config2.runs));
     const rule = stopRuleOf(config2);
+    const looks = new Set(checkpoints(rule));
     const main = await runAttempts(prep, {
       first: 0,
       count: config2.runs,
@@ -60717,7 +60736,7 @@ async function fanOut(req) {
     jobSeed,
     command: shellLine(req.command.argv, req.command.env)
   });
-  const looks = checkpoints(config2.runs);
+  const looks = checkpoints(stopRuleOf(config2));
   let looked = 0;
   let done = 0;
   let failures = 0;

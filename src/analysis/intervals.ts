@@ -44,10 +44,99 @@ export function zFor(confidence: number): number {
   return normalQuantile(1 - (1 - confidence) / 2);
 }
 
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error < 1e-13 over the range we use). */
+function lnGamma(x: number): number {
+  const g = [
+    0.9999999999998099, 676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406,
+    12.507343278686905, -0.13857109526572012, 9.984369578019572e-6, 1.5056327351493116e-7,
+  ];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
+  const y = x - 1;
+  let a = g[0] as number;
+  const t = y + 7.5;
+  for (let i = 1; i < 9; i++) a += (g[i] as number) / (y + i);
+  return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** Continued fraction of the incomplete beta function (modified Lentz), valid for x < (a+1)/(a+b+2). */
+function betaFraction(a: number, b: number, x: number): number {
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 10_000; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-15) break;
+  }
+  return h;
+}
+
+/** Regularised incomplete beta I_x(a, b): P(Beta(a, b) ≤ x). */
+export function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log1p(-x));
+  if (x < (a + 1) / (a + b + 2)) return (front * betaFraction(a, b, x)) / a;
+  return 1 - (front * betaFraction(b, a, 1 - x)) / b;
+}
+
+/** The x with I_x(a, b) = q, by bisection: monotone, and exact to 1e-12 in 45 steps. */
+function betaQuantile(q: number, a: number, b: number): number {
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 60 && hi - lo > 1e-13; i++) {
+    const mid = (lo + hi) / 2;
+    if (incompleteBeta(mid, a, b) < q) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
 /**
- * Wilson score interval. Chosen over the normal (Wald) interval because it stays inside [0, 1] and
- * keeps close to nominal coverage at small n and at rates near 0 or 1, which is where flaky tests
- * live (a 1% flake, a test that almost always fails).
+ * Clopper–Pearson ("exact") two-sided interval for k failures in n attempts: each end leaves at
+ * most (1 − confidence)/2 in its tail, so the interval covers the true rate with probability at
+ * least `confidence` at every rate and every n — the guarantee the reports print. Chosen over
+ * Wilson, whose coverage dips below nominal near 0 and 1 (88.7% at p ≈ 0.002, n = 60), which is
+ * where stable and broken tests live; test/unit/analysis.test.ts computes the exact coverage.
+ * At k = 0 the upper end is 1 − (α/2)^(1/n); at k = n the lower end is (α/2)^(1/n).
+ */
+export function clopperPearsonInterval(failures: number, n: number, confidence: number): [number, number] {
+  if (n === 0) return [0, 1];
+  const tail = (1 - confidence) / 2;
+  const lo =
+    failures === 0 ? 0 : failures === n ? tail ** (1 / n) : betaQuantile(tail, failures, n - failures + 1);
+  const hi =
+    failures === n
+      ? 1
+      : failures === 0
+        ? 1 - tail ** (1 / n)
+        : betaQuantile(1 - tail, failures + 1, n - failures);
+  return [lo, hi];
+}
+
+/** The interval every report prints (console, JSON, markdown, PR comment, JUnit, dashboard). */
+export const rateInterval = clopperPearsonInterval;
+
+/**
+ * Wilson score interval. Kept for the public API and for comparison in the coverage test; reports
+ * use the Clopper–Pearson interval, whose coverage is at least nominal at every rate.
  */
 export function wilsonInterval(failures: number, n: number, confidence: number): [number, number] {
   if (n === 0) return [0, 1];

@@ -1,6 +1,6 @@
 import type { ParsedTest } from "../parsers/types.js";
 import { type SeverityThresholds, severityOf, verdictOf } from "./classify.js";
-import { wilsonInterval, zeroFailureUpperBound } from "./intervals.js";
+import { rateInterval } from "./intervals.js";
 import type { TestResult } from "./report.js";
 
 /** Running counts for one test across attempts. Pure data, updated as attempts finish. */
@@ -153,6 +153,7 @@ export interface TestResultOptions {
 export function testResultOf(t: TestTally, o: TestResultOptions): TestResult {
   const rate = t.attempts === 0 ? 0 : t.failures / t.attempts;
   const verdict = verdictOf(t.attempts - t.failures, t.failures);
+  const interval = rateInterval(t.failures, t.attempts, o.confidence);
   return {
     id: t.id,
     name: t.name,
@@ -163,14 +164,14 @@ export function testResultOf(t: TestTally, o: TestResultOptions): TestResult {
     timeouts: t.timeouts,
     skipped: t.skipped,
     failureRate: rate,
-    interval: wilsonInterval(t.failures, t.attempts, o.confidence),
+    interval,
     severity: t.attempts === 0 ? "none" : severityOf(rate, o.thresholds),
     verdict,
     bound:
       verdict === "stable"
-        ? { kind: "upper", value: zeroFailureUpperBound(t.attempts, o.confidence) }
+        ? { kind: "upper", value: interval[1] }
         : verdict === "failing"
-          ? { kind: "lower", value: 1 - zeroFailureUpperBound(t.attempts, o.confidence) }
+          ? { kind: "lower", value: interval[0] }
           : null,
     failingSeeds: t.failingSeeds,
     firstFailure: t.firstFailure

@@ -1,19 +1,21 @@
 import type { SeverityThresholds } from "./classify.js";
-import { wilsonInterval } from "./intervals.js";
+import { rateInterval } from "./intervals.js";
 
 /**
  * The adaptive stopping rule (docs/design/stopping.md). A test is settled when its verdict and
  * severity band can no longer change at the requested confidence:
  *
- * - never failed: the exact one-sided bound puts its rate below `minDetectableRate`;
- * - failed every time: the same bound puts its *pass* rate below `minDetectableRate`;
- * - passed and failed: the verdict (flaky) is certain; its band is settled when the Wilson interval
- *   at the per-look confidence lies inside one severity band.
+ * - never failed: the upper end of the reported (Clopper–Pearson) interval is below
+ *   `minDetectableRate` — the bound the report then prints;
+ * - failed every time: the same for its *pass* rate;
+ * - passed and failed: the verdict (flaky) is certain; its band is settled when the interval at the
+ *   per-look confidence lies inside one severity band.
  *
- * The job is looked at only at checkpoints (10, 15, 20, 30, 40, 60, 80, 120, …, and the budget),
- * and the flaky-band test spends 1 − confidence over those looks (Bonferroni). The zero-failure
- * rules need no correction: "no failure in the first n runs" only grows less likely with n, so the
- * first checkpoint that satisfies the bound is the only one that can.
+ * The job is looked at only at checkpoints (10, 15, 25, 40, 60, 72, 90, …, and the budget; 72 is
+ * where a clean test's bound first drops below 5% at 95%), and the flaky-band test spends
+ * 1 − confidence over those looks (Bonferroni). The zero-failure rules need no correction: "no
+ * failure in the first n runs" only grows less likely with n, so the first checkpoint that
+ * satisfies the bound is the only one that can.
  */
 export interface StopRule {
   confidence: number;
@@ -22,21 +24,33 @@ export interface StopRule {
   budget: number;
 }
 
-export function checkpoints(budget: number): number[] {
-  const points: number[] = [];
-  for (let n = 10; n < budget; n = Math.max(n + 5, Math.round((n * 1.5) / 5) * 5)) points.push(n);
-  points.push(budget);
-  return points;
+/**
+ * Attempt counts at which the rule looks: ×1.5 from 10 (rounded to 5), the budget, and the run
+ * count at which a test that never failed (or always failed) settles, so it stops there and not at
+ * the next ×1.5 step.
+ */
+export function checkpoints(rule: Pick<StopRule, "budget" | "confidence" | "minDetectableRate">): number[] {
+  const points = new Set<number>();
+  for (let n = 10; n < rule.budget; n = Math.max(n + 5, Math.round((n * 1.5) / 5) * 5)) points.add(n);
+  points.add(rule.budget);
+  const settle = runsToBound(rule);
+  if (settle < rule.budget) points.add(settle);
+  return [...points].sort((a, b) => a - b);
 }
 
 export function perLookConfidence(rule: StopRule): number {
-  const looks = checkpoints(rule.budget).length;
+  const looks = checkpoints(rule).length;
   return 1 - (1 - rule.confidence) / looks;
 }
 
-/** Clean (or all-failing) runs needed before the one-sided bound drops below the detectable rate. */
+/**
+ * Clean (or all-failing) runs needed before the interval's end, 1 − ((1 − c)/2)^(1/n), drops below
+ * the detectable rate: 72 at c = 0.95, r = 0.05.
+ */
 export function runsToBound(rule: Pick<StopRule, "confidence" | "minDetectableRate">): number {
-  return Math.ceil(Math.log(1 - rule.confidence) / Math.log(1 - rule.minDetectableRate));
+  const n = Math.ceil(Math.log((1 - rule.confidence) / 2) / Math.log(1 - rule.minDetectableRate));
+  // Float rounding can leave the bound a hair above r at exactly n.
+  return rateInterval(0, n, rule.confidence)[1] < rule.minDetectableRate ? n : n + 1;
 }
 
 export type SettleState = "settled-stable" | "settled-failing" | "settled-band" | "open";
@@ -46,7 +60,7 @@ export function settleState(attempts: number, failures: number, rule: StopRule):
   const needed = runsToBound(rule);
   if (failures === 0) return attempts >= needed ? "settled-stable" : "open";
   if (failures === attempts) return attempts >= needed ? "settled-failing" : "open";
-  const [lo, hi] = wilsonInterval(failures, attempts, perLookConfidence(rule));
+  const [lo, hi] = rateInterval(failures, attempts, perLookConfidence(rule));
   return bandOf(lo, rule.thresholds) === bandOf(hi, rule.thresholds) && lo > 0 ? "settled-band" : "open";
 }
 

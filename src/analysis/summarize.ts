@@ -1,9 +1,11 @@
 import { type SeverityThresholds, severityOf, verdictOf } from "./classify.js";
-import { wilsonInterval, zeroFailureUpperBound } from "./intervals.js";
+import { rateInterval } from "./intervals.js";
 import type { AttemptOutcome, StopReason, Summary, TestResult } from "./report.js";
 
 export interface SummarizeOptions {
   confidence: number;
+  /** A failing command is called broken only once its pass rate is bounded below this. */
+  minDetectableRate: number;
   thresholds: SeverityThresholds;
   budget: number;
   stopReason: StopReason;
@@ -25,7 +27,7 @@ export function summarize(outcomes: readonly AttemptOutcome[], opts: SummarizeOp
   }
   const n = passed + failed;
   const failureRate = n === 0 ? 0 : failed / n;
-  const interval = wilsonInterval(failed, n, opts.confidence);
+  const interval = rateInterval(failed, n, opts.confidence);
   const verdict = verdictOf(passed, failed);
   return {
     attempts: outcomes.length,
@@ -45,6 +47,7 @@ export function summarize(outcomes: readonly AttemptOutcome[], opts: SummarizeOp
       errored,
       interval,
       confidence: opts.confidence,
+      minDetectableRate: opts.minDetectableRate,
     }),
     stoppedEarly: opts.stopReason !== "budget" || outcomes.length < opts.budget,
     stopReason: opts.stopReason,
@@ -104,19 +107,23 @@ function statementOf(
     errored: number;
     interval: [number, number];
     confidence: number;
+    minDetectableRate: number;
   },
 ): string {
   const n = s.passed + s.failed;
   const conf = `${Math.round(s.confidence * 1000) / 10}%`;
   const runs = `${n} run${n === 1 ? "" : "s"}`;
   const timeouts = s.timeouts > 0 ? `, ${s.timeouts} of them timeouts` : "";
+  // The bounds quoted are the interval's ends, so every report states the same numbers.
   switch (verdict) {
     case "stable":
-      return `never failed: failure rate < ${pct(zeroFailureUpperBound(n, s.confidence))} at ${conf} confidence after ${runs}`;
+      return `no failure in ${runs}: failure rate < ${pct(s.interval[1])} at ${conf} confidence`;
     case "flaky":
       return `failed ${s.failed} of ${runs}${timeouts}: ${pct(s.failed / n)} (${conf} CI ${pct(s.interval[0])}–${pct(s.interval[1])})`;
     case "failing":
-      return `failed all ${runs}${timeouts}: broken, not flaky (failure rate > ${pct(1 - zeroFailureUpperBound(n, s.confidence))} at ${conf} confidence)`;
+      return 1 - s.interval[0] < s.minDetectableRate
+        ? `failed all ${runs}${timeouts}: broken, not flaky (failure rate > ${pct(s.interval[0])} at ${conf} confidence)`
+        : `failed all ${runs}${timeouts}: failure rate > ${pct(s.interval[0])} at ${conf} confidence (too few runs to rule out a pass rate up to ${pct(1 - s.interval[0])})`;
     case "error":
       return `no attempt could run (${s.errored} errored): an infrastructure problem, not a test result`;
   }

@@ -63,8 +63,8 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       command: shellLine(req.command.argv, req.command.env),
     });
     const t = performance.now();
-    const looks = new Set(checkpoints(config.runs));
     const rule = stopRuleOf(config);
+    const looks = new Set(checkpoints(rule));
     const main = await runAttempts(prep, {
       first: 0,
       count: config.runs,

@@ -96,6 +96,7 @@ export function buildReport(b: BuildInput): Report {
     attempts.map((a) => a.outcome),
     {
       confidence: config.confidence,
+      minDetectableRate: config.min_detectable_rate,
       thresholds: config.severity_thresholds,
       budget: config.runs,
       stopReason: b.stopReason,

@@ -137,7 +137,7 @@ export async function fanOut(req: FanOutRequest): Promise<Report> {
     command: shellLine(req.command.argv, req.command.env),
   });
 
-  const looks = checkpoints(config.runs);
+  const looks = checkpoints(stopRuleOf(config));
   let looked = 0;
   let done = 0;
   let failures = 0;

@@ -174,7 +174,7 @@ function advice(report: Report): string {
   const lines: string[] = [];
   if (verdicts.has("failing")) {
     lines.push(
-      "- **failing**: failed on every attempt — broken, not flaky. Rerunning CI will not help; fix it.",
+      "- **failing**: failed on every attempt, so a CI rerun is unlikely to pass; fix it (the rate above shows how sure we are).",
     );
   }
   if (verdicts.has("flaky")) {

@@ -182,8 +182,8 @@ describe("fan-out over BullMQ workers on a real Redis", () => {
     const r = readReport(json);
     expect(r.summary.stopReason).toBe("adaptive");
     expect(r.summary.verdict).toBe("stable");
-    // 59 clean runs bound the rate below 5% at 95%: far fewer than the 400 budgeted.
-    expect(r.attempts.length).toBeGreaterThanOrEqual(59);
+    // 72 clean runs bound the rate below 5% at 95%: far fewer than the 400 budgeted.
+    expect(r.attempts.length).toBeGreaterThanOrEqual(72);
     expect(r.attempts.length).toBeLessThan(400);
     expect(new Set(r.attempts.map((a) => a.index)).size).toBe(r.attempts.length);
     // Nothing left waiting in the queue for nobody.

@@ -1,7 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SEVERITY_ORDER, severityAtLeast, severityOf, verdictOf } from "../../src/analysis/classify.js";
-import { normalQuantile, wilsonInterval, zeroFailureUpperBound, zFor } from "../../src/analysis/intervals.js";
+import {
+  clopperPearsonInterval,
+  incompleteBeta,
+  normalQuantile,
+  rateInterval,
+  wilsonInterval,
+  zeroFailureUpperBound,
+  zFor,
+} from "../../src/analysis/intervals.js";
 import { summarize } from "../../src/analysis/summarize.js";
 
 const bands = { critical: 0.9, high: 0.5, medium: 0.1, low: 0 };
@@ -28,6 +36,54 @@ describe("intervals", () => {
     expect(zeroFailureUpperBound(100, 0.95)).toBeCloseTo(0.0295, 4);
   });
 
+  it("matches published Clopper–Pearson intervals", () => {
+    // R: binom.test(81, 263)$conf.int → 0.2527367 0.3676219; binom.test(1, 10) → 0.002528579 0.445016117.
+    const [lo, hi] = clopperPearsonInterval(81, 263, 0.95);
+    expect(lo).toBeCloseTo(0.2527367, 6);
+    expect(hi).toBeCloseTo(0.3676219, 6);
+    expect(clopperPearsonInterval(1, 10, 0.95)[0]).toBeCloseTo(0.002528579, 8);
+    expect(clopperPearsonInterval(1, 10, 0.95)[1]).toBeCloseTo(0.445016117, 8);
+    // The ends at 0/n and n/n are closed forms: 1 − 0.025^(1/n) and 0.025^(1/n).
+    expect(clopperPearsonInterval(0, 60, 0.95)).toEqual([0, 1 - 0.025 ** (1 / 60)]);
+    expect(clopperPearsonInterval(40, 40, 0.95)[0]).toBeCloseTo(0.9119, 4);
+    expect(clopperPearsonInterval(0, 0, 0.95)).toEqual([0, 1]);
+    expect(incompleteBeta(0.3, 2, 5)).toBeCloseTo(0.579825, 6); // pbeta(0.3, 2, 5)
+  });
+
+  it("covers the true rate at least as often as it says, at every rate (exact coverage)", () => {
+    // Exact coverage: the sum of binomial probabilities of the k whose interval contains p, over a grid
+    // of 999 rates and run counts from 1 to 500. Clopper–Pearson never drops below the nominal level;
+    // Wilson (what the reports used before) does, badly near 0 and 1 where stable and broken tests sit.
+    const lnChoose = (n: number, k: number) => {
+      let s = 0;
+      for (let i = 1; i <= k; i++) s += Math.log((n - k + i) / i);
+      return s;
+    };
+    const minCoverage = (n: number, c: number, f: (k: number, n: number, c: number) => [number, number]) => {
+      const intervals = Array.from({ length: n + 1 }, (_, k) => f(k, n, c));
+      const ln = Array.from({ length: n + 1 }, (_, k) => lnChoose(n, k));
+      let min = 1;
+      for (let i = 1; i < 1000; i++) {
+        const p = i / 1000;
+        let covered = 0;
+        for (let k = 0; k <= n; k++) {
+          const [lo, hi] = intervals[k] as [number, number];
+          if (lo <= p && p <= hi)
+            covered += Math.exp((ln[k] as number) + k * Math.log(p) + (n - k) * Math.log1p(-p));
+        }
+        min = Math.min(min, covered);
+      }
+      return min;
+    };
+    for (const n of [1, 2, 3, 5, 10, 20, 40, 60, 72, 100, 200, 500]) {
+      for (const c of [0.9, 0.95, 0.99]) {
+        expect(minCoverage(n, c, rateInterval), `n=${n} c=${c}`).toBeGreaterThanOrEqual(c - 1e-9);
+      }
+    }
+    // The defect this replaced: Wilson at n = 60 covers p = 0.002 only 88.7% of the time.
+    expect(minCoverage(60, 0.95, wilsonInterval)).toBeLessThan(0.89);
+  });
+
   it("always contains the observed rate and stays in [0, 1]", () => {
     fc.assert(
       fc.property(
@@ -36,8 +92,10 @@ describe("intervals", () => {
         fc.constantFrom(0.8, 0.9, 0.95, 0.99),
         (n, f, c) => {
           const k = Math.round(f * n);
-          const [lo, hi] = wilsonInterval(k, n, c);
-          return lo >= 0 && hi <= 1 && lo <= k / n + 1e-12 && hi >= k / n - 1e-12;
+          for (const [lo, hi] of [wilsonInterval(k, n, c), rateInterval(k, n, c)]) {
+            if (!(lo >= 0 && hi <= 1 && lo <= k / n + 1e-12 && hi >= k / n - 1e-12)) return false;
+          }
+          return true;
         },
       ),
     );
@@ -115,7 +173,13 @@ describe("severity and verdict", () => {
 });
 
 describe("summarize", () => {
-  const opts = { confidence: 0.95, thresholds: bands, budget: 10, stopReason: "budget" as const };
+  const opts = {
+    confidence: 0.95,
+    minDetectableRate: 0.05,
+    thresholds: bands,
+    budget: 10,
+    stopReason: "budget" as const,
+  };
 
   it("counts timeouts as failures and errored attempts as neither", () => {
     const s = summarize(["passed", "failed", "timedOut", "errored", "passed"], opts);
@@ -130,22 +194,27 @@ describe("summarize", () => {
       severity: "high",
       stoppedEarly: true,
     });
-    expect(s.statement).toBe("failed 2 of 4 runs, 1 of them timeouts: 50.0% (95% CI 15.0%–85.0%)");
+    expect(s.statement).toBe("failed 2 of 4 runs, 1 of them timeouts: 50.0% (95% CI 6.8%–93.2%)");
   });
 
-  it("states the bound of a stable result", () => {
+  it("states what was seen and the bound of a stable result: the interval's upper end", () => {
     const s = summarize(Array(100).fill("passed"), { ...opts, budget: 100 });
     expect(s.verdict).toBe("stable");
-    expect(s.statement).toBe("never failed: failure rate < 3.0% at 95% confidence after 100 runs");
+    expect(s.statement).toBe("no failure in 100 runs: failure rate < 3.6% at 95% confidence");
+    expect(s.interval[1]).toBeCloseTo(0.0362, 4);
     expect(s.stoppedEarly).toBe(false);
   });
 
-  it("calls an always-failing command broken, not flaky", () => {
+  it("calls an always-failing command broken only once a pass rate of min_detectable_rate is ruled out", () => {
     const s = summarize(Array(20).fill("failed"), { ...opts, budget: 20 });
     expect(s.verdict).toBe("failing");
     expect(s.severity).toBe("critical");
     expect(s.statement).toBe(
-      "failed all 20 runs: broken, not flaky (failure rate > 86.1% at 95% confidence)",
+      "failed all 20 runs: failure rate > 83.2% at 95% confidence (too few runs to rule out a pass rate up to 16.8%)",
+    );
+    const sure = summarize(Array(72).fill("failed"), { ...opts, budget: 72 });
+    expect(sure.statement).toBe(
+      "failed all 72 runs: broken, not flaky (failure rate > 95.0% at 95% confidence)",
     );
   });
 

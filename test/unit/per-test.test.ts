@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { rateInterval } from "../../src/analysis/intervals.js";
 import { sortTests, TestAggregator, testResultOf } from "../../src/analysis/per-test.js";
 import { checkpoints, runsToBound, settleState } from "../../src/analysis/stopping.js";
 import { summarize, withTests } from "../../src/analysis/summarize.js";
@@ -134,6 +135,7 @@ describe("job summary with tests", () => {
   it("broken beats flaky beats stable; severity is the worst test's", () => {
     const base = summarize(["failed", "passed"], {
       confidence: 0.95,
+      minDetectableRate: 0.05,
       thresholds,
       budget: 2,
       stopReason: "budget",
@@ -155,11 +157,14 @@ describe("job summary with tests", () => {
 describe("stopping rule", () => {
   const rule = { confidence: 0.95, minDetectableRate: 0.05, thresholds, budget: 200 };
 
-  it("needs 59 clean (or all-failing) runs at 95% / 5%", () => {
-    expect(runsToBound(rule)).toBe(59);
-    expect(settleState(58, 0, rule)).toBe("open");
-    expect(settleState(59, 0, rule)).toBe("settled-stable");
-    expect(settleState(59, 59, rule)).toBe("settled-failing");
+  it("needs 72 clean (or all-failing) runs at 95% / 5%", () => {
+    expect(runsToBound(rule)).toBe(72);
+    // 72 clean runs put the interval's upper end (1 − 0.025^(1/n)) below 5%; 71 do not.
+    expect(settleState(71, 0, rule)).toBe("open");
+    expect(settleState(72, 0, rule)).toBe("settled-stable");
+    expect(settleState(72, 72, rule)).toBe("settled-failing");
+    expect(rateInterval(0, 72, 0.95)[1]).toBeLessThan(0.05);
+    expect(rateInterval(0, 71, 0.95)[1]).toBeGreaterThan(0.05);
   });
 
   it("settles a flaky test only when its interval sits in one band", () => {
@@ -169,9 +174,10 @@ describe("stopping rule", () => {
   });
 
   it("looks at geometric checkpoints ending at the budget", () => {
-    expect(checkpoints(200)).toEqual([10, 15, 25, 40, 60, 90, 135, 200]);
-    expect(checkpoints(12)).toEqual([10, 12]);
-    expect(checkpoints(5)).toEqual([5]);
+    const at = (budget: number) => checkpoints({ budget, confidence: 0.95, minDetectableRate: 0.05 });
+    expect(at(200)).toEqual([10, 15, 25, 40, 60, 72, 90, 135, 200]);
+    expect(at(12)).toEqual([10, 12]);
+    expect(at(5)).toEqual([5]);
   });
 
   it("never settles a band that the interval straddles (property)", () => {
