@@ -1,7 +1,10 @@
 import type { Severity } from "../config/schema.js";
 
-/** Verdicts, defined once. Errored attempts (nothing ran) count for neither side. */
-export type Verdict = "stable" | "flaky" | "failing" | "error";
+/**
+ * Verdicts, defined once. Errored attempts (nothing ran) count for neither side. "skipped" is a
+ * test's only: it was reported in attempts, always as skipped (or pending, todo), never run.
+ */
+export type Verdict = "stable" | "flaky" | "failing" | "error" | "skipped";
 
 export function verdictOf(passed: number, failed: number): Verdict {
   if (passed + failed === 0) return "error";

@@ -12,8 +12,16 @@ export interface TestTally {
   /** Attempts in which the test ran and passed or failed (skips and absences are not counted). */
   attempts: number;
   failures: number;
+  /** Failures that were timeouts: the test's own, or the attempt killed at --timeout while it ran. */
   timeouts: number;
+  /** Failures that were the process dying (a signal, an abnormal exit) while the test ran. */
+  crashes: number;
   skipped: number;
+  /**
+   * Attempts with results in which the test did not appear: the attempt ended before reaching it
+   * (a crash in an earlier test) or it was not selected. Filled in by `list()`.
+   */
+  notRun: number;
   failingSeeds: number[];
   firstFailure: { attempt: number; seed: number; message: string } | null;
   /** Runs and failures in shuffled attempts (only when --shuffle alternates orders). */
@@ -90,7 +98,9 @@ export class TestAggregator {
   ): void {
     t.failures++;
     if (attempt.shuffled) t.shuffled.failures++;
-    if (r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? "")) t.timeouts++;
+    if (r.died === "crashed") t.crashes++;
+    else if (r.died === "timedOut" || (r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? "")))
+      t.timeouts++;
     const list = this.failing.get(t.id) ?? [];
     let at = list.length;
     while (at > 0 && (list[at - 1] as { index: number }).index > attempt.index) at--;
@@ -111,7 +121,9 @@ export class TestAggregator {
       attempts: 0,
       failures: 0,
       timeouts: 0,
+      crashes: 0,
       skipped: 0,
+      notRun: 0,
       failingSeeds: [],
       firstFailure: null,
       shuffled: { attempts: 0, failures: 0 },
@@ -133,8 +145,11 @@ export class TestAggregator {
     return this.tallies.get(id);
   }
 
+  /** Every tally, with `notRun` counted against the attempts that had results. */
   list(): TestTally[] {
-    return [...this.tallies.values()];
+    return [...this.tallies.values()].map((t) =>
+      t.collection ? t : { ...t, notRun: Math.max(0, this.resultAttempts - t.attempts - t.skipped) },
+    );
   }
 
   get size(): number {
@@ -152,7 +167,8 @@ export interface TestResultOptions {
 /** Rate, interval, severity and verdict of one test: the same definitions as the command-level summary. */
 export function testResultOf(t: TestTally, o: TestResultOptions): TestResult {
   const rate = t.attempts === 0 ? 0 : t.failures / t.attempts;
-  const verdict = verdictOf(t.attempts - t.failures, t.failures);
+  const verdict =
+    t.attempts === 0 && t.skipped > 0 ? "skipped" : verdictOf(t.attempts - t.failures, t.failures);
   const interval = rateInterval(t.failures, t.attempts, o.confidence);
   return {
     id: t.id,
@@ -162,7 +178,9 @@ export function testResultOf(t: TestTally, o: TestResultOptions): TestResult {
     attempts: t.attempts,
     failures: t.failures,
     timeouts: t.timeouts,
+    crashes: t.crashes,
     skipped: t.skipped,
+    notRun: t.notRun,
     failureRate: rate,
     interval,
     severity: t.attempts === 0 ? "none" : severityOf(rate, o.thresholds),

@@ -60,6 +60,8 @@ export interface TestCounts {
   flaky: number;
   failing: number;
   error: number;
+  /** Tests reported only as skipped (pending, todo): nothing measured. */
+  skipped: number;
   ignored: number;
 }
 
@@ -71,9 +73,14 @@ export interface TestResult {
   /** Attempts in which the test ran (passed or failed); skips and absences are not counted. */
   attempts: number;
   failures: number;
-  /** Failures whose message says the test timed out. */
+  /** Failures that were timeouts (the test's own message, or the attempt killed while it ran). */
   timeouts: number;
+  /** Failures that were the process dying (a signal, an abnormal exit) while this test ran. */
+  crashes: number;
+  /** Attempts that reported the test as skipped (pending, todo): counted for nothing. */
   skipped: number;
+  /** Attempts with results in which the test did not run (ended before it, not selected): counted for nothing. */
+  notRun: number;
   failureRate: number;
   interval: [number, number];
   severity: Severity;

@@ -65,7 +65,7 @@ const RANK = { none: 0, low: 1, medium: 2, high: 3, critical: 4 } as const;
  * The rate and interval stay the command's.
  */
 export function withTests(summary: Summary, tests: readonly TestResult[], ignored: number): Summary {
-  const counts = { total: tests.length, stable: 0, flaky: 0, failing: 0, error: 0, ignored };
+  const counts = { total: tests.length, stable: 0, flaky: 0, failing: 0, error: 0, skipped: 0, ignored };
   let worst: Summary["severity"] = "none";
   for (const t of tests) {
     counts[t.verdict]++;
@@ -79,7 +79,7 @@ export function withTests(summary: Summary, tests: readonly TestResult[], ignore
       : counts.flaky > 0
         ? "flaky"
         : "stable";
-  const parts = (["flaky", "failing", "stable", "error"] as const)
+  const parts = (["flaky", "failing", "stable", "skipped", "error"] as const)
     .filter((k) => counts[k] > 0)
     .map((k) => `${counts[k]} ${k === "error" ? "not run" : k}`);
   return {
@@ -125,6 +125,7 @@ function statementOf(
         ? `failed all ${runs}${timeouts}: broken, not flaky (failure rate > ${pct(s.interval[0])} at ${conf} confidence)`
         : `failed all ${runs}${timeouts}: failure rate > ${pct(s.interval[0])} at ${conf} confidence (too few runs to rule out a pass rate up to ${pct(1 - s.interval[0])})`;
     case "error":
+    case "skipped":
       return `no attempt could run (${s.errored} errored): an infrastructure problem, not a test result`;
   }
 }

@@ -4,6 +4,7 @@ import { basename, type FrameworkAdapter } from "./types.js";
 /** cargo test: the stable human output (libtest's JSON needs nightly); filters are exact names after --. */
 export const cargo: FrameworkAdapter = {
   name: "cargo",
+  repeatsShareId: true,
   results: "stdout",
   extension: "txt",
   shuffleUnsupported: "libtest's --shuffle-seed needs a nightly toolchain",

@@ -6,6 +6,7 @@ import { basename, escapeRegExp, type FrameworkAdapter } from "./types.js";
 /** go test: -json on stdout, -count=1 so results are never served from the test cache. */
 export const go: FrameworkAdapter = {
   name: "go",
+  repeatsShareId: true,
   results: "stdout",
   extension: "jsonl",
   shuffleUnsupported: null,

@@ -6,6 +6,7 @@ import { basename, type FrameworkAdapter, type PrepareContext } from "./types.js
 /** pytest: JUnit XML in the xunit1 family, which carries `file` and `line`, so ids are pytest node ids. */
 export const pytest: FrameworkAdapter = {
   name: "pytest",
+  repeatsShareId: true,
   results: "file",
   extension: "xml",
   shuffleUnsupported:

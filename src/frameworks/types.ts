@@ -31,6 +31,12 @@ export interface FrameworkAdapter {
   readonly extension: string;
   /** Why --shuffle cannot work with this framework, or null when it can. */
   readonly shuffleUnsupported: string | null;
+  /**
+   * True where one id reported twice in an attempt is the same test run again (go -count, pytest
+   * node ids are unique): the reports are one test. Elsewhere (jest, vitest, mocha, node:test,
+   * JUnit files) two tests can share a name, and the second is told apart as "name [2]".
+   */
+  readonly repeatsShareId?: boolean;
   /** Does this argv run this framework? */
   matches(argv: readonly string[]): boolean;
   /** The attempt's argv and extra environment; `report: false` gives the line a person would paste. */

@@ -19,6 +19,12 @@ export interface ParsedTest {
    * finding of that module, counted over every attempt with results: absent means it imported.
    */
   kind?: "collection";
+  /**
+   * A failure that is the process dying while this test ran, read from the event reporter's lines
+   * when no results file was written: "crashed" (a signal, an abnormal exit) or "timedOut" (killed
+   * at the per-attempt timeout).
+   */
+  died?: "crashed" | "timedOut";
 }
 
 export class ResultParseError extends Error {

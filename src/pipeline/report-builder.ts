@@ -10,6 +10,7 @@ import type { AttemptRecord } from "../runner/attempt.js";
 import { shellLine } from "../runner/command-line.js";
 import type { AcquiredSource } from "../source/acquire.js";
 import { TOOL } from "../version.js";
+import { frameworkIds } from "./results.js";
 
 /** The seed variable a framework's own tooling reads, shown in reproduce lines next to TEST_SEED. */
 const SEED_ALIAS: Record<string, string> = {
@@ -56,7 +57,7 @@ export function reproducer(
     const seed = t.firstFailure?.seed ?? 0;
     const prepared = adapter.prepare(
       command.argv,
-      { resultFile: null, seed, shuffle: shuffledSeeds.has(seed), tests: [t.id] },
+      { resultFile: null, seed, shuffle: shuffledSeeds.has(seed), tests: frameworkIds([t.id], adapter) },
       false,
     );
     const alias = SEED_ALIAS[adapter.name];
@@ -211,7 +212,9 @@ function notRun(id: string): TestResult {
     attempts: 0,
     failures: 0,
     timeouts: 0,
+    crashes: 0,
     skipped: 0,
+    notRun: 0,
     failureRate: 0,
     interval: [0, 1],
     severity: "none",

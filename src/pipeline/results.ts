@@ -40,8 +40,41 @@ function withRelativeFiles(tests: ParsedTest[], cwd: string): ParsedTest[] {
   });
 }
 
+const OCCURRENCE = / \[(\d+)\]$/;
+
+/**
+ * Tests sharing an id in one attempt (two files with the same describe and title under node:test,
+ * whose JUnit has no file; the same title twice in a jest file) are different tests: the second
+ * becomes "id [2]", the third "id [3]", in the order the framework reported them — never merged.
+ */
+export function distinguishDuplicates(tests: ParsedTest[], adapter: FrameworkAdapter): ParsedTest[] {
+  if (adapter.repeatsShareId) return tests;
+  const seen = new Map<string, number>();
+  return tests.map((t) => {
+    const n = (seen.get(t.id) ?? 0) + 1;
+    seen.set(t.id, n);
+    return n === 1 ? t : { ...t, id: `${t.id} [${n}]`, name: `${t.name} [${n}]` };
+  });
+}
+
+/** The framework's own id of "id [2]": its filter selects every test of that name. */
+export function frameworkIds(ids: readonly string[], adapter: FrameworkAdapter): string[] {
+  if (adapter.repeatsShareId) return [...ids];
+  return [...new Set(ids.map((id) => id.replace(OCCURRENCE, "")))];
+}
+
 /** Read and parse the attempt's results, then delete the files (a 10,000-attempt job must not fill the disk). */
 export function collectResults(
+  adapter: FrameworkAdapter,
+  sink: ResultSink,
+  cwd: string,
+  junitGlob: string | undefined,
+): Collected {
+  const got = collectParsed(adapter, sink, cwd, junitGlob);
+  return got.ok ? { ok: true, tests: distinguishDuplicates(got.tests, adapter) } : got;
+}
+
+function collectParsed(
   adapter: FrameworkAdapter,
   sink: ResultSink,
   cwd: string,

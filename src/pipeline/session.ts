@@ -9,7 +9,15 @@ import type { ParsedTest } from "../parsers/types.js";
 import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
 import type { Masker } from "../util/secrets.js";
 import { diagnoseNoTests, type NoTestDiagnosis } from "./diagnose.js";
-import { type Collected, clearGlob, collectResults, repoRelativeFile, resultSink } from "./results.js";
+import {
+  type Collected,
+  clearGlob,
+  collectResults,
+  distinguishDuplicates,
+  frameworkIds,
+  repoRelativeFile,
+  resultSink,
+} from "./results.js";
 
 /** Everything needed to run one attempt of this job through its framework adapter. */
 export interface Session {
@@ -58,7 +66,13 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
   const eventsFile = join(s.resultsDir, `attempt-${spec.index}${tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
-    { resultFile: sink.resultFile, eventsFile, seed: spec.seed, shuffle: spec.shuffled, tests: spec.tests },
+    {
+      resultFile: sink.resultFile,
+      eventsFile,
+      seed: spec.seed,
+      shuffle: spec.shuffled,
+      tests: frameworkIds(spec.tests, s.adapter),
+    },
     true,
   );
   const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
@@ -79,7 +93,13 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
     ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
   });
-  const collected = fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record, cwd);
+  const collected = fromEvents(
+    collectResults(s.adapter, sink, cwd, s.junitGlob),
+    eventsFile,
+    record,
+    cwd,
+    s.adapter,
+  );
   const wanted = new Set(spec.tests);
   const results: AttemptRun["results"] =
     collected.ok && spec.tests.length > 0
@@ -95,7 +115,13 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
  * lines still say which tests ended how, and which one was running: that test crashed (or timed
  * out), the ones after it did not run. Without events the attempt counts for no test.
  */
-function fromEvents(collected: Collected, eventsFile: string, record: AttemptRecord, cwd: string): Collected {
+function fromEvents(
+  collected: Collected,
+  eventsFile: string,
+  record: AttemptRecord,
+  cwd: string,
+  adapter: FrameworkAdapter,
+): Collected {
   // The result file is the complete account when there is one: the events are not even read.
   if (collected.ok || record.outcome === "cancelled") {
     rmSync(eventsFile, { force: true });
@@ -121,10 +147,14 @@ function fromEvents(collected: Collected, eventsFile: string, record: AttemptRec
     status: "failed",
     message: how,
     durationMs: null,
+    died: record.timedOut ? "timedOut" : "crashed",
   }));
   return {
     ok: true,
-    tests: [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed],
+    tests: distinguishDuplicates(
+      [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed],
+      adapter,
+    ),
   };
 }
 

@@ -7,6 +7,7 @@ export const SEVERITY_EMOJI = { critical: "🔴", high: "🟠", medium: "🟡", 
 export function rateText(t: TestResult, confidence: number): string {
   const conf = `${Math.round(confidence * 100)}%`;
   if (t.verdict === "error") return "not run";
+  if (t.verdict === "skipped") return "skipped";
   if (t.verdict === "stable") return `< ${pct(t.bound?.value ?? 1)} (${conf})`;
   if (t.verdict === "failing") return `> ${pct(t.bound?.value ?? 0)} (${conf})`;
   return `${pct(t.failureRate)} (${pct(t.interval[0])}–${pct(t.interval[1])})`;
@@ -20,6 +21,13 @@ export function notes(t: TestResult): string[] {
   if (t.orderDependent) out.push("order-dependent: fails only in shuffled orders");
   if (t.resourceSensitive === true) out.push("resource-sensitive: failures vanished at parallelism 1");
   if (t.timeouts > 0 && t.timeouts === t.failures) out.push("every failure was a timeout");
+  if (t.crashes > 0)
+    out.push(
+      `${t.crashes === t.failures ? "every failure was" : `${t.crashes} of the failures were`} the process dying while it ran (crashed)`,
+    );
+  if (t.verdict !== "skipped" && t.skipped > 0) out.push(`skipped in ${t.skipped} attempt(s), not counted`);
+  if (t.notRun > 0)
+    out.push(`did not run in ${t.notRun} attempt(s) (ended before it, or not selected), not counted`);
   if (t.innerReruns > 0) out.push(`${t.innerReruns} failure(s) retried inside attempts before passing`);
   return out;
 }

@@ -33,7 +33,7 @@ export const SUMMARY_LIMIT = 900_000;
 /** Days a suggested quarantine entry lasts before it must be reviewed. */
 export const QUARANTINE_DAYS = 30;
 
-const VERDICT_RANK = { failing: 0, flaky: 1, error: 2, stable: 3 } as const;
+const VERDICT_RANK = { failing: 0, flaky: 1, error: 2, stable: 3, skipped: 4 } as const;
 
 /** The pull-request comment: one per PR, found again by COMMENT_MARKER. */
 export function formatComment(report: Report, ctx: RunContext, limit = COMMENT_LIMIT): string {
@@ -181,6 +181,9 @@ function advice(report: Report): string {
     lines.push(
       "- **flaky**: passed and failed on the same commit. A CI rerun may pass, but the test needs a fix or a quarantine entry (below).",
     );
+  }
+  if (verdicts.has("skipped")) {
+    lines.push("- **skipped**: reported as skipped (or pending, todo) in every attempt; nothing measured.");
   }
   if (verdicts.has("error")) {
     lines.push(

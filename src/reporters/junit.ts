@@ -20,7 +20,7 @@ export function formatJUnit(report: Report): string {
     `<testsuites name="flaky-detector" tests="${tests.length}" failures="${failing}" errors="${errors}" time="${seconds}">`,
   );
   out.push(
-    `  <testsuite name="${x(report.request.command.join(" "))}" tests="${tests.length}" failures="${failing}" errors="${errors}" skipped="0" flakes="${flaky}" time="${seconds}" timestamp="${report.createdAt}">`,
+    `  <testsuite name="${x(report.request.command.join(" "))}" tests="${tests.length}" failures="${failing}" errors="${errors}" skipped="${tests.filter((t) => t.verdict === "skipped").length}" flakes="${flaky}" time="${seconds}" timestamp="${report.createdAt}">`,
   );
   out.push("    <properties>");
   const props: [string, string | number][] = [
@@ -51,6 +51,8 @@ function testcase(t: TestResult, report: Report): string[] {
   const message = t.firstFailure?.message ?? "";
   if (t.verdict === "failing") {
     lines.push(`      <failure message="${x(summary)}" type="failing">${x(message)}</failure>`);
+  } else if (t.verdict === "skipped") {
+    lines.push(`      <skipped message="${x(`skipped in all ${t.skipped} attempts that reported it`)}"/>`);
   } else if (t.verdict === "error") {
     lines.push(
       `      <error message="${x("could not be run: it did not appear in any attempt's results")}" type="not-run"/>`,

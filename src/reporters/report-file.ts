@@ -10,7 +10,7 @@ import { UsageError } from "../errors.js";
  * writer's extra fields do not break an older reader.
  */
 const interval = z.tuple([z.number(), z.number()]);
-const verdict = z.enum(["stable", "flaky", "failing", "error"]);
+const verdict = z.enum(["stable", "flaky", "failing", "error", "skipped"]);
 
 const testSchema = z.looseObject({
   id: z.string(),

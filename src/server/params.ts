@@ -51,7 +51,7 @@ export const windowQuery = z.strictObject({
 });
 
 export const detectionsQuery = windowQuery.extend({
-  verdict: lower(["stable", "flaky", "failing", "error"] as const).optional(),
+  verdict: lower(["stable", "flaky", "failing", "error", "skipped"] as const).optional(),
   severity: lower(["critical", "high", "medium", "low", "none"] as const).optional(),
   branch: z.string().min(1).max(500).optional(),
   sort: z

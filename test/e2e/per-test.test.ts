@@ -323,18 +323,80 @@ describe("a test that crashes its process (pytest, per-test events)", () => {
     const report = readReport(json());
     const t = (name: string) => report.tests.find((x) => x.name === name);
     // Killed in attempts 0, 5, 10, 15: 4 of 20, and never counted as a pass.
-    expect(t("test_killed")).toMatchObject({ attempts: 20, failures: 4, verdict: "flaky" });
+    expect(t("test_killed")).toMatchObject({
+      attempts: 20,
+      failures: 4,
+      crashes: 4,
+      notRun: 0,
+      verdict: "flaky",
+    });
     expect(t("test_killed")?.firstFailure?.message).toMatch(
       /crashed: the process was killed by SIGKILL while this test ran/,
     );
     expect(t("test_killed")?.interval[0]).toBeLessThan(0.2);
     expect(t("test_killed")?.interval[1]).toBeGreaterThan(0.2);
     // Segfaults in attempts 1, 6, 11, 16; it did not run where test_killed crashed first.
-    expect(t("test_segfault")).toMatchObject({ attempts: 16, failures: 4, verdict: "flaky" });
+    expect(t("test_segfault")).toMatchObject({
+      attempts: 16,
+      failures: 4,
+      crashes: 4,
+      notRun: 4,
+      verdict: "flaky",
+    });
     expect(t("test_segfault")?.firstFailure?.message).toMatch(/SIGSEGV/);
-    expect(t("test_after")).toMatchObject({ attempts: 12, failures: 0, verdict: "stable" });
+    expect(t("test_after")).toMatchObject({ attempts: 12, failures: 0, notRun: 8, verdict: "stable" });
     expect(t("test_ok")).toMatchObject({ attempts: 20, failures: 0 });
     expect(report.summary.verdict).toBe("flaky");
+  }, 120_000);
+});
+
+describe("tests sharing a name, and skipped tests (node:test)", () => {
+  it("keeps same-named tests of two files apart, and reports skipped and todo tests as skipped", async () => {
+    const p = join(dir.path, "dupes");
+    mkdirSync(p);
+    // node:test's JUnit names no file: both files' "d > works" used to merge into one test.
+    const body = (fails: string) =>
+      [
+        'const { describe, test } = require("node:test");',
+        'const assert = require("node:assert");',
+        'describe("d", () => {',
+        `  test("works", () => { assert.ok(${fails}); });`,
+        "});",
+        'test("later", { skip: "not yet" }, () => {});',
+        'test("someday", { todo: true }, () => {});',
+        "",
+      ].join("\n");
+    writeFileSync(join(p, "a.test.js"), body("true"));
+    writeFileSync(join(p, "b.test.js"), body("Number(process.env.ATTEMPT) % 2 === 0"));
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "6",
+        "--stop",
+        "fixed",
+        "--json",
+        json(),
+        "--",
+        process.execPath,
+        "--test",
+        "a.test.js",
+        "b.test.js",
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const byId = Object.fromEntries(report.tests.map((t) => [t.id, t]));
+    expect(byId["d > works"]).toMatchObject({ attempts: 6, failures: 0, verdict: "stable" });
+    expect(byId["d > works [2]"]).toMatchObject({ attempts: 6, failures: 3, verdict: "flaky" });
+    expect(byId.later).toMatchObject({ attempts: 0, skipped: 6, verdict: "skipped" });
+    expect(byId["later [2]"]).toMatchObject({ verdict: "skipped" });
+    expect(report.summary.tests).toMatchObject({ flaky: 1, stable: 1, error: 0 });
+    expect(report.summary.tests?.skipped).toBeGreaterThanOrEqual(2);
+    expect(r.stdout).not.toMatch(/not run/);
+    // The reproduce line selects the name (both files' tests of that name run; the report keeps them apart).
+    expect(byId["d > works [2]"]?.reproduce).toContain("--test-name-pattern=^(?:works)$");
   }, 120_000);
 });
 

@@ -4,7 +4,9 @@ import { rateInterval } from "../../src/analysis/intervals.js";
 import { sortTests, TestAggregator, testResultOf } from "../../src/analysis/per-test.js";
 import { checkpoints, runsToBound, settleState } from "../../src/analysis/stopping.js";
 import { summarize, withTests } from "../../src/analysis/summarize.js";
+import type { FrameworkAdapter } from "../../src/frameworks/index.js";
 import type { ParsedTest } from "../../src/parsers/types.js";
+import { distinguishDuplicates, frameworkIds } from "../../src/pipeline/results.js";
 
 const thresholds = { critical: 0.9, high: 0.5, medium: 0.1, low: 0 };
 const opts = {
@@ -101,6 +103,59 @@ describe("TestAggregator", () => {
     expect(agg.onlyCollectionErrors).toBe(false);
   });
 
+  it("keeps one outcome per (attempt, test): crashed and timedOut fail it, skipped and not run count for nothing", () => {
+    const agg = new TestAggregator();
+    const died = (id: string, how: "crashed" | "timedOut"): ParsedTest => ({
+      ...r(id, "failed", how),
+      died: how,
+    });
+    agg.add({ index: 0, seed: 1, shuffled: false }, [r("a", "passed"), r("b", "passed"), r("s", "skipped")]);
+    agg.add({ index: 1, seed: 2, shuffled: false }, [died("a", "crashed")]); // b and s never reached
+    agg.add({ index: 2, seed: 3, shuffled: false }, [
+      r("a", "passed"),
+      died("b", "timedOut"),
+      r("s", "skipped"),
+    ]);
+    const by = Object.fromEntries(agg.list().map((t) => [t.id, testResultOf(t, opts)]));
+    expect(by.a).toMatchObject({
+      attempts: 3,
+      failures: 1,
+      crashes: 1,
+      timeouts: 0,
+      notRun: 0,
+      verdict: "flaky",
+    });
+    expect(by.b).toMatchObject({
+      attempts: 2,
+      failures: 1,
+      crashes: 0,
+      timeouts: 1,
+      notRun: 1,
+      verdict: "flaky",
+    });
+    expect(by.s).toMatchObject({ attempts: 0, skipped: 2, notRun: 1, verdict: "skipped", severity: "none" });
+  });
+
+  it("tells apart tests sharing a name in one attempt, except where the framework repeats one id", () => {
+    const tests = [
+      r("d > works", "passed"),
+      r("d > works", "failed"),
+      r("other", "passed"),
+      r("d > works", "passed"),
+    ];
+    const node = { repeatsShareId: false } as FrameworkAdapter;
+    expect(distinguishDuplicates(tests, node).map((t) => t.id)).toEqual([
+      "d > works",
+      "d > works [2]",
+      "other",
+      "d > works [3]",
+    ]);
+    expect(frameworkIds(["d > works [2]", "d > works", "x"], node)).toEqual(["d > works", "x"]);
+    const go = { repeatsShareId: true } as FrameworkAdapter;
+    expect(distinguishDuplicates(tests, go)).toBe(tests);
+    expect(frameworkIds(["TestX [2]"], go)).toEqual(["TestX [2]"]);
+  });
+
   it("builds results with the shared definitions and trims messages to max_error_length", () => {
     const agg = new TestAggregator();
     for (let i = 0; i < 10; i++)
@@ -149,7 +204,7 @@ describe("job summary with tests", () => {
     expect(withTests(base, [t("flaky", "high"), t("failing", "critical")], 1)).toMatchObject({
       verdict: "failing",
       severity: "critical",
-      tests: { total: 2, flaky: 1, failing: 1, stable: 0, error: 0, ignored: 1 },
+      tests: { total: 2, flaky: 1, failing: 1, stable: 0, error: 0, skipped: 0, ignored: 1 },
     });
   });
 });

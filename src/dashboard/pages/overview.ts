@@ -256,7 +256,7 @@ export async function renderOverview(
       h(
         "select",
         { id: "verdict", onchange: (e: Event) => update({ verdict: (e.target as HTMLSelectElement).value }) },
-        ["", "flaky", "failing", "stable", "error"].map((v) =>
+        ["", "flaky", "failing", "stable", "skipped", "error"].map((v) =>
           h("option", { value: v, selected: v === verdict }, v || "any"),
         ),
       ),
