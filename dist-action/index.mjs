@@ -31758,7 +31758,7 @@ var require_light = __commonJS({
 // src/action/main.ts
 import { appendFileSync as appendFileSync2, existsSync as existsSync8, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute5, join as join13, relative as relative5, resolve as resolve6, sep as sep5 } from "node:path";
+import { isAbsolute as isAbsolute5, join as join14, relative as relative5, resolve as resolve6, sep as sep5 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -52787,7 +52787,7 @@ function summarize(outcomes, opts) {
 }
 var RANK = { none: 0, low: 1, medium: 2, high: 3, critical: 4 };
 function withTests(summary2, tests, ignored) {
-  const counts = { total: tests.length, stable: 0, flaky: 0, failing: 0, error: 0, ignored };
+  const counts = { total: tests.length, stable: 0, flaky: 0, failing: 0, error: 0, skipped: 0, ignored };
   let worst = "none";
   for (const t of tests) {
     counts[t.verdict]++;
@@ -52795,7 +52795,7 @@ function withTests(summary2, tests, ignored) {
   }
   const ran = counts.stable + counts.flaky + counts.failing > 0;
   const verdict = !ran ? summary2.verdict : counts.failing > 0 ? "failing" : counts.flaky > 0 ? "flaky" : "stable";
-  const parts = ["flaky", "failing", "stable", "error"].filter((k) => counts[k] > 0).map((k) => `${counts[k]} ${k === "error" ? "not run" : k}`);
+  const parts = ["flaky", "failing", "stable", "skipped", "error"].filter((k) => counts[k] > 0).map((k) => `${counts[k]} ${k === "error" ? "not run" : k}`);
   return {
     ...summary2,
     tests: counts,
@@ -52821,6 +52821,7 @@ function statementOf(verdict, s) {
     case "failing":
       return 1 - s.interval[0] < s.minDetectableRate ? `failed all ${runs}${timeouts}: broken, not flaky (failure rate > ${pct(s.interval[0])} at ${conf} confidence)` : `failed all ${runs}${timeouts}: failure rate > ${pct(s.interval[0])} at ${conf} confidence (too few runs to rule out a pass rate up to ${pct(1 - s.interval[0])})`;
     case "error":
+    case "skipped":
       return `no attempt could run (${s.errored} errored): an infrastructure problem, not a test result`;
   }
 }
@@ -52876,6 +52877,7 @@ var SEVERITY_EMOJI = { critical: "\u{1F534}", high: "\u{1F7E0}", medium: "\u{1F7
 function rateText(t, confidence) {
   const conf = `${Math.round(confidence * 100)}%`;
   if (t.verdict === "error") return "not run";
+  if (t.verdict === "skipped") return "skipped";
   if (t.verdict === "stable") return `< ${pct(t.bound?.value ?? 1)} (${conf})`;
   if (t.verdict === "failing") return `> ${pct(t.bound?.value ?? 0)} (${conf})`;
   return `${pct(t.failureRate)} (${pct(t.interval[0])}\u2013${pct(t.interval[1])})`;
@@ -52888,6 +52890,13 @@ function notes(t) {
   if (t.orderDependent) out.push("order-dependent: fails only in shuffled orders");
   if (t.resourceSensitive === true) out.push("resource-sensitive: failures vanished at parallelism 1");
   if (t.timeouts > 0 && t.timeouts === t.failures) out.push("every failure was a timeout");
+  if (t.crashes > 0)
+    out.push(
+      `${t.crashes === t.failures ? "every failure was" : `${t.crashes} of the failures were`} the process dying while it ran (crashed)`
+    );
+  if (t.verdict !== "skipped" && t.skipped > 0) out.push(`skipped in ${t.skipped} attempt(s), not counted`);
+  if (t.notRun > 0)
+    out.push(`did not run in ${t.notRun} attempt(s) (ended before it, or not selected), not counted`);
   if (t.innerReruns > 0) out.push(`${t.innerReruns} failure(s) retried inside attempts before passing`);
   return out;
 }
@@ -52901,7 +52910,7 @@ var COMMENT_MARKER = "<!-- flaky-detector:pr-comment -->";
 var COMMENT_LIMIT = 65536;
 var SUMMARY_LIMIT = 9e5;
 var QUARANTINE_DAYS = 30;
-var VERDICT_RANK = { failing: 0, flaky: 1, error: 2, stable: 3 };
+var VERDICT_RANK = { failing: 0, flaky: 1, error: 2, stable: 3, skipped: 4 };
 function formatComment(report, ctx, limit = COMMENT_LIMIT) {
   return render(report, ctx, limit, COMMENT_MARKER);
 }
@@ -53018,6 +53027,9 @@ function advice(report) {
     lines.push(
       "- **flaky**: passed and failed on the same commit. A CI rerun may pass, but the test needs a fix or a quarantine entry (below)."
     );
+  }
+  if (verdicts.has("skipped")) {
+    lines.push("- **skipped**: reported as skipped (or pending, todo) in every attempt; nothing measured.");
   }
   if (verdicts.has("error")) {
     lines.push(
@@ -53341,7 +53353,7 @@ function safeJson(text2) {
 
 // src/pipeline/detect.ts
 import { existsSync as existsSync7 } from "node:fs";
-import { join as join11, resolve as resolve5 } from "node:path";
+import { join as join12, resolve as resolve5 } from "node:path";
 
 // src/analysis/per-test.ts
 var TIMEOUT_MESSAGE = /\b(timed? ?out|timeout|deadline exceeded)\b/i;
@@ -53399,7 +53411,9 @@ var TestAggregator = class {
   fail(t, attempt, r) {
     t.failures++;
     if (attempt.shuffled) t.shuffled.failures++;
-    if (r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? "")) t.timeouts++;
+    if (r.died === "crashed") t.crashes++;
+    else if (r.died === "timedOut" || r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? ""))
+      t.timeouts++;
     const list = this.failing.get(t.id) ?? [];
     let at = list.length;
     while (at > 0 && list[at - 1].index > attempt.index) at--;
@@ -53419,7 +53433,9 @@ var TestAggregator = class {
       attempts: 0,
       failures: 0,
       timeouts: 0,
+      crashes: 0,
       skipped: 0,
+      notRun: 0,
       failingSeeds: [],
       firstFailure: null,
       shuffled: { attempts: 0, failures: 0 },
@@ -53437,8 +53453,11 @@ var TestAggregator = class {
   get(id) {
     return this.tallies.get(id);
   }
+  /** Every tally, with `notRun` counted against the attempts that had results. */
   list() {
-    return [...this.tallies.values()];
+    return [...this.tallies.values()].map(
+      (t) => t.collection ? t : { ...t, notRun: Math.max(0, this.resultAttempts - t.attempts - t.skipped) }
+    );
   }
   get size() {
     return this.tallies.size;
@@ -53446,7 +53465,7 @@ var TestAggregator = class {
 };
 function testResultOf(t, o) {
   const rate2 = t.attempts === 0 ? 0 : t.failures / t.attempts;
-  const verdict = verdictOf(t.attempts - t.failures, t.failures);
+  const verdict = t.attempts === 0 && t.skipped > 0 ? "skipped" : verdictOf(t.attempts - t.failures, t.failures);
   const interval = rateInterval(t.failures, t.attempts, o.confidence);
   return {
     id: t.id,
@@ -53456,7 +53475,9 @@ function testResultOf(t, o) {
     attempts: t.attempts,
     failures: t.failures,
     timeouts: t.timeouts,
+    crashes: t.crashes,
     skipped: t.skipped,
+    notRun: t.notRun,
     failureRate: rate2,
     interval,
     severity: t.attempts === 0 ? "none" : severityOf(rate2, o.thresholds),
@@ -58167,6 +58188,7 @@ function adviceFor(d, adapter) {
 
 // src/pipeline/session.ts
 import { readFileSync as readFileSync7, rmSync as rmSync3 } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { delimiter, join as join4 } from "node:path";
 
 // src/parsers/events.ts
@@ -58185,14 +58207,15 @@ function parseTestEvents(text2) {
     }
     const id = typeof e.id === "string" ? e.id : void 0;
     const file2 = typeof e.file === "string" ? e.file : null;
+    const name = typeof e.name === "string" ? e.name : id?.split("::").pop() ?? "";
     if (e.event === "start" && id) {
-      started.set(id, file2);
+      started.set(id, { file: file2, name });
       ended.delete(id);
     } else if (e.event === "end" && id && OUTCOMES.has(e.outcome)) {
       ended.set(id, {
         id,
-        name: id.split("::").pop() ?? id,
-        file: started.get(id) ?? file2,
+        name,
+        file: started.get(id)?.file ?? file2,
         status: e.outcome,
         message: typeof e.message === "string" ? e.message : null,
         durationMs: typeof e.durationMs === "number" ? e.durationMs : null
@@ -58201,7 +58224,7 @@ function parseTestEvents(text2) {
       collectErrors.push({ file: file2, message: typeof e.message === "string" ? e.message : "collection error" });
     }
   }
-  const running = [...started].filter(([id]) => !ended.has(id)).map(([id, file2]) => ({ id, file: file2 }));
+  const running = [...started].filter(([id]) => !ended.has(id)).map(([id, s]) => ({ id, ...s }));
   return { ended: [...ended.values()], running, collectErrors };
 }
 
@@ -58713,7 +58736,25 @@ function withRelativeFiles(tests, cwd) {
     return file2 === t.file ? t : { ...t, file: file2 };
   });
 }
+var OCCURRENCE = / \[(\d+)\]$/;
+function distinguishDuplicates(tests, adapter) {
+  if (adapter.repeatsShareId) return tests;
+  const seen = /* @__PURE__ */ new Map();
+  return tests.map((t) => {
+    const n = (seen.get(t.id) ?? 0) + 1;
+    seen.set(t.id, n);
+    return n === 1 ? t : { ...t, id: `${t.id} [${n}]`, name: `${t.name} [${n}]` };
+  });
+}
+function frameworkIds(ids, adapter) {
+  if (adapter.repeatsShareId) return [...ids];
+  return [...new Set(ids.map((id) => id.replace(OCCURRENCE, "")))];
+}
 function collectResults(adapter, sink, cwd, junitGlob2) {
+  const got = collectParsed(adapter, sink, cwd, junitGlob2);
+  return got.ok ? { ok: true, tests: distinguishDuplicates(got.tests, adapter) } : got;
+}
+function collectParsed(adapter, sink, cwd, junitGlob2) {
   if (adapter.results === "none") return { ok: true, tests: [] };
   try {
     if (adapter.results === "glob") {
@@ -58779,7 +58820,13 @@ async function runWithResults(s, spec) {
   const eventsFile = join4(s.resultsDir, `attempt-${spec.index}${tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
-    { resultFile: sink.resultFile, eventsFile, seed: spec.seed, shuffle: spec.shuffled, tests: spec.tests },
+    {
+      resultFile: sink.resultFile,
+      eventsFile,
+      seed: spec.seed,
+      shuffle: spec.shuffled,
+      tests: frameworkIds(spec.tests, s.adapter)
+    },
     true
   );
   const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
@@ -58800,14 +58847,20 @@ async function runWithResults(s, spec) {
     ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
   });
-  const collected = fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record2, cwd);
+  const collected = fromEvents(
+    collectResults(s.adapter, sink, cwd, s.junitGlob),
+    eventsFile,
+    record2,
+    cwd,
+    s.adapter
+  );
   const wanted = new Set(spec.tests);
   const results = collected.ok && spec.tests.length > 0 ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) } : collected;
   const noTests = diagnoseNoTests(s.adapter, record2, results, addedWords(s.argv, prepared.argv), spec.tests);
   if (noTests) return { record: { ...record2, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record: record2, results };
 }
-function fromEvents(collected, eventsFile, record2, cwd) {
+function fromEvents(collected, eventsFile, record2, cwd, adapter) {
   if (collected.ok || record2.outcome === "cancelled") {
     rmSync3(eventsFile, { force: true });
     return collected;
@@ -58822,19 +58875,28 @@ function fromEvents(collected, eventsFile, record2, cwd) {
   }
   const events = parseTestEvents(text2);
   if (events.ended.length === 0 && events.running.length === 0) return collected;
-  const how = record2.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process ${record2.signal ? `was killed by ${record2.signal}` : `exited with ${record2.exitCode}`} while this test ran`;
+  const how = record2.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process ${record2.signal ? `was killed by ${record2.signal}` : `exited with ${record2.exitCode}${signalBehind(record2.exitCode)}`} while this test ran`;
   const crashed = events.running.map((r) => ({
     id: r.id,
-    name: r.id.split("::").pop() ?? r.id,
+    name: r.name || r.id,
     file: repoRelativeFile(r.file, cwd),
     status: "failed",
     message: how,
-    durationMs: null
+    durationMs: null,
+    died: record2.timedOut ? "timedOut" : "crashed"
   }));
   return {
     ok: true,
-    tests: [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed]
+    tests: distinguishDuplicates(
+      [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed],
+      adapter
+    )
   };
+}
+function signalBehind(code) {
+  if (code === null || code <= 128 || code > 128 + 64) return "";
+  const name = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
+  return name ? ` (${name} in a child process)` : "";
 }
 function withPathsPrepended(env, base) {
   const out = { ...env };
@@ -59135,7 +59197,7 @@ async function runFollowUps(s, plan, opts) {
 
 // src/pipeline/framework.ts
 import { existsSync as existsSync4, readFileSync as readFileSync8 } from "node:fs";
-import { join as join6 } from "node:path";
+import { join as join7 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2) {
@@ -59209,6 +59271,7 @@ function escapeRegExp(s) {
 // src/frameworks/cargo.ts
 var cargo = {
   name: "cargo",
+  repeatsShareId: true,
   results: "stdout",
   extension: "txt",
   shuffleUnsupported: "libtest's --shuffle-seed needs a nightly toolchain",
@@ -59278,6 +59341,7 @@ function failureMessage(lines) {
 // src/frameworks/go.ts
 var go = {
   name: "go",
+  repeatsShareId: true,
   results: "stdout",
   extension: "jsonl",
   shuffleUnsupported: null,
@@ -59400,6 +59464,23 @@ var command = {
 };
 
 // src/frameworks/mocha.ts
+import { join as join6 } from "node:path";
+
+// src/frameworks/plugins.ts
+import { existsSync as existsSync3 } from "node:fs";
+import { dirname, join as join5 } from "node:path";
+import { fileURLToPath } from "node:url";
+function pluginDir(framework) {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i2 = 0; i2 < 4; i2++) {
+    const candidate = join5(dir, "plugins", framework);
+    if (existsSync3(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return void 0;
+}
+
+// src/frameworks/mocha.ts
 var mocha = {
   name: "mocha",
   results: "file",
@@ -59414,7 +59495,13 @@ var mocha = {
     }
     if (report && ctx.resultFile)
       args.push("--reporter", "xunit", "--reporter-option", `output=${ctx.resultFile}`);
-    return { argv: args, env: {} };
+    const env = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("mocha") : void 0;
+    if (plugins && ctx.eventsFile) {
+      args.push("--require", join6(plugins, "flaky-detector-events.cjs"));
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+    }
+    return { argv: args, env };
   },
   parse: (text2) => parseJUnit(text2, (c) => c.classname ? `${c.classname} > ${c.name}` : c.name)
 };
@@ -59454,23 +59541,10 @@ var nodeTest = {
   )
 };
 
-// src/frameworks/plugins.ts
-import { existsSync as existsSync3 } from "node:fs";
-import { dirname, join as join5 } from "node:path";
-import { fileURLToPath } from "node:url";
-function pluginDir(framework) {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i2 = 0; i2 < 4; i2++) {
-    const candidate = join5(dir, "plugins", framework);
-    if (existsSync3(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return void 0;
-}
-
 // src/frameworks/pytest.ts
 var pytest = {
   name: "pytest",
+  repeatsShareId: true,
   results: "file",
   extension: "xml",
   shuffleUnsupported: "pytest has no built-in seeded shuffle; it needs the pytest-randomly plugin, which this machine does not have (pip install pytest-randomly, then pass -p randomly in the command)",
@@ -59636,7 +59710,7 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
   return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
 }
 function packageScript(dir, name) {
-  const file2 = join6(dir, "package.json");
+  const file2 = join7(dir, "package.json");
   if (!existsSync4(file2)) return void 0;
   try {
     const pkg = JSON.parse(readFileSync8(file2, "utf8"));
@@ -59653,13 +59727,13 @@ function assertShuffleSupported(adapter, shuffle) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join10, resolve as resolve4 } from "node:path";
+import { join as join11, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
-import { delimiter as delimiter2, isAbsolute as isAbsolute4, join as join7, resolve } from "node:path";
+import { delimiter as delimiter2, isAbsolute as isAbsolute4, join as join8, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
-  const candidates = program.includes("/") ? [isAbsolute4(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join7(isAbsolute4(dir) ? dir : resolve(cwd, dir), program));
+  const candidates = program.includes("/") ? [isAbsolute4(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join8(isAbsolute4(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates) {
     try {
       if (!statSync3(c).isFile()) continue;
@@ -59689,7 +59763,7 @@ import { resolve as resolve3 } from "node:path";
 // src/util/copy-tree.ts
 import { constants as constants4 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, readlink as readlink2, symlink as symlink2 } from "node:fs/promises";
-import { join as join8, resolve as resolve2 } from "node:path";
+import { join as join9, resolve as resolve2 } from "node:path";
 var SHARED_DEPENDENCY_DIRS = /* @__PURE__ */ new Set(["node_modules", ".venv", "venv", ".flaky-venv"]);
 var REINSTALLED_DIRS = /* @__PURE__ */ new Set([
   "node_modules",
@@ -59707,8 +59781,8 @@ async function copyTree(src, dst, opts = {}) {
     const entries = await readdir2(from, { withFileTypes: true });
     await Promise.all(
       entries.map(async (entry) => {
-        const a = join8(from, entry.name);
-        const b = join8(to, entry.name);
+        const a = join9(from, entry.name);
+        const b = join9(to, entry.name);
         if (skip.has(a)) return;
         if (entry.isDirectory()) {
           if (opts.exclude?.has(entry.name)) return;
@@ -59953,10 +60027,10 @@ async function headCommit(dir, ctx) {
 
 // src/workspace/install.ts
 import { existsSync as existsSync6 } from "node:fs";
-import { join as join9 } from "node:path";
+import { join as join10 } from "node:path";
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync6(join9(dir, f));
+  const has = (f) => existsSync6(join10(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -59972,7 +60046,7 @@ function detectInstallSteps(dir) {
   const requirements = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
   if (requirements.length > 0 || has("pyproject.toml") || has("setup.py")) {
     const pip = [
-      join9(VENV_DIR, "bin", "python"),
+      join10(VENV_DIR, "bin", "python"),
       "-m",
       "pip",
       "install",
@@ -59993,11 +60067,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync6(join9(dir, VENV_DIR, "bin"))) {
-    bins.push(join9(dir, VENV_DIR, "bin"));
-    env.VIRTUAL_ENV = join9(dir, VENV_DIR);
+  if (existsSync6(join10(dir, VENV_DIR, "bin"))) {
+    bins.push(join10(dir, VENV_DIR, "bin"));
+    env.VIRTUAL_ENV = join10(dir, VENV_DIR);
   }
-  if (existsSync6(join9(dir, "node_modules", ".bin"))) bins.push(join9(dir, "node_modules", ".bin"));
+  if (existsSync6(join10(dir, "node_modules", ".bin"))) bins.push(join10(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -60147,7 +60221,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join10(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join11(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -60204,7 +60278,7 @@ function reproducer(adapter, command2, shuffledSeeds) {
     const seed = t.firstFailure?.seed ?? 0;
     const prepared = adapter.prepare(
       command2.argv,
-      { resultFile: null, seed, shuffle: shuffledSeeds.has(seed), tests: [t.id] },
+      { resultFile: null, seed, shuffle: shuffledSeeds.has(seed), tests: frameworkIds([t.id], adapter) },
       false
     );
     const alias = SEED_ALIAS[adapter.name];
@@ -60346,7 +60420,9 @@ function notRun(id) {
     attempts: 0,
     failures: 0,
     timeouts: 0,
+    crashes: 0,
     skipped: 0,
+    notRun: 0,
     failureRate: 0,
     interval: [0, 1],
     severity: "none",
@@ -60535,7 +60611,7 @@ function failedTestIdsIn(xml, where, cwd, adapter, field) {
     const parts = (c.classname ?? "").split(".");
     for (let k = parts.length; k > 0; k--) {
       const candidate = `${parts.slice(0, k).join("/")}.py`;
-      if (existsSync7(join11(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+      if (existsSync7(join12(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
     }
     return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
   });
@@ -61502,7 +61578,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -62013,7 +62089,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join12(dir, `${out.length}-${safe}`);
+    const file2 = join13(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -66891,7 +66967,7 @@ async function act(env, signal) {
   const tests = await testsToRerun(inputs, trigger, config2, command2, workspace, gh, env, signal);
   const report = await detectOn(inputs, trigger, config2, command2, tests, workspace, env, signal, warnings);
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join13(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join14(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -66993,13 +67069,13 @@ async function testsToRerun(inputs, trigger, config2, command2, workspace, gh, e
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join13(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join14(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join13(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join14(dir, String(a.id)), used));
     }
     info(`downloaded ${artifacts.length} artifact(s) with ${files.length} XML file(s)`);
   }
@@ -67099,13 +67175,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute5(file2)) return existsSync8(join13(workspace, file2)) ? file2.split(sep5).join("/") : null;
+  if (!isAbsolute5(file2)) return existsSync8(join14(workspace, file2)) ? file2.split(sep5).join("/") : null;
   const inside = relative5(workspace, file2);
   if (!inside.startsWith("..") && existsSync8(file2)) return inside.split(sep5).join("/");
   const parts = file2.split(sep5).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync8(join13(workspace, tail2))) return tail2;
+    if (existsSync8(join14(workspace, tail2))) return tail2;
   }
   return null;
 }

@@ -1,4 +1,6 @@
+import { join } from "node:path";
 import { parseJUnit } from "../parsers/junit.js";
+import { pluginDir } from "./plugins.js";
 import { escapeRegExp, type FrameworkAdapter, toolIndex } from "./types.js";
 
 /**
@@ -19,7 +21,14 @@ export const mocha: FrameworkAdapter = {
     }
     if (report && ctx.resultFile)
       args.push("--reporter", "xunit", "--reporter-option", `output=${ctx.resultFile}`);
-    return { argv: args, env: {} };
+    const env: Record<string, string> = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("mocha") : undefined;
+    if (plugins && ctx.eventsFile) {
+      // A root-hook plugin says which test was running when the process died (a kill, a segfault).
+      args.push("--require", join(plugins, "flaky-detector-events.cjs"));
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+    }
+    return { argv: args, env };
   },
   parse: (text) => parseJUnit(text, (c) => (c.classname ? `${c.classname} > ${c.name}` : c.name)),
 };

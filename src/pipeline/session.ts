@@ -1,4 +1,5 @@
 import { readFileSync, rmSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { delimiter, join } from "node:path";
 import type { TestAggregator } from "../analysis/per-test.js";
 import type { ReportAttempt } from "../analysis/report.js";
@@ -139,10 +140,10 @@ function fromEvents(
   if (events.ended.length === 0 && events.running.length === 0) return collected;
   const how = record.timedOut
     ? "timed out: the attempt was killed at the per-attempt timeout while this test ran"
-    : `crashed: the process ${record.signal ? `was killed by ${record.signal}` : `exited with ${record.exitCode}`} while this test ran`;
+    : `crashed: the process ${record.signal ? `was killed by ${record.signal}` : `exited with ${record.exitCode}${signalBehind(record.exitCode)}`} while this test ran`;
   const crashed: ParsedTest[] = events.running.map((r) => ({
     id: r.id,
-    name: r.id.split("::").pop() ?? r.id,
+    name: r.name || r.id,
     file: repoRelativeFile(r.file, cwd),
     status: "failed",
     message: how,
@@ -156,6 +157,13 @@ function fromEvents(
       adapter,
     ),
   };
+}
+
+/** A wrapper (npx, a shell) exits 128 + n when its child died by signal n: name it. */
+function signalBehind(code: number | null): string {
+  if (code === null || code <= 128 || code > 128 + 64) return "";
+  const name = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
+  return name ? ` (${name} in a child process)` : "";
 }
 
 /** PYTHONPATH (and the like) from an adapter go in front of the user's, not instead of it. */

@@ -350,6 +350,44 @@ describe("a test that crashes its process (pytest, per-test events)", () => {
   }, 120_000);
 });
 
+describe("a test that crashes its process (mocha, per-test events)", () => {
+  it("a SIGKILL and a SIGSEGV in ~20% of runs are flaky with intervals covering 0.2; later tests did not run", async () => {
+    const p = join(dir.path, "mocha-crash");
+    mkdirSync(join(p, "test"), { recursive: true });
+    // The real mocha, from the example's lockfile (installed by the run's own dependency install).
+    for (const f of ["package.json", "package-lock.json"]) cpSync(join(ROOT, "examples/mocha", f), join(p, f));
+    writeFileSync(
+      join(p, "test/crash.test.js"),
+      [
+        'describe("crash", () => {',
+        '  it("ok", () => {});',
+        '  it("killed", () => { if (Number(process.env.ATTEMPT) % 5 === 0) process.kill(process.pid, "SIGKILL"); });',
+        '  it("segfault", () => { if (Number(process.env.ATTEMPT) % 5 === 1) process.kill(process.pid, "SIGSEGV"); });',
+        '  it("after", () => {});',
+        "});",
+        "",
+      ].join("\n"),
+    );
+    const r = await runCli(
+      ["run", "--repo", p, "--runs", "20", "--stop", "fixed", "--json", json(), "--", "npx", "mocha"],
+      { cwd: dir.path },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const t = (id: string) => report.tests.find((x) => x.id === id);
+    expect(t("crash > killed")).toMatchObject({ attempts: 20, failures: 4, crashes: 4, verdict: "flaky" });
+    expect(t("crash > killed")?.firstFailure?.message).toMatch(/crashed: .*SIGKILL.* while this test ran/);
+    expect(t("crash > segfault")).toMatchObject({ attempts: 16, failures: 4, crashes: 4, notRun: 4 });
+    expect(t("crash > segfault")?.firstFailure?.message).toMatch(/SIGSEGV/);
+    for (const id of ["crash > killed", "crash > segfault"]) {
+      expect(t(id)?.interval[0]).toBeLessThan(0.2);
+      expect(t(id)?.interval[1]).toBeGreaterThan(0.2);
+    }
+    expect(t("crash > after")).toMatchObject({ attempts: 12, failures: 0, notRun: 8, verdict: "stable" });
+    expect(t("crash > ok")?.file).toBe("test/crash.test.js");
+  }, 300_000);
+});
+
 describe("tests sharing a name, and skipped tests (node:test)", () => {
   it("keeps same-named tests of two files apart, and reports skipped and todo tests as skipped", async () => {
     const p = join(dir.path, "dupes");
