@@ -1,4 +1,6 @@
+import { isAbsolute, relative, sep } from "node:path";
 import { parseJUnit } from "../parsers/junit.js";
+import type { ParsedTest } from "../parsers/types.js";
 import { basename, escapeRegExp, type FrameworkAdapter } from "./types.js";
 
 const NODE_MAJOR = Number(process.versions.node.split(".")[0]);
@@ -14,10 +16,15 @@ export const nodeTest: FrameworkAdapter = {
   prepare(argv, ctx, report = true) {
     // Node options must come before the test files, so ours go right after the executable.
     const extra: string[] = [];
-    if (ctx.tests.length > 0) {
-      const names = ctx.tests.map((id) => id.split(" > ").pop() ?? id);
-      extra.push(`--test-name-pattern=^(?:${names.map(escapeRegExp).join("|")})$`);
+    let rest = argv.slice(1);
+    const files = ctx.tests.filter(isFileId);
+    const names = ctx.tests.filter((id) => !isFileId(id)).map((id) => id.split(" > ").pop() ?? id);
+    if (files.length > 0) {
+      // A file's own finding (its process died before its tests reported) reruns that file: the
+      // user's options stay, their file arguments give way to it.
+      rest = [...rest.filter((a, i) => a.startsWith("-") || VALUE_FLAGS.has(rest[i - 1] ?? "")), ...files];
     }
+    if (names.length > 0) extra.push(`--test-name-pattern=^(?:${names.map(escapeRegExp).join("|")})$`);
     if (ctx.shuffle) extra.push(`--test-random-seed=${ctx.seed}`);
     if (report && ctx.resultFile) {
       extra.push(
@@ -27,15 +34,68 @@ export const nodeTest: FrameworkAdapter = {
         `--test-reporter-destination=${ctx.resultFile}`,
       );
     }
-    return { argv: [argv[0] as string, ...extra, ...argv.slice(1)], env: {} };
+    return { argv: [argv[0] as string, ...extra, ...rest], env: {} };
   },
   junitId: (c) => [...c.suites, c.name].join(" > "),
-  parse: (text) =>
+  parse: (text, cwd) =>
     parseJUnit(
       text,
       (c) => [...c.suites, c.name].join(" > "),
       // Node writes the message attribute with its newlines removed; the body keeps them, behind
       // a "[Error [ERR_TEST_FAILURE]: " wrapper.
       (c) => (c.body ? c.body.replace(/^\[Error \[ERR_TEST_FAILURE\]: /, "") : c.message),
-    ),
+    ).map((t) => asFileFinding(t, cwd)),
 };
+
+/** Node options that take the next word as their value (kept with it when file arguments are replaced). */
+const VALUE_FLAGS = new Set([
+  "--import",
+  "--require",
+  "-r",
+  "--loader",
+  "--experimental-loader",
+  "--conditions",
+  "-C",
+  "--env-file",
+  "--test-reporter",
+  "--test-reporter-destination",
+  "--test-name-pattern",
+  "--test-skip-pattern",
+  "--test-concurrency",
+  "--test-timeout",
+]);
+
+/** "test/c.test.js": an id naming a file rather than a "describe > test" path. */
+function isFileId(id: string): boolean {
+  return !id.includes(" > ") && /\.[cm]?[jt]sx?$/.test(id);
+}
+
+/**
+ * A test file whose process died (a kill, a segfault, process.exit in a test) or failed outside
+ * any test appears in node's JUnit as one failed testcase named by the file's absolute path, with
+ * none of that file's per-test results (the runner reports a child's tests only once it ends). It
+ * becomes a finding of the file, counted over every attempt (absent = the file ran cleanly), named
+ * by its repository-relative path rather than the slot's; the file's tests did not run there.
+ */
+function asFileFinding(t: ParsedTest, cwd: string): ParsedTest {
+  if (!isAbsolute(t.name) || t.id !== t.name) return t;
+  const rel = relative(cwd, t.name);
+  const file = rel.startsWith("..") || isAbsolute(rel) ? t.name : rel.split(sep).join("/");
+  if (t.status !== "failed") return { ...t, id: file, name: file, file };
+  const signal = /signal: '(SIG[A-Z0-9]+)'/.exec(t.message ?? "")?.[1];
+  const exit = /exitCode: (\d+)/.exec(t.message ?? "")?.[1];
+  const how = signal
+    ? `crashed: the process running ${file} was killed by ${signal}`
+    : exit
+      ? `the process running ${file} exited with ${exit}`
+      : `${file} failed outside its tests`;
+  return {
+    ...t,
+    id: file,
+    name: `file ${file}`,
+    file,
+    kind: "collection",
+    message: `${how} before its tests reported (node:test gives no per-test results for it)\n${t.message ?? ""}`,
+    ...(signal ? { died: "crashed" as const } : {}),
+  };
+}

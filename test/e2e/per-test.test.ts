@@ -355,7 +355,8 @@ describe("a test that crashes its process (mocha, per-test events)", () => {
     const p = join(dir.path, "mocha-crash");
     mkdirSync(join(p, "test"), { recursive: true });
     // The real mocha, from the example's lockfile (installed by the run's own dependency install).
-    for (const f of ["package.json", "package-lock.json"]) cpSync(join(ROOT, "examples/mocha", f), join(p, f));
+    for (const f of ["package.json", "package-lock.json"])
+      cpSync(join(ROOT, "examples/mocha", f), join(p, f));
     writeFileSync(
       join(p, "test/crash.test.js"),
       [
@@ -435,6 +436,53 @@ describe("tests sharing a name, and skipped tests (node:test)", () => {
     expect(r.stdout).not.toMatch(/not run/);
     // The reproduce line selects the name (both files' tests of that name run; the report keeps them apart).
     expect(byId["d > works [2]"]?.reproduce).toContain("--test-name-pattern=^(?:works)$");
+  }, 120_000);
+});
+
+describe("a test file whose process dies (node:test)", () => {
+  it("is a flaky finding of that file over all attempts, with the signal; its tests did not run there", async () => {
+    const p = join(dir.path, "node-crash");
+    mkdirSync(p);
+    writeFileSync(
+      join(p, "c.test.js"),
+      [
+        'const { describe, test } = require("node:test");',
+        'describe("d", () => {',
+        '  test("first", () => {});',
+        '  test("boom", () => { if (Number(process.env.ATTEMPT) % 5 === 0) process.kill(process.pid, "SIGKILL"); });',
+        "});",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(p, "a.test.js"), 'require("node:test")("other", () => {});\n');
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "10",
+        "--stop",
+        "fixed",
+        "--json",
+        json(),
+        "--",
+        process.execPath,
+        "--test",
+        "a.test.js",
+        "c.test.js",
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const t = (id: string) => report.tests.find((x) => x.id === id);
+    // Node reports a dead child's file as one failure by its absolute path: now the file's finding,
+    // repository-relative, 2 of 10 (attempts 0 and 5), never a stable pass.
+    expect(t("c.test.js")).toMatchObject({ attempts: 10, failures: 2, crashes: 2, verdict: "flaky" });
+    expect(t("c.test.js")?.firstFailure?.message).toMatch(/killed by SIGKILL/);
+    expect(t("c.test.js")?.reproduce).toMatch(/--test c\.test\.js$/);
+    expect(t("d > boom")).toMatchObject({ attempts: 8, notRun: 2, verdict: "stable" });
+    expect(t("other")).toMatchObject({ attempts: 10 });
+    expect(report.tests.some((x) => x.id.startsWith("/"))).toBe(false);
   }, 120_000);
 });
 
