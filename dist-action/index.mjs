@@ -24893,10 +24893,10 @@ var require_resolve_block_map = __commonJS({
       let offset = bm.offset;
       let commentEnd = null;
       for (const collItem of bm.items) {
-        const { start, key, sep: sep6, value } = collItem;
+        const { start, key, sep: sep7, value } = collItem;
         const keyProps = resolveProps.resolveProps(start, {
           indicator: "explicit-key-ind",
-          next: key ?? sep6?.[0],
+          next: key ?? sep7?.[0],
           offset,
           onError,
           parentIndent: bm.indent,
@@ -24910,7 +24910,7 @@ var require_resolve_block_map = __commonJS({
             else if ("indent" in key && key.indent !== bm.indent)
               onError(offset, "BAD_INDENT", startColMsg);
           }
-          if (!keyProps.anchor && !keyProps.tag && !sep6) {
+          if (!keyProps.anchor && !keyProps.tag && !sep7) {
             commentEnd = keyProps.end;
             if (keyProps.comment) {
               if (map2.comment)
@@ -24934,7 +24934,7 @@ var require_resolve_block_map = __commonJS({
         ctx.atKey = false;
         if (utilMapIncludes.mapIncludes(ctx, map2.items, keyNode))
           onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep6 ?? [], {
+        const valueProps = resolveProps.resolveProps(sep7 ?? [], {
           indicator: "map-value-ind",
           next: value,
           offset: keyNode.range[2],
@@ -24950,7 +24950,7 @@ var require_resolve_block_map = __commonJS({
             if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
               onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep6, null, valueProps, onError);
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep7, null, valueProps, onError);
           if (ctx.schema.compat)
             utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
           offset = valueNode.range[2];
@@ -25041,7 +25041,7 @@ var require_resolve_end = __commonJS({
       let comment2 = "";
       if (end) {
         let hasSpace = false;
-        let sep6 = "";
+        let sep7 = "";
         for (const token of end) {
           const { source, type } = token;
           switch (type) {
@@ -25055,13 +25055,13 @@ var require_resolve_end = __commonJS({
               if (!comment2)
                 comment2 = cb;
               else
-                comment2 += sep6 + cb;
-              sep6 = "";
+                comment2 += sep7 + cb;
+              sep7 = "";
               break;
             }
             case "newline":
               if (comment2)
-                sep6 += source;
+                sep7 += source;
               hasSpace = true;
               break;
             default:
@@ -25104,18 +25104,18 @@ var require_resolve_flow_collection = __commonJS({
       let offset = fc.offset + fc.start.source.length;
       for (let i2 = 0; i2 < fc.items.length; ++i2) {
         const collItem = fc.items[i2];
-        const { start, key, sep: sep6, value } = collItem;
+        const { start, key, sep: sep7, value } = collItem;
         const props = resolveProps.resolveProps(start, {
           flow: fcName,
           indicator: "explicit-key-ind",
-          next: key ?? sep6?.[0],
+          next: key ?? sep7?.[0],
           offset,
           onError,
           parentIndent: fc.indent,
           startOnNewline: false
         });
         if (!props.found) {
-          if (!props.anchor && !props.tag && !sep6 && !value) {
+          if (!props.anchor && !props.tag && !sep7 && !value) {
             if (i2 === 0 && props.comma)
               onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
             else if (i2 < fc.items.length - 1)
@@ -25169,8 +25169,8 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap2 && !sep6 && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep6, null, props, onError);
+        if (!isMap2 && !sep7 && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep7, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
           if (isBlock(value))
@@ -25182,7 +25182,7 @@ var require_resolve_flow_collection = __commonJS({
           if (isBlock(key))
             onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
           ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep6 ?? [], {
+          const valueProps = resolveProps.resolveProps(sep7 ?? [], {
             flow: fcName,
             indicator: "map-value-ind",
             next: value,
@@ -25193,8 +25193,8 @@ var require_resolve_flow_collection = __commonJS({
           });
           if (valueProps.found) {
             if (!isMap2 && !props.found && ctx.options.strict) {
-              if (sep6)
-                for (const st of sep6) {
+              if (sep7)
+                for (const st of sep7) {
                   if (st === valueProps.found)
                     break;
                   if (st.type === "newline") {
@@ -25211,7 +25211,7 @@ var require_resolve_flow_collection = __commonJS({
             else
               onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep6, null, valueProps, onError) : null;
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep7, null, valueProps, onError) : null;
           if (valueNode) {
             if (isBlock(value))
               onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
@@ -25391,7 +25391,7 @@ var require_resolve_block_scalar = __commonJS({
           chompStart = i2 + 1;
       }
       let value = "";
-      let sep6 = "";
+      let sep7 = "";
       let prevMoreIndented = false;
       for (let i2 = 0; i2 < contentStart; ++i2)
         value += lines[i2][0].slice(trimIndent) + "\n";
@@ -25408,24 +25408,24 @@ var require_resolve_block_scalar = __commonJS({
           indent2 = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep6 + indent2.slice(trimIndent) + content;
-          sep6 = "\n";
+          value += sep7 + indent2.slice(trimIndent) + content;
+          sep7 = "\n";
         } else if (indent2.length > trimIndent || content[0] === "	") {
-          if (sep6 === " ")
-            sep6 = "\n";
-          else if (!prevMoreIndented && sep6 === "\n")
-            sep6 = "\n\n";
-          value += sep6 + indent2.slice(trimIndent) + content;
-          sep6 = "\n";
+          if (sep7 === " ")
+            sep7 = "\n";
+          else if (!prevMoreIndented && sep7 === "\n")
+            sep7 = "\n\n";
+          value += sep7 + indent2.slice(trimIndent) + content;
+          sep7 = "\n";
           prevMoreIndented = true;
         } else if (content === "") {
-          if (sep6 === "\n")
+          if (sep7 === "\n")
             value += "\n";
           else
-            sep6 = "\n";
+            sep7 = "\n";
         } else {
-          value += sep6 + content;
-          sep6 = " ";
+          value += sep7 + content;
+          sep7 = " ";
           prevMoreIndented = false;
         }
       }
@@ -25608,25 +25608,25 @@ var require_resolve_flow_scalar = __commonJS({
         trimBoth = /^[ \t]+|[ \t]+$/g;
       }
       let res = match[1].replace(trimEnd, "");
-      let sep6 = " ";
+      let sep7 = " ";
       let pos = line.lastIndex;
       while (match = line.exec(source)) {
         const lm = match[1].replace(trimBoth, "");
         if (lm === "") {
-          if (sep6 === "\n")
-            res += sep6;
+          if (sep7 === "\n")
+            res += sep7;
           else
-            sep6 = "\n";
+            sep7 = "\n";
         } else {
-          res += sep6 + lm;
-          sep6 = " ";
+          res += sep7 + lm;
+          sep7 = " ";
         }
         pos = line.lastIndex;
       }
       const last = /[ \t]*(.*)/sy;
       last.lastIndex = pos;
       match = last.exec(source);
-      return res + sep6 + (match?.[1] ?? "");
+      return res + sep7 + (match?.[1] ?? "");
     }
     function doubleQuotedValue(source, onError) {
       let res = "";
@@ -26436,14 +26436,14 @@ var require_cst_stringify = __commonJS({
         }
       }
     }
-    function stringifyItem({ start, key, sep: sep6, value }) {
+    function stringifyItem({ start, key, sep: sep7, value }) {
       let res = "";
       for (const st of start)
         res += st.source;
       if (key)
         res += stringifyToken(key);
-      if (sep6)
-        for (const st of sep6)
+      if (sep7)
+        for (const st of sep7)
           res += st.source;
       if (value)
         res += stringifyToken(value);
@@ -27610,18 +27610,18 @@ var require_parser = __commonJS({
         if (this.type === "map-value-ind") {
           const prev = getPrevProps(this.peek(2));
           const start = getFirstKeyStartProps(prev);
-          let sep6;
+          let sep7;
           if (scalar.end) {
-            sep6 = scalar.end;
-            sep6.push(this.sourceToken);
+            sep7 = scalar.end;
+            sep7.push(this.sourceToken);
             delete scalar.end;
           } else
-            sep6 = [this.sourceToken];
+            sep7 = [this.sourceToken];
           const map2 = {
             type: "block-map",
             offset: scalar.offset,
             indent: scalar.indent,
-            items: [{ start, key: scalar, sep: sep6 }]
+            items: [{ start, key: scalar, sep: sep7 }]
           };
           this.onKeyLine = true;
           this.stack[this.stack.length - 1] = map2;
@@ -27774,15 +27774,15 @@ var require_parser = __commonJS({
                 } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
                   const start2 = getFirstKeyStartProps(it.start);
                   const key = it.key;
-                  const sep6 = it.sep;
-                  sep6.push(this.sourceToken);
+                  const sep7 = it.sep;
+                  sep7.push(this.sourceToken);
                   delete it.key;
                   delete it.sep;
                   this.stack.push({
                     type: "block-map",
                     offset: this.offset,
                     indent: this.indent,
-                    items: [{ start: start2, key, sep: sep6 }]
+                    items: [{ start: start2, key, sep: sep7 }]
                   });
                 } else if (start.length > 0) {
                   it.sep = it.sep.concat(start, this.sourceToken);
@@ -27976,13 +27976,13 @@ var require_parser = __commonJS({
             const prev = getPrevProps(parent);
             const start = getFirstKeyStartProps(prev);
             fixFlowSeqItems(fc);
-            const sep6 = fc.end.splice(1, fc.end.length);
-            sep6.push(this.sourceToken);
+            const sep7 = fc.end.splice(1, fc.end.length);
+            sep7.push(this.sourceToken);
             const map2 = {
               type: "block-map",
               offset: fc.offset,
               indent: fc.indent,
-              items: [{ start, key: fc, sep: sep6 }]
+              items: [{ start, key: fc, sep: sep7 }]
             };
             this.onKeyLine = true;
             this.stack[this.stack.length - 1] = map2;
@@ -29869,7 +29869,7 @@ var require_format_bar = __commonJS({
 var require_format_time = __commonJS({
   "node_modules/cli-progress/lib/format-time.js"(exports2, module) {
     module.exports = function formatTime(t, options, roundToMultipleOf) {
-      function round(input2) {
+      function round2(input2) {
         if (roundToMultipleOf) {
           return roundToMultipleOf * Math.round(input2 / roundToMultipleOf);
         } else {
@@ -29880,11 +29880,11 @@ var require_format_time = __commonJS({
         return (options.autopaddingChar + v).slice(-2);
       }
       if (t > 3600) {
-        return autopadding(Math.floor(t / 3600)) + "h" + autopadding(round(t % 3600 / 60)) + "m";
+        return autopadding(Math.floor(t / 3600)) + "h" + autopadding(round2(t % 3600 / 60)) + "m";
       } else if (t > 60) {
-        return autopadding(Math.floor(t / 60)) + "m" + autopadding(round(t % 60)) + "s";
+        return autopadding(Math.floor(t / 60)) + "m" + autopadding(round2(t % 60)) + "s";
       } else if (t > 10) {
-        return autopadding(round(t)) + "s";
+        return autopadding(round2(t)) + "s";
       } else {
         return autopadding(t) + "s";
       }
@@ -31758,7 +31758,7 @@ var require_light = __commonJS({
 // src/action/main.ts
 import { appendFileSync as appendFileSync2, existsSync as existsSync8, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute5, join as join14, relative as relative5, resolve as resolve6, sep as sep5 } from "node:path";
+import { isAbsolute as isAbsolute6, join as join14, relative as relative6, resolve as resolve6, sep as sep6 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -32369,7 +32369,7 @@ function defaultConfig() {
   return {
     runs: 100,
     parallelism: availableParallelism(),
-    timeout: 300,
+    timeout: "auto",
     job_timeout: null,
     kill_grace: 2,
     ignore_patterns: [],
@@ -32497,6 +32497,9 @@ function expectation(s) {
       break;
     case "array":
       text2 = `a list of ${d.element ? plural(expectation(d.element)) : "values"}`;
+      break;
+    case "literal":
+      text2 = (d.values ?? []).map((v) => String(v)).join(" or ");
       break;
     case "union":
       text2 = (d.options ?? []).map(expectation).join(", or ");
@@ -52278,7 +52281,9 @@ var quarantineEntrySchema = external_exports.strictObject({
 var configSchema = external_exports.strictObject({
   runs: external_exports.int().min(1).max(1e4).describe("Attempt budget: how many times the command is run."),
   parallelism: external_exports.int().min(1).max(1024).describe("Concurrent attempts (default: the number of CPUs)."),
-  timeout: seconds().describe("Per-attempt timeout in seconds; the whole process tree is killed."),
+  timeout: external_exports.union([seconds(), external_exports.literal("auto")]).describe(
+    "Per-attempt timeout in seconds, or auto: 600 s until the first wave of attempts (one per slot) has finished, then 5 \xD7 the slowest of them, at least 60 s. The whole process tree is killed; a timeout counts as a failure."
+  ),
   job_timeout: seconds().nullable().describe("Whole-job timeout in seconds; the report covers the attempts that finished."),
   kill_grace: external_exports.number().min(0).max(600).describe("Seconds between SIGTERM and SIGKILL when an attempt is stopped."),
   ignore_patterns: external_exports.array(external_exports.string().min(1)).describe("Globs on test ids removed from verdicts and listed as ignored."),
@@ -52399,6 +52404,8 @@ function coerce(raw, schema) {
   if (nullable2 && text2 === "null") return null;
   switch (typeOf(schema)) {
     case "number":
+      return text2 !== "" && Number.isFinite(Number(text2)) ? Number(text2) : raw;
+    case "union":
       return text2 !== "" && Number.isFinite(Number(text2)) ? Number(text2) : raw;
     case "boolean": {
       const lower = text2.toLowerCase();
@@ -55969,21 +55976,21 @@ var Matcher = class {
    * @returns {string}
    */
   toString(separator, includeNamespace = true) {
-    const sep6 = separator || this.separator;
-    const isDefault = sep6 === this.separator && includeNamespace === true;
+    const sep7 = separator || this.separator;
+    const isDefault = sep7 === this.separator && includeNamespace === true;
     if (isDefault) {
       if (this._pathStringCache !== null) {
         return this._pathStringCache;
       }
       const result = this.path.map(
         (n) => n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-      ).join(sep6);
+      ).join(sep7);
       this._pathStringCache = result;
       return result;
     }
     return this.path.map(
       (n) => includeNamespace && n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-    ).join(sep6);
+    ).join(sep7);
   }
   /**
    * Get path as array of tag names.
@@ -57502,8 +57509,8 @@ function readStopNodeData(xmlData, tagName, i2) {
           const nextLt = xmlData.indexOf("<", i2 + 1);
           if (nextLt === -1 || nextLt > nextGt) {
             const exp = xmlData.substring(i2 + 1, nextGt);
-            const sep6 = exp.search(/\s/);
-            const name = sep6 === -1 ? exp : exp.substring(0, sep6);
+            const sep7 = exp.search(/\s/);
+            const name = sep7 === -1 ? exp : exp.substring(0, sep7);
             if (name === tagName && exp[exp.length - 1] !== "/") openTagCount++;
             i2 = nextGt;
           }
@@ -58838,7 +58845,7 @@ async function runWithResults(s, spec) {
     cwd,
     baseEnv,
     commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
-    timeoutMs: s.config.timeout * 1e3,
+    timeoutMs: s.timeout.ms,
     killGraceMs: s.config.kill_grace * 1e3,
     headBytes: s.config.output_head_bytes,
     tailBytes: s.config.output_tail_bytes,
@@ -58847,6 +58854,7 @@ async function runWithResults(s, spec) {
     ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
   });
+  s.timeout.observe(record2);
   const collected = fromEvents(
     collectResults(s.adapter, sink, cwd, s.junitGlob),
     eventsFile,
@@ -58958,7 +58966,7 @@ function noTestsError(records, runs, p) {
     `no test ran in any of ${records.length} attempt(s): ${first.reason}. ${capitalize(adviceFor(first, p.adapter))}`
   );
 }
-function allTimedOut(attempts, timeoutS, runs) {
+function allTimedOut(attempts, timeout, runs) {
   const running = /* @__PURE__ */ new Map();
   for (const m of runs.values()) {
     for (const t of m.tests ?? []) {
@@ -58970,7 +58978,7 @@ function allTimedOut(attempts, timeoutS, runs) {
   const at = top === void 0 ? "" : `; the test running when it was killed was ${JSON.stringify(top)} in ${count} of them`;
   return new InfraError(
     "E_ALL_TIMED_OUT",
-    `every attempt (${attempts}) was stopped by the per-attempt timeout of ${timeoutS} s before the tests finished${at}. This is no verdict: the suite takes longer than that here, or a test hangs. Raise --timeout (timeout: in .flaky-detector.yml) above the suite's duration, or rerun only the tests in question with --test`
+    `every attempt (${attempts}) was stopped by the per-attempt timeout of ${timeout} before the tests finished${at}. This is no verdict: the suite takes longer than that here, or a test hangs. Raise --timeout (timeout: in .flaky-detector.yml) above the suite's duration, or rerun only the tests in question with --test`
   );
 }
 function capitalize(s) {
@@ -59062,7 +59070,7 @@ async function runAttempts(p, r) {
   }
   const ran = records.filter((a) => a.outcome !== "errored");
   if (p.adapter.results !== "none" && ran.length > 0 && ran.every((a) => a.outcome === "timedOut")) {
-    throw allTimedOut(ran.length, config2.timeout, out.runs);
+    throw allTimedOut(ran.length, p.session.timeout.describe(), out.runs);
   }
   const findings = r.aggregator.list();
   if (r.aggregator.onlyCollectionErrors && findings.every((t) => t.failures === t.attempts)) {
@@ -59507,6 +59515,7 @@ var mocha = {
 };
 
 // src/frameworks/node-test.ts
+import { isAbsolute as isAbsolute4, relative as relative5, sep as sep4 } from "node:path";
 var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 var nodeTest = {
   name: "node-test",
@@ -59516,10 +59525,13 @@ var nodeTest = {
   matches: (argv) => /^node(js)?$/.test(basename(argv[0])) && argv.includes("--test"),
   prepare(argv, ctx, report = true) {
     const extra = [];
-    if (ctx.tests.length > 0) {
-      const names = ctx.tests.map((id) => id.split(" > ").pop() ?? id);
-      extra.push(`--test-name-pattern=^(?:${names.map(escapeRegExp).join("|")})$`);
+    let rest = argv.slice(1);
+    const files = ctx.tests.filter(isFileId);
+    const names = ctx.tests.filter((id) => !isFileId(id)).map((id) => id.split(" > ").pop() ?? id);
+    if (files.length > 0) {
+      rest = [...rest.filter((a, i2) => a.startsWith("-") || VALUE_FLAGS.has(rest[i2 - 1] ?? "")), ...files];
     }
+    if (names.length > 0) extra.push(`--test-name-pattern=^(?:${names.map(escapeRegExp).join("|")})$`);
     if (ctx.shuffle) extra.push(`--test-random-seed=${ctx.seed}`);
     if (report && ctx.resultFile) {
       extra.push(
@@ -59529,17 +59541,55 @@ var nodeTest = {
         `--test-reporter-destination=${ctx.resultFile}`
       );
     }
-    return { argv: [argv[0], ...extra, ...argv.slice(1)], env: {} };
+    return { argv: [argv[0], ...extra, ...rest], env: {} };
   },
   junitId: (c) => [...c.suites, c.name].join(" > "),
-  parse: (text2) => parseJUnit(
+  parse: (text2, cwd) => parseJUnit(
     text2,
     (c) => [...c.suites, c.name].join(" > "),
     // Node writes the message attribute with its newlines removed; the body keeps them, behind
     // a "[Error [ERR_TEST_FAILURE]: " wrapper.
     (c) => c.body ? c.body.replace(/^\[Error \[ERR_TEST_FAILURE\]: /, "") : c.message
-  )
+  ).map((t) => asFileFinding(t, cwd))
 };
+var VALUE_FLAGS = /* @__PURE__ */ new Set([
+  "--import",
+  "--require",
+  "-r",
+  "--loader",
+  "--experimental-loader",
+  "--conditions",
+  "-C",
+  "--env-file",
+  "--test-reporter",
+  "--test-reporter-destination",
+  "--test-name-pattern",
+  "--test-skip-pattern",
+  "--test-concurrency",
+  "--test-timeout"
+]);
+function isFileId(id) {
+  return !id.includes(" > ") && /\.[cm]?[jt]sx?$/.test(id);
+}
+function asFileFinding(t, cwd) {
+  if (!isAbsolute4(t.name) || t.id !== t.name) return t;
+  const rel = relative5(cwd, t.name);
+  const file2 = rel.startsWith("..") || isAbsolute4(rel) ? t.name : rel.split(sep4).join("/");
+  if (t.status !== "failed") return { ...t, id: file2, name: file2, file: file2 };
+  const signal = /signal: '(SIG[A-Z0-9]+)'/.exec(t.message ?? "")?.[1];
+  const exit = /exitCode: (\d+)/.exec(t.message ?? "")?.[1];
+  const how = signal ? `crashed: the process running ${file2} was killed by ${signal}` : exit ? `the process running ${file2} exited with ${exit}` : `${file2} failed outside its tests`;
+  return {
+    ...t,
+    id: file2,
+    name: `file ${file2}`,
+    file: file2,
+    kind: "collection",
+    message: `${how} before its tests reported (node:test gives no per-test results for it)
+${t.message ?? ""}`,
+    ...signal ? { died: "crashed" } : {}
+  };
+}
 
 // src/frameworks/pytest.ts
 var pytest = {
@@ -59653,8 +59703,8 @@ function viaPackageScript(argv, scriptArgv, inner) {
     prepare(a, ctx, report = true) {
       const prepared = inner.prepare(scriptArgv, ctx, report);
       const suffix = prepared.argv.slice(scriptArgv.length);
-      const sep6 = isNpm && !a.includes("--") ? ["--"] : [];
-      return { argv: [...a, ...suffix.length > 0 ? sep6 : [], ...suffix], env: prepared.env };
+      const sep7 = isNpm && !a.includes("--") ? ["--"] : [];
+      return { argv: [...a, ...suffix.length > 0 ? sep7 : [], ...suffix], env: prepared.env };
     }
   };
 }
@@ -59731,9 +59781,9 @@ import { join as join11, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
-import { delimiter as delimiter2, isAbsolute as isAbsolute4, join as join8, resolve } from "node:path";
+import { delimiter as delimiter2, isAbsolute as isAbsolute5, join as join8, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
-  const candidates = program.includes("/") ? [isAbsolute4(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join8(isAbsolute4(dir) ? dir : resolve(cwd, dir), program));
+  const candidates = program.includes("/") ? [isAbsolute5(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join8(isAbsolute5(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates) {
     try {
       if (!statSync3(c).isFile()) continue;
@@ -60138,6 +60188,56 @@ async function prepareSlots(base, owned, count, isolation, temp) {
   return { dirs: [...dirs, ...copies], strategy: "copy" };
 }
 
+// src/pipeline/timeout.ts
+var AUTO_CEILING_S = 600;
+var AUTO_FLOOR_S = 60;
+var AUTO_FACTOR = 5;
+var AttemptTimeout = class {
+  constructor(setting, wave) {
+    this.setting = setting;
+    this.wave = wave;
+  }
+  setting;
+  wave;
+  derivedMs = null;
+  first = [];
+  /** The timeout for an attempt starting now. */
+  get ms() {
+    if (this.setting !== "auto") return this.setting * 1e3;
+    return this.derivedMs ?? AUTO_CEILING_S * 1e3;
+  }
+  get auto() {
+    return this.setting === "auto";
+  }
+  /** Record a finished attempt; the first wave's durations set the derived timeout. */
+  observe(record2) {
+    if (this.setting !== "auto" || this.derivedMs !== null) return;
+    if (record2.outcome === "cancelled") return;
+    this.first.push(record2);
+    if (this.first.length < this.wave) return;
+    const completed = this.first.filter((r) => r.outcome === "passed" || r.outcome === "failed");
+    if (completed.length === 0) return;
+    const slowest = Math.max(...completed.map((r) => r.durationMs));
+    this.derivedMs = Math.min(AUTO_CEILING_S * 1e3, Math.max(AUTO_FLOOR_S * 1e3, AUTO_FACTOR * slowest));
+  }
+  /** The slowest first-wave attempt, in seconds, when one completed. */
+  slowestS() {
+    const completed = this.first.filter((r) => r.outcome === "passed" || r.outcome === "failed");
+    return completed.length === 0 ? null : Math.max(...completed.map((r) => r.durationMs)) / 1e3;
+  }
+  /** One sentence for the report: the value and where it came from. */
+  describe() {
+    if (this.setting !== "auto") return `${this.setting} s (set)`;
+    const slowest = this.slowestS();
+    if (this.derivedMs === null)
+      return `${AUTO_CEILING_S} s (auto: the ceiling for the first attempts; none completed to derive from)`;
+    return `${round(this.derivedMs / 1e3)} s (auto: ${AUTO_FACTOR} \xD7 the slowest of the first ${this.wave} attempt(s), ${round(slowest ?? 0)} s, at least ${AUTO_FLOOR_S} s, at most ${AUTO_CEILING_S} s)`;
+  }
+};
+function round(s) {
+  return s < 10 ? Math.round(s * 10) / 10 : Math.round(s);
+}
+
 // src/pipeline/prepare.ts
 function requestMasker(req) {
   return Masker.forEnv({ ...req.env, ...req.command.env }, req.config.secrets);
@@ -60216,7 +60316,8 @@ async function prepareRun(req, ctx) {
       resultsDir: ctx.temp.create("results"),
       junitGlob: req.junitGlob,
       logsDir: config2.save_full_output ? prepareLogsDir(req.source.cwd, config2.logs_dir) : void 0,
-      masker: ctx.masker
+      masker: ctx.masker,
+      timeout: new AttemptTimeout(config2.timeout, Math.min(parallelism, config2.runs))
     }
   };
 }
@@ -60335,7 +60436,8 @@ function buildReport(b) {
       commandEnv: Object.keys(b.command.env),
       runs: config2.runs,
       parallelism: b.parallelism,
-      timeout: config2.timeout,
+      timeout: b.timeout ? b.timeout.ms / 1e3 : config2.timeout,
+      timeoutRule: b.timeout ? b.timeout.describe() : String(config2.timeout),
       jobTimeout: config2.job_timeout,
       framework: config2.framework,
       stop: config2.stop,
@@ -60539,7 +60641,8 @@ async function detectMasked(req, masker) {
       followUps,
       stopReason: pool.stopReason,
       timings,
-      warnings
+      warnings,
+      timeout: prep.session.timeout
     });
   } finally {
     if (config2.preserve_temp_dir || failed && !config2.cleanup_on_failure) {
@@ -60776,7 +60879,8 @@ function planShards(runs, shardSize) {
 }
 function executionTimeoutOf(config2, count) {
   if (config2.job_timeout !== null) return Math.ceil(config2.job_timeout * 1e3);
-  const ms = (config2.install_timeout + config2.timeout * Math.max(1, count) + 120) * 1e3;
+  const perAttempt = config2.timeout === "auto" ? AUTO_CEILING_S : config2.timeout;
+  const ms = (config2.install_timeout + perAttempt * Math.max(1, count) + 120) * 1e3;
   return Math.min(ms, 7 * 24 * 3600 * 1e3);
 }
 async function fanOut(req) {
@@ -63848,8 +63952,8 @@ function withCustomRequest(customRequest) {
 
 // node_modules/@octokit/auth-token/dist-bundle/index.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
-var sep4 = "\\.";
-var jwtRE = new RegExp(`^${b64url}${sep4}${b64url}${sep4}${b64url}$`);
+var sep5 = "\\.";
+var jwtRE = new RegExp(`^${b64url}${sep5}${b64url}${sep5}${b64url}$`);
 var isJWT = jwtRE.test.bind(jwtRE);
 async function auth(token) {
   const isApp = isJWT(token);
@@ -67175,10 +67279,10 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute5(file2)) return existsSync8(join14(workspace, file2)) ? file2.split(sep5).join("/") : null;
-  const inside = relative5(workspace, file2);
-  if (!inside.startsWith("..") && existsSync8(file2)) return inside.split(sep5).join("/");
-  const parts = file2.split(sep5).filter(Boolean);
+  if (!isAbsolute6(file2)) return existsSync8(join14(workspace, file2)) ? file2.split(sep6).join("/") : null;
+  const inside = relative6(workspace, file2);
+  if (!inside.startsWith("..") && existsSync8(file2)) return inside.split(sep6).join("/");
+  const parts = file2.split(sep6).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
     if (existsSync8(join14(workspace, tail2))) return tail2;

@@ -119,7 +119,10 @@ export interface Report {
     commandEnv: string[];
     runs: number;
     parallelism: number;
-    timeout: number;
+    /** Per-attempt timeout in seconds at the end of the job ("auto" when merged from shards). */
+    timeout: number | "auto";
+    /** How it was chosen: "60 s (auto: 5 × the slowest of the first 2 attempt(s), …)" or "120 s (set)". */
+    timeoutRule: string;
     jobTimeout: number | null;
     framework: string;
     stop: string;

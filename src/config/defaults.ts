@@ -6,7 +6,7 @@ export function defaultConfig(): Config {
   return {
     runs: 100,
     parallelism: availableParallelism(),
-    timeout: 300,
+    timeout: "auto",
     job_timeout: null,
     kill_grace: 2,
     ignore_patterns: [],

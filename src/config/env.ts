@@ -78,6 +78,9 @@ function coerce(raw: string, schema: Parameters<typeof unwrap>[0]): unknown {
   switch (typeOf(schema)) {
     case "number":
       return text !== "" && Number.isFinite(Number(text)) ? Number(text) : raw;
+    case "union":
+      // A number-or-keyword key (timeout: 60 or auto): numbers become numbers, words stay words.
+      return text !== "" && Number.isFinite(Number(text)) ? Number(text) : raw;
     case "boolean": {
       const lower = text.toLowerCase();
       if (["true", "1", "yes", "on"].includes(lower)) return true;

@@ -96,6 +96,9 @@ export function expectation(s: AnySchema): string {
     case "array":
       text = `a list of ${d.element ? plural(expectation(d.element)) : "values"}`;
       break;
+    case "literal":
+      text = ((d as unknown as { values?: unknown[] }).values ?? []).map((v) => String(v)).join(" or ");
+      break;
     case "union":
       text = (d.options ?? []).map(expectation).join(", or ");
       break;

@@ -73,7 +73,11 @@ export const quarantineEntrySchema = z.strictObject({
 export const configSchema = z.strictObject({
   runs: z.int().min(1).max(10000).describe("Attempt budget: how many times the command is run."),
   parallelism: z.int().min(1).max(1024).describe("Concurrent attempts (default: the number of CPUs)."),
-  timeout: seconds().describe("Per-attempt timeout in seconds; the whole process tree is killed."),
+  timeout: z
+    .union([seconds(), z.literal("auto")])
+    .describe(
+      "Per-attempt timeout in seconds, or auto: 600 s until the first wave of attempts (one per slot) has finished, then 5 × the slowest of them, at least 60 s. The whole process tree is killed; a timeout counts as a failure.",
+    ),
   job_timeout: seconds()
     .nullable()
     .describe("Whole-job timeout in seconds; the report covers the attempts that finished."),

@@ -80,7 +80,7 @@ function noTestsError(
   );
 }
 
-function allTimedOut(attempts: number, timeoutS: number, runs: ReadonlyMap<number, MainAttempt>): InfraError {
+function allTimedOut(attempts: number, timeout: string, runs: ReadonlyMap<number, MainAttempt>): InfraError {
   const running = new Map<string, number>();
   for (const m of runs.values()) {
     for (const t of m.tests ?? []) {
@@ -95,7 +95,7 @@ function allTimedOut(attempts: number, timeoutS: number, runs: ReadonlyMap<numbe
       : `; the test running when it was killed was ${JSON.stringify(top)} in ${count} of them`;
   return new InfraError(
     "E_ALL_TIMED_OUT",
-    `every attempt (${attempts}) was stopped by the per-attempt timeout of ${timeoutS} s before the tests finished${at}. This is no verdict: the suite takes longer than that here, or a test hangs. Raise --timeout (timeout: in .flaky-detector.yml) above the suite's duration, or rerun only the tests in question with --test`,
+    `every attempt (${attempts}) was stopped by the per-attempt timeout of ${timeout} before the tests finished${at}. This is no verdict: the suite takes longer than that here, or a test hangs. Raise --timeout (timeout: in .flaky-detector.yml) above the suite's duration, or rerun only the tests in question with --test`,
   );
 }
 
@@ -203,7 +203,7 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
   // A suite killed by our own timeout every time has not been measured: no verdict, and the fix.
   const ran = records.filter((a) => a.outcome !== "errored");
   if (p.adapter.results !== "none" && ran.length > 0 && ran.every((a) => a.outcome === "timedOut")) {
-    throw allTimedOut(ran.length, config.timeout, out.runs);
+    throw allTimedOut(ran.length, p.session.timeout.describe(), out.runs);
   }
   // Nothing but import errors, every time: the tests were never reached.
   const findings = r.aggregator.list();

@@ -126,6 +126,7 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       stopReason: pool.stopReason,
       timings,
       warnings,
+      timeout: prep.session.timeout,
     });
   } finally {
     if (config.preserve_temp_dir || (failed && !config.cleanup_on_failure)) {

@@ -14,6 +14,7 @@ import { detectInstallSteps, installDependencies, workspaceEnv } from "../worksp
 import { prepareSlots } from "../workspace/slots.js";
 import { assertShuffleSupported, resolveFramework } from "./framework.js";
 import type { Session } from "./session.js";
+import { AttemptTimeout } from "./timeout.js";
 
 export interface DetectRequest {
   config: Config;
@@ -161,6 +162,7 @@ export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promi
       junitGlob: req.junitGlob,
       logsDir: config.save_full_output ? prepareLogsDir(req.source.cwd, config.logs_dir) : undefined,
       masker: ctx.masker,
+      timeout: new AttemptTimeout(config.timeout, Math.min(parallelism, config.runs)),
     },
   };
 }

@@ -11,6 +11,7 @@ import { shellLine } from "../runner/command-line.js";
 import type { AcquiredSource } from "../source/acquire.js";
 import { TOOL } from "../version.js";
 import { frameworkIds } from "./results.js";
+import type { AttemptTimeout } from "./timeout.js";
 
 /** The seed variable a framework's own tooling reads, shown in reproduce lines next to TEST_SEED. */
 const SEED_ALIAS: Record<string, string> = {
@@ -42,6 +43,8 @@ export interface BuildInput {
   stopReason: Report["summary"]["stopReason"];
   timings: Report["timings"];
   warnings: string[];
+  /** The per-attempt timeout in effect at the end, and how it was chosen; absent: the config's. */
+  timeout?: AttemptTimeout;
 }
 
 /**
@@ -117,7 +120,8 @@ export function buildReport(b: BuildInput): Report {
       commandEnv: Object.keys(b.command.env),
       runs: config.runs,
       parallelism: b.parallelism,
-      timeout: config.timeout,
+      timeout: b.timeout ? b.timeout.ms / 1000 : config.timeout,
+      timeoutRule: b.timeout ? b.timeout.describe() : String(config.timeout),
       jobTimeout: config.job_timeout,
       framework: config.framework,
       stop: config.stop,

@@ -19,6 +19,7 @@ import {
   repoRelativeFile,
   resultSink,
 } from "./results.js";
+import type { AttemptTimeout } from "./timeout.js";
 
 /** Everything needed to run one attempt of this job through its framework adapter. */
 export interface Session {
@@ -38,6 +39,8 @@ export interface Session {
   logsDir: string | undefined;
   /** Secret values masked in output and logs. */
   masker: Masker;
+  /** The per-attempt timeout, fixed or derived from the first attempts (timeout: auto). */
+  timeout: AttemptTimeout;
 }
 
 export interface AttemptRun {
@@ -85,7 +88,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     cwd,
     baseEnv,
     commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
-    timeoutMs: s.config.timeout * 1000,
+    timeoutMs: s.timeout.ms,
     killGraceMs: s.config.kill_grace * 1000,
     headBytes: s.config.output_head_bytes,
     tailBytes: s.config.output_tail_bytes,
@@ -94,6 +97,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
     ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
   });
+  s.timeout.observe(record);
   const collected = fromEvents(
     collectResults(s.adapter, sink, cwd, s.junitGlob),
     eventsFile,

@@ -6,6 +6,7 @@ import { InfraError, isFlakyDetectorError } from "../errors.js";
 import { allSettled, stopRuleOf } from "../pipeline/detect.js";
 import { planFollowUps } from "../pipeline/follow-ups.js";
 import type { ShardResult, ShardSpec } from "../pipeline/shard.js";
+import { AUTO_CEILING_S } from "../pipeline/timeout.js";
 import { shellLine } from "../runner/command-line.js";
 import { randomJobSeed } from "../runner/seeds.js";
 import { Masker } from "../util/secrets.js";
@@ -96,7 +97,9 @@ export function planShards(runs: number, shardSize: number | null): { first: num
 /** How long a shard may run: the job's own limit, else enough for its attempts one after another. */
 function executionTimeoutOf(config: Config, count: number): number {
   if (config.job_timeout !== null) return Math.ceil(config.job_timeout * 1000);
-  const ms = (config.install_timeout + config.timeout * Math.max(1, count) + 120) * 1000;
+  // Under timeout: auto an attempt may take up to the ceiling.
+  const perAttempt = config.timeout === "auto" ? AUTO_CEILING_S : config.timeout;
+  const ms = (config.install_timeout + perAttempt * Math.max(1, count) + 120) * 1000;
   return Math.min(ms, 7 * 24 * 3600 * 1000);
 }
 

@@ -28,6 +28,7 @@ export function formatConsoleSummary(report: Report, opts: { color: boolean }): 
   lines.push(
     `  attempts: ${parts.join(", ")}; ${duration(report.timings.totalMs)} at parallelism ${report.request.parallelism}, isolation ${report.request.isolation}`,
   );
+  if (s.timeouts > 0) lines.push(`  per-attempt timeout: ${report.request.timeoutRule}`);
   if (s.stoppedEarly) {
     lines.push(`  stopped early after ${s.attempts} of ${s.budget}: ${describeStop(s.stopReason)}`);
   }
