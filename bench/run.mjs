@@ -14,7 +14,8 @@ const only = process.argv[2];
 function run(argv, opts = {}) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "ignore", "pipe"], ...opts });
+    const { ok: _ok, ...spawnOpts } = opts;
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "ignore", "pipe"], ...spawnOpts });
     let stderr = "";
     child.stderr.on("data", (d) => {
       stderr += d;
@@ -31,7 +32,8 @@ function run(argv, opts = {}) {
     child.on("error", reject);
     child.on("exit", (code) => {
       clearInterval(poll);
-      if (code !== 0) reject(new Error(`${argv.join(" ")} exited ${code}: ${stderr.slice(-500)}`));
+      if (!(opts.ok ?? [0]).includes(code))
+        reject(new Error(`${argv.join(" ")} exited ${code}: ${stderr.slice(-500)}`));
       else resolve({ ms: performance.now() - started, peakKb });
     });
   });
@@ -88,6 +90,64 @@ try {
     console.log(
       `overhead: detector ${Math.round(median(d))} ms vs xargs ${Math.round(median(x))} ms (median of ${REPS}); ratio ${ratio.toFixed(3)} (goal <= 1.10)`,
     );
+  }
+
+  if (!only || only === "events") {
+    // The per-test event reporters' cost: 200 attempts of the bundled pytest and mocha examples at
+    // parallelism 2, with them (the default) and without (--no-events, results files only).
+    const { execFileSync } = await import("node:child_process");
+    const { cpSync } = await import("node:fs");
+    const mochaDir = join(work, "mocha");
+    cpSync(join(ROOT, "examples/mocha"), mochaDir, { recursive: true });
+    execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--silent"], { cwd: mochaDir, stdio: "ignore" });
+    const pyDir = join(work, "python");
+    cpSync(join(ROOT, "examples/python"), pyDir, { recursive: true });
+    const python = process.env.BENCH_PYTHON ?? "python3";
+    const suites = {
+      pytest: { cwd: pyDir, command: [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"] },
+      mocha: { cwd: mochaDir, command: ["npx", "mocha"] },
+    };
+    const eventReps = Math.max(1, Math.min(REPS, 3));
+    results.benchmarks.events = { what: "", goal: "<= 1.05", suites: {} };
+    for (const [name, suite] of Object.entries(suites)) {
+      const base = [
+        process.execPath,
+        BIN,
+        "run",
+        "--runs",
+        "200",
+        "--stop",
+        "fixed",
+        "--parallelism",
+        "2",
+        "--progress",
+        "none",
+        "--no-install",
+        "--no-history",
+      ];
+      const withEvents = [];
+      const without = [];
+      for (let i = 0; i < eventReps; i++) {
+        without.push(
+          (await run([...base, "--no-events", "--", ...suite.command], { cwd: suite.cwd, ok: [0, 1] })).ms,
+        );
+        withEvents.push((await run([...base, "--", ...suite.command], { cwd: suite.cwd, ok: [0, 1] })).ms);
+      }
+      const ratio = median(withEvents) / median(without);
+      results.benchmarks.events.suites[name] = {
+        withEventsMs: withEvents.map(Math.round),
+        withoutMs: without.map(Math.round),
+        withEventsMedianMs: Math.round(median(withEvents)),
+        withoutMedianMs: Math.round(median(without)),
+        ratio: Number(ratio.toFixed(3)),
+        met: ratio <= 1.05,
+      };
+      console.log(
+        `events (${name}): with ${Math.round(median(withEvents))} ms vs without ${Math.round(median(without))} ms (median of ${eventReps}); ratio ${ratio.toFixed(3)} (goal <= 1.05)`,
+      );
+    }
+    results.benchmarks.events.what =
+      "200 attempts of examples/python (pytest) and examples/mocha at parallelism 2: per-test event reporters on (default) vs --no-events";
   }
 
   if (!only || only === "memory") {

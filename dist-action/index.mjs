@@ -32374,6 +32374,7 @@ function defaultConfig() {
     kill_grace: 2,
     ignore_patterns: [],
     severity_thresholds: { critical: 0.9, high: 0.5, medium: 0.1, low: 0 },
+    event_reporters: true,
     auto_install_dependencies: true,
     install_timeout: 600,
     cleanup_on_failure: true,
@@ -52288,6 +52289,9 @@ var configSchema = external_exports.strictObject({
   kill_grace: external_exports.number().min(0).max(600).describe("Seconds between SIGTERM and SIGKILL when an attempt is stopped."),
   ignore_patterns: external_exports.array(external_exports.string().min(1)).describe("Globs on test ids removed from verdicts and listed as ignored."),
   severity_thresholds: severityThresholdsSchema.describe("Failure-rate bands for severities."),
+  event_reporters: external_exports.boolean().describe(
+    "Load our per-test event reporters (pytest plugin, mocha root hook) so a test that kills its process is named; turn off if a suite conflicts with them."
+  ),
   auto_install_dependencies: external_exports.boolean().describe("Install dependencies (npm/pnpm/yarn, pip, go, cargo) in a workspace the tool owns."),
   install_timeout: seconds().describe(
     "Seconds the dependency install may take (alias: pip_install_timeout)."
@@ -58176,6 +58180,9 @@ function diagnoseNoTests(adapter, record2, results, added, requested) {
   return void 0;
 }
 function adviceFor(d, adapter) {
+  if (d.ourFlag && /flaky[-_]detector[-_]events/.test(d.ourFlag)) {
+    return `the test runner refused ${d.ourFlag}, the per-test event reporter flaky-detector loads (${adapter.name}); pass --no-events (event_reporters: false) to run without it`;
+  }
   if (d.ourFlag) {
     return `the test runner refused ${d.ourFlag}, a flag flaky-detector adds to read per-test results (${adapter.name}); if the command wraps the runner in a script that parses its own arguments, run the runner directly after --, or pass --framework command (no per-test results) or --junit <glob> for results the suite writes itself`;
   }
@@ -58829,7 +58836,7 @@ async function runWithResults(s, spec) {
     s.argv,
     {
       resultFile: sink.resultFile,
-      eventsFile,
+      eventsFile: s.config.event_reporters ? eventsFile : null,
       seed: spec.seed,
       shuffle: spec.shuffled,
       tests: frameworkIds(spec.tests, s.adapter)
@@ -60731,6 +60738,7 @@ var JOB_CONFIG_KEYS = {
   ignore_patterns: true,
   severity_thresholds: true,
   auto_install_dependencies: true,
+  event_reporters: true,
   install_timeout: true,
   max_error_length: true,
   output_head_bytes: true,

@@ -17,6 +17,7 @@ export const FLAG_KEYS = {
   "shard-size": ["shard_size"],
   "fail-on": ["fail_on"],
   install: ["auto_install_dependencies"],
+  events: ["event_reporters"],
   "preserve-temp-dir": ["preserve_temp_dir"],
   "save-full-output": ["save_full_output"],
 } as const satisfies Record<string, readonly string[]>;
@@ -51,7 +52,8 @@ export function flagsLayer(options: Record<string, unknown>, given: (name: strin
       label: "command line",
       where: (path) => {
         const flag = byKey.get(path.map(String).join("."));
-        return flag ? `from --${flag === "install" ? "no-install" : flag}` : "from the command line";
+        const name = flag === "install" || flag === "events" ? `no-${flag}` : flag;
+        return flag ? `from --${name}` : "from the command line";
       },
     },
   };

@@ -80,6 +80,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option("--junit-out <file>", "write per-test results as JUnit XML (Surefire flaky schema)")
     .option("--markdown <file>", "write a markdown summary")
     .option("--no-install", "do not install dependencies in the workspace")
+    .option("--no-events", "run without our per-test event reporters (pytest plugin, mocha hook)")
     .option("--preserve-temp-dir", "keep the temporary workspace and slot copies")
     .option("--save-full-output", "write every attempt's full output under logs_dir")
     .option("--progress <mode>", "auto | bar | plain | none", "auto")

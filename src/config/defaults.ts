@@ -11,6 +11,7 @@ export function defaultConfig(): Config {
     kill_grace: 2,
     ignore_patterns: [],
     severity_thresholds: { critical: 0.9, high: 0.5, medium: 0.1, low: 0 },
+    event_reporters: true,
     auto_install_dependencies: true,
     install_timeout: 600,
     cleanup_on_failure: true,

@@ -90,6 +90,11 @@ export const configSchema = z.strictObject({
     .array(z.string().min(1))
     .describe("Globs on test ids removed from verdicts and listed as ignored."),
   severity_thresholds: severityThresholdsSchema.describe("Failure-rate bands for severities."),
+  event_reporters: z
+    .boolean()
+    .describe(
+      "Load our per-test event reporters (pytest plugin, mocha root hook) so a test that kills its process is named; turn off if a suite conflicts with them.",
+    ),
   auto_install_dependencies: z
     .boolean()
     .describe("Install dependencies (npm/pnpm/yarn, pip, go, cargo) in a workspace the tool owns."),

@@ -126,6 +126,9 @@ export function diagnoseNoTests(
 
 /** The fix for a job in which every attempt ran no test, by what they said. */
 export function adviceFor(d: NoTestDiagnosis, adapter: Pick<FrameworkAdapter, "name">): string {
+  if (d.ourFlag && /flaky[-_]detector[-_]events/.test(d.ourFlag)) {
+    return `the test runner refused ${d.ourFlag}, the per-test event reporter flaky-detector loads (${adapter.name}); pass --no-events (event_reporters: false) to run without it`;
+  }
   if (d.ourFlag) {
     return `the test runner refused ${d.ourFlag}, a flag flaky-detector adds to read per-test results (${adapter.name}); if the command wraps the runner in a script that parses its own arguments, run the runner directly after --, or pass --framework command (no per-test results) or --junit <glob> for results the suite writes itself`;
   }

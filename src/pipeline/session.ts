@@ -72,7 +72,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     s.argv,
     {
       resultFile: sink.resultFile,
-      eventsFile,
+      eventsFile: s.config.event_reporters ? eventsFile : null,
       seed: spec.seed,
       shuffle: spec.shuffled,
       tests: frameworkIds(spec.tests, s.adapter),

@@ -27,6 +27,7 @@ export const JOB_CONFIG_KEYS = {
   ignore_patterns: true,
   severity_thresholds: true,
   auto_install_dependencies: true,
+  event_reporters: true,
   install_timeout: true,
   max_error_length: true,
   output_head_bytes: true,
