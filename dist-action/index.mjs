@@ -59387,7 +59387,7 @@ function withRelativePackage(t, cwd) {
 
 // src/parsers/jest-json.ts
 import { relative as relative4 } from "node:path/posix";
-function parseJestJson(text2, rootDir) {
+function parseJestJson(text2, rootDir, flavor = "jest") {
   let doc;
   try {
     doc = JSON.parse(text2);
@@ -59398,7 +59398,14 @@ function parseJestJson(text2, rootDir) {
   const out = [];
   for (const file2 of doc.testResults) {
     const path = file2.name ? toRelative(file2.name, rootDir) : null;
-    for (const a of file2.assertionResults ?? []) {
+    const assertions = file2.assertionResults ?? [];
+    const neverRan = flavor === "vitest" ? assertions.filter((a) => a.status === "pending").length : 0;
+    const ran = assertions.some((a) => a.status === "passed" || a.status === "failed");
+    if (path && (file2.status === "failed" && !ran && file2.message || neverRan > 0)) {
+      out.push(fileFinding(path, file2.message, neverRan));
+    }
+    for (const a of assertions) {
+      if (flavor === "vitest" && a.status === "pending") continue;
       const status = statusOf(a.status);
       if (!status) continue;
       const title = a.title ?? a.fullName ?? "";
@@ -59414,6 +59421,20 @@ function parseJestJson(text2, rootDir) {
     }
   }
   return out;
+}
+function fileFinding(path, message, neverRan) {
+  const first = (message ?? "").split("\n").find((l) => l.trim() !== "")?.trim();
+  const why = neverRan > 0 ? `${path} did not finish: ${neverRan} of its tests never ran (the worker running it died \u2014 a crash, a kill or process.exit \u2014 or the run bailed)` : `${path} failed outside its tests: ${first ?? "no message"}`;
+  return {
+    id: path,
+    name: `file ${path}`,
+    file: path,
+    status: "failed",
+    message: message && neverRan === 0 ? `${why}
+${message}` : why,
+    durationMs: null,
+    kind: "collection"
+  };
 }
 function statusOf(s) {
   if (s === "passed") return "passed";
@@ -59672,7 +59693,7 @@ var vitest = {
       args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
     return { argv: args, env: {} };
   },
-  parse: (text2, cwd) => parseJestJson(text2, cwd)
+  parse: (text2, cwd) => parseJestJson(text2, cwd, "vitest")
 };
 
 // src/frameworks/index.ts

@@ -22,5 +22,5 @@ export const vitest: FrameworkAdapter = {
       args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
     return { argv: args, env: {} };
   },
-  parse: (text, cwd) => parseJestJson(text, cwd),
+  parse: (text, cwd) => parseJestJson(text, cwd, "vitest"),
 };

@@ -21,7 +21,16 @@ interface FileResult {
   message?: string;
 }
 
-export function parseJestJson(text: string, rootDir: string): ParsedTest[] {
+/**
+ * `flavor` decides what "pending" means: jest writes it for skipped tests; vitest writes "skipped"
+ * and "todo" for those and "pending" for tests that never ran because the worker running their
+ * file died (process.exit, a kill, a segfault) — while still calling the run a success.
+ */
+export function parseJestJson(
+  text: string,
+  rootDir: string,
+  flavor: "jest" | "vitest" = "jest",
+): ParsedTest[] {
   let doc: { testResults?: FileResult[] };
   try {
     doc = JSON.parse(text) as { testResults?: FileResult[] };
@@ -32,7 +41,16 @@ export function parseJestJson(text: string, rootDir: string): ParsedTest[] {
   const out: ParsedTest[] = [];
   for (const file of doc.testResults) {
     const path = file.name ? toRelative(file.name, rootDir) : null;
-    for (const a of file.assertionResults ?? []) {
+    const assertions = file.assertionResults ?? [];
+    const neverRan = flavor === "vitest" ? assertions.filter((a) => a.status === "pending").length : 0;
+    const ran = assertions.some((a) => a.status === "passed" || a.status === "failed");
+    if (path && ((file.status === "failed" && !ran && file.message) || neverRan > 0)) {
+      // The file itself failed (an import error, a dead worker): a finding of the file, counted
+      // over every attempt (absent = it ran), never silently nothing.
+      out.push(fileFinding(path, file.message, neverRan));
+    }
+    for (const a of assertions) {
+      if (flavor === "vitest" && a.status === "pending") continue; // not run: absent, not skipped
       const status = statusOf(a.status);
       if (!status) continue;
       const title = a.title ?? a.fullName ?? "";
@@ -48,6 +66,26 @@ export function parseJestJson(text: string, rootDir: string): ParsedTest[] {
     }
   }
   return out;
+}
+
+function fileFinding(path: string, message: string | undefined, neverRan: number): ParsedTest {
+  const first = (message ?? "")
+    .split("\n")
+    .find((l) => l.trim() !== "")
+    ?.trim();
+  const why =
+    neverRan > 0
+      ? `${path} did not finish: ${neverRan} of its tests never ran (the worker running it died — a crash, a kill or process.exit — or the run bailed)`
+      : `${path} failed outside its tests: ${first ?? "no message"}`;
+  return {
+    id: path,
+    name: `file ${path}`,
+    file: path,
+    status: "failed",
+    message: message && neverRan === 0 ? `${why}\n${message}` : why,
+    durationMs: null,
+    kind: "collection",
+  };
 }
 
 function statusOf(s: string | undefined): TestStatus | null {

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseJUnit } from "../../src/parsers/junit.js";
@@ -387,6 +387,56 @@ describe("a test that crashes its process (mocha, per-test events)", () => {
     expect(t("crash > after")).toMatchObject({ attempts: 12, failures: 0, notRun: 8, verdict: "stable" });
     expect(t("crash > ok")?.file).toBe("test/crash.test.js");
   }, 300_000);
+});
+
+describe("a test that kills vitest's worker", () => {
+  it("is a flaky finding of its file (vitest reports the file's tests as pending and the run a success)", async () => {
+    const p = join(dir.path, "vitest-crash");
+    mkdirSync(p);
+    // The real vitest of this repository's devDependencies.
+    symlinkSync(join(ROOT, "node_modules"), join(p, "node_modules"));
+    writeFileSync(
+      join(p, "a.test.js"),
+      [
+        'import { test } from "vitest";',
+        'test("ok", () => {});',
+        'test("killed", () => { if (Number(process.env.ATTEMPT) % 5 === 0) process.kill(process.pid, "SIGKILL"); });',
+        'test.skip("skipped", () => {});',
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(p, "b.test.js"), 'import { test } from "vitest";\ntest("other", () => {});\n');
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "10",
+        "--stop",
+        "fixed",
+        "--parallelism",
+        "2",
+        "--json",
+        json(),
+        "--",
+        "npx",
+        "vitest",
+        "run",
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const t = (id: string) => report.tests.find((x) => x.id === id);
+    expect(t("a.test.js")).toMatchObject({ attempts: 10, failures: 2, verdict: "flaky" });
+    expect(t("a.test.js")?.firstFailure?.message).toMatch(
+      /a\.test\.js did not finish: 2 of its tests never ran/,
+    );
+    // The tests of the dead worker's file did not run there: not skipped, not passed.
+    expect(t("a.test.js > killed")).toMatchObject({ attempts: 8, skipped: 0, notRun: 2, verdict: "stable" });
+    expect(t("a.test.js > skipped")).toMatchObject({ verdict: "skipped" });
+    expect(t("b.test.js > other")).toMatchObject({ attempts: 10 });
+    expect(report.summary.verdict).toBe("flaky");
+  }, 180_000);
 });
 
 describe("tests sharing a name, and skipped tests (node:test)", () => {

@@ -187,6 +187,56 @@ describe("Jest and Vitest JSON", () => {
     );
   });
 
+  it("vitest's 'pending' is a test that never ran (its worker died): the file's finding, not a skip", () => {
+    // What vitest 4 writes when a test SIGKILLs its worker: the file "passed", its tests "pending".
+    const doc = {
+      testResults: [
+        {
+          name: "/p/a.test.js",
+          status: "passed",
+          message: "",
+          assertionResults: [
+            { title: "ok", ancestorTitles: [], status: "pending" },
+            { title: "killed", ancestorTitles: [], status: "pending" },
+            { title: "later", ancestorTitles: [], status: "skipped" },
+          ],
+        },
+      ],
+    };
+    const tests = parseJestJson(JSON.stringify(doc), "/p", "vitest");
+    expect(tests.map((t) => [t.id, t.status, t.kind])).toEqual([
+      ["a.test.js", "failed", "collection"],
+      ["a.test.js > later", "skipped", undefined],
+    ]);
+    // Jest writes "pending" for it.skip: a skip.
+    expect(parseJestJson(JSON.stringify(doc), "/p", "jest").map((t) => t.status)).toEqual([
+      "skipped",
+      "skipped",
+      "skipped",
+    ]);
+  });
+
+  it("a file that failed outside its tests (an import error, a dead jest worker) is that file's finding", () => {
+    const doc = {
+      testResults: [
+        {
+          name: "/p/x.test.js",
+          status: "failed",
+          message: "A jest worker process (pid=12) was terminated by another process: signal=SIGKILL",
+          assertionResults: [],
+        },
+      ],
+    };
+    expect(parseJestJson(JSON.stringify(doc), "/p")).toEqual([
+      expect.objectContaining({
+        id: "x.test.js",
+        kind: "collection",
+        status: "failed",
+        message: expect.stringMatching(/^x\.test\.js failed outside its tests: A jest worker process/),
+      }),
+    ]);
+  });
+
   it("refuses non-JSON and JSON without testResults", () => {
     expect(() => parseJestJson("nope", "/")).toThrowError(/jest json: not JSON/);
     expect(() => parseJestJson("{}", "/")).toThrowError("jest json: no testResults array");
