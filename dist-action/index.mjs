@@ -52797,7 +52797,7 @@ function summarize(outcomes, opts) {
   };
 }
 var RANK = { none: 0, low: 1, medium: 2, high: 3, critical: 4 };
-function withTests(summary2, tests, ignored) {
+function withTests(summary2, tests, ignored, notRerun = []) {
   const counts = { total: tests.length, stable: 0, flaky: 0, failing: 0, error: 0, skipped: 0, ignored };
   let worst = "none";
   for (const t of tests) {
@@ -52805,15 +52805,23 @@ function withTests(summary2, tests, ignored) {
     if (RANK[t.severity] > RANK[worst]) worst = t.severity;
   }
   const ran = counts.stable + counts.flaky + counts.failing > 0;
-  const verdict = !ran ? summary2.verdict : counts.failing > 0 ? "failing" : counts.flaky > 0 ? "flaky" : "stable";
+  const verdict = notRerun.length > 0 ? "error" : !ran ? summary2.verdict : counts.failing > 0 ? "failing" : counts.flaky > 0 ? "flaky" : "stable";
   const parts = ["flaky", "failing", "stable", "skipped", "error"].filter((k) => counts[k] > 0).map((k) => `${counts[k]} ${k === "error" ? "not run" : k}`);
   return {
     ...summary2,
     tests: counts,
     verdict,
     severity: ran ? worst : summary2.severity,
-    statement: ran ? `${counts.total} test${counts.total === 1 ? "" : "s"}: ${parts.join(", ")}${ignored ? ` (${ignored} ignored)` : ""}` : summary2.statement
+    statement: [
+      notRerun.length > 0 ? `could not rerun ${couldNot(notRerun)}` : "",
+      ran ? `${counts.total} test${counts.total === 1 ? "" : "s"}: ${parts.join(", ")}${ignored ? ` (${ignored} ignored)` : ""}` : notRerun.length > 0 ? "" : summary2.statement
+    ].filter((p) => p !== "").join("; ")
   };
+}
+function couldNot(ids) {
+  const shown = ids.slice(0, 3).map((id) => JSON.stringify(id));
+  const more = ids.length > 3 ? ` and ${ids.length - 3} more` : "";
+  return `${ids.length} requested test${ids.length === 1 ? "" : "s"} (${shown.join(", ")}${more}): ${ids.length === 1 ? "it" : "they"} ran in no attempt`;
 }
 function pct(x2) {
   const v = x2 * 100;
@@ -52937,6 +52945,12 @@ function headline(report) {
   const s = report.summary;
   if (report.tests.length === 0) return `${s.verdict.toUpperCase()} \xB7 severity ${s.severity.toUpperCase()}`;
   const count = (v) => report.tests.filter((t) => t.verdict === v).length;
+  const notRerun = count("error");
+  if (s.verdict === "error" && notRerun > 0) {
+    const first = report.tests.find((t) => t.verdict === "error");
+    const what = notRerun === 1 ? JSON.stringify(first?.id ?? "") : `${notRerun} of the requested tests`;
+    return `Could not rerun ${what}: no verdict for ${notRerun === 1 ? "it" : "them"}`;
+  }
   const flaky = count("flaky");
   const failing = count("failing");
   const parts = [];
@@ -58862,12 +58876,9 @@ async function runWithResults(s, spec) {
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
   });
   s.timeout.observe(record2);
-  const collected = fromEvents(
-    collectResults(s.adapter, sink, cwd, s.junitGlob),
-    eventsFile,
-    record2,
-    cwd,
-    s.adapter
+  const collected = timeoutsOf(
+    fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record2, cwd, s.adapter),
+    record2
   );
   const wanted = new Set(spec.tests);
   const results = collected.ok && spec.tests.length > 0 ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) } : collected;
@@ -58905,6 +58916,19 @@ function fromEvents(collected, eventsFile, record2, cwd, adapter) {
     tests: distinguishDuplicates(
       [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed],
       adapter
+    )
+  };
+}
+function timeoutsOf(collected, record2) {
+  if (!collected.ok || !record2.timedOut) return collected;
+  return {
+    ok: true,
+    tests: collected.tests.map(
+      (t) => t.died === "crashed" ? {
+        ...t,
+        died: "timedOut",
+        message: "timed out: the attempt was killed at the per-attempt timeout while this test ran"
+      } : t
     )
   };
 }
@@ -59308,6 +59332,7 @@ import { isAbsolute as isAbsolute3, relative as relative3, sep as sep3 } from "n
 // src/parsers/go-json.ts
 function parseGoTestJson(stream) {
   const tests = /* @__PURE__ */ new Map();
+  const ended = /* @__PURE__ */ new Map();
   let sawEvent = false;
   for (const line of stream.split("\n")) {
     if (!line.startsWith("{")) continue;
@@ -59318,6 +59343,7 @@ function parseGoTestJson(stream) {
       continue;
     }
     sawEvent = true;
+    if (!e.Test && e.Package && (e.Action === "pass" || e.Action === "fail")) ended.set(e.Package, e.Action);
     if (!e.Test || !e.Package) continue;
     const key = `${e.Package}\0${e.Test}`;
     let t = tests.get(key);
@@ -59327,6 +59353,8 @@ function parseGoTestJson(stream) {
     }
     if (e.Action === "output" && e.Output !== void 0) {
       if (t.output.length < 200) t.output.push(e.Output);
+    } else if (e.Action === "pause" || e.Action === "cont") {
+      t.paused = e.Action === "pause";
     } else if (e.Action === "pass" || e.Action === "fail" || e.Action === "skip") {
       t.status = e.Action === "pass" ? "passed" : e.Action === "fail" ? "failed" : "skipped";
       if (e.Elapsed !== void 0) t.elapsed = e.Elapsed;
@@ -59335,8 +59363,26 @@ function parseGoTestJson(stream) {
   if (!sawEvent && stream.trim() !== "")
     throw new ResultParseError("go test -json", "no JSON events in the output");
   const out = [];
+  const unfinished = [...tests.values()].filter((t) => !t.status);
   for (const t of tests.values()) {
-    if (!t.status) continue;
+    if (!t.status) {
+      const innermost = !unfinished.some(
+        (u) => u !== t && u.pkg === t.pkg && u.name.startsWith(`${t.name}/`)
+      );
+      if (ended.get(t.pkg) !== "pass" && innermost && !t.paused) {
+        out.push({
+          id: `${t.pkg}.${t.name}`,
+          name: t.name,
+          file: null,
+          status: "failed",
+          message: `crashed: the test binary died while this test ran
+${failureMessage(t.output)}`.trim(),
+          durationMs: null,
+          died: "crashed"
+        });
+      }
+      continue;
+    }
     out.push({
       id: `${t.pkg}.${t.name}`,
       name: t.name,
@@ -60437,9 +60483,8 @@ function buildReport(b) {
     const r = annotate(testResultOf(tally, opts), tally, b);
     (isIgnored(tally.id) ? ignored : results).push(r);
   }
-  for (const id of b.requestedTests) {
-    if (!b.aggregator.get(id)) results.push(notRun(id));
-  }
+  const notRerun = b.requestedTests.filter((id) => !b.aggregator.get(id));
+  for (const id of notRerun) results.push(notRun(id));
   let summary2 = summarize(
     attempts.map((a) => a.outcome),
     {
@@ -60451,7 +60496,7 @@ function buildReport(b) {
     }
   );
   summary2.attemptsWithoutResults = b.attemptsWithoutResults;
-  if (framework.results !== "none") summary2 = withTests(summary2, results, ignored.length);
+  if (framework.results !== "none") summary2 = withTests(summary2, results, ignored.length, notRerun);
   const firstFailure = attempts.find((a) => a.outcome === "failed" || a.outcome === "timedOut");
   return {
     schemaVersion: 1,

@@ -64,7 +64,13 @@ const RANK = { none: 0, low: 1, medium: 2, high: 3, critical: 4 } as const;
  * (a failing test is the first thing to fix), flaky beats stable; the severity is the worst test's.
  * The rate and interval stay the command's.
  */
-export function withTests(summary: Summary, tests: readonly TestResult[], ignored: number): Summary {
+export function withTests(
+  summary: Summary,
+  tests: readonly TestResult[],
+  ignored: number,
+  /** Ids the job was asked to rerun that ran in no attempt: the answer is incomplete. */
+  notRerun: readonly string[] = [],
+): Summary {
   const counts = { total: tests.length, stable: 0, flaky: 0, failing: 0, error: 0, skipped: 0, ignored };
   let worst: Summary["severity"] = "none";
   for (const t of tests) {
@@ -72,13 +78,18 @@ export function withTests(summary: Summary, tests: readonly TestResult[], ignore
     if (RANK[t.severity] > RANK[worst]) worst = t.severity;
   }
   const ran = counts.stable + counts.flaky + counts.failing > 0;
-  const verdict: Summary["verdict"] = !ran
-    ? summary.verdict
-    : counts.failing > 0
-      ? "failing"
-      : counts.flaky > 0
-        ? "flaky"
-        : "stable";
+  // A requested test we could not rerun makes the whole answer "error": a stable or failing
+  // headline would claim something about a test nobody measured.
+  const verdict: Summary["verdict"] =
+    notRerun.length > 0
+      ? "error"
+      : !ran
+        ? summary.verdict
+        : counts.failing > 0
+          ? "failing"
+          : counts.flaky > 0
+            ? "flaky"
+            : "stable";
   const parts = (["flaky", "failing", "stable", "skipped", "error"] as const)
     .filter((k) => counts[k] > 0)
     .map((k) => `${counts[k]} ${k === "error" ? "not run" : k}`);
@@ -87,10 +98,23 @@ export function withTests(summary: Summary, tests: readonly TestResult[], ignore
     tests: counts,
     verdict,
     severity: ran ? worst : summary.severity,
-    statement: ran
-      ? `${counts.total} test${counts.total === 1 ? "" : "s"}: ${parts.join(", ")}${ignored ? ` (${ignored} ignored)` : ""}`
-      : summary.statement,
+    statement: [
+      notRerun.length > 0 ? `could not rerun ${couldNot(notRerun)}` : "",
+      ran
+        ? `${counts.total} test${counts.total === 1 ? "" : "s"}: ${parts.join(", ")}${ignored ? ` (${ignored} ignored)` : ""}`
+        : notRerun.length > 0
+          ? ""
+          : summary.statement,
+    ]
+      .filter((p) => p !== "")
+      .join("; "),
   };
+}
+
+function couldNot(ids: readonly string[]): string {
+  const shown = ids.slice(0, 3).map((id) => JSON.stringify(id));
+  const more = ids.length > 3 ? ` and ${ids.length - 3} more` : "";
+  return `${ids.length} requested test${ids.length === 1 ? "" : "s"} (${shown.join(", ")}${more}): ${ids.length === 1 ? "it" : "they"} ran in no attempt`;
 }
 
 export function pct(x: number): string {

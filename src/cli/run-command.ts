@@ -160,6 +160,12 @@ export async function runCommand(
     );
   }
   await notify(report, config, gate, today, io);
+  if (report.summary.verdict === "error") {
+    // No complete answer (a requested test never ran, or no attempt could run): never exit 0 as if
+    // the tests had been measured.
+    io.stderr.write(`flaky-detector: no complete answer: ${report.summary.statement}\n`);
+    return EXIT.infra;
+  }
   return severityAtLeast(gate, config.fail_on) ? EXIT.flaky : EXIT.ok;
 }
 

@@ -16,8 +16,10 @@ interface Event {
 export function parseGoTestJson(stream: string): ParsedTest[] {
   const tests = new Map<
     string,
-    { pkg: string; name: string; status?: TestStatus; output: string[]; elapsed?: number }
+    { pkg: string; name: string; status?: TestStatus; output: string[]; elapsed?: number; paused?: boolean }
   >();
+  /** Packages whose test binary ended: "pass" or "fail" (a package-level action). */
+  const ended = new Map<string, string>();
   let sawEvent = false;
   for (const line of stream.split("\n")) {
     if (!line.startsWith("{")) continue;
@@ -28,6 +30,7 @@ export function parseGoTestJson(stream: string): ParsedTest[] {
       continue;
     }
     sawEvent = true;
+    if (!e.Test && e.Package && (e.Action === "pass" || e.Action === "fail")) ended.set(e.Package, e.Action);
     if (!e.Test || !e.Package) continue;
     const key = `${e.Package}\u0000${e.Test}`;
     let t = tests.get(key);
@@ -37,6 +40,8 @@ export function parseGoTestJson(stream: string): ParsedTest[] {
     }
     if (e.Action === "output" && e.Output !== undefined) {
       if (t.output.length < 200) t.output.push(e.Output);
+    } else if (e.Action === "pause" || e.Action === "cont") {
+      t.paused = e.Action === "pause";
     } else if (e.Action === "pass" || e.Action === "fail" || e.Action === "skip") {
       t.status = e.Action === "pass" ? "passed" : e.Action === "fail" ? "failed" : "skipped";
       if (e.Elapsed !== undefined) t.elapsed = e.Elapsed;
@@ -45,9 +50,29 @@ export function parseGoTestJson(stream: string): ParsedTest[] {
   if (!sawEvent && stream.trim() !== "")
     throw new ResultParseError("go test -json", "no JSON events in the output");
   const out: ParsedTest[] = [];
+  const unfinished = [...tests.values()].filter((t) => !t.status);
   for (const t of tests.values()) {
-    // A test still running when the binary died (panic, timeout) has no final action: not a result.
-    if (!t.status) continue;
+    if (!t.status) {
+      // Still running when its package's binary died (os.Exit, a signal, our timeout): that test
+      // crashed — the innermost running test, not the parent waiting on its subtest, and not a
+      // paused parallel test. A stream cut before the package ended (the whole tree killed at our
+      // timeout) counts the same; the session turns it into a timeout when the attempt timed out.
+      const innermost = !unfinished.some(
+        (u) => u !== t && u.pkg === t.pkg && u.name.startsWith(`${t.name}/`),
+      );
+      if (ended.get(t.pkg) !== "pass" && innermost && !t.paused) {
+        out.push({
+          id: `${t.pkg}.${t.name}`,
+          name: t.name,
+          file: null,
+          status: "failed",
+          message: `crashed: the test binary died while this test ran\n${failureMessage(t.output)}`.trim(),
+          durationMs: null,
+          died: "crashed",
+        });
+      }
+      continue;
+    }
     out.push({
       id: `${t.pkg}.${t.name}`,
       name: t.name,

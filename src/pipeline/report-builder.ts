@@ -93,9 +93,8 @@ export function buildReport(b: BuildInput): Report {
     (isIgnored(tally.id) ? ignored : results).push(r);
   }
   // A requested test that never ran is "error" (could not be run), never "failing".
-  for (const id of b.requestedTests) {
-    if (!b.aggregator.get(id)) results.push(notRun(id));
-  }
+  const notRerun = b.requestedTests.filter((id) => !b.aggregator.get(id));
+  for (const id of notRerun) results.push(notRun(id));
   let summary = summarize(
     attempts.map((a) => a.outcome),
     {
@@ -107,7 +106,7 @@ export function buildReport(b: BuildInput): Report {
     },
   );
   summary.attemptsWithoutResults = b.attemptsWithoutResults;
-  if (framework.results !== "none") summary = withTests(summary, results, ignored.length);
+  if (framework.results !== "none") summary = withTests(summary, results, ignored.length, notRerun);
   const firstFailure = attempts.find((a) => a.outcome === "failed" || a.outcome === "timedOut");
   return {
     schemaVersion: 1,

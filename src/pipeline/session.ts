@@ -98,12 +98,9 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
   });
   s.timeout.observe(record);
-  const collected = fromEvents(
-    collectResults(s.adapter, sink, cwd, s.junitGlob),
-    eventsFile,
+  const collected = timeoutsOf(
+    fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record, cwd, s.adapter),
     record,
-    cwd,
-    s.adapter,
   );
   const wanted = new Set(spec.tests);
   const results: AttemptRun["results"] =
@@ -159,6 +156,26 @@ function fromEvents(
     tests: distinguishDuplicates(
       [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed],
       adapter,
+    ),
+  };
+}
+
+/**
+ * A parser that saw a test running when the stream ended (go's test2json) reports it as crashed;
+ * when our own timeout killed the attempt, it timed out.
+ */
+function timeoutsOf(collected: Collected, record: AttemptRecord): Collected {
+  if (!collected.ok || !record.timedOut) return collected;
+  return {
+    ok: true,
+    tests: collected.tests.map((t) =>
+      t.died === "crashed"
+        ? {
+            ...t,
+            died: "timedOut",
+            message: "timed out: the attempt was killed at the per-attempt timeout while this test ran",
+          }
+        : t,
     ),
   };
 }

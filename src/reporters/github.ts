@@ -60,6 +60,12 @@ export function headline(report: Report): string {
   const s = report.summary;
   if (report.tests.length === 0) return `${s.verdict.toUpperCase()} · severity ${s.severity.toUpperCase()}`;
   const count = (v: TestResult["verdict"]) => report.tests.filter((t) => t.verdict === v).length;
+  const notRerun = count("error");
+  if (s.verdict === "error" && notRerun > 0) {
+    const first = report.tests.find((t) => t.verdict === "error");
+    const what = notRerun === 1 ? JSON.stringify(first?.id ?? "") : `${notRerun} of the requested tests`;
+    return `Could not rerun ${what}: no verdict for ${notRerun === 1 ? "it" : "them"}`;
+  }
   const flaky = count("flaky");
   const failing = count("failing");
   const parts: string[] = [];

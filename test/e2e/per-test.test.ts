@@ -275,6 +275,35 @@ describe("pytest filters", () => {
     expect(r.stdout).not.toMatch(/FAILING|STABLE|CRITICAL/);
     expect(existsSync(json())).toBe(false);
   });
+
+  it("one requested test that ran in no attempt makes the job's verdict error (exit 3), whatever the others did", async () => {
+    const p = project();
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "2",
+        "--test",
+        "test_orders.py::test_nope",
+        "--test",
+        "test_orders.py::test_total_includes_tax",
+        "--json",
+        json(),
+        "--",
+        ...pytest(),
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(3);
+    const report = readReport(json());
+    expect(report.summary.verdict).toBe("error");
+    expect(report.summary.statement).toMatch(
+      /^could not rerun 1 requested test \("test_orders.py::test_nope"\): it ran in no attempt; 2 tests: 1 stable, 1 not run$/,
+    );
+    expect(report.tests.find((t) => t.id === "test_orders.py::test_nope")?.verdict).toBe("error");
+    expect(r.stdout).toMatch(/^ERROR/m);
+    expect(r.stderr).toContain("no complete answer: could not rerun 1 requested test");
+  });
 });
 
 describe("a test that crashes its process (pytest, per-test events)", () => {
@@ -641,6 +670,47 @@ describe("go outside a module (GOPATH mode)", () => {
     }
     expect(ids[0]).toEqual(ids[1]);
   }, 120_000);
+});
+
+describe("a go test that kills its test binary", () => {
+  it("is a crashed failure of that test (test2json never ends it); the tests after it did not run", async () => {
+    const p = join(dir.path, "gocrash");
+    mkdirSync(p);
+    writeFileSync(join(p, "go.mod"), "module example.com/crash\n\ngo 1.19\n");
+    writeFileSync(
+      join(p, "crash_test.go"),
+      [
+        "package crash",
+        "",
+        'import (\n\t"os"\n\t"strconv"\n\t"syscall"\n\t"testing"\n)',
+        "",
+        "func TestOK(t *testing.T) {}",
+        "",
+        "func TestKilled(t *testing.T) {",
+        '\tn, _ := strconv.Atoi(os.Getenv("ATTEMPT"))',
+        "\tif n%5 == 0 {",
+        "\t\tsyscall.Kill(os.Getpid(), syscall.SIGKILL)",
+        "\t}",
+        "}",
+        "",
+        "func TestZAfter(t *testing.T) {}",
+        "",
+      ].join("\n"),
+    );
+    const r = await runCli(
+      ["run", "--runs", "10", "--stop", "fixed", "--json", json(), "--", "go", "test", "-count=1", "."],
+      { cwd: p, env: { GOFLAGS: "-mod=mod" } },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const t = (name: string) => report.tests.find((x) => x.name === name);
+    expect(t("TestKilled")).toMatchObject({ attempts: 10, failures: 2, crashes: 2, verdict: "flaky" });
+    expect(t("TestKilled")?.firstFailure?.message).toMatch(
+      /^crashed: the test binary died while this test ran/,
+    );
+    expect(t("TestZAfter")).toMatchObject({ attempts: 8, notRun: 2, verdict: "stable" });
+    expect(t("TestOK")).toMatchObject({ attempts: 10, failures: 0 });
+  }, 180_000);
 });
 
 describe("adaptive stopping", () => {

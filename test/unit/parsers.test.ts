@@ -133,15 +133,30 @@ describe("go test -json", () => {
     );
   });
 
-  it("ignores a test the binary never finished (panic, timeout) and non-JSON lines", () => {
+  it("a test running when its package's binary died crashed (the innermost, not paused); non-JSON lines are ignored", () => {
     const stream = [
       "# example.com/x [build output]",
       '{"Action":"run","Package":"p","Test":"TestA"}',
       '{"Action":"run","Package":"p","Test":"TestB"}',
+      '{"Action":"run","Package":"p","Test":"TestB/sub"}',
+      '{"Action":"run","Package":"p","Test":"TestP"}',
+      '{"Action":"pause","Package":"p","Test":"TestP"}',
       '{"Action":"pass","Package":"p","Test":"TestA","Elapsed":0.01}',
+      '{"Action":"output","Package":"p","Test":"TestB/sub","Output":"about to exit\\n"}',
       '{"Action":"fail","Package":"p","Elapsed":0.5}',
     ].join("\n");
-    expect(parseGoTestJson(stream).map((t) => [t.id, t.status])).toEqual([["p.TestA", "passed"]]);
+    expect(parseGoTestJson(stream).map((t) => [t.id, t.status, t.died ?? null])).toEqual([
+      ["p.TestA", "passed", null],
+      ["p.TestB/sub", "failed", "crashed"],
+    ]);
+    expect(parseGoTestJson(stream)[1]?.message).toBe(
+      "crashed: the test binary died while this test ran\nabout to exit",
+    );
+    // A package that passed leaves nothing unfinished to blame.
+    const passed = ['{"Action":"run","Package":"q","Test":"TestX"}', '{"Action":"pass","Package":"q"}'].join(
+      "\n",
+    );
+    expect(parseGoTestJson(passed)).toEqual([]);
   });
 
   it("keeps subtests apart", () => {

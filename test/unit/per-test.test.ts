@@ -201,6 +201,12 @@ describe("job summary with tests", () => {
       severity: "medium",
       statement: "2 tests: 1 flaky, 1 stable",
     });
+    // A requested test that ran nowhere: no complete answer, whatever the others did.
+    expect(withTests(base, [t("failing", "critical"), t("error", "none")], 0, ["x::gone"])).toMatchObject({
+      verdict: "error",
+      statement:
+        'could not rerun 1 requested test ("x::gone"): it ran in no attempt; 2 tests: 1 failing, 1 not run',
+    });
     expect(withTests(base, [t("flaky", "high"), t("failing", "critical")], 1)).toMatchObject({
       verdict: "failing",
       severity: "critical",
