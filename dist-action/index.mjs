@@ -67191,6 +67191,10 @@ async function act(env, signal) {
     setFailed(`severity ${gate.toUpperCase()} reached fail-on ${config2.fail_on.toUpperCase()}`);
     return EXIT.flaky;
   }
+  if (report.summary.verdict === "error") {
+    setFailed(`no complete answer: ${report.summary.statement}`);
+    return EXIT.infra;
+  }
   return EXIT.ok;
 }
 function skipped() {

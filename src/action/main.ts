@@ -196,6 +196,11 @@ async function act(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<number>
     core.setFailed(`severity ${gate.toUpperCase()} reached fail-on ${config.fail_on.toUpperCase()}`);
     return EXIT.flaky;
   }
+  if (report.summary.verdict === "error") {
+    // The comment says what could not be rerun; the step must not pass as if it had been measured.
+    core.setFailed(`no complete answer: ${report.summary.statement}`);
+    return EXIT.infra;
+  }
   return EXIT.ok;
 }
 
