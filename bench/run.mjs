@@ -44,30 +44,34 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/**
+ * `flaky-detector run` over a fixed number of attempts at parallelism 2, without progress or
+ * installs: all attempts run (adaptive stopping would end a healthy command near 72 and compare
+ * nothing).
+ */
+const fixedRun = (runs, ...extra) => [
+  process.execPath,
+  BIN,
+  "run",
+  "--runs",
+  String(runs),
+  "--stop",
+  "fixed",
+  "--parallelism",
+  "2",
+  "--progress",
+  "none",
+  "--no-install",
+  ...extra,
+];
+
 const results = { date: new Date().toISOString(), node: process.version, reps: REPS, benchmarks: {} };
 const work = mkdtempSync(join(tmpdir(), "fd-bench-"));
 
 try {
   if (!only || only === "overhead") {
     // 200 attempts of a ~50 ms command at parallelism 2: the detector vs xargs -P 2, same commands.
-    const detector = [
-      process.execPath,
-      BIN,
-      "run",
-      "--runs",
-      "200",
-      // All 200: adaptive stopping would end a healthy command near 60 and compare nothing.
-      "--stop",
-      "fixed",
-      "--parallelism",
-      "2",
-      "--progress",
-      "none",
-      "--no-install",
-      "--",
-      "sleep",
-      "0.05",
-    ];
+    const detector = [...fixedRun(200), "--", "sleep", "0.05"];
     const xargs = ["xargs", "-P", "2", "-I{}", "sleep", "0.05"];
     const input = Array.from({ length: 200 }, (_, i) => String(i)).join("\n");
     const d = [];
@@ -110,21 +114,7 @@ try {
     const eventReps = Math.max(1, Math.min(REPS, 3));
     results.benchmarks.events = { what: "", goal: "<= 1.05", suites: {} };
     for (const [name, suite] of Object.entries(suites)) {
-      const base = [
-        process.execPath,
-        BIN,
-        "run",
-        "--runs",
-        "200",
-        "--stop",
-        "fixed",
-        "--parallelism",
-        "2",
-        "--progress",
-        "none",
-        "--no-install",
-        "--no-history",
-      ];
+      const base = fixedRun(200, "--no-history");
       const withEvents = [];
       const without = [];
       for (let i = 0; i < eventReps; i++) {
@@ -153,21 +143,7 @@ try {
   if (!only || only === "memory") {
     // 1,000 attempts each printing 1 MB: the detector's peak RSS (VmHWM).
     const detector = [
-      process.execPath,
-      BIN,
-      "run",
-      "--runs",
-      "1000",
-      // All 1,000: adaptive stopping would end this passing command near 60.
-      "--stop",
-      "fixed",
-      "--parallelism",
-      "2",
-      "--progress",
-      "none",
-      "--no-install",
-      "--json",
-      join(work, "m.json"),
+      ...fixedRun(1000, "--json", join(work, "m.json")),
       "--",
       process.execPath,
       join(ROOT, "test/fixtures/bin/chatty.mjs"),
