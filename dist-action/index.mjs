@@ -58348,13 +58348,26 @@ function valueIn(env, name) {
   const end = env.indexOf(0, start);
   return env.subarray(start, end < 0 ? env.length : end).toString();
 }
-function findMarked(mark) {
+function findMarked(mark, group) {
   const found = [];
-  for (const p of processes()) if (valueIn(p.env, MARK_VARIABLE) === mark) found.push(p.pid);
+  for (const p of processes()) {
+    if (valueIn(p.env, MARK_VARIABLE) !== mark) continue;
+    if (group !== void 0 && groupOf(p.pid) === group) continue;
+    found.push(p.pid);
+  }
   return found;
 }
-function killMarked(mark) {
-  const pids = findMarked(mark);
+function groupOf(pid) {
+  try {
+    const stat2 = readFileSync6(`/proc/${pid}/stat`, "utf8");
+    const fields = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[2]);
+  } catch {
+    return void 0;
+  }
+}
+function killMarked(mark, group) {
+  const pids = findMarked(mark, group);
   for (const pid of pids) {
     try {
       process.kill(pid, "SIGKILL");
@@ -58582,7 +58595,7 @@ function runTree(opts) {
       opts.signal?.removeEventListener("abort", onAbort);
       killGroup("SIGKILL");
       if (child?.pid !== void 0) liveGroups.delete(child.pid);
-      const escaped = child?.pid !== void 0 ? killMarked(mark) : [];
+      const escaped = child?.pid !== void 0 ? killMarked(mark, child.pid) : [];
       const done = () => resolve7({
         ...spawnError ? { spawnError } : {},
         ...terminatedBy ? { terminatedBy } : {},

@@ -44,11 +44,30 @@ function valueIn(env: Buffer, name: string): string | undefined {
   return env.subarray(start, end < 0 ? env.length : end).toString();
 }
 
-/** Pids of live processes whose environment holds `MARK_VARIABLE=mark`. */
-export function findMarked(mark: string): number[] {
+/**
+ * Pids of live processes whose environment holds `MARK_VARIABLE=mark`, except members of process
+ * group `group`: those were just sent SIGKILL with their group and may not be gone yet on a busy
+ * machine; they did not escape.
+ */
+export function findMarked(mark: string, group?: number): number[] {
   const found: number[] = [];
-  for (const p of processes()) if (valueIn(p.env, MARK_VARIABLE) === mark) found.push(p.pid);
+  for (const p of processes()) {
+    if (valueIn(p.env, MARK_VARIABLE) !== mark) continue;
+    if (group !== undefined && groupOf(p.pid) === group) continue;
+    found.push(p.pid);
+  }
   return found;
+}
+
+/** The process group of a pid (field 5 of /proc/<pid>/stat, after the parenthesised name). */
+function groupOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[2]);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -71,8 +90,8 @@ export function killOrphans(): number[] {
 }
 
 /** Kill every process still carrying the mark; returns their pids (empty when none escaped). */
-export function killMarked(mark: string): number[] {
-  const pids = findMarked(mark);
+export function killMarked(mark: string, group?: number): number[] {
+  const pids = findMarked(mark, group);
   for (const pid of pids) {
     try {
       process.kill(pid, "SIGKILL");

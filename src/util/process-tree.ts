@@ -97,7 +97,8 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
       // A leftover that ignored SIGTERM and closed its pipes must not outlive the attempt.
       killGroup("SIGKILL");
       if (child?.pid !== undefined) liveGroups.delete(child.pid);
-      const escaped = child?.pid !== undefined ? killMarked(mark) : [];
+      // The group itself was just killed; only processes outside it escaped.
+      const escaped = child?.pid !== undefined ? killMarked(mark, child.pid) : [];
       const done = () =>
         resolve({
           ...(spawnError ? { spawnError } : {}),
