@@ -60523,7 +60523,7 @@ function buildReport(b) {
       runs: config2.runs,
       parallelism: b.parallelism,
       timeout: b.timeout ? b.timeout.ms / 1e3 : config2.timeout,
-      timeoutRule: b.timeout ? b.timeout.describe() : String(config2.timeout),
+      timeoutRule: b.timeout ? b.timeout.describe() : config2.timeout === "auto" ? "auto: each shard derived its own from its first attempts" : `${config2.timeout} s (set)`,
       jobTimeout: config2.job_timeout,
       framework: config2.framework,
       stop: config2.stop,

@@ -120,7 +120,11 @@ export function buildReport(b: BuildInput): Report {
       runs: config.runs,
       parallelism: b.parallelism,
       timeout: b.timeout ? b.timeout.ms / 1000 : config.timeout,
-      timeoutRule: b.timeout ? b.timeout.describe() : String(config.timeout),
+      timeoutRule: b.timeout
+        ? b.timeout.describe()
+        : config.timeout === "auto"
+          ? "auto: each shard derived its own from its first attempts"
+          : `${config.timeout} s (set)`,
       jobTimeout: config.job_timeout,
       framework: config.framework,
       stop: config.stop,

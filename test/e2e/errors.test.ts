@@ -42,7 +42,9 @@ describe("usage and config errors exit 2 with what, the bad value and the fix", 
       "invalid configuration (2 problems)",
     );
     expect(r.stderr).toContain("parallelism: must be an integer from 1 to 1024, got 0 (from --parallelism)");
-    expect(r.stderr).toContain("timeout: must be a number from 0.001 to 604800, got -3 (from --timeout)");
+    expect(r.stderr).toContain(
+      "timeout: must be a number from 0.001 to 604800, or auto, got -3 (from --timeout)",
+    );
   });
 
   it("--framework with a choice list", () =>

@@ -62,7 +62,8 @@ function essence(r: Report) {
     tests: r.tests.map((t) => ({ ...t, failingSeeds: [...t.failingSeeds].sort() })),
     attempts: r.attempts.map((a) => [a.index, a.seed, a.outcome, a.tests]),
     followUps: [...r.followUps].sort((a, b) => a.seed - b.seed || a.test.localeCompare(b.test)),
-    request: { ...r.request, parallelism: undefined },
+    // Under timeout: auto each shard derives its own per-attempt timeout from its first attempts.
+    request: { ...r.request, parallelism: undefined, timeout: undefined, timeoutRule: undefined },
   };
 }
 
