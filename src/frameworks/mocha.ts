@@ -30,5 +30,8 @@ export const mocha: FrameworkAdapter = {
     }
     return { argv: args, env };
   },
+  // A CI run's xunit file (--from-junit, the Action's artifacts) carries the runner's absolute path
+  // in `file`; the identity is the titles, as when we run mocha ourselves.
+  junitId: (c) => (c.classname ? `${c.classname} > ${c.name}` : c.name),
   parse: (text) => parseJUnit(text, (c) => (c.classname ? `${c.classname} > ${c.name}` : c.name)),
 };

@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -471,6 +472,58 @@ describe("a test that kills vitest's worker", () => {
     expect(t("b.test.js > other")).toMatchObject({ attempts: 10 });
     expect(report.summary.verdict).toBe("flaky");
   }, 180_000);
+});
+
+describe("--from-junit with mocha's own xunit reporter (a CI run's file)", () => {
+  it("reruns exactly the test that failed in CI, not 'passed every rerun' for an id that matches nothing", async () => {
+    const p = join(dir.path, "mocha-ci");
+    mkdirSync(join(p, "test"), { recursive: true });
+    for (const f of ["package.json", "package-lock.json"])
+      cpSync(join(ROOT, "examples/mocha", f), join(p, f));
+    writeFileSync(
+      join(p, "test/cart.test.js"),
+      [
+        'const assert = require("node:assert");',
+        'describe("cart", () => {',
+        '  describe("totals", () => {',
+        '    it("adds tax", () => { if (process.env.CI_RUN) assert.fail("tax service down"); });',
+        '    it("rounds", () => {});',
+        "  });",
+        "});",
+        "",
+      ].join("\n"),
+    );
+    // The real mocha writes the CI file, as a CI job would (installed from the example's lockfile).
+    execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--silent"], { cwd: p, stdio: "ignore" });
+    spawnSync("npx", ["mocha", "--reporter", "xunit", "--reporter-option", `output=${join(p, "ci.xml")}`], {
+      cwd: p,
+      env: { ...process.env, CI_RUN: "1" },
+    });
+    expect(readFileSync(join(p, "ci.xml"), "utf8")).toMatch(/file="\/[^"]*cart\.test\.js"/);
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "3",
+        "--stop",
+        "fixed",
+        "--from-junit",
+        "ci.xml",
+        "--json",
+        json(),
+        "--",
+        "npx",
+        "mocha",
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    expect(report.request.tests).toEqual(["cart totals > adds tax"]);
+    expect(report.tests.map((t) => [t.id, t.attempts, t.verdict])).toEqual([
+      ["cart totals > adds tax", 3, "stable"],
+    ]);
+  }, 300_000);
 });
 
 describe("tests sharing a name, and skipped tests (node:test)", () => {
