@@ -60305,10 +60305,12 @@ var AttemptTimeout = class {
     if (record2.outcome === "cancelled") return;
     this.first.push(record2);
     if (this.first.length < this.wave) return;
-    const completed = this.first.filter((r) => r.outcome === "passed" || r.outcome === "failed");
-    if (completed.length === 0) return;
-    const slowest = Math.max(...completed.map((r) => r.durationMs));
-    this.derivedMs = Math.min(AUTO_CEILING_S * 1e3, Math.max(AUTO_FLOOR_S * 1e3, AUTO_FACTOR * slowest));
+    const slowest = this.slowestS();
+    if (slowest === null) return;
+    this.derivedMs = Math.min(
+      AUTO_CEILING_S * 1e3,
+      Math.max(AUTO_FLOOR_S * 1e3, AUTO_FACTOR * slowest * 1e3)
+    );
   }
   /** The slowest first-wave attempt, in seconds, when one completed. */
   slowestS() {

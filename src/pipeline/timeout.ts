@@ -43,11 +43,13 @@ export class AttemptTimeout {
     if (record.outcome === "cancelled") return;
     this.first.push(record);
     if (this.first.length < this.wave) return;
-    const completed = this.first.filter((r) => r.outcome === "passed" || r.outcome === "failed");
+    const slowest = this.slowestS();
     // Every first attempt timed out or errored: nothing to derive from, keep the ceiling.
-    if (completed.length === 0) return;
-    const slowest = Math.max(...completed.map((r) => r.durationMs));
-    this.derivedMs = Math.min(AUTO_CEILING_S * 1000, Math.max(AUTO_FLOOR_S * 1000, AUTO_FACTOR * slowest));
+    if (slowest === null) return;
+    this.derivedMs = Math.min(
+      AUTO_CEILING_S * 1000,
+      Math.max(AUTO_FLOOR_S * 1000, AUTO_FACTOR * slowest * 1000),
+    );
   }
 
   /** The slowest first-wave attempt, in seconds, when one completed. */
