@@ -11799,16 +11799,16 @@ var require_dns = __commonJS({
       setRecords(origin, addresses) {
         const timestamp = Date.now();
         const records = { records: { 4: null, 6: null } };
-        for (const record2 of addresses) {
-          record2.timestamp = timestamp;
-          if (typeof record2.ttl === "number") {
-            record2.ttl = Math.min(record2.ttl, this.#maxTTL);
+        for (const record3 of addresses) {
+          record3.timestamp = timestamp;
+          if (typeof record3.ttl === "number") {
+            record3.ttl = Math.min(record3.ttl, this.#maxTTL);
           } else {
-            record2.ttl = this.#maxTTL;
+            record3.ttl = this.#maxTTL;
           }
-          const familyRecords = records.records[record2.family] ?? { ips: [] };
-          familyRecords.ips.push(record2);
-          records.records[record2.family] = familyRecords;
+          const familyRecords = records.records[record3.family] ?? { ips: [] };
+          familyRecords.ips.push(record3);
+          records.records[record3.family] = familyRecords;
         }
         this.#records.set(origin.hostname, records);
       }
@@ -20111,7 +20111,7 @@ var require_parse2 = __commonJS({
         state[type]--;
         stack.pop();
       };
-      const push = (tok) => {
+      const push2 = (tok) => {
         if (prev.type === "globstar") {
           const isBrace = state.braces > 0 && (tok.type === "comma" || tok.type === "brace");
           const isExtglob = tok.extglob === true || extglobs.length && (tok.type === "pipe" || tok.type === "paren");
@@ -20145,8 +20145,8 @@ var require_parse2 = __commonJS({
         token.tokensIndex = tokens.length;
         const output2 = (opts.capture ? "(" : "") + token.open;
         increment("parens");
-        push({ type, value: value2, output: state.output ? "" : ONE_CHAR });
-        push({ type: "paren", extglob: true, value: advance(), output: output2 });
+        push2({ type, value: value2, output: state.output ? "" : ONE_CHAR });
+        push2({ type: "paren", extglob: true, value: advance(), output: output2 });
         extglobs.push(token);
       };
       const extglobClose = (token) => {
@@ -20166,7 +20166,7 @@ var require_parse2 = __commonJS({
           }
           state.output = token.output + open3.output;
           state.backtrack = true;
-          push({ type: "paren", extglob: true, value, output: "" });
+          push2({ type: "paren", extglob: true, value, output: "" });
           decrement("parens");
           return;
         }
@@ -20188,7 +20188,7 @@ var require_parse2 = __commonJS({
             state.negatedExtglob = true;
           }
         }
-        push({ type: "paren", extglob: true, value, output: output2 });
+        push2({ type: "paren", extglob: true, value, output: output2 });
         decrement("parens");
       };
       if (opts.fastpaths !== false && !/(^[*!]|[/()[\]{}"])/.test(input2)) {
@@ -20249,7 +20249,7 @@ var require_parse2 = __commonJS({
           }
           if (!next) {
             value += "\\";
-            push({ type: "text", value });
+            push2({ type: "text", value });
             continue;
           }
           const match = /^\\+/.exec(remaining());
@@ -20267,7 +20267,7 @@ var require_parse2 = __commonJS({
             value += advance();
           }
           if (state.brackets === 0) {
-            push({ type: "text", value });
+            push2({ type: "text", value });
             continue;
           }
         }
@@ -20315,13 +20315,13 @@ var require_parse2 = __commonJS({
         if (value === '"') {
           state.quotes = state.quotes === 1 ? 0 : 1;
           if (opts.keepQuotes === true) {
-            push({ type: "text", value });
+            push2({ type: "text", value });
           }
           continue;
         }
         if (value === "(") {
           increment("parens");
-          push({ type: "paren", value });
+          push2({ type: "paren", value });
           continue;
         }
         if (value === ")") {
@@ -20333,7 +20333,7 @@ var require_parse2 = __commonJS({
             extglobClose(extglobs.pop());
             continue;
           }
-          push({ type: "paren", value, output: state.parens ? ")" : "\\)" });
+          push2({ type: "paren", value, output: state.parens ? ")" : "\\)" });
           decrement("parens");
           continue;
         }
@@ -20346,19 +20346,19 @@ var require_parse2 = __commonJS({
           } else {
             increment("brackets");
           }
-          push({ type: "bracket", value });
+          push2({ type: "bracket", value });
           continue;
         }
         if (value === "]") {
           if (opts.nobracket === true || prev && prev.type === "bracket" && prev.value.length === 1) {
-            push({ type: "text", value, output: `\\${value}` });
+            push2({ type: "text", value, output: `\\${value}` });
             continue;
           }
           if (state.brackets === 0) {
             if (opts.strictBrackets === true) {
               throw new SyntaxError(syntaxError("opening", "["));
             }
-            push({ type: "text", value, output: `\\${value}` });
+            push2({ type: "text", value, output: `\\${value}` });
             continue;
           }
           decrement("brackets");
@@ -20392,13 +20392,13 @@ var require_parse2 = __commonJS({
             tokensIndex: state.tokens.length
           };
           braces.push(open3);
-          push(open3);
+          push2(open3);
           continue;
         }
         if (value === "}") {
           const brace = braces[braces.length - 1];
           if (opts.nobrace === true || !brace) {
-            push({ type: "text", value, output: value });
+            push2({ type: "text", value, output: value });
             continue;
           }
           let output2 = ")";
@@ -20427,7 +20427,7 @@ var require_parse2 = __commonJS({
               state.output += t.output || t.value;
             }
           }
-          push({ type: "brace", value, output: output2 });
+          push2({ type: "brace", value, output: output2 });
           decrement("braces");
           braces.pop();
           continue;
@@ -20436,7 +20436,7 @@ var require_parse2 = __commonJS({
           if (extglobs.length > 0) {
             extglobs[extglobs.length - 1].conditions++;
           }
-          push({ type: "text", value });
+          push2({ type: "text", value });
           continue;
         }
         if (value === ",") {
@@ -20446,7 +20446,7 @@ var require_parse2 = __commonJS({
             brace.comma = true;
             output2 = "|";
           }
-          push({ type: "comma", value, output: output2 });
+          push2({ type: "comma", value, output: output2 });
           continue;
         }
         if (value === "/") {
@@ -20458,7 +20458,7 @@ var require_parse2 = __commonJS({
             prev = bos;
             continue;
           }
-          push({ type: "slash", value, output: SLASH_LITERAL });
+          push2({ type: "slash", value, output: SLASH_LITERAL });
           continue;
         }
         if (value === ".") {
@@ -20472,10 +20472,10 @@ var require_parse2 = __commonJS({
             continue;
           }
           if (state.braces + state.parens === 0 && prev.type !== "bos" && prev.type !== "slash") {
-            push({ type: "text", value, output: DOT_LITERAL });
+            push2({ type: "text", value, output: DOT_LITERAL });
             continue;
           }
-          push({ type: "dot", value, output: DOT_LITERAL });
+          push2({ type: "dot", value, output: DOT_LITERAL });
           continue;
         }
         if (value === "?") {
@@ -20490,14 +20490,14 @@ var require_parse2 = __commonJS({
             if (prev.value === "(" && !/[!=<:]/.test(next) || next === "<" && !/<([!=]|\w+>)/.test(remaining())) {
               output2 = `\\${value}`;
             }
-            push({ type: "text", value, output: output2 });
+            push2({ type: "text", value, output: output2 });
             continue;
           }
           if (opts.dot !== true && (prev.type === "slash" || prev.type === "bos")) {
-            push({ type: "qmark", value, output: QMARK_NO_DOT });
+            push2({ type: "qmark", value, output: QMARK_NO_DOT });
             continue;
           }
-          push({ type: "qmark", value, output: QMARK });
+          push2({ type: "qmark", value, output: QMARK });
           continue;
         }
         if (value === "!") {
@@ -20518,22 +20518,22 @@ var require_parse2 = __commonJS({
             continue;
           }
           if (prev && prev.value === "(" || opts.regex === false) {
-            push({ type: "plus", value, output: PLUS_LITERAL });
+            push2({ type: "plus", value, output: PLUS_LITERAL });
             continue;
           }
           if (prev && (prev.type === "bracket" || prev.type === "paren" || prev.type === "brace") || state.parens > 0) {
-            push({ type: "plus", value });
+            push2({ type: "plus", value });
             continue;
           }
-          push({ type: "plus", value: PLUS_LITERAL });
+          push2({ type: "plus", value: PLUS_LITERAL });
           continue;
         }
         if (value === "@") {
           if (opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
-            push({ type: "at", extglob: true, value, output: "" });
+            push2({ type: "at", extglob: true, value, output: "" });
             continue;
           }
-          push({ type: "text", value });
+          push2({ type: "text", value });
           continue;
         }
         if (value !== "*") {
@@ -20545,7 +20545,7 @@ var require_parse2 = __commonJS({
             value += match[0];
             state.index += match[0].length;
           }
-          push({ type: "text", value });
+          push2({ type: "text", value });
           continue;
         }
         if (prev && (prev.type === "globstar" || prev.star === true)) {
@@ -20573,13 +20573,13 @@ var require_parse2 = __commonJS({
           const isStart = prior.type === "slash" || prior.type === "bos";
           const afterStar = before && (before.type === "star" || before.type === "globstar");
           if (opts.bash === true && (!isStart || rest[0] && rest[0] !== "/")) {
-            push({ type: "star", value, output: "" });
+            push2({ type: "star", value, output: "" });
             continue;
           }
           const isBrace = state.braces > 0 && (prior.type === "comma" || prior.type === "brace");
           const isExtglob = extglobs.length && (prior.type === "pipe" || prior.type === "paren");
           if (!isStart && prior.type !== "paren" && !isBrace && !isExtglob) {
-            push({ type: "star", value, output: "" });
+            push2({ type: "star", value, output: "" });
             continue;
           }
           while (rest.slice(0, 3) === "/**") {
@@ -20621,7 +20621,7 @@ var require_parse2 = __commonJS({
             state.output += prior.output + prev.output;
             state.globstar = true;
             consume(value + advance());
-            push({ type: "slash", value: "/", output: "" });
+            push2({ type: "slash", value: "/", output: "" });
             continue;
           }
           if (prior.type === "bos" && rest[0] === "/") {
@@ -20631,7 +20631,7 @@ var require_parse2 = __commonJS({
             state.output = prev.output;
             state.globstar = true;
             consume(value + advance());
-            push({ type: "slash", value: "/", output: "" });
+            push2({ type: "slash", value: "/", output: "" });
             continue;
           }
           state.output = state.output.slice(0, -prev.output.length);
@@ -20649,12 +20649,12 @@ var require_parse2 = __commonJS({
           if (prev.type === "bos" || prev.type === "slash") {
             token.output = nodot + token.output;
           }
-          push(token);
+          push2(token);
           continue;
         }
         if (prev && (prev.type === "bracket" || prev.type === "paren") && opts.regex === true) {
           token.output = value;
-          push(token);
+          push2(token);
           continue;
         }
         if (state.index === state.start || prev.type === "slash" || prev.type === "dot") {
@@ -20673,7 +20673,7 @@ var require_parse2 = __commonJS({
             prev.output += ONE_CHAR;
           }
         }
-        push(token);
+        push2(token);
       }
       while (state.brackets > 0) {
         if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", "]"));
@@ -20691,7 +20691,7 @@ var require_parse2 = __commonJS({
         decrement("braces");
       }
       if (opts.strictSlashes !== true && (prev.type === "star" || prev.type === "bracket")) {
-        push({ type: "maybe_slash", value: "", output: `${SLASH_LITERAL}?` });
+        push2({ type: "maybe_slash", value: "", output: `${SLASH_LITERAL}?` });
       }
       if (state.backtrack === true) {
         state.output = "";
@@ -24893,10 +24893,10 @@ var require_resolve_block_map = __commonJS({
       let offset = bm.offset;
       let commentEnd = null;
       for (const collItem of bm.items) {
-        const { start, key, sep: sep7, value } = collItem;
+        const { start, key, sep: sep8, value } = collItem;
         const keyProps = resolveProps.resolveProps(start, {
           indicator: "explicit-key-ind",
-          next: key ?? sep7?.[0],
+          next: key ?? sep8?.[0],
           offset,
           onError,
           parentIndent: bm.indent,
@@ -24910,7 +24910,7 @@ var require_resolve_block_map = __commonJS({
             else if ("indent" in key && key.indent !== bm.indent)
               onError(offset, "BAD_INDENT", startColMsg);
           }
-          if (!keyProps.anchor && !keyProps.tag && !sep7) {
+          if (!keyProps.anchor && !keyProps.tag && !sep8) {
             commentEnd = keyProps.end;
             if (keyProps.comment) {
               if (map2.comment)
@@ -24934,7 +24934,7 @@ var require_resolve_block_map = __commonJS({
         ctx.atKey = false;
         if (utilMapIncludes.mapIncludes(ctx, map2.items, keyNode))
           onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep7 ?? [], {
+        const valueProps = resolveProps.resolveProps(sep8 ?? [], {
           indicator: "map-value-ind",
           next: value,
           offset: keyNode.range[2],
@@ -24950,7 +24950,7 @@ var require_resolve_block_map = __commonJS({
             if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
               onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep7, null, valueProps, onError);
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep8, null, valueProps, onError);
           if (ctx.schema.compat)
             utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
           offset = valueNode.range[2];
@@ -25041,7 +25041,7 @@ var require_resolve_end = __commonJS({
       let comment2 = "";
       if (end) {
         let hasSpace = false;
-        let sep7 = "";
+        let sep8 = "";
         for (const token of end) {
           const { source, type } = token;
           switch (type) {
@@ -25055,13 +25055,13 @@ var require_resolve_end = __commonJS({
               if (!comment2)
                 comment2 = cb;
               else
-                comment2 += sep7 + cb;
-              sep7 = "";
+                comment2 += sep8 + cb;
+              sep8 = "";
               break;
             }
             case "newline":
               if (comment2)
-                sep7 += source;
+                sep8 += source;
               hasSpace = true;
               break;
             default:
@@ -25104,18 +25104,18 @@ var require_resolve_flow_collection = __commonJS({
       let offset = fc.offset + fc.start.source.length;
       for (let i2 = 0; i2 < fc.items.length; ++i2) {
         const collItem = fc.items[i2];
-        const { start, key, sep: sep7, value } = collItem;
+        const { start, key, sep: sep8, value } = collItem;
         const props = resolveProps.resolveProps(start, {
           flow: fcName,
           indicator: "explicit-key-ind",
-          next: key ?? sep7?.[0],
+          next: key ?? sep8?.[0],
           offset,
           onError,
           parentIndent: fc.indent,
           startOnNewline: false
         });
         if (!props.found) {
-          if (!props.anchor && !props.tag && !sep7 && !value) {
+          if (!props.anchor && !props.tag && !sep8 && !value) {
             if (i2 === 0 && props.comma)
               onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
             else if (i2 < fc.items.length - 1)
@@ -25169,8 +25169,8 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap2 && !sep7 && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep7, null, props, onError);
+        if (!isMap2 && !sep8 && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep8, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
           if (isBlock(value))
@@ -25182,7 +25182,7 @@ var require_resolve_flow_collection = __commonJS({
           if (isBlock(key))
             onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
           ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep7 ?? [], {
+          const valueProps = resolveProps.resolveProps(sep8 ?? [], {
             flow: fcName,
             indicator: "map-value-ind",
             next: value,
@@ -25193,8 +25193,8 @@ var require_resolve_flow_collection = __commonJS({
           });
           if (valueProps.found) {
             if (!isMap2 && !props.found && ctx.options.strict) {
-              if (sep7)
-                for (const st of sep7) {
+              if (sep8)
+                for (const st of sep8) {
                   if (st === valueProps.found)
                     break;
                   if (st.type === "newline") {
@@ -25211,7 +25211,7 @@ var require_resolve_flow_collection = __commonJS({
             else
               onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep7, null, valueProps, onError) : null;
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep8, null, valueProps, onError) : null;
           if (valueNode) {
             if (isBlock(value))
               onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
@@ -25391,7 +25391,7 @@ var require_resolve_block_scalar = __commonJS({
           chompStart = i2 + 1;
       }
       let value = "";
-      let sep7 = "";
+      let sep8 = "";
       let prevMoreIndented = false;
       for (let i2 = 0; i2 < contentStart; ++i2)
         value += lines[i2][0].slice(trimIndent) + "\n";
@@ -25408,24 +25408,24 @@ var require_resolve_block_scalar = __commonJS({
           indent2 = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep7 + indent2.slice(trimIndent) + content;
-          sep7 = "\n";
+          value += sep8 + indent2.slice(trimIndent) + content;
+          sep8 = "\n";
         } else if (indent2.length > trimIndent || content[0] === "	") {
-          if (sep7 === " ")
-            sep7 = "\n";
-          else if (!prevMoreIndented && sep7 === "\n")
-            sep7 = "\n\n";
-          value += sep7 + indent2.slice(trimIndent) + content;
-          sep7 = "\n";
+          if (sep8 === " ")
+            sep8 = "\n";
+          else if (!prevMoreIndented && sep8 === "\n")
+            sep8 = "\n\n";
+          value += sep8 + indent2.slice(trimIndent) + content;
+          sep8 = "\n";
           prevMoreIndented = true;
         } else if (content === "") {
-          if (sep7 === "\n")
+          if (sep8 === "\n")
             value += "\n";
           else
-            sep7 = "\n";
+            sep8 = "\n";
         } else {
-          value += sep7 + content;
-          sep7 = " ";
+          value += sep8 + content;
+          sep8 = " ";
           prevMoreIndented = false;
         }
       }
@@ -25608,25 +25608,25 @@ var require_resolve_flow_scalar = __commonJS({
         trimBoth = /^[ \t]+|[ \t]+$/g;
       }
       let res = match[1].replace(trimEnd, "");
-      let sep7 = " ";
+      let sep8 = " ";
       let pos = line.lastIndex;
       while (match = line.exec(source)) {
         const lm = match[1].replace(trimBoth, "");
         if (lm === "") {
-          if (sep7 === "\n")
-            res += sep7;
+          if (sep8 === "\n")
+            res += sep8;
           else
-            sep7 = "\n";
+            sep8 = "\n";
         } else {
-          res += sep7 + lm;
-          sep7 = " ";
+          res += sep8 + lm;
+          sep8 = " ";
         }
         pos = line.lastIndex;
       }
       const last = /[ \t]*(.*)/sy;
       last.lastIndex = pos;
       match = last.exec(source);
-      return res + sep7 + (match?.[1] ?? "");
+      return res + sep8 + (match?.[1] ?? "");
     }
     function doubleQuotedValue(source, onError) {
       let res = "";
@@ -26436,14 +26436,14 @@ var require_cst_stringify = __commonJS({
         }
       }
     }
-    function stringifyItem({ start, key, sep: sep7, value }) {
+    function stringifyItem({ start, key, sep: sep8, value }) {
       let res = "";
       for (const st of start)
         res += st.source;
       if (key)
         res += stringifyToken(key);
-      if (sep7)
-        for (const st of sep7)
+      if (sep8)
+        for (const st of sep8)
           res += st.source;
       if (value)
         res += stringifyToken(value);
@@ -27610,18 +27610,18 @@ var require_parser = __commonJS({
         if (this.type === "map-value-ind") {
           const prev = getPrevProps(this.peek(2));
           const start = getFirstKeyStartProps(prev);
-          let sep7;
+          let sep8;
           if (scalar.end) {
-            sep7 = scalar.end;
-            sep7.push(this.sourceToken);
+            sep8 = scalar.end;
+            sep8.push(this.sourceToken);
             delete scalar.end;
           } else
-            sep7 = [this.sourceToken];
+            sep8 = [this.sourceToken];
           const map2 = {
             type: "block-map",
             offset: scalar.offset,
             indent: scalar.indent,
-            items: [{ start, key: scalar, sep: sep7 }]
+            items: [{ start, key: scalar, sep: sep8 }]
           };
           this.onKeyLine = true;
           this.stack[this.stack.length - 1] = map2;
@@ -27774,15 +27774,15 @@ var require_parser = __commonJS({
                 } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
                   const start2 = getFirstKeyStartProps(it.start);
                   const key = it.key;
-                  const sep7 = it.sep;
-                  sep7.push(this.sourceToken);
+                  const sep8 = it.sep;
+                  sep8.push(this.sourceToken);
                   delete it.key;
                   delete it.sep;
                   this.stack.push({
                     type: "block-map",
                     offset: this.offset,
                     indent: this.indent,
-                    items: [{ start: start2, key, sep: sep7 }]
+                    items: [{ start: start2, key, sep: sep8 }]
                   });
                 } else if (start.length > 0) {
                   it.sep = it.sep.concat(start, this.sourceToken);
@@ -27976,13 +27976,13 @@ var require_parser = __commonJS({
             const prev = getPrevProps(parent);
             const start = getFirstKeyStartProps(prev);
             fixFlowSeqItems(fc);
-            const sep7 = fc.end.splice(1, fc.end.length);
-            sep7.push(this.sourceToken);
+            const sep8 = fc.end.splice(1, fc.end.length);
+            sep8.push(this.sourceToken);
             const map2 = {
               type: "block-map",
               offset: fc.offset,
               indent: fc.indent,
-              items: [{ start, key: fc, sep: sep7 }]
+              items: [{ start, key: fc, sep: sep8 }]
             };
             this.onKeyLine = true;
             this.stack[this.stack.length - 1] = map2;
@@ -31756,9 +31756,9 @@ var require_light = __commonJS({
 });
 
 // src/action/main.ts
-import { appendFileSync as appendFileSync2, existsSync as existsSync8, mkdirSync as mkdirSync4 } from "node:fs";
+import { appendFileSync as appendFileSync2, existsSync as existsSync9, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute6, join as join14, relative as relative6, resolve as resolve6, sep as sep6 } from "node:path";
+import { isAbsolute as isAbsolute8, join as join15, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -47982,13 +47982,13 @@ function _promise(Class2, innerType) {
 }
 // @__NO_SIDE_EFFECTS__
 function _custom(Class2, fn, _params) {
-  const norm = normalizeParams(_params);
-  norm.abort ?? (norm.abort = true);
+  const norm2 = normalizeParams(_params);
+  norm2.abort ?? (norm2.abort = true);
   const schema = new Class2({
     type: "custom",
     check: "custom",
     fn,
-    ...norm
+    ...norm2
   });
   return schema;
 }
@@ -49172,8 +49172,8 @@ function rewriteKeyNames(ctx) {
       bySchema.set(entry.schema, entry);
   }
   const rewrites = /* @__PURE__ */ new Map();
-  for (const record2 of pendingRecords.get(ctx) ?? []) {
-    const seen = ctx.seen.get(record2);
+  for (const record3 of pendingRecords.get(ctx) ?? []) {
+    const seen = ctx.seen.get(record3);
     const names = (seen?.def ?? seen?.schema)?.propertyNames;
     if (!names || names === true || rewrites.has(names))
       continue;
@@ -53377,8 +53377,7 @@ function safeJson(text2) {
 }
 
 // src/pipeline/detect.ts
-import { existsSync as existsSync7 } from "node:fs";
-import { join as join12, resolve as resolve5 } from "node:path";
+import { resolve as resolve5 } from "node:path";
 
 // src/analysis/per-test.ts
 var TIMEOUT_MESSAGE = /\b(timed? ?out|timeout|deadline exceeded)\b/i;
@@ -53430,6 +53429,10 @@ var TestAggregator = class {
       t.attempts++;
       if (attempt.shuffled) t.shuffled.attempts++;
       if (r.reruns && r.status === "passed") t.innerReruns += r.reruns.failed;
+      if (r.durationMs !== null && r.durationMs >= 0) {
+        t.timed.ms += r.durationMs;
+        t.timed.runs++;
+      }
       if (r.status === "failed") this.fail(t, attempt, r);
     }
   }
@@ -53465,6 +53468,7 @@ var TestAggregator = class {
       firstFailure: null,
       shuffled: { attempts: 0, failures: 0 },
       innerReruns: 0,
+      timed: { ms: 0, runs: 0 },
       ...r.kind === "collection" ? { collection: true } : {}
     };
   }
@@ -53518,7 +53522,8 @@ function testResultOf(t, o) {
     seedDeterministic: null,
     orderDependent: null,
     resourceSensitive: null,
-    innerReruns: t.innerReruns
+    innerReruns: t.innerReruns,
+    meanDurationMs: t.timed.runs > 0 ? Math.round(t.timed.ms / t.timed.runs) : null
   };
 }
 function trim(message, max2) {
@@ -53563,6 +53568,85 @@ function bandOf(rate2, t) {
   if (rate2 >= t.medium) return 2;
   if (rate2 >= t.low) return 1;
   return 0;
+}
+
+// src/parsers/types.ts
+var ResultParseError = class extends Error {
+  constructor(format, message) {
+    super(`${format}: ${message}`);
+    this.format = format;
+  }
+  format;
+};
+
+// src/parsers/go-json.ts
+function parseGoTestJson(stream) {
+  const tests = /* @__PURE__ */ new Map();
+  const ended = /* @__PURE__ */ new Map();
+  let sawEvent = false;
+  for (const line of stream.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let e;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    sawEvent = true;
+    if (!e.Test && e.Package && (e.Action === "pass" || e.Action === "fail")) ended.set(e.Package, e.Action);
+    if (!e.Test || !e.Package) continue;
+    const key = `${e.Package}\0${e.Test}`;
+    let t = tests.get(key);
+    if (!t) {
+      t = { pkg: e.Package, name: e.Test, output: [] };
+      tests.set(key, t);
+    }
+    if (e.Action === "output" && e.Output !== void 0) {
+      if (t.output.length < 200) t.output.push(e.Output);
+    } else if (e.Action === "pause" || e.Action === "cont") {
+      t.paused = e.Action === "pause";
+    } else if (e.Action === "pass" || e.Action === "fail" || e.Action === "skip") {
+      t.status = e.Action === "pass" ? "passed" : e.Action === "fail" ? "failed" : "skipped";
+      if (e.Elapsed !== void 0) t.elapsed = e.Elapsed;
+    }
+  }
+  if (!sawEvent && stream.trim() !== "")
+    throw new ResultParseError("go test -json", "no JSON events in the output");
+  const out = [];
+  const unfinished = [...tests.values()].filter((t) => !t.status);
+  for (const t of tests.values()) {
+    if (!t.status) {
+      const innermost = !unfinished.some(
+        (u) => u !== t && u.pkg === t.pkg && u.name.startsWith(`${t.name}/`)
+      );
+      if (ended.get(t.pkg) !== "pass" && innermost && !t.paused) {
+        out.push({
+          id: `${t.pkg}.${t.name}`,
+          name: t.name,
+          file: null,
+          status: "failed",
+          message: `crashed: the test binary died while this test ran
+${failureMessage(t.output)}`.trim(),
+          durationMs: null,
+          died: "crashed"
+        });
+      }
+      continue;
+    }
+    out.push({
+      id: `${t.pkg}.${t.name}`,
+      name: t.name,
+      file: null,
+      status: t.status,
+      message: t.status === "failed" ? failureMessage(t.output) : null,
+      durationMs: t.elapsed === void 0 ? null : Math.round(t.elapsed * 1e3)
+    });
+  }
+  return out;
+}
+function failureMessage(lines) {
+  const body = lines.filter((l) => !/^(=== RUN|=== PAUSE|=== CONT|--- FAIL|--- PASS)/.test(l.trimStart()));
+  return body.join("").trim() || "failed";
 }
 
 // node_modules/fast-xml-parser/src/util.js
@@ -55994,21 +56078,21 @@ var Matcher = class {
    * @returns {string}
    */
   toString(separator, includeNamespace = true) {
-    const sep7 = separator || this.separator;
-    const isDefault = sep7 === this.separator && includeNamespace === true;
+    const sep8 = separator || this.separator;
+    const isDefault = sep8 === this.separator && includeNamespace === true;
     if (isDefault) {
       if (this._pathStringCache !== null) {
         return this._pathStringCache;
       }
       const result = this.path.map(
         (n) => n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-      ).join(sep7);
+      ).join(sep8);
       this._pathStringCache = result;
       return result;
     }
     return this.path.map(
       (n) => includeNamespace && n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-    ).join(sep7);
+    ).join(sep8);
   }
   /**
    * Get path as array of tag names.
@@ -57527,8 +57611,8 @@ function readStopNodeData(xmlData, tagName, i2) {
           const nextLt = xmlData.indexOf("<", i2 + 1);
           if (nextLt === -1 || nextLt > nextGt) {
             const exp = xmlData.substring(i2 + 1, nextGt);
-            const sep7 = exp.search(/\s/);
-            const name = sep7 === -1 ? exp : exp.substring(0, sep7);
+            const sep8 = exp.search(/\s/);
+            const name = sep8 === -1 ? exp : exp.substring(0, sep8);
             if (name === tagName && exp[exp.length - 1] !== "/") openTagCount++;
             i2 = nextGt;
           }
@@ -57747,15 +57831,6 @@ var XMLParser = class {
   }
 };
 
-// src/parsers/types.ts
-var ResultParseError = class extends Error {
-  constructor(format, message) {
-    super(`${format}: ${message}`);
-    this.format = format;
-  }
-  format;
-};
-
 // src/parsers/junit.ts
 var ARRAYS = /* @__PURE__ */ new Set([
   "testsuite",
@@ -57805,11 +57880,13 @@ function parseJUnitCases(xml) {
   else throw new ResultParseError("junit", "no <testsuites> or <testsuite> element");
   return cases;
 }
-function walkSuite(suite, path, out, isRoot) {
+function walkSuite(suite, path, out, isRoot, file2) {
   const name = attr(suite, "name") ?? "";
   const here = isRoot || name === "" ? path : [...path, name];
-  for (const tc of suite.testcase ?? []) out.push(toCase(tc, here));
-  for (const child of suite.testsuite ?? []) walkSuite(child, here, out, false);
+  const suiteFile = attr(suite, "file") || file2;
+  for (const tc of suite.testcase ?? []) out.push(toCase(tc, here, suiteFile));
+  for (const child of suite.testsuite ?? [])
+    walkSuite(child, here, out, false, suiteFile);
 }
 function attr(node2, name) {
   const v = node2[`@_${name}`];
@@ -57827,7 +57904,7 @@ ${body}`;
   }
   return "";
 }
-function toCase(tc, suites) {
+function toCase(tc, suites, suiteFile) {
   const list = (k) => tc[k] ?? [];
   const failures = [...list("failure"), ...list("error")];
   const reruns = [...list("rerunFailure"), ...list("rerunError")];
@@ -57853,7 +57930,7 @@ function toCase(tc, suites) {
   const time3 = Number(attr(tc, "time"));
   const line = Number(attr(tc, "line"));
   const classname = attr(tc, "classname");
-  const file2 = attr(tc, "file");
+  const file2 = attr(tc, "file") || suiteFile;
   return {
     name: attr(tc, "name") ?? "",
     classname: classname ? classname : null,
@@ -58147,11 +58224,11 @@ function lastLine(output2) {
   const lines = output2.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^\[… \d+ bytes of output omitted …\]$/.test(l));
   return (lines.at(-1) ?? "").slice(0, 300);
 }
-function diagnoseNoTests(adapter, record2, results, added, requested) {
-  if (record2.outcome === "errored" || record2.outcome === "cancelled" || record2.outcome === "timedOut") {
+function diagnoseNoTests(adapter, record3, results, added, requested) {
+  if (record3.outcome === "errored" || record3.outcome === "cancelled" || record3.outcome === "timedOut") {
     return void 0;
   }
-  const telling = tellingLine(record2.output, adapter.results === "none");
+  const telling = tellingLine(record3.output, adapter.results === "none");
   const withFlag = (d) => {
     if (d.kind !== "flag") return d;
     const i2 = added.findIndex((w) => {
@@ -58164,7 +58241,7 @@ function diagnoseNoTests(adapter, record2, results, added, requested) {
     const flag = word.startsWith("-") || !before?.startsWith("-") ? word : `${before} ${word}`;
     return { ...d, ourFlag: flag };
   };
-  const exit = record2.signal ? `was killed by ${record2.signal}` : `exited with ${record2.exitCode}`;
+  const exit = record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}`;
   if (adapter.results !== "none" && results.ok) {
     if (results.tests.some((t) => t.status !== "skipped")) return void 0;
     if (telling) return withFlag({ kind: telling.kind, reason: telling.line });
@@ -58179,16 +58256,16 @@ function diagnoseNoTests(adapter, record2, results, added, requested) {
     }
     return {
       kind: "silent",
-      reason: record2.outcome === "passed" ? `the command exited 0 but ran no test${lastLine(record2.output) ? `: ${lastLine(record2.output)}` : ""}` : `the command ${exit} before any test ran${lastLine(record2.output) ? `: ${lastLine(record2.output)}` : ""}`
+      reason: record3.outcome === "passed" ? `the command exited 0 but ran no test${lastLine(record3.output) ? `: ${lastLine(record3.output)}` : ""}` : `the command ${exit} before any test ran${lastLine(record3.output) ? `: ${lastLine(record3.output)}` : ""}`
     };
   }
-  if (record2.outcome === "failed" && telling && telling.kind !== "collection") {
+  if (record3.outcome === "failed" && telling && telling.kind !== "collection") {
     return withFlag({ kind: telling.kind, reason: telling.line });
   }
-  if (record2.outcome === "failed" && (record2.exitCode === 126 || record2.exitCode === 127)) {
+  if (record3.outcome === "failed" && (record3.exitCode === 126 || record3.exitCode === 127)) {
     return {
       kind: "setup",
-      reason: `the command ${exit} (cannot execute or not found): ${lastLine(record2.output)}`
+      reason: `the command ${exit} (cannot execute or not found): ${lastLine(record3.output)}`
     };
   }
   return void 0;
@@ -58871,7 +58948,7 @@ async function runWithResults(s, spec) {
     true
   );
   const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
-  const record2 = await runAttempt({
+  const record3 = await runAttempt({
     index: spec.index,
     slot: spec.slot,
     seed: spec.seed,
@@ -58888,19 +58965,19 @@ async function runWithResults(s, spec) {
     ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
   });
-  s.timeout.observe(record2);
+  s.timeout.observe(record3);
   const collected = timeoutsOf(
-    fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record2, cwd, s.adapter),
-    record2
+    fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record3, cwd, s.adapter),
+    record3
   );
   const wanted = new Set(spec.tests);
   const results = collected.ok && spec.tests.length > 0 ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) } : collected;
-  const noTests = diagnoseNoTests(s.adapter, record2, results, addedWords(s.argv, prepared.argv), spec.tests);
-  if (noTests) return { record: { ...record2, outcome: "errored", error: noTests.reason }, results, noTests };
-  return { record: record2, results };
+  const noTests = diagnoseNoTests(s.adapter, record3, results, addedWords(s.argv, prepared.argv), spec.tests);
+  if (noTests) return { record: { ...record3, outcome: "errored", error: noTests.reason }, results, noTests };
+  return { record: record3, results };
 }
-function fromEvents(collected, eventsFile, record2, cwd, adapter) {
-  if (collected.ok || record2.outcome === "cancelled") {
+function fromEvents(collected, eventsFile, record3, cwd, adapter) {
+  if (collected.ok || record3.outcome === "cancelled") {
     rmSync3(eventsFile, { force: true });
     return collected;
   }
@@ -58914,7 +58991,7 @@ function fromEvents(collected, eventsFile, record2, cwd, adapter) {
   }
   const events = parseTestEvents(text2);
   if (events.ended.length === 0 && events.running.length === 0) return collected;
-  const how = record2.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process ${record2.signal ? `was killed by ${record2.signal}` : `exited with ${record2.exitCode}${signalBehind(record2.exitCode)}`} while this test ran`;
+  const how = record3.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process ${record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`} while this test ran`;
   const crashed = events.running.map((r) => ({
     id: r.id,
     name: r.name || r.id,
@@ -58922,7 +58999,7 @@ function fromEvents(collected, eventsFile, record2, cwd, adapter) {
     status: "failed",
     message: how,
     durationMs: null,
-    died: record2.timedOut ? "timedOut" : "crashed"
+    died: record3.timedOut ? "timedOut" : "crashed"
   }));
   return {
     ok: true,
@@ -58932,8 +59009,8 @@ function fromEvents(collected, eventsFile, record2, cwd, adapter) {
     )
   };
 }
-function timeoutsOf(collected, record2) {
-  if (!collected.ok || !record2.timedOut) return collected;
+function timeoutsOf(collected, record3) {
+  if (!collected.ok || !record3.timedOut) return collected;
   return {
     ok: true,
     tests: collected.tests.map(
@@ -59000,7 +59077,7 @@ function noTestsError(records, runs, p) {
   if (p.requested.length > 0 && (first.kind === "no-tests" || first.kind === "silent")) {
     return new UsageError(
       "E_TEST_NOT_FOUND",
-      `--test: no attempt ran any of the requested tests (${p.requested.slice(0, 5).map((t) => JSON.stringify(t)).join(
+      `--test/--from-junit: no attempt ran any of the requested tests (${p.requested.slice(0, 5).map((t) => JSON.stringify(t)).join(
         ", "
       )}${p.requested.length > 5 ? ", \u2026" : ""}): ${first.reason}; give ids as ${p.adapter.name} names its tests (the ids of a previous report's tests work)`
     );
@@ -59247,633 +59324,15 @@ async function runFollowUps(s, plan, opts) {
   return followUps;
 }
 
-// src/pipeline/framework.ts
-import { existsSync as existsSync4, readFileSync as readFileSync8 } from "node:fs";
-import { join as join7 } from "node:path";
-
-// src/parsers/cargo-text.ts
-function parseCargoTest(text2) {
-  const out = [];
-  const byKey = /* @__PURE__ */ new Map();
-  let binary = "";
-  const lines = text2.split("\n");
-  for (const raw of lines) {
-    const line = raw.trimEnd();
-    const running = /^\s*Running (?:unittests )?(\S+)/.exec(line);
-    if (running) {
-      binary = running[1].replace(/\s*\(.*$/, "");
-      continue;
-    }
-    if (/^\s*Doc-tests /.test(line)) binary = "doctests";
-    const m = /^test (.+?) \.\.\. (ok|FAILED|ignored)(?:,.*)?$/.exec(line);
-    if (!m) continue;
-    const name = m[1];
-    const status = m[2] === "ok" ? "passed" : m[2] === "FAILED" ? "failed" : "skipped";
-    const test = {
-      id: name,
-      name,
-      file: binary || null,
-      status,
-      message: null,
-      durationMs: null
-    };
-    byKey.set(`${binary}\0${name}`, test);
-    out.push(test);
-  }
-  let current;
-  let buffer = [];
-  const flush = () => {
-    if (current) current.message = buffer.join("\n").trim() || "failed";
-    current = void 0;
-    buffer = [];
-  };
-  for (const line of lines) {
-    const section = /^---- (.+?) stdout ----$/.exec(line.trim());
-    if (section) {
-      flush();
-      current = out.find((t) => t.name === section[1] && t.status === "failed" && t.message === null);
-      continue;
-    }
-    if (current && (/^failures:$/.test(line.trim()) || /^test result:/.test(line.trim()))) {
-      flush();
-      continue;
-    }
-    if (current) buffer.push(line);
-  }
-  flush();
-  for (const t of out) if (t.status === "failed" && !t.message) t.message = "failed";
-  return out;
-}
-
-// src/frameworks/types.ts
-function basename(word) {
-  return (word ?? "").split("/").pop() ?? "";
-}
-function toolIndex(argv, tool) {
-  return argv.findIndex((w, i2) => {
-    const b = basename(w);
-    if (b !== tool && b !== `${tool}.js` && b !== `${tool}.mjs` && b !== `${tool}.cjs`) return false;
-    return i2 === 0 || !w.startsWith("-");
-  });
-}
-function escapeRegExp(s) {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-// src/frameworks/cargo.ts
-var cargo = {
-  name: "cargo",
-  repeatsShareId: true,
-  results: "stdout",
-  extension: "txt",
-  shuffleUnsupported: "libtest's --shuffle-seed needs a nightly toolchain",
-  matches: (argv) => basename(argv[0]) === "cargo" && argv[1] === "test",
-  prepare(argv, ctx) {
-    const args = [...argv];
-    if (ctx.tests.length > 0) {
-      if (!args.includes("--")) args.push("--");
-      args.push("--exact", ...ctx.tests);
-    }
-    return { argv: args, env: { CARGO_TERM_COLOR: "never" } };
-  },
-  parse: (text2) => parseCargoTest(text2)
-};
-
-// src/frameworks/go.ts
-import { isAbsolute as isAbsolute3, relative as relative3, sep as sep3 } from "node:path";
-
-// src/parsers/go-json.ts
-function parseGoTestJson(stream) {
-  const tests = /* @__PURE__ */ new Map();
-  const ended = /* @__PURE__ */ new Map();
-  let sawEvent = false;
-  for (const line of stream.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    let e;
-    try {
-      e = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    sawEvent = true;
-    if (!e.Test && e.Package && (e.Action === "pass" || e.Action === "fail")) ended.set(e.Package, e.Action);
-    if (!e.Test || !e.Package) continue;
-    const key = `${e.Package}\0${e.Test}`;
-    let t = tests.get(key);
-    if (!t) {
-      t = { pkg: e.Package, name: e.Test, output: [] };
-      tests.set(key, t);
-    }
-    if (e.Action === "output" && e.Output !== void 0) {
-      if (t.output.length < 200) t.output.push(e.Output);
-    } else if (e.Action === "pause" || e.Action === "cont") {
-      t.paused = e.Action === "pause";
-    } else if (e.Action === "pass" || e.Action === "fail" || e.Action === "skip") {
-      t.status = e.Action === "pass" ? "passed" : e.Action === "fail" ? "failed" : "skipped";
-      if (e.Elapsed !== void 0) t.elapsed = e.Elapsed;
-    }
-  }
-  if (!sawEvent && stream.trim() !== "")
-    throw new ResultParseError("go test -json", "no JSON events in the output");
-  const out = [];
-  const unfinished = [...tests.values()].filter((t) => !t.status);
-  for (const t of tests.values()) {
-    if (!t.status) {
-      const innermost = !unfinished.some(
-        (u) => u !== t && u.pkg === t.pkg && u.name.startsWith(`${t.name}/`)
-      );
-      if (ended.get(t.pkg) !== "pass" && innermost && !t.paused) {
-        out.push({
-          id: `${t.pkg}.${t.name}`,
-          name: t.name,
-          file: null,
-          status: "failed",
-          message: `crashed: the test binary died while this test ran
-${failureMessage(t.output)}`.trim(),
-          durationMs: null,
-          died: "crashed"
-        });
-      }
-      continue;
-    }
-    out.push({
-      id: `${t.pkg}.${t.name}`,
-      name: t.name,
-      file: null,
-      status: t.status,
-      message: t.status === "failed" ? failureMessage(t.output) : null,
-      durationMs: t.elapsed === void 0 ? null : Math.round(t.elapsed * 1e3)
-    });
-  }
-  return out;
-}
-function failureMessage(lines) {
-  const body = lines.filter((l) => !/^(=== RUN|=== PAUSE|=== CONT|--- FAIL|--- PASS)/.test(l.trimStart()));
-  return body.join("").trim() || "failed";
-}
-
-// src/frameworks/go.ts
-var go = {
-  name: "go",
-  repeatsShareId: true,
-  results: "stdout",
-  extension: "jsonl",
-  shuffleUnsupported: null,
-  matches: (argv) => basename(argv[0]) === "go" && argv[1] === "test",
-  prepare(argv, ctx, report = true) {
-    const flags = [];
-    if (report) flags.push("-json");
-    if (!argv.some((a) => a.startsWith("-count"))) flags.push("-count=1");
-    if (ctx.tests.length > 0) {
-      const tops = [...new Set(ctx.tests.map((id) => (id.split(".").pop() ?? id).split("/")[0]))];
-      flags.push("-run", `^(?:${tops.map(escapeRegExp).join("|")})$`);
-    }
-    if (ctx.shuffle) flags.push(`-shuffle=${ctx.seed}`);
-    return { argv: [argv[0], "test", ...flags, ...argv.slice(2)], env: {} };
-  },
-  parse: (text2, cwd) => parseGoTestJson(text2).map((t) => withRelativePackage(t, cwd))
-};
-function withRelativePackage(t, cwd) {
-  if (!t.id.startsWith("_/")) return t;
-  const name = `.${t.name}`;
-  if (!t.id.endsWith(name)) return t;
-  const dir = t.id.slice(1, t.id.length - name.length);
-  if (!isAbsolute3(dir)) return t;
-  const rel = relative3(cwd, dir);
-  const pkg = rel === "" ? "." : rel.startsWith("..") ? dir : `./${rel.split(sep3).join("/")}`;
-  return { ...t, id: `${pkg}${name}` };
-}
-
-// src/parsers/jest-json.ts
-import { relative as relative4 } from "node:path/posix";
-function parseJestJson(text2, rootDir, flavor = "jest") {
-  let doc;
-  try {
-    doc = JSON.parse(text2);
-  } catch (e) {
-    throw new ResultParseError("jest json", `not JSON: ${e.message}`);
-  }
-  if (!Array.isArray(doc.testResults)) throw new ResultParseError("jest json", "no testResults array");
-  const out = [];
-  for (const file2 of doc.testResults) {
-    const path = file2.name ? toRelative(file2.name, rootDir) : null;
-    const assertions = file2.assertionResults ?? [];
-    const neverRan = flavor === "vitest" ? assertions.filter((a) => a.status === "pending").length : 0;
-    const ran = assertions.some((a) => a.status === "passed" || a.status === "failed");
-    if (path && (file2.status === "failed" && !ran && file2.message || neverRan > 0)) {
-      out.push(fileFinding(path, file2.message, neverRan));
-    }
-    for (const a of assertions) {
-      if (flavor === "vitest" && a.status === "pending") continue;
-      const status = statusOf(a.status);
-      if (!status) continue;
-      const title = a.title ?? a.fullName ?? "";
-      out.push({
-        id: [path ?? "", ...a.ancestorTitles ?? [], title].filter((p) => p !== "").join(" > "),
-        name: title,
-        file: path,
-        status,
-        message: status === "failed" ? (a.failureMessages ?? []).join("\n").trim() || "failed" : null,
-        durationMs: typeof a.duration === "number" ? Math.round(a.duration) : null,
-        ...a.location?.line ? { line: a.location.line } : {}
-      });
-    }
-  }
-  return out;
-}
-function fileFinding(path, message, neverRan) {
-  const first = (message ?? "").split("\n").find((l) => l.trim() !== "")?.trim();
-  const why = neverRan > 0 ? `${path} did not finish: ${neverRan} of its tests never ran (the worker running it died \u2014 a crash, a kill or process.exit \u2014 or the run bailed)` : `${path} failed outside its tests: ${first ?? "no message"}`;
-  return {
-    id: path,
-    name: `file ${path}`,
-    file: path,
-    status: "failed",
-    message: message && neverRan === 0 ? `${why}
-${message}` : why,
-    durationMs: null,
-    kind: "collection"
-  };
-}
-function statusOf(s) {
-  if (s === "passed") return "passed";
-  if (s === "failed") return "failed";
-  if (s === "pending" || s === "skipped" || s === "todo" || s === "disabled") return "skipped";
-  return null;
-}
-function toRelative(file2, rootDir) {
-  const posix = file2.replace(/\\/g, "/");
-  const root = rootDir.replace(/\\/g, "/");
-  return posix.startsWith(`${root}/`) ? relative4(root, posix) : posix;
-}
-
-// src/frameworks/jest.ts
-function jestFilter(tests) {
-  const files = /* @__PURE__ */ new Set();
-  const names = /* @__PURE__ */ new Set();
-  for (const id of tests) {
-    const [file2, ...rest] = id.split(" > ");
-    if (file2) files.add(file2);
-    names.add(rest.join(" "));
-  }
-  return { files: [...files], pattern: `^(?:${[...names].map(escapeRegExp).join("|")})$` };
-}
-var jest = {
-  name: "jest",
-  results: "file",
-  extension: "json",
-  shuffleUnsupported: null,
-  matches: (argv) => toolIndex(argv, "jest") !== -1,
-  prepare(argv, ctx, report = true) {
-    const args = [...argv];
-    if (ctx.tests.length > 0) {
-      const f = jestFilter(ctx.tests);
-      args.push("-t", f.pattern, ...f.files.map((file2) => escapeRegExp(file2)));
-    }
-    if (ctx.shuffle) args.push("--randomize", `--seed=${ctx.seed}`);
-    if (report && ctx.resultFile)
-      args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
-    return { argv: args, env: {} };
-  },
-  parse: (text2, cwd) => parseJestJson(text2, cwd)
-};
-
-// src/frameworks/junit-glob.ts
-var junitGlob = {
-  name: "junit",
-  results: "glob",
-  extension: "xml",
-  shuffleUnsupported: "a generic JUnit command has no shuffle flag flaky-detector knows; add the tool's own flag to the command",
-  matches: () => false,
-  prepare: (argv) => ({ argv: [...argv], env: {} }),
-  parse: (text2) => parseJUnit(text2)
-};
-var command = {
-  name: "command",
-  results: "none",
-  extension: "",
-  shuffleUnsupported: "a plain command has no shuffle; pass a framework with --framework",
-  matches: () => false,
-  prepare: (argv) => ({ argv: [...argv], env: {} }),
-  parse: () => []
-};
-
-// src/frameworks/mocha.ts
-import { join as join6 } from "node:path";
-
-// src/frameworks/plugins.ts
-import { existsSync as existsSync3 } from "node:fs";
-import { dirname, join as join5 } from "node:path";
-import { fileURLToPath } from "node:url";
-function pluginDir(framework) {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i2 = 0; i2 < 4; i2++) {
-    const candidate = join5(dir, "plugins", framework);
-    if (existsSync3(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return void 0;
-}
-
-// src/frameworks/mocha.ts
-var mocha = {
-  name: "mocha",
-  results: "file",
-  extension: "xml",
-  shuffleUnsupported: "mocha has no seeded shuffle of its own",
-  matches: (argv) => toolIndex(argv, "mocha") !== -1,
-  prepare(argv, ctx, report = true) {
-    const args = [...argv];
-    if (ctx.tests.length > 0) {
-      const titles = ctx.tests.map((id) => escapeRegExp(id.split(" > ").join(" ")));
-      args.push("--grep", `^(?:${titles.join("|")})$`);
-    }
-    if (report && ctx.resultFile)
-      args.push("--reporter", "xunit", "--reporter-option", `output=${ctx.resultFile}`);
-    const env = {};
-    const plugins = report && ctx.eventsFile ? pluginDir("mocha") : void 0;
-    if (plugins && ctx.eventsFile) {
-      args.push("--require", join6(plugins, "flaky-detector-events.cjs"));
-      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
-    }
-    return { argv: args, env };
-  },
-  // A CI run's xunit file (--from-junit, the Action's artifacts) carries the runner's absolute path
-  // in `file`; the identity is the titles, as when we run mocha ourselves.
-  junitId: (c) => c.classname ? `${c.classname} > ${c.name}` : c.name,
-  parse: (text2) => parseJUnit(text2, (c) => c.classname ? `${c.classname} > ${c.name}` : c.name)
-};
-
-// src/frameworks/node-test.ts
-import { isAbsolute as isAbsolute4, relative as relative5, sep as sep4 } from "node:path";
-var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
-var nodeTest = {
-  name: "node-test",
-  results: "file",
-  extension: "xml",
-  shuffleUnsupported: NODE_MAJOR >= 22 ? null : `node ${process.versions.node} has no --test-random-seed (Node 22 added it)`,
-  matches: (argv) => /^node(js)?$/.test(basename(argv[0])) && argv.includes("--test"),
-  prepare(argv, ctx, report = true) {
-    const extra = [];
-    let rest = argv.slice(1);
-    const files = ctx.tests.filter(isFileId);
-    const names = ctx.tests.filter((id) => !isFileId(id)).map((id) => id.split(" > ").pop() ?? id);
-    if (files.length > 0) {
-      rest = [...rest.filter((a, i2) => a.startsWith("-") || VALUE_FLAGS.has(rest[i2 - 1] ?? "")), ...files];
-    }
-    if (names.length > 0) extra.push(`--test-name-pattern=^(?:${names.map(escapeRegExp).join("|")})$`);
-    if (ctx.shuffle) extra.push(`--test-random-seed=${ctx.seed}`);
-    if (report && ctx.resultFile) {
-      extra.push(
-        "--test-reporter=spec",
-        "--test-reporter-destination=stdout",
-        "--test-reporter=junit",
-        `--test-reporter-destination=${ctx.resultFile}`
-      );
-    }
-    return { argv: [argv[0], ...extra, ...rest], env: {} };
-  },
-  junitId: (c) => [...c.suites, c.name].join(" > "),
-  parse: (text2, cwd) => parseJUnit(
-    text2,
-    (c) => [...c.suites, c.name].join(" > "),
-    // Node writes the message attribute with its newlines removed; the body keeps them, behind
-    // a "[Error [ERR_TEST_FAILURE]: " wrapper.
-    (c) => c.body ? c.body.replace(/^\[Error \[ERR_TEST_FAILURE\]: /, "") : c.message
-  ).map((t) => asFileFinding(t, cwd))
-};
-var VALUE_FLAGS = /* @__PURE__ */ new Set([
-  "--import",
-  "--require",
-  "-r",
-  "--loader",
-  "--experimental-loader",
-  "--conditions",
-  "-C",
-  "--env-file",
-  "--test-reporter",
-  "--test-reporter-destination",
-  "--test-name-pattern",
-  "--test-skip-pattern",
-  "--test-concurrency",
-  "--test-timeout"
-]);
-function isFileId(id) {
-  return !id.includes(" > ") && /\.[cm]?[jt]sx?$/.test(id);
-}
-function asFileFinding(t, cwd) {
-  if (!isAbsolute4(t.name) || t.id !== t.name) return t;
-  const rel = relative5(cwd, t.name);
-  const file2 = rel.startsWith("..") || isAbsolute4(rel) ? t.name : rel.split(sep4).join("/");
-  if (t.status !== "failed") return { ...t, id: file2, name: file2, file: file2 };
-  const signal = /signal: '(SIG[A-Z0-9]+)'/.exec(t.message ?? "")?.[1];
-  const exit = /exitCode: (\d+)/.exec(t.message ?? "")?.[1];
-  const how = signal ? `crashed: the process running ${file2} was killed by ${signal}` : exit ? `the process running ${file2} exited with ${exit}` : `${file2} failed outside its tests`;
-  return {
-    ...t,
-    id: file2,
-    name: `file ${file2}`,
-    file: file2,
-    kind: "collection",
-    message: `${how} before its tests reported (node:test gives no per-test results for it)
-${t.message ?? ""}`,
-    ...signal ? { died: "crashed" } : {}
-  };
-}
-
-// src/frameworks/pytest.ts
-var pytest = {
-  name: "pytest",
-  repeatsShareId: true,
-  results: "file",
-  extension: "xml",
-  shuffleUnsupported: "pytest has no built-in seeded shuffle; it needs the pytest-randomly plugin, which this machine does not have (pip install pytest-randomly, then pass -p randomly in the command)",
-  matches(argv) {
-    const b = basename(argv[0]);
-    if (b === "pytest" || b === "py.test") return true;
-    const m = argv.indexOf("-m");
-    return /^python(\d(\.\d+)?)?$/.test(b) && m !== -1 && argv[m + 1] === "pytest";
-  },
-  prepare(argv, ctx, report = true) {
-    let args = [...argv];
-    if (ctx.tests.length > 0) {
-      const files = new Set(ctx.tests.map((t) => t.split("::")[0]));
-      args = args.filter(
-        (a, i2) => i2 === 0 || a.startsWith("-") || args[i2 - 1] === "-m" || !isPrefixOfAny(a, files)
-      );
-      args.push(...ctx.tests);
-    }
-    if (report && ctx.resultFile) args.push(`--junitxml=${ctx.resultFile}`, "-o", "junit_family=xunit1");
-    const env = {};
-    const plugins = report && ctx.eventsFile ? pluginDir("pytest") : void 0;
-    if (plugins && ctx.eventsFile) {
-      args.push("-p", "flaky_detector_events");
-      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
-      env.PYTHONPATH = plugins;
-    }
-    return { argv: args, env };
-  },
-  parse: (text2) => parseJUnit(text2).map(asCollectionFinding)
-};
-function asCollectionFinding(t) {
-  if (t.status !== "failed" || !t.message?.startsWith("collection failure") || !t.file) return t;
-  const lines = t.message.split("\n").filter((l) => l.trim() !== "");
-  const telling = [...lines].reverse().find((l) => l.startsWith("E ")) ?? lines[1] ?? "collection failure";
-  return {
-    ...t,
-    id: t.file,
-    name: `collection of ${t.file}`,
-    kind: "collection",
-    message: `collection error: ${telling.replace(/^E\s+/, "")}
-${t.message}`
-  };
-}
-function isPrefixOfAny(arg, files) {
-  const a = arg.replace(/^\.\//, "").replace(/\/$/, "");
-  for (const f of files) {
-    if (!f) continue;
-    if (a === "." || f === a || f.startsWith(`${a}/`)) return true;
-  }
-  return false;
-}
-
-// src/frameworks/vitest.ts
-var vitest = {
-  name: "vitest",
-  results: "file",
-  extension: "json",
-  shuffleUnsupported: null,
-  matches: (argv) => toolIndex(argv, "vitest") !== -1,
-  prepare(argv, ctx, report = true) {
-    const args = [...argv];
-    if (ctx.tests.length > 0) {
-      const f = jestFilter(ctx.tests);
-      args.push("-t", f.pattern, ...f.files);
-    }
-    if (ctx.shuffle) args.push("--sequence.shuffle", `--sequence.seed=${ctx.seed}`);
-    if (report && ctx.resultFile)
-      args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
-    return { argv: args, env: {} };
-  },
-  parse: (text2, cwd) => parseJestJson(text2, cwd, "vitest")
-};
-
-// src/frameworks/index.ts
-var ADAPTERS = {
-  pytest,
-  jest,
-  vitest,
-  mocha,
-  "node-test": nodeTest,
-  go,
-  cargo,
-  junit: junitGlob,
-  command
-};
-var DETECT_ORDER = [pytest, go, cargo, vitest, jest, mocha, nodeTest];
-function detectFramework(argv) {
-  return DETECT_ORDER.find((a) => a.matches(argv));
-}
-
-// src/frameworks/package-script.ts
-var RUNNERS = /* @__PURE__ */ new Set(["npm", "pnpm", "yarn"]);
-var APPENDABLE = /* @__PURE__ */ new Set(["jest", "vitest", "mocha"]);
-function scriptName(argv) {
-  if (!RUNNERS.has(basename(argv[0]))) return void 0;
-  if (argv[1] === "run" || argv[1] === "run-script") return argv[2];
-  if (argv[1] === "test" || argv[1] === "t") return "test";
-  return basename(argv[0]) === "npm" ? void 0 : argv[1];
-}
-function viaPackageScript(argv, scriptArgv, inner) {
-  if (!APPENDABLE.has(inner.name)) return void 0;
-  const isNpm = basename(argv[0]) === "npm";
-  return {
-    ...inner,
-    matches: () => false,
-    prepare(a, ctx, report = true) {
-      const prepared = inner.prepare(scriptArgv, ctx, report);
-      const suffix = prepared.argv.slice(scriptArgv.length);
-      const sep7 = isNpm && !a.includes("--") ? ["--"] : [];
-      return { argv: [...a, ...suffix.length > 0 ? sep7 : [], ...suffix], env: prepared.env };
-    }
-  };
-}
-
-// src/pipeline/framework.ts
-function resolveFramework(config2, argv, workspace, junitGlob2) {
-  const warnings = [];
-  if (junitGlob2 !== void 0 && config2.framework !== "auto" && config2.framework !== "junit") {
-    throw new UsageError(
-      "E_USAGE",
-      `--junit reads results for the generic junit framework, but --framework is ${config2.framework}; drop one of them`
-    );
-  }
-  if (config2.framework === "junit" || junitGlob2 !== void 0) {
-    if (junitGlob2 === void 0) {
-      throw new UsageError(
-        "E_USAGE",
-        "framework junit needs --junit <glob> naming the JUnit XML files the command writes, e.g. --junit 'target/surefire-reports/*.xml'"
-      );
-    }
-    return { adapter: ADAPTERS.junit, how: `JUnit files matching ${junitGlob2}`, warnings };
-  }
-  if (config2.framework !== "auto") {
-    const other = detectFramework(argv);
-    if (other && other.name !== config2.framework && config2.framework !== "command") {
-      throw new UsageError(
-        "E_FRAMEWORK_MISMATCH",
-        `--framework ${config2.framework}: the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))}); pass --framework ${other.name}, or leave --framework out to detect it`
-      );
-    }
-    return { adapter: ADAPTERS[config2.framework], how: "--framework", warnings };
-  }
-  const direct = detectFramework(argv);
-  if (direct) return { adapter: direct, how: "detected from the command", warnings };
-  const script = scriptName(argv);
-  if (script) {
-    const text2 = packageScript(workspace, script);
-    if (text2) {
-      let inner;
-      try {
-        inner = parseCommandString(text2, `package.json scripts.${script}`).argv;
-      } catch {
-        inner = void 0;
-      }
-      const innerAdapter = inner ? detectFramework(inner) : void 0;
-      const wrapped = inner && innerAdapter ? viaPackageScript(argv, inner, innerAdapter) : void 0;
-      if (wrapped) return { adapter: wrapped, how: `detected from package.json scripts.${script}`, warnings };
-      warnings.push(
-        `per-test results need a framework flaky-detector can drive; scripts.${script} is ${JSON.stringify(text2)}. Measuring the command as a whole; run the test tool directly (e.g. -- npx jest) or pass --framework`
-      );
-    }
-  }
-  return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
-}
-function packageScript(dir, name) {
-  const file2 = join7(dir, "package.json");
-  if (!existsSync4(file2)) return void 0;
-  try {
-    const pkg = JSON.parse(readFileSync8(file2, "utf8"));
-    return pkg.scripts?.[name];
-  } catch {
-    return void 0;
-  }
-}
-function assertShuffleSupported(adapter, shuffle) {
-  if (shuffle && adapter.shuffleUnsupported) {
-    throw new UsageError("E_SHUFFLE_UNSUPPORTED", `shuffle: ${adapter.shuffleUnsupported}; remove --shuffle`);
-  }
-}
-
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join11, resolve as resolve4 } from "node:path";
+import { join as join13, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
-import { delimiter as delimiter2, isAbsolute as isAbsolute5, join as join8, resolve } from "node:path";
+import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join5, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
-  const candidates = program.includes("/") ? [isAbsolute5(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join8(isAbsolute5(dir) ? dir : resolve(cwd, dir), program));
+  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join5(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates) {
     try {
       if (!statSync3(c).isFile()) continue;
@@ -59897,13 +59356,13 @@ function assertRunnable(program, cwd, pathVar) {
 }
 
 // src/source/acquire.ts
-import { existsSync as existsSync5, statSync as statSync4 } from "node:fs";
+import { existsSync as existsSync3, statSync as statSync4 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/util/copy-tree.ts
 import { constants as constants4 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, readlink as readlink2, symlink as symlink2 } from "node:fs/promises";
-import { join as join9, resolve as resolve2 } from "node:path";
+import { join as join6, resolve as resolve2 } from "node:path";
 var SHARED_DEPENDENCY_DIRS = /* @__PURE__ */ new Set(["node_modules", ".venv", "venv", ".flaky-venv"]);
 var REINSTALLED_DIRS = /* @__PURE__ */ new Set([
   "node_modules",
@@ -59921,8 +59380,8 @@ async function copyTree(src, dst, opts = {}) {
     const entries = await readdir2(from, { withFileTypes: true });
     await Promise.all(
       entries.map(async (entry) => {
-        const a = join9(from, entry.name);
-        const b = join9(to, entry.name);
+        const a = join6(from, entry.name);
+        const b = join6(to, entry.name);
         if (skip.has(a)) return;
         if (entry.isDirectory()) {
           if (opts.exclude?.has(entry.name)) return;
@@ -60009,7 +59468,7 @@ function tail(text2) {
 }
 
 // src/source/repo-spec.ts
-import { fileURLToPath as fileURLToPath2 } from "node:url";
+import { fileURLToPath } from "node:url";
 var SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 function parseRepoSpec(value) {
   if (value.trim() === "" || value.startsWith("-") || /[\0\r\n]/.test(value)) {
@@ -60053,7 +59512,7 @@ function parseRepoSpec(value) {
   }
   if (scheme === "file") {
     try {
-      fileURLToPath2(url2);
+      fileURLToPath(url2);
     } catch (e) {
       throw new UsageError(
         "E_REPO_INVALID",
@@ -60097,7 +59556,7 @@ async function acquireSource(req, ctx) {
   const spec = parseRepoSpec(req.repo);
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve3(req.cwd, spec.path);
-  if (!existsSync5(path) || !statSync4(path).isDirectory()) {
+  if (!existsSync3(path) || !statSync4(path).isDirectory()) {
     throw new InfraError("E_REPO_NOT_FOUND", `--repo: no such directory: ${path}`);
   }
   if (ref !== void 0) return cloneAt(path, path, ref, ctx);
@@ -60166,11 +59625,11 @@ async function headCommit(dir, ctx) {
 }
 
 // src/workspace/install.ts
-import { existsSync as existsSync6 } from "node:fs";
-import { join as join10 } from "node:path";
+import { existsSync as existsSync4 } from "node:fs";
+import { join as join7 } from "node:path";
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync6(join10(dir, f));
+  const has = (f) => existsSync4(join7(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -60186,7 +59645,7 @@ function detectInstallSteps(dir) {
   const requirements = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
   if (requirements.length > 0 || has("pyproject.toml") || has("setup.py")) {
     const pip = [
-      join10(VENV_DIR, "bin", "python"),
+      join7(VENV_DIR, "bin", "python"),
       "-m",
       "pip",
       "install",
@@ -60207,11 +59666,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync6(join10(dir, VENV_DIR, "bin"))) {
-    bins.push(join10(dir, VENV_DIR, "bin"));
-    env.VIRTUAL_ENV = join10(dir, VENV_DIR);
+  if (existsSync4(join7(dir, VENV_DIR, "bin"))) {
+    bins.push(join7(dir, VENV_DIR, "bin"));
+    env.VIRTUAL_ENV = join7(dir, VENV_DIR);
   }
-  if (existsSync6(join10(dir, "node_modules", ".bin"))) bins.push(join10(dir, "node_modules", ".bin"));
+  if (existsSync4(join7(dir, "node_modules", ".bin"))) bins.push(join7(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -60278,6 +59737,979 @@ async function prepareSlots(base, owned, count, isolation, temp) {
   return { dirs: [...dirs, ...copies], strategy: "copy" };
 }
 
+// src/pipeline/framework.ts
+import { existsSync as existsSync6, readFileSync as readFileSync8 } from "node:fs";
+import { join as join10 } from "node:path";
+
+// src/parsers/cargo-text.ts
+function parseCargoTest(text2) {
+  const out = [];
+  const byKey = /* @__PURE__ */ new Map();
+  let binary = "";
+  const lines = text2.split("\n");
+  for (const raw of lines) {
+    const line = raw.trimEnd();
+    const running = /^\s*Running (?:unittests )?(\S+)/.exec(line);
+    if (running) {
+      binary = running[1].replace(/\s*\(.*$/, "");
+      continue;
+    }
+    if (/^\s*Doc-tests /.test(line)) binary = "doctests";
+    const m = /^test (.+?) \.\.\. (ok|FAILED|ignored)(?:,.*)?$/.exec(line);
+    if (!m) continue;
+    const name = m[1];
+    const status = m[2] === "ok" ? "passed" : m[2] === "FAILED" ? "failed" : "skipped";
+    const test = {
+      id: name,
+      name,
+      file: binary || null,
+      status,
+      message: null,
+      durationMs: null
+    };
+    byKey.set(`${binary}\0${name}`, test);
+    out.push(test);
+  }
+  let current;
+  let buffer = [];
+  const flush = () => {
+    if (current) current.message = buffer.join("\n").trim() || "failed";
+    current = void 0;
+    buffer = [];
+  };
+  for (const line of lines) {
+    const section = /^---- (.+?) stdout ----$/.exec(line.trim());
+    if (section) {
+      flush();
+      current = out.find((t) => t.name === section[1] && t.status === "failed" && t.message === null);
+      continue;
+    }
+    if (current && (/^failures:$/.test(line.trim()) || /^test result:/.test(line.trim()))) {
+      flush();
+      continue;
+    }
+    if (current) buffer.push(line);
+  }
+  flush();
+  for (const t of out) if (t.status === "failed" && !t.message) t.message = "failed";
+  return out;
+}
+
+// src/frameworks/types.ts
+import { isAbsolute as isAbsolute4, relative as relative3, sep as sep3 } from "node:path";
+function listedFromIds(tests, fileFirst) {
+  return tests.filter((t) => t.kind !== "collection").map((t) => {
+    const parts = t.id.split(" > ");
+    return { id: t.id, file: t.file, titles: fileFirst ? parts.slice(1) : parts };
+  });
+}
+function repoRelative(file2, cwd) {
+  const rel = relative3(cwd, file2);
+  return isAbsolute4(file2) && !rel.startsWith("..") ? rel.split(sep3).join("/") : file2;
+}
+function basename(word) {
+  return (word ?? "").split("/").pop() ?? "";
+}
+function toolIndex(argv, tool) {
+  return argv.findIndex((w, i2) => {
+    const b = basename(w);
+    if (b !== tool && b !== `${tool}.js` && b !== `${tool}.mjs` && b !== `${tool}.cjs`) return false;
+    return i2 === 0 || !w.startsWith("-");
+  });
+}
+function escapeRegExp(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+// src/frameworks/cargo.ts
+var cargo = {
+  name: "cargo",
+  repeatsShareId: true,
+  results: "stdout",
+  extension: "txt",
+  shuffleUnsupported: "libtest's --shuffle-seed needs a nightly toolchain",
+  matches: (argv) => basename(argv[0]) === "cargo" && argv[1] === "test",
+  prepare(argv, ctx) {
+    const args = [...argv];
+    if (ctx.tests.length > 0) {
+      if (!args.includes("--")) args.push("--");
+      args.push("--exact", ...ctx.tests);
+    }
+    return { argv: args, env: { CARGO_TERM_COLOR: "never" } };
+  },
+  parse: (text2) => parseCargoTest(text2)
+};
+
+// src/frameworks/go.ts
+import { isAbsolute as isAbsolute5, relative as relative4, sep as sep4 } from "node:path";
+var go = {
+  name: "go",
+  repeatsShareId: true,
+  results: "stdout",
+  extension: "jsonl",
+  shuffleUnsupported: null,
+  matches: (argv) => basename(argv[0]) === "go" && argv[1] === "test",
+  prepare(argv, ctx, report = true) {
+    const flags = [];
+    if (report) flags.push("-json");
+    if (!argv.some((a) => a.startsWith("-count"))) flags.push("-count=1");
+    if (ctx.tests.length > 0) {
+      const tops = [...new Set(ctx.tests.map((id) => (id.split(".").pop() ?? id).split("/")[0]))];
+      flags.push("-run", `^(?:${tops.map(escapeRegExp).join("|")})$`);
+    }
+    if (ctx.shuffle) flags.push(`-shuffle=${ctx.seed}`);
+    return { argv: [argv[0], "test", ...flags, ...argv.slice(2)], env: {} };
+  },
+  list(argv) {
+    const flags = argv.slice(2).filter(
+      (a, i2, all) => !/^-(test\.)?(run|count|json|list)\b/.test(a) && !/^-(test\.)?(run|count|list)$/.test(all[i2 - 1] ?? "")
+    );
+    return {
+      argv: [argv[0], "test", "-json", "-list", ".", ...flags],
+      env: {},
+      parse: (stdout, _file2, cwd) => parseGoList(stdout, cwd)
+    };
+  },
+  parse: (text2, cwd) => parseGoTestJson(text2).map((t) => withRelativePackage(t, cwd))
+};
+function parseGoList(stdout, cwd) {
+  const out = [];
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let e;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const name = /^((?:Test|Example|Fuzz)\w*)\n$/.exec(e.Output ?? "")?.[1];
+    if (e.Action !== "output" || !e.Package || !name) continue;
+    const t = withRelativePackage(
+      { id: `${e.Package}.${name}`, name, file: null, status: "passed", message: null, durationMs: null },
+      cwd
+    );
+    out.push({ id: t.id, file: null, titles: [t.id.slice(0, -name.length - 1), name] });
+  }
+  return out;
+}
+function withRelativePackage(t, cwd) {
+  if (!t.id.startsWith("_/")) return t;
+  const name = `.${t.name}`;
+  if (!t.id.endsWith(name)) return t;
+  const dir = t.id.slice(1, t.id.length - name.length);
+  if (!isAbsolute5(dir)) return t;
+  const rel = relative4(cwd, dir);
+  const pkg = rel === "" ? "." : rel.startsWith("..") ? dir : `./${rel.split(sep4).join("/")}`;
+  return { ...t, id: `${pkg}${name}` };
+}
+
+// src/parsers/jest-json.ts
+import { relative as relative5 } from "node:path/posix";
+function parseJestJson(text2, rootDir, flavor = "jest") {
+  let doc;
+  try {
+    doc = JSON.parse(text2);
+  } catch (e) {
+    throw new ResultParseError("jest json", `not JSON: ${e.message}`);
+  }
+  if (!Array.isArray(doc.testResults)) throw new ResultParseError("jest json", "no testResults array");
+  const out = [];
+  for (const file2 of doc.testResults) {
+    const path = file2.name ? toRelative(file2.name, rootDir) : null;
+    const assertions = file2.assertionResults ?? [];
+    const neverRan = flavor === "vitest" ? assertions.filter((a) => a.status === "pending").length : 0;
+    const ran = assertions.some((a) => a.status === "passed" || a.status === "failed");
+    if (path && (file2.status === "failed" && !ran && file2.message || neverRan > 0)) {
+      out.push(fileFinding(path, file2.message, neverRan));
+    }
+    for (const a of assertions) {
+      if (flavor === "vitest" && a.status === "pending") continue;
+      const status = statusOf(a.status);
+      if (!status) continue;
+      const title = a.title ?? a.fullName ?? "";
+      out.push({
+        id: [path ?? "", ...a.ancestorTitles ?? [], title].filter((p) => p !== "").join(" > "),
+        name: title,
+        file: path,
+        status,
+        message: status === "failed" ? (a.failureMessages ?? []).join("\n").trim() || "failed" : null,
+        durationMs: typeof a.duration === "number" ? Math.round(a.duration) : null,
+        ...a.location?.line ? { line: a.location.line } : {}
+      });
+    }
+  }
+  return out;
+}
+function fileFinding(path, message, neverRan) {
+  const first = (message ?? "").split("\n").find((l) => l.trim() !== "")?.trim();
+  const why = neverRan > 0 ? `${path} did not finish: ${neverRan} of its tests never ran (the worker running it died \u2014 a crash, a kill or process.exit \u2014 or the run bailed)` : `${path} failed outside its tests: ${first ?? "no message"}`;
+  return {
+    id: path,
+    name: `file ${path}`,
+    file: path,
+    status: "failed",
+    message: message && neverRan === 0 ? `${why}
+${message}` : why,
+    durationMs: null,
+    kind: "collection"
+  };
+}
+function statusOf(s) {
+  if (s === "passed") return "passed";
+  if (s === "failed") return "failed";
+  if (s === "pending" || s === "skipped" || s === "todo" || s === "disabled") return "skipped";
+  return null;
+}
+function toRelative(file2, rootDir) {
+  const posix = file2.replace(/\\/g, "/");
+  const root = rootDir.replace(/\\/g, "/");
+  return posix.startsWith(`${root}/`) ? relative5(root, posix) : posix;
+}
+
+// src/frameworks/jest.ts
+function jestFilter(tests) {
+  const files = /* @__PURE__ */ new Set();
+  const names = /* @__PURE__ */ new Set();
+  for (const id of tests) {
+    const [file2, ...rest] = id.split(" > ");
+    if (file2) files.add(file2);
+    names.add(rest.join(" "));
+  }
+  return { files: [...files], pattern: `^(?:${[...names].map(escapeRegExp).join("|")})$` };
+}
+var jest = {
+  name: "jest",
+  results: "file",
+  extension: "json",
+  shuffleUnsupported: null,
+  matches: (argv) => toolIndex(argv, "jest") !== -1,
+  prepare(argv, ctx, report = true) {
+    const args = [...argv];
+    if (ctx.tests.length > 0) {
+      const f = jestFilter(ctx.tests);
+      args.push("-t", f.pattern, ...f.files.map((file2) => escapeRegExp(file2)));
+    }
+    if (ctx.shuffle) args.push("--randomize", `--seed=${ctx.seed}`);
+    if (report && ctx.resultFile)
+      args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
+    return { argv: args, env: {} };
+  },
+  // A name filter that matches nothing: jest loads every test file and reports each test as
+  // pending without running its body or hooks. Slower than a pure listing (imports run), exact.
+  list: (argv, listFile) => ({
+    argv: [...argv, "-t", "(?!)", "--json", `--outputFile=${listFile}`, "--testLocationInResults"],
+    env: {},
+    parse: (_stdout, fileText, cwd) => listedFromIds(parseJestJson(fileText ?? "", cwd), true)
+  }),
+  parse: (text2, cwd) => parseJestJson(text2, cwd)
+};
+
+// src/frameworks/junit-glob.ts
+var junitGlob = {
+  name: "junit",
+  results: "glob",
+  extension: "xml",
+  shuffleUnsupported: "a generic JUnit command has no shuffle flag flaky-detector knows; add the tool's own flag to the command",
+  matches: () => false,
+  prepare: (argv) => ({ argv: [...argv], env: {} }),
+  parse: (text2) => parseJUnit(text2)
+};
+var command = {
+  name: "command",
+  results: "none",
+  extension: "",
+  shuffleUnsupported: "a plain command has no shuffle; pass a framework with --framework",
+  matches: () => false,
+  prepare: (argv) => ({ argv: [...argv], env: {} }),
+  parse: () => []
+};
+
+// src/frameworks/mocha.ts
+import { join as join9 } from "node:path";
+
+// src/frameworks/plugins.ts
+import { existsSync as existsSync5 } from "node:fs";
+import { dirname, join as join8 } from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
+function pluginDir(framework) {
+  let dir = dirname(fileURLToPath2(import.meta.url));
+  for (let i2 = 0; i2 < 4; i2++) {
+    const candidate = join8(dir, "plugins", framework);
+    if (existsSync5(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return void 0;
+}
+
+// src/frameworks/mocha.ts
+var mocha = {
+  name: "mocha",
+  results: "file",
+  extension: "xml",
+  shuffleUnsupported: "mocha has no seeded shuffle of its own",
+  matches: (argv) => toolIndex(argv, "mocha") !== -1,
+  prepare(argv, ctx, report = true) {
+    const args = [...argv];
+    if (ctx.tests.length > 0) {
+      const titles = ctx.tests.map((id) => escapeRegExp(id.split(" > ").join(" ")));
+      args.push("--grep", `^(?:${titles.join("|")})$`);
+    }
+    if (report && ctx.resultFile)
+      args.push("--reporter", "xunit", "--reporter-option", `output=${ctx.resultFile}`);
+    const env = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("mocha") : void 0;
+    if (plugins && ctx.eventsFile) {
+      args.push("--require", join9(plugins, "flaky-detector-events.cjs"));
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+    }
+    return { argv: args, env };
+  },
+  // A CI run's xunit file (--from-junit, the Action's artifacts) carries the runner's absolute path
+  // in `file`; the identity is the titles, as when we run mocha ourselves.
+  junitId: mochaId,
+  // --dry-run (mocha 9+) reports every test as passed without running tests or hooks.
+  list: (argv, listFile) => ({
+    argv: [...argv, "--dry-run", "--reporter", "xunit", "--reporter-option", `output=${listFile}`],
+    env: {},
+    parse: (_stdout, fileText, cwd) => parseJUnitCases(fileText ?? "").map((c) => ({
+      id: mochaId(c),
+      file: c.file ? repoRelative(c.file, cwd) : null,
+      // The classname is the parent suites' titles already joined with spaces, as mocha's full title.
+      titles: c.classname ? [c.classname, c.name] : [c.name]
+    }))
+  }),
+  parse: (text2) => parseJUnit(text2, mochaId)
+};
+function mochaId(c) {
+  return c.classname ? `${c.classname} > ${c.name}` : c.name;
+}
+
+// src/frameworks/node-test.ts
+import { isAbsolute as isAbsolute6, relative as relative6, sep as sep5 } from "node:path";
+var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
+var nodeTest = {
+  name: "node-test",
+  results: "file",
+  extension: "xml",
+  shuffleUnsupported: NODE_MAJOR >= 22 ? null : `node ${process.versions.node} has no --test-random-seed (Node 22 added it)`,
+  matches: (argv) => /^node(js)?$/.test(basename(argv[0])) && argv.includes("--test"),
+  prepare(argv, ctx, report = true) {
+    const extra = [];
+    let rest = argv.slice(1);
+    const files = ctx.tests.filter(isFileId);
+    const names = ctx.tests.filter((id) => !isFileId(id)).map((id) => id.split(" > ").pop() ?? id);
+    if (files.length > 0) {
+      rest = [...rest.filter((a, i2) => a.startsWith("-") || VALUE_FLAGS.has(rest[i2 - 1] ?? "")), ...files];
+    }
+    if (names.length > 0) extra.push(`--test-name-pattern=^(?:${names.map(escapeRegExp).join("|")})$`);
+    if (ctx.shuffle) extra.push(`--test-random-seed=${ctx.seed}`);
+    if (report && ctx.resultFile) {
+      extra.push(
+        "--test-reporter=spec",
+        "--test-reporter-destination=stdout",
+        "--test-reporter=junit",
+        `--test-reporter-destination=${ctx.resultFile}`
+      );
+    }
+    return { argv: [argv[0], ...extra, ...rest], env: {} };
+  },
+  junitId: (c) => [...c.suites, c.name].join(" > "),
+  list(argv, listFile) {
+    const p = nodeTest.prepare(argv, { resultFile: listFile, seed: 0, shuffle: false, tests: [] });
+    return {
+      argv: [p.argv[0], "--test-name-pattern=(?!)", ...p.argv.slice(1)],
+      env: p.env,
+      parse: (_stdout, fileText, cwd) => listedFromIds(nodeTest.parse(fileText ?? "", cwd), false)
+    };
+  },
+  parse: (text2, cwd) => parseJUnit(
+    text2,
+    (c) => [...c.suites, c.name].join(" > "),
+    // Node writes the message attribute with its newlines removed; the body keeps them, behind
+    // a "[Error [ERR_TEST_FAILURE]: " wrapper.
+    (c) => c.body ? c.body.replace(/^\[Error \[ERR_TEST_FAILURE\]: /, "") : c.message
+  ).map((t) => asFileFinding(t, cwd))
+};
+var VALUE_FLAGS = /* @__PURE__ */ new Set([
+  "--import",
+  "--require",
+  "-r",
+  "--loader",
+  "--experimental-loader",
+  "--conditions",
+  "-C",
+  "--env-file",
+  "--test-reporter",
+  "--test-reporter-destination",
+  "--test-name-pattern",
+  "--test-skip-pattern",
+  "--test-concurrency",
+  "--test-timeout"
+]);
+function isFileId(id) {
+  return !id.includes(" > ") && /\.[cm]?[jt]sx?$/.test(id);
+}
+function asFileFinding(t, cwd) {
+  if (!isAbsolute6(t.name) || t.id !== t.name) return t;
+  const rel = relative6(cwd, t.name);
+  const file2 = rel.startsWith("..") || isAbsolute6(rel) ? t.name : rel.split(sep5).join("/");
+  if (t.status !== "failed") return { ...t, id: file2, name: file2, file: file2 };
+  const signal = /signal: '(SIG[A-Z0-9]+)'/.exec(t.message ?? "")?.[1];
+  const exit = /exitCode: (\d+)/.exec(t.message ?? "")?.[1];
+  const how = signal ? `crashed: the process running ${file2} was killed by ${signal}` : exit ? `the process running ${file2} exited with ${exit}` : `${file2} failed outside its tests`;
+  return {
+    ...t,
+    id: file2,
+    name: `file ${file2}`,
+    file: file2,
+    kind: "collection",
+    message: `${how} before its tests reported (node:test gives no per-test results for it)
+${t.message ?? ""}`,
+    ...signal ? { died: "crashed" } : {}
+  };
+}
+
+// src/frameworks/pytest.ts
+var pytest = {
+  name: "pytest",
+  repeatsShareId: true,
+  results: "file",
+  extension: "xml",
+  shuffleUnsupported: "pytest has no built-in seeded shuffle; it needs the pytest-randomly plugin, which this machine does not have (pip install pytest-randomly, then pass -p randomly in the command)",
+  matches(argv) {
+    const b = basename(argv[0]);
+    if (b === "pytest" || b === "py.test") return true;
+    const m = argv.indexOf("-m");
+    return /^python(\d(\.\d+)?)?$/.test(b) && m !== -1 && argv[m + 1] === "pytest";
+  },
+  prepare(argv, ctx, report = true) {
+    let args = [...argv];
+    if (ctx.tests.length > 0) {
+      const files = new Set(ctx.tests.map((t) => t.split("::")[0]));
+      args = args.filter(
+        (a, i2) => i2 === 0 || a.startsWith("-") || args[i2 - 1] === "-m" || !isPrefixOfAny(a, files)
+      );
+      args.push(...ctx.tests);
+    }
+    if (report && ctx.resultFile) args.push(`--junitxml=${ctx.resultFile}`, "-o", "junit_family=xunit1");
+    const env = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("pytest") : void 0;
+    if (plugins && ctx.eventsFile) {
+      args.push("-p", "flaky_detector_events");
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+      env.PYTHONPATH = plugins;
+    }
+    return { argv: args, env };
+  },
+  list(argv) {
+    const shift = -1 - verbosity(argv);
+    const flags = Array.from({ length: Math.abs(shift) }, () => shift < 0 ? "-q" : "-v");
+    return {
+      argv: [...argv, "--collect-only", ...flags, "-p", "no:cacheprovider"],
+      env: {},
+      parse: (stdout) => parseCollected(stdout)
+    };
+  },
+  parse: (text2) => parseJUnit(text2).map(asCollectionFinding)
+};
+function verbosity(argv) {
+  let v = 0;
+  for (const a of argv.slice(1)) {
+    if (a === "--quiet") v--;
+    else if (a === "--verbose") v++;
+    else if (/^-[qv]+$/.test(a)) for (const ch of a.slice(1)) v += ch === "v" ? 1 : -1;
+  }
+  return v;
+}
+function parseCollected(stdout) {
+  const out = [];
+  for (const line of stdout.split("\n")) {
+    const id = line.trimEnd();
+    if (id === "" && out.length > 0) break;
+    if (!id.includes("::") || /^\s/.test(line)) continue;
+    const [file2, ...titles] = id.split("::");
+    out.push({ id, file: file2 ?? null, titles });
+  }
+  return out;
+}
+function asCollectionFinding(t) {
+  if (t.status !== "failed" || !t.message?.startsWith("collection failure") || !t.file) return t;
+  const lines = t.message.split("\n").filter((l) => l.trim() !== "");
+  const telling = [...lines].reverse().find((l) => l.startsWith("E ")) ?? lines[1] ?? "collection failure";
+  return {
+    ...t,
+    id: t.file,
+    name: `collection of ${t.file}`,
+    kind: "collection",
+    message: `collection error: ${telling.replace(/^E\s+/, "")}
+${t.message}`
+  };
+}
+function isPrefixOfAny(arg, files) {
+  const a = arg.replace(/^\.\//, "").replace(/\/$/, "");
+  for (const f of files) {
+    if (!f) continue;
+    if (a === "." || f === a || f.startsWith(`${a}/`)) return true;
+  }
+  return false;
+}
+
+// src/frameworks/vitest.ts
+var vitest = {
+  name: "vitest",
+  results: "file",
+  extension: "json",
+  shuffleUnsupported: null,
+  matches: (argv) => toolIndex(argv, "vitest") !== -1,
+  prepare(argv, ctx, report = true) {
+    const args = [...argv];
+    if (ctx.tests.length > 0) {
+      const f = jestFilter(ctx.tests);
+      args.push("-t", f.pattern, ...f.files);
+    }
+    if (ctx.shuffle) args.push("--sequence.shuffle", `--sequence.seed=${ctx.seed}`);
+    if (report && ctx.resultFile)
+      args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
+    return { argv: args, env: {} };
+  },
+  // vitest's junit reporter: classname the file, name the describe path and title joined by " > ".
+  junitId: (c) => [c.classname ?? "", c.name].filter((p) => p !== "").join(" > "),
+  list(argv, listFile) {
+    const i2 = toolIndex(argv, "vitest");
+    const args = [...argv];
+    if (SUBCOMMANDS.has(args[i2 + 1] ?? "")) args[i2 + 1] = "list";
+    else args.splice(i2 + 1, 0, "list");
+    return {
+      argv: [...args, `--json=${listFile}`],
+      env: {},
+      parse: (_stdout, fileText, cwd) => parseVitestList(fileText ?? "", cwd)
+    };
+  },
+  parse: (text2, cwd) => parseJestJson(text2, cwd, "vitest")
+};
+var SUBCOMMANDS = /* @__PURE__ */ new Set(["run", "watch", "dev", "related", "list"]);
+function parseVitestList(text2, cwd) {
+  const doc = JSON.parse(text2);
+  if (!Array.isArray(doc)) throw new ResultParseError("vitest list", "not a JSON array");
+  const out = [];
+  for (const entry of doc) {
+    if (typeof entry?.name !== "string") continue;
+    const file2 = typeof entry.file === "string" ? repoRelative(entry.file, cwd) : null;
+    const titles = entry.name.split(" > ");
+    out.push({ id: [file2 ?? "", ...titles].filter((p) => p !== "").join(" > "), file: file2, titles });
+  }
+  return out;
+}
+
+// src/frameworks/index.ts
+var ADAPTERS = {
+  pytest,
+  jest,
+  vitest,
+  mocha,
+  "node-test": nodeTest,
+  go,
+  cargo,
+  junit: junitGlob,
+  command
+};
+var DETECT_ORDER = [pytest, go, cargo, vitest, jest, mocha, nodeTest];
+function detectFramework(argv) {
+  return DETECT_ORDER.find((a) => a.matches(argv));
+}
+
+// src/frameworks/package-script.ts
+var RUNNERS = /* @__PURE__ */ new Set(["npm", "pnpm", "yarn"]);
+var APPENDABLE = /* @__PURE__ */ new Set(["jest", "vitest", "mocha"]);
+function scriptName(argv) {
+  if (!RUNNERS.has(basename(argv[0]))) return void 0;
+  if (argv[1] === "run" || argv[1] === "run-script") return argv[2];
+  if (argv[1] === "test" || argv[1] === "t") return "test";
+  return basename(argv[0]) === "npm" ? void 0 : argv[1];
+}
+function viaPackageScript(argv, scriptArgv, inner) {
+  if (!APPENDABLE.has(inner.name)) return void 0;
+  const isNpm = basename(argv[0]) === "npm";
+  return {
+    ...inner,
+    matches: () => false,
+    prepare(a, ctx, report = true) {
+      const prepared = inner.prepare(scriptArgv, ctx, report);
+      const suffix = prepared.argv.slice(scriptArgv.length);
+      const sep8 = isNpm && !a.includes("--") ? ["--"] : [];
+      return { argv: [...a, ...suffix.length > 0 ? sep8 : [], ...suffix], env: prepared.env };
+    },
+    // The listing runs the script's command itself (node_modules/.bin is on PATH): `vitest list`
+    // replaces a subcommand, which cannot be appended to `npm test`.
+    ...inner.list ? { list: (_a4, listFile) => inner.list?.(scriptArgv, listFile) } : {}
+  };
+}
+
+// src/pipeline/framework.ts
+function resolveFramework(config2, argv, workspace, junitGlob2) {
+  const warnings = [];
+  if (junitGlob2 !== void 0 && config2.framework !== "auto" && config2.framework !== "junit") {
+    throw new UsageError(
+      "E_USAGE",
+      `--junit reads results for the generic junit framework, but --framework is ${config2.framework}; drop one of them`
+    );
+  }
+  if (config2.framework === "junit" || junitGlob2 !== void 0) {
+    if (junitGlob2 === void 0) {
+      throw new UsageError(
+        "E_USAGE",
+        "framework junit needs --junit <glob> naming the JUnit XML files the command writes, e.g. --junit 'target/surefire-reports/*.xml'"
+      );
+    }
+    return { adapter: ADAPTERS.junit, how: `JUnit files matching ${junitGlob2}`, warnings };
+  }
+  if (config2.framework !== "auto") {
+    const other = detectFramework(argv);
+    if (other && other.name !== config2.framework && config2.framework !== "command") {
+      throw new UsageError(
+        "E_FRAMEWORK_MISMATCH",
+        `--framework ${config2.framework}: the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))}); pass --framework ${other.name}, or leave --framework out to detect it`
+      );
+    }
+    return { adapter: ADAPTERS[config2.framework], how: "--framework", warnings };
+  }
+  const direct = detectFramework(argv);
+  if (direct) return { adapter: direct, how: "detected from the command", warnings };
+  const script = scriptName(argv);
+  if (script) {
+    const text2 = packageScript(workspace, script);
+    if (text2) {
+      let inner;
+      try {
+        inner = parseCommandString(text2, `package.json scripts.${script}`).argv;
+      } catch {
+        inner = void 0;
+      }
+      const innerAdapter = inner ? detectFramework(inner) : void 0;
+      const wrapped = inner && innerAdapter ? viaPackageScript(argv, inner, innerAdapter) : void 0;
+      if (wrapped) return { adapter: wrapped, how: `detected from package.json scripts.${script}`, warnings };
+      warnings.push(
+        `per-test results need a framework flaky-detector can drive; scripts.${script} is ${JSON.stringify(text2)}. Measuring the command as a whole; run the test tool directly (e.g. -- npx jest) or pass --framework`
+      );
+    }
+  }
+  return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
+}
+function packageScript(dir, name) {
+  const file2 = join10(dir, "package.json");
+  if (!existsSync6(file2)) return void 0;
+  try {
+    const pkg = JSON.parse(readFileSync8(file2, "utf8"));
+    return pkg.scripts?.[name];
+  } catch {
+    return void 0;
+  }
+}
+function assertShuffleSupported(adapter, shuffle) {
+  if (shuffle && adapter.shuffleUnsupported) {
+    throw new UsageError("E_SHUFFLE_UNSUPPORTED", `shuffle: ${adapter.shuffleUnsupported}; remove --shuffle`);
+  }
+}
+
+// src/pipeline/list-tests.ts
+import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:fs";
+import { join as join11 } from "node:path";
+async function listTests(adapter, argv, opts) {
+  if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
+  const file2 = join11(opts.dir, `listing.${adapter.extension}`);
+  const listing = adapter.list(argv, file2);
+  const stdout = [];
+  const result = await runTree({
+    argv: listing.argv,
+    cwd: opts.cwd,
+    env: { ...opts.env, ...listing.env },
+    timeoutMs: opts.timeoutMs,
+    killGraceMs: 2e3,
+    headBytes: 4 * 1024 * 1024,
+    tailBytes: 4 * 1024 * 1024,
+    stdoutFile: join11(opts.dir, "listing.stdout"),
+    masker: opts.masker,
+    ...opts.signal ? { signal: opts.signal } : {}
+  });
+  const command2 = listing.argv.join(" ").slice(0, 200);
+  if (result.spawnError)
+    return { ok: false, reason: `cannot run ${listing.argv[0]}: ${result.spawnError.code}` };
+  if (result.terminatedBy)
+    return {
+      ok: false,
+      reason: `\`${command2}\` ${result.terminatedBy === "timeout" ? "timed out" : "was cancelled"}`
+    };
+  try {
+    stdout.push(readFileSync9(join11(opts.dir, "listing.stdout"), "utf8"));
+  } catch {
+    stdout.push("");
+  }
+  let tests;
+  try {
+    const fileText = existsSync7(file2) ? readFileSync9(file2, "utf8") : null;
+    tests = listing.parse(stdout.join(""), fileText, opts.cwd);
+  } catch (e) {
+    return {
+      ok: false,
+      reason: `\`${command2}\` exited with ${result.exitCode ?? result.signal}; its listing could not be read (${e.message})`
+    };
+  }
+  if (tests.length === 0) {
+    return {
+      ok: false,
+      reason: `\`${command2}\` exited with ${result.exitCode ?? result.signal} and named no test`
+    };
+  }
+  return { ok: true, tests, partial: result.exitCode !== 0 };
+}
+
+// src/pipeline/resolve-tests.ts
+import { existsSync as existsSync8 } from "node:fs";
+import { isAbsolute as isAbsolute7, join as join12 } from "node:path";
+function suiteLevelError(c) {
+  const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
+  if (c.classname === "Test suite failed to run") return `jest could not run the test file ${c.name}`;
+  if (fileLike2(c.name) && (c.name === c.classname || c.name === c.file || isAbsolute7(c.name)))
+    return `the test file ${c.name} failed outside any test${c.message ? `: ${firstLine2(c.message)}` : ""}`;
+  if (/"(?:before|after) (?:all|each)" hook/.test(c.name))
+    return `a mocha hook failed (${c.name})${c.message ? `: ${firstLine2(c.message)}` : ""}`;
+  if (c.message?.startsWith("collection failure"))
+    return `pytest could not collect ${c.name || c.classname || "a module"}`;
+  if (/^\[(?:build|setup) failed\]$/.test(c.name)) return `go package ${c.classname ?? ""} did not build`;
+  if (c.name.trim() === "") return "a testcase without a name";
+  return null;
+}
+function firstLine2(s) {
+  return (s.split("\n").find((l) => l.trim() !== "") ?? "").trim().slice(0, 200);
+}
+function norm(s) {
+  return s.split(/\s+(?:>|›)\s+|\s+/).filter((w) => w !== "").join(" ");
+}
+function resolveRequested(adapter, listed, userIds, ci, cwd) {
+  const out = { ids: [], unmatched: [], suiteErrors: [], ambiguous: [] };
+  const tests = [];
+  for (const f of ci) {
+    const what = suiteLevelError(f.case);
+    if (what) out.suiteErrors.push({ label: f.case.name, from: f.from, what });
+    else tests.push(f);
+  }
+  const index = listed ? new ListingIndex(adapter, listed) : null;
+  for (const id of userIds) {
+    if (!index || index.has(id)) {
+      out.ids.push(id);
+      continue;
+    }
+    const found = index.byTitle([norm(id)], []);
+    if (found.length > 0) record2(out, id, found);
+    else out.unmatched.push({ label: id, id, closest: index.closest(id) });
+  }
+  for (const f of tests) {
+    const guess = guessedId(adapter, f.case, cwd);
+    if (!index) {
+      out.ids.push(guess);
+      continue;
+    }
+    const found = index.match(f.case);
+    if (found.length > 0) record2(out, guess, found);
+    else out.unmatched.push({ label: guess, id: guess, closest: index.closest(guess) });
+  }
+  out.ids = [...new Set(out.ids)];
+  return out;
+}
+function record2(out, label, ids) {
+  out.ids.push(...ids);
+  if (ids.length > 1) out.ambiguous.push({ label, ids });
+}
+function guessedId(adapter, c, cwd) {
+  if (adapter?.junitId) return adapter.junitId(c);
+  if (c.file) return defaultJUnitId(c);
+  const parts = (c.classname ?? "").split(".");
+  for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
+    const candidate = `${parts.slice(0, k).join("/")}.py`;
+    if (existsSync8(join12(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+  }
+  return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
+}
+var ListingIndex = class {
+  constructor(adapter, listed) {
+    this.adapter = adapter;
+    this.listed = listed;
+    for (const t of listed) {
+      this.ids.add(t.id);
+      push(this.byFull, norm(t.titles.join(" ")), t);
+      if (adapter.name === "pytest" && t.file) {
+        const module = t.file.replace(/\.py$/, "").split("/").join(".");
+        const classes = t.titles.slice(0, -1);
+        push(this.byPyKey, `${[module, ...classes].join(".")}::${t.titles.at(-1)}`, t);
+      }
+    }
+  }
+  adapter;
+  listed;
+  ids = /* @__PURE__ */ new Set();
+  byFull = /* @__PURE__ */ new Map();
+  /** pytest: "module.Class::name" as xunit classnames write it. */
+  byPyKey = /* @__PURE__ */ new Map();
+  /** A listed id, or one the framework's selector widens to listed tests. */
+  has(id) {
+    if (this.ids.has(id)) return true;
+    if (this.adapter.name === "go") {
+      const top = /^(.*?\.(?:Test|Example|Fuzz)\w*)\//.exec(id)?.[1];
+      return top !== void 0 && this.ids.has(top);
+    }
+    if (this.adapter.name === "pytest") {
+      return this.listed.some((t) => t.id.startsWith(`${id}::`) || t.id.startsWith(`${id}[`));
+    }
+    return false;
+  }
+  match(c) {
+    if (this.adapter.name === "pytest") return this.pytest(c);
+    if (this.adapter.name === "go") return this.go(c);
+    const suites = c.suites.filter((s) => !fileLike(s) && !ROOT_SUITES.has(s));
+    const keys = [
+      c.name,
+      c.classname ? `${c.classname} ${c.name}` : null,
+      [...suites, c.name].join(" "),
+      c.classname
+    ].filter((k) => k !== null && k !== "").map(norm).sort((a, b) => b.length - a.length);
+    const files = [c.file, c.classname, ...c.suites].filter((f) => fileLike(f));
+    return this.byTitle(keys, files);
+  }
+  /** The tests whose joined titles equal the first key that matches any, in a file the case names if it names one. */
+  byTitle(keys, files) {
+    for (const key of keys) {
+      const hits = (this.byFull.get(key) ?? []).filter(
+        (t) => files.length === 0 || t.file === null || files.some((f) => sameFile(f, t.file))
+      );
+      if (hits.length > 0) return hits.map((t) => t.id);
+    }
+    return [];
+  }
+  pytest(c) {
+    const key = `${c.classname ?? ""}::${c.name}`;
+    const exact = this.byPyKey.get(key);
+    if (exact) return exact.map((t) => t.id);
+    const hits = [];
+    for (const [k, ts] of this.byPyKey) {
+      if (k.endsWith(`.${key}`) || key.endsWith(`.${k}`)) hits.push(...ts.map((t) => t.id));
+    }
+    return hits;
+  }
+  go(c) {
+    const [top, ...sub] = c.name.split("/");
+    const pkgs = [c.classname, ...c.suites].filter((p) => !!p);
+    const hits = this.listed.filter(
+      (t) => t.titles[1] === top && (pkgs.length === 0 || pkgs.some(
+        (p) => t.titles[0] === p || (t.titles[0] ?? "").endsWith(`/${p}`) || p.endsWith(`/${t.titles[0]}`)
+      ))
+    );
+    return hits.map((t) => [t.id, ...sub].join("/"));
+  }
+  /** Up to three listed ids closest to `wanted` (edit distance over a sample sharing a word with it). */
+  closest(wanted) {
+    const words = new Set(
+      norm(wanted).toLowerCase().split(/[\s:./>]+/).filter((w) => w.length > 2)
+    );
+    const pool = this.listed.filter(
+      (t) => t.id.toLowerCase().split(/[\s:./>]+/).some((w) => words.has(w))
+    ).slice(0, 2e3);
+    const candidates = pool.length > 0 ? pool : this.listed.slice(0, 2e3);
+    return candidates.map((t) => ({ id: t.id, d: editDistance(wanted.slice(0, 300), t.id.slice(0, 300)) })).sort((a, b) => a.d - b.d).slice(0, 3).map((x2) => x2.id);
+  }
+};
+var ROOT_SUITES = /* @__PURE__ */ new Set(["Root Suite", "Mocha Tests", "jest tests", "vitest tests"]);
+function fileLike(s) {
+  return typeof s === "string" && /\.[cm]?[jt]sx?$|\.py$|\.go$/.test(s);
+}
+function sameFile(ci, ours) {
+  const a = ci.replace(/\\/g, "/").replace(/^\.\//, "");
+  return a === ours || a.endsWith(`/${ours}`) || ours.endsWith(`/${a}`);
+}
+function push(map2, key, v) {
+  const list = map2.get(key);
+  if (list) list.push(v);
+  else map2.set(key, [v]);
+}
+
+// src/pipeline/requested.ts
+var LIST_TIMEOUT_MS = 3e5;
+async function requestedTests(o) {
+  if (o.userIds.length === 0 && o.ci.length === 0) return { ids: [], notFound: [] };
+  let listed = null;
+  let partial2 = false;
+  if (o.adapter.list) {
+    o.emit({
+      type: "phase",
+      phase: "list",
+      detail: `listing ${o.adapter.name}'s tests to check the requested ids`
+    });
+    const r = await listTests(o.adapter, o.argv, {
+      cwd: o.cwd,
+      env: o.env,
+      dir: o.makeDir(),
+      timeoutMs: LIST_TIMEOUT_MS,
+      masker: o.masker,
+      ...o.signal ? { signal: o.signal } : {}
+    });
+    if (r.ok) {
+      listed = r.tests;
+      partial2 = r.partial;
+    } else {
+      o.warnings.push(
+        `could not check the requested tests against the suite (${r.reason}); using their ids as given`
+      );
+    }
+  }
+  const res = resolveRequested(o.adapter, listed, o.userIds, o.ci, o.cwd);
+  const suiteLines = res.suiteErrors.map(
+    (e) => `${e.from}: ${e.what}; not a test, so not rerun (rerun its file or package to investigate)`
+  );
+  o.warnings.push(...new Set(suiteLines));
+  for (const a of res.ambiguous) {
+    o.warnings.push(
+      `${JSON.stringify(a.label)} matches ${a.ids.length} tests (${a.ids.slice(0, 3).map((id) => JSON.stringify(id)).join(", ")}); rerunning all of them`
+    );
+  }
+  const unmatched = partial2 ? [] : res.unmatched;
+  if (partial2) {
+    for (const u of res.unmatched) {
+      o.warnings.push(
+        `${JSON.stringify(u.label)} is not in the suite's listing, which ended with an error; using ${JSON.stringify(u.id)} as given`
+      );
+      res.ids.push(u.id);
+    }
+  }
+  const userMisses = unmatched.filter((u) => o.userIds.includes(u.label));
+  if (userMisses.length > 0) throw unknownTests(o.adapter, userMisses, "--test");
+  if (res.ids.length === 0) throw nothingToRerun(o.adapter, res, unmatched);
+  for (const u of unmatched) o.warnings.push(`${describe3(u)}; it is reported as not rerun`);
+  return { ids: res.ids, notFound: unmatched.map((u) => u.id) };
+}
+function describe3(u) {
+  const near = u.closest.length > 0 ? `; closest: ${u.closest.map((c) => JSON.stringify(c)).join(", ")}` : "";
+  return `${JSON.stringify(u.label)} matches no test of the suite${near}`;
+}
+function unknownTests(adapter, misses, field) {
+  return new UsageError(
+    "E_UNKNOWN_TEST",
+    `${field}: ${misses.length === 1 ? "a requested test is" : `${misses.length} requested tests are`} not in the suite (as ${adapter.name} lists it)`,
+    {
+      details: [
+        ...misses.slice(0, 10).map(describe3),
+        `ids look like ${JSON.stringify(misses[0]?.closest[0] ?? "file::name")}`
+      ]
+    }
+  );
+}
+function nothingToRerun(adapter, res, unmatched) {
+  const details = [
+    ...new Set(res.suiteErrors.map((e) => `${e.from}: ${e.what} (not a test)`)),
+    ...unmatched.slice(0, 10).map(describe3)
+  ];
+  const why = unmatched.length === 0 ? "the CI file's failures are all outside any test (a file that did not load, a suite hook, a package that did not build), which cannot be rerun as tests; rerun the file or package named below" : `none of the CI file's failed tests is in the suite as ${adapter.name} lists it; check that the command runs the suite CI ran`;
+  return new UsageError("E_FROM_JUNIT", `nothing to rerun: ${why}`, { details });
+}
+
 // src/pipeline/timeout.ts
 var AUTO_CEILING_S = 600;
 var AUTO_FLOOR_S = 60;
@@ -60300,10 +60732,10 @@ var AttemptTimeout = class {
     return this.setting === "auto";
   }
   /** Record a finished attempt; the first wave's durations set the derived timeout. */
-  observe(record2) {
+  observe(record3) {
     if (this.setting !== "auto" || this.derivedMs !== null) return;
-    if (record2.outcome === "cancelled") return;
-    this.first.push(record2);
+    if (record3.outcome === "cancelled") return;
+    this.first.push(record3);
     if (this.first.length < this.wave) return;
     const slowest = this.slowestS();
     if (slowest === null) return;
@@ -60373,8 +60805,9 @@ async function prepareRun(req, ctx) {
   const framework = resolveFramework(config2, req.command.argv, source.dir, req.junitGlob);
   assertShuffleSupported(framework.adapter, config2.shuffle);
   ctx.warnings.push(...framework.warnings);
-  const requested = [.../* @__PURE__ */ new Set([...req.tests ?? [], ...ctx.extraTests ?? []])];
-  if (requested.length > 0 && framework.adapter.results === "none") {
+  const userIds = [...new Set(req.tests ?? [])];
+  const ciFailures = ctx.ciFailures ?? [];
+  if ((userIds.length > 0 || ciFailures.length > 0) && framework.adapter.results === "none") {
     throw new UsageError(
       "E_USAGE",
       "--test and --from-junit need per-test results; pass --framework (or --junit) for this command"
@@ -60390,12 +60823,30 @@ async function prepareRun(req, ctx) {
   });
   const slots = await prepareSlots(source.dir, source.owned, parallelism, config2.isolation, ctx.temp);
   timings.isolationMs = performance.now() - t;
+  const slotTmpDirs = slots.dirs.map((_, i2) => ctx.temp.create(`tmp${i2}`));
+  const { ids: requested, notFound } = ctx.verifyTests ? await requestedTests({
+    adapter: framework.adapter,
+    argv: req.command.argv,
+    userIds,
+    ci: ciFailures,
+    cwd: slots.dirs[0],
+    env: withTmpDir({ ...baseEnv, ...req.command.env }, slotTmpDirs[0]),
+    makeDir: () => ctx.temp.create("listing"),
+    masker: ctx.masker,
+    emit,
+    warnings: ctx.warnings,
+    ...req.signal ? { signal: req.signal } : {}
+  }) : {
+    ids: [...userIds, ...ciFailures.map((f) => guessedId(framework.adapter, f.case, source.dir))],
+    notFound: []
+  };
   return {
     source,
     adapter: framework.adapter,
     frameworkSource: framework.how,
     parallelism,
     requested,
+    notFound,
     testEnv,
     session: {
       config: config2,
@@ -60404,7 +60855,7 @@ async function prepareRun(req, ctx) {
       commandEnv: req.command.env,
       baseEnv,
       slotDirs: slots.dirs,
-      slotTmpDirs: slots.dirs.map((_, i2) => ctx.temp.create(`tmp${i2}`)),
+      slotTmpDirs,
       resultsDir: ctx.temp.create("results"),
       junitGlob: req.junitGlob,
       logsDir: config2.save_full_output ? prepareLogsDir(req.source.cwd, config2.logs_dir) : void 0,
@@ -60414,7 +60865,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join11(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join13(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -60652,7 +61103,10 @@ async function detectMasked(req, masker) {
   const temp = new TempDirs(req.tempRoot);
   const started = performance.now();
   const timings = { sourceMs: 0, installMs: 0, isolationMs: 0, runMs: 0, totalMs: 0 };
-  const fromJunitIds = req.fromJunit ? failedTestsOf(req.fromJunit, req.source.cwd, adapterHint(req)) : [];
+  const ciFailures = [
+    ...req.ciFailures ?? [],
+    ...req.fromJunit ? readCiFailures(req.fromJunit, req.source.cwd) : []
+  ];
   let failed = true;
   try {
     const prep = await prepareRun(req, {
@@ -60661,10 +61115,11 @@ async function detectMasked(req, masker) {
       warnings,
       timings,
       attempts: config2.runs,
-      extraTests: fromJunitIds,
+      ciFailures,
+      verifyTests: true,
       masker
     });
-    const { session, parallelism, requested } = prep;
+    const { session, parallelism, requested, notFound } = prep;
     const jobSeed = config2.seed ?? randomJobSeed();
     const aggregator = new TestAggregator();
     emit({
@@ -60728,7 +61183,7 @@ async function detectMasked(req, masker) {
       shuffledSeeds,
       attemptsWithoutResults: main.withoutResults,
       aggregator,
-      requestedTests: requested,
+      requestedTests: [...requested, ...notFound],
       followUps,
       stopReason: pool.stopReason,
       timings,
@@ -60743,13 +61198,6 @@ async function detectMasked(req, masker) {
     } else {
       await temp.removeAll();
     }
-  }
-}
-function adapterHint(req) {
-  try {
-    return resolveFramework(req.config, req.command.argv, req.source.cwd, req.junitGlob).adapter;
-  } catch {
-    return void 0;
   }
 }
 function stopRuleOf(config2) {
@@ -60775,40 +61223,60 @@ function allSettled(finished, aggregator, adapter, rule) {
   }
   return settleState(n, k, rule) !== "open";
 }
-function failedTestsOf(file2, cwd, adapter) {
+function readCiFailures(file2, cwd, field = "--from-junit") {
   const path = resolve5(cwd, file2);
-  let xml;
+  let text2;
   try {
-    xml = readResultFile(path);
+    text2 = readResultFile(path);
   } catch (e) {
     throw new UsageError(
       "E_FROM_JUNIT",
-      e instanceof ResultFileTooLarge ? `--from-junit: ${e.message}` : `--from-junit: cannot read ${path}: ${e.code ?? e.message}`
+      e instanceof ResultFileTooLarge ? `${field}: ${e.message}` : `${field}: cannot read ${path}: ${e.code ?? e.message}`
     );
   }
-  const ids = failedTestIdsIn(xml, path, cwd, adapter, "--from-junit");
-  if (ids.length === 0) {
-    throw new UsageError("E_FROM_JUNIT", `--from-junit: ${path} lists no failed test; nothing to rerun`);
+  const failures = ciFailuresIn(text2, path, field);
+  if (failures.length === 0) {
+    throw new UsageError("E_FROM_JUNIT", `${field}: ${path} lists no failed test; nothing to rerun`);
   }
-  return ids;
+  return failures;
 }
-function failedTestIdsIn(xml, where, cwd, adapter, field) {
+function ciFailuresIn(text2, where, field) {
+  if (/^\s*\{/.test(text2)) return goJsonFailures(text2, where);
   let cases;
   try {
-    cases = parseJUnitCases(xml);
+    cases = parseJUnitCases(text2);
   } catch (e) {
     throw new UsageError("E_FROM_JUNIT", `${field}: ${where} is not JUnit XML: ${e.message}`);
   }
-  const ids = cases.filter((c) => c.status === "failed").map((c) => {
-    if (adapter?.junitId) return adapter.junitId(c);
-    if (c.file) return defaultJUnitId(c);
-    const parts = (c.classname ?? "").split(".");
-    for (let k = parts.length; k > 0; k--) {
-      const candidate = `${parts.slice(0, k).join("/")}.py`;
-      if (existsSync7(join12(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
-    }
-    return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
+  return cases.filter((c) => c.status === "failed").map((c) => ({ case: c, from: where }));
+}
+function goJsonFailures(text2, where) {
+  return parseGoTestJson(text2).filter((t) => t.status === "failed").map((t) => {
+    const pkg = t.id.slice(0, t.id.length - t.name.length - 1);
+    const c = {
+      name: t.name,
+      classname: pkg,
+      file: null,
+      line: null,
+      suites: [pkg],
+      status: "failed",
+      message: t.message,
+      body: null,
+      durationMs: t.durationMs,
+      reruns: { failed: 0, messages: [] },
+      properties: {}
+    };
+    return { case: c, from: where };
   });
+}
+function failedTestsOf(file2, cwd, adapter) {
+  const ids = readCiFailures(file2, cwd).filter((f) => suiteLevelError(f.case) === null).map((f) => guessedId(adapter, f.case, cwd));
+  if (ids.length === 0) {
+    throw new UsageError(
+      "E_FROM_JUNIT",
+      `--from-junit: ${file2} lists only failures outside any test (a file that did not load, a suite hook); they cannot be rerun as tests`
+    );
+  }
   return [...new Set(ids)];
 }
 
@@ -60924,7 +61392,7 @@ function mergeShards(m) {
     frameworkSource: first.framework.how,
     parallelism: m.parallelism,
     jobSeed: m.jobSeed,
-    attempts: attempts.map(({ shuffled: _s, tests: _t, noResults: _n, ...record2 }) => record2),
+    attempts: attempts.map(({ shuffled: _s, tests: _t, noResults: _n, ...record3 }) => record3),
     attemptTests,
     shuffledSeeds,
     attemptsWithoutResults: withoutResults,
@@ -61774,7 +62242,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -62285,7 +62753,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join13(dir, `${out.length}-${safe}`);
+    const file2 = join14(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -62368,7 +62836,7 @@ function hostOf(url2) {
 }
 
 // src/action/event.ts
-import { readFileSync as readFileSync9 } from "node:fs";
+import { readFileSync as readFileSync10 } from "node:fs";
 var SHA = /^[0-9a-f]{40}$/;
 function readTrigger(env) {
   const need = (name) => {
@@ -62392,7 +62860,7 @@ function readTrigger(env) {
   const eventPath = need("GITHUB_EVENT_PATH");
   let event;
   try {
-    event = JSON.parse(readFileSync9(eventPath, "utf8"));
+    event = JSON.parse(readFileSync10(eventPath, "utf8"));
   } catch (e) {
     throw new UsageError(
       "E_ACTION_ENV",
@@ -64044,8 +64512,8 @@ function withCustomRequest(customRequest) {
 
 // node_modules/@octokit/auth-token/dist-bundle/index.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
-var sep5 = "\\.";
-var jwtRE = new RegExp(`^${b64url}${sep5}${b64url}${sep5}${b64url}$`);
+var sep6 = "\\.";
+var jwtRE = new RegExp(`^${b64url}${sep6}${b64url}${sep6}${b64url}$`);
 var isJWT = jwtRE.test.bind(jwtRE);
 async function auth(token) {
   const isApp = isJWT(token);
@@ -67160,10 +67628,10 @@ async function act(env, signal) {
     today
   };
   const command2 = commandOf2(inputs, config2);
-  const tests = await testsToRerun(inputs, trigger, config2, command2, workspace, gh, env, signal);
+  const tests = await testsToRerun(inputs, trigger, workspace, gh, env, signal);
   const report = await detectOn(inputs, trigger, config2, command2, tests, workspace, env, signal, warnings);
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join14(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join15(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -67252,8 +67720,9 @@ function commandOf2(inputs, config2) {
   }
   return parseTestCommand(config2.test_command);
 }
-async function testsToRerun(inputs, trigger, config2, command2, workspace, gh, env, signal) {
-  if (inputs.tests.length > 0) return inputs.tests;
+async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
+  const none = { tests: [], ciFailures: [] };
+  if (inputs.tests.length > 0) return { tests: inputs.tests, ciFailures: [] };
   let files = [];
   let from = "";
   if (inputs.junitPath !== null) {
@@ -67264,50 +67733,45 @@ async function testsToRerun(inputs, trigger, config2, command2, workspace, gh, e
       warning(
         "no github-token: cannot download the failed run's JUnit artifacts; rerunning the whole command"
       );
-      return [];
+      return none;
     }
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join14(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join15(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join14(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join15(dir, String(a.id)), used));
     }
     info(`downloaded ${artifacts.length} artifact(s) with ${files.length} XML file(s)`);
   }
   if (files.length === 0) {
     if (from) info(`no JUnit results found (${from}): rerunning the whole command`);
-    return [];
+    return none;
   }
-  let adapter;
-  try {
-    adapter = resolveFramework(config2, command2.argv, workspace, void 0).adapter;
-  } catch {
-    adapter = void 0;
-  }
-  const ids = /* @__PURE__ */ new Set();
+  const failures = [];
   for (const f of files) {
-    let xml;
+    let text2;
     try {
-      xml = readResultFile(f);
+      text2 = readResultFile(f);
     } catch (e) {
       warning(`JUnit results: skipped ${e.message}`);
       continue;
     }
-    for (const id of failedTestIdsIn(xml, f, workspace, adapter, "JUnit results")) ids.add(id);
+    failures.push(...ciFailuresIn(text2, f, "JUnit results"));
   }
-  if (ids.size === 0) {
+  if (failures.length === 0) {
     info(`the JUnit results (${from}) list no failed test: rerunning the whole command`);
-    return [];
+    return none;
   }
-  info(`rerunning ${ids.size} failed test(s) from ${from}`);
-  return [...ids];
+  info(`rerunning the ${failures.length} failure(s) of ${from}`);
+  return { tests: [], ciFailures: failures };
 }
-async function detectOn(inputs, trigger, config2, command2, tests, workspace, env, signal, warnings) {
+async function detectOn(inputs, trigger, config2, command2, rerun, workspace, env, signal, warnings) {
+  const { tests, ciFailures } = rerun;
   const progress = createProgress({ stream: process.stdout, mode: "plain" });
   try {
     if (inputs.backend === "local") {
@@ -67317,6 +67781,7 @@ async function detectOn(inputs, trigger, config2, command2, tests, workspace, en
         source: { cwd: workspace },
         env,
         ...tests.length > 0 ? { tests } : {},
+        ...ciFailures.length > 0 ? { ciFailures } : {},
         signal,
         emit: progress.sink,
         warnings
@@ -67329,7 +67794,7 @@ async function detectOn(inputs, trigger, config2, command2, tests, workspace, en
       apiKey: inputs.apiKey ?? void 0,
       endpointId: inputs.endpointId ?? void 0,
       runpodApi: inputs.runpodApi ?? void 0,
-      ...tests.length > 0 ? { test: tests } : {}
+      ...tests.length > 0 || ciFailures.length > 0 ? { test: [...tests, ...remoteIds(config2, command2, workspace, ciFailures)] } : {}
     };
     const operands = inputs.command !== null ? [inputs.command] : [];
     const io = { cwd: workspace, env, stderr: { write: (l) => info(l.replace(/\n$/, "")) } };
@@ -67343,6 +67808,16 @@ async function detectOn(inputs, trigger, config2, command2, tests, workspace, en
   } finally {
     progress.stop();
   }
+}
+function remoteIds(config2, command2, workspace, failures) {
+  let adapter;
+  try {
+    adapter = resolveFramework(config2, command2.argv, workspace, void 0).adapter;
+  } catch {
+    adapter = void 0;
+  }
+  const ids = failures.filter((f) => suiteLevelError(f.case) === null).map((f) => guessedId(adapter, f.case, workspace));
+  return [...new Set(ids)];
 }
 async function comment(gh, repo, prNumber, report, ctx) {
   if (prNumber === null) {
@@ -67375,13 +67850,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute6(file2)) return existsSync8(join14(workspace, file2)) ? file2.split(sep6).join("/") : null;
-  const inside = relative6(workspace, file2);
-  if (!inside.startsWith("..") && existsSync8(file2)) return inside.split(sep6).join("/");
-  const parts = file2.split(sep6).filter(Boolean);
+  if (!isAbsolute8(file2)) return existsSync9(join15(workspace, file2)) ? file2.split(sep7).join("/") : null;
+  const inside = relative7(workspace, file2);
+  if (!inside.startsWith("..") && existsSync9(file2)) return inside.split(sep7).join("/");
+  const parts = file2.split(sep7).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync8(join14(workspace, tail2))) return tail2;
+    if (existsSync9(join15(workspace, tail2))) return tail2;
   }
   return null;
 }

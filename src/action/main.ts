@@ -10,8 +10,9 @@ import { resolveConfig } from "../config/resolve.js";
 import type { Config } from "../config/schema.js";
 import { EXIT, InfraError, isFlakyDetectorError, UsageError } from "../errors.js";
 import { sendNotifications } from "../notify/send.js";
-import { detect, failedTestIdsIn } from "../pipeline/detect.js";
+import { ciFailuresIn, detect } from "../pipeline/detect.js";
 import { resolveFramework } from "../pipeline/framework.js";
+import { type CiFailure, guessedId, suiteLevelError } from "../pipeline/resolve-tests.js";
 import { globFiles } from "../pipeline/results.js";
 import { runOnRunpodBackend, runOnServerBackend } from "../remote/backends.js";
 import { annotationsOf, formatComment, formatSummary, type RunContext } from "../reporters/github.js";
@@ -142,7 +143,7 @@ async function act(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<number>
   };
 
   const command = commandOf(inputs, config);
-  const tests = await testsToRerun(inputs, trigger, config, command, workspace, gh, env, signal);
+  const tests = await testsToRerun(inputs, trigger, workspace, gh, env, signal);
   const report = await detectOn(inputs, trigger, config, command, tests, workspace, env, signal, warnings);
   for (const w of new Set([...warnings, ...report.warnings])) core.warning(w);
 
@@ -245,18 +246,23 @@ function commandOf(inputs: ActionInputs, config: Config): ParsedCommand {
   return parseTestCommand(config.test_command);
 }
 
-/** The ids of the tests that failed in CI: the tests input, the JUnit files on disk, or the failed run's artifacts. */
+/** What to rerun: the tests input, or the failures of the JUnit files on disk or of the failed run's artifacts. */
+interface Rerun {
+  tests: string[];
+  ciFailures: CiFailure[];
+}
+
+/** The tests that failed in CI: the tests input, the JUnit files on disk, or the failed run's artifacts. */
 async function testsToRerun(
   inputs: ActionInputs,
   trigger: Trigger,
-  config: Config,
-  command: ParsedCommand,
   workspace: string,
   gh: GitHub | null,
   env: NodeJS.ProcessEnv,
   signal: AbortSignal,
-): Promise<string[]> {
-  if (inputs.tests.length > 0) return inputs.tests;
+): Promise<Rerun> {
+  const none: Rerun = { tests: [], ciFailures: [] };
+  if (inputs.tests.length > 0) return { tests: inputs.tests, ciFailures: [] };
   let files: string[] = [];
   let from = "";
   if (inputs.junitPath !== null) {
@@ -267,7 +273,7 @@ async function testsToRerun(
       core.warning(
         "no github-token: cannot download the failed run's JUnit artifacts; rerunning the whole command",
       );
-      return [];
+      return none;
     }
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
@@ -284,31 +290,25 @@ async function testsToRerun(
   }
   if (files.length === 0) {
     if (from) core.info(`no JUnit results found (${from}): rerunning the whole command`);
-    return [];
+    return none;
   }
-  let adapter: ReturnType<typeof resolveFramework>["adapter"] | undefined;
-  try {
-    adapter = resolveFramework(config, command.argv, workspace, undefined).adapter;
-  } catch {
-    adapter = undefined;
-  }
-  const ids = new Set<string>();
+  const failures: CiFailure[] = [];
   for (const f of files) {
-    let xml: string;
+    let text: string;
     try {
-      xml = readResultFile(f);
+      text = readResultFile(f);
     } catch (e) {
       core.warning(`JUnit results: skipped ${(e as Error).message}`);
       continue;
     }
-    for (const id of failedTestIdsIn(xml, f, workspace, adapter, "JUnit results")) ids.add(id);
+    failures.push(...ciFailuresIn(text, f, "JUnit results"));
   }
-  if (ids.size === 0) {
+  if (failures.length === 0) {
     core.info(`the JUnit results (${from}) list no failed test: rerunning the whole command`);
-    return [];
+    return none;
   }
-  core.info(`rerunning ${ids.size} failed test(s) from ${from}`);
-  return [...ids];
+  core.info(`rerunning the ${failures.length} failure(s) of ${from}`);
+  return { tests: [], ciFailures: failures };
 }
 
 async function detectOn(
@@ -316,12 +316,13 @@ async function detectOn(
   trigger: Trigger,
   config: Config,
   command: ParsedCommand,
-  tests: string[],
+  rerun: Rerun,
   workspace: string,
   env: NodeJS.ProcessEnv,
   signal: AbortSignal,
   warnings: string[],
 ): Promise<Report> {
+  const { tests, ciFailures } = rerun;
   const progress = createProgress({ stream: process.stdout, mode: "plain" });
   try {
     if (inputs.backend === "local") {
@@ -331,6 +332,7 @@ async function detectOn(
         source: { cwd: workspace },
         env,
         ...(tests.length > 0 ? { tests } : {}),
+        ...(ciFailures.length > 0 ? { ciFailures } : {}),
         signal,
         emit: progress.sink,
         warnings,
@@ -343,7 +345,9 @@ async function detectOn(
       apiKey: inputs.apiKey ?? undefined,
       endpointId: inputs.endpointId ?? undefined,
       runpodApi: inputs.runpodApi ?? undefined,
-      ...(tests.length > 0 ? { test: tests } : {}),
+      ...(tests.length > 0 || ciFailures.length > 0
+        ? { test: [...tests, ...remoteIds(config, command, workspace, ciFailures)] }
+        : {}),
     };
     // The command as written (the input, else test_command from the config): re-joining the parsed
     // argv with spaces would lose its quoting.
@@ -359,6 +363,28 @@ async function detectOn(
   } finally {
     progress.stop();
   }
+}
+
+/**
+ * A remote backend gets ids, not CI testcases: the adapter's reading of them (the listing that
+ * resolves them is local; docs/design/ci-ids.md).
+ */
+function remoteIds(
+  config: Config,
+  command: ParsedCommand,
+  workspace: string,
+  failures: readonly CiFailure[],
+): string[] {
+  let adapter: ReturnType<typeof resolveFramework>["adapter"] | undefined;
+  try {
+    adapter = resolveFramework(config, command.argv, workspace, undefined).adapter;
+  } catch {
+    adapter = undefined;
+  }
+  const ids = failures
+    .filter((f) => suiteLevelError(f.case) === null)
+    .map((f) => guessedId(adapter, f.case, workspace));
+  return [...new Set(ids)];
 }
 
 async function comment(

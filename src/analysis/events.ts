@@ -12,6 +12,7 @@ export type RunEvent =
         | "install"
         | "isolation"
         | "framework"
+        | "list"
         | "fan-out"
         | "run"
         | "seed-replay"

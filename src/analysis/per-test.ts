@@ -28,6 +28,8 @@ export interface TestTally {
   shuffled: { attempts: number; failures: number };
   /** Failures a framework retried inside one attempt and then passed (Surefire flakyFailure). */
   innerReruns: number;
+  /** Summed durations of the runs that reported one, and how many did. */
+  timed: { ms: number; runs: number };
   /** A module's collection finding rather than a test (ParsedTest.kind). */
   collection?: boolean;
 }
@@ -87,6 +89,10 @@ export class TestAggregator {
       t.attempts++;
       if (attempt.shuffled) t.shuffled.attempts++;
       if (r.reruns && r.status === "passed") t.innerReruns += r.reruns.failed;
+      if (r.durationMs !== null && r.durationMs >= 0) {
+        t.timed.ms += r.durationMs;
+        t.timed.runs++;
+      }
       if (r.status === "failed") this.fail(t, attempt, r);
     }
   }
@@ -128,6 +134,7 @@ export class TestAggregator {
       firstFailure: null,
       shuffled: { attempts: 0, failures: 0 },
       innerReruns: 0,
+      timed: { ms: 0, runs: 0 },
       ...(r.kind === "collection" ? { collection: true } : {}),
     };
   }
@@ -204,6 +211,7 @@ export function testResultOf(t: TestTally, o: TestResultOptions): TestResult {
     orderDependent: null,
     resourceSensitive: null,
     innerReruns: t.innerReruns,
+    meanDurationMs: t.timed.runs > 0 ? Math.round(t.timed.ms / t.timed.runs) : null,
   };
 }
 

@@ -99,6 +99,8 @@ export interface TestResult {
   resourceSensitive: boolean | null;
   /** Failures the framework retried inside an attempt before the test passed (Surefire flakyFailure). */
   innerReruns: number;
+  /** Mean duration of its runs as the framework reported them; null when none did (absent in older reports). */
+  meanDurationMs?: number | null;
 }
 
 export interface FollowUp {

@@ -1,7 +1,7 @@
 import { isAbsolute, relative, sep } from "node:path";
 import { parseGoTestJson } from "../parsers/go-json.js";
 import type { ParsedTest } from "../parsers/types.js";
-import { basename, escapeRegExp, type FrameworkAdapter } from "./types.js";
+import { basename, escapeRegExp, type FrameworkAdapter, type ListedTest } from "./types.js";
 
 /** go test: -json on stdout, -count=1 so results are never served from the test cache. */
 export const go: FrameworkAdapter = {
@@ -23,8 +23,45 @@ export const go: FrameworkAdapter = {
     if (ctx.shuffle) flags.push(`-shuffle=${ctx.seed}`);
     return { argv: [argv[0] as string, "test", ...flags, ...argv.slice(2)], env: {} };
   },
+  list(argv) {
+    // -list prints the top-level test names of each package (building it, running nothing).
+    const flags = argv
+      .slice(2)
+      .filter(
+        (a, i, all) =>
+          !/^-(test\.)?(run|count|json|list)\b/.test(a) &&
+          !/^-(test\.)?(run|count|list)$/.test(all[i - 1] ?? ""),
+      );
+    return {
+      argv: [argv[0] as string, "test", "-json", "-list", ".", ...flags],
+      env: {},
+      parse: (stdout, _file, cwd) => parseGoList(stdout, cwd),
+    };
+  },
   parse: (text, cwd) => parseGoTestJson(text).map((t) => withRelativePackage(t, cwd)),
 };
+
+/** `go test -json -list .`: output events whose text is a test name, per package. */
+function parseGoList(stdout: string, cwd: string): ListedTest[] {
+  const out: ListedTest[] = [];
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let e: { Action?: string; Package?: string; Output?: string };
+    try {
+      e = JSON.parse(line) as typeof e;
+    } catch {
+      continue;
+    }
+    const name = /^((?:Test|Example|Fuzz)\w*)\n$/.exec(e.Output ?? "")?.[1];
+    if (e.Action !== "output" || !e.Package || !name) continue;
+    const t = withRelativePackage(
+      { id: `${e.Package}.${name}`, name, file: null, status: "passed", message: null, durationMs: null },
+      cwd,
+    );
+    out.push({ id: t.id, file: null, titles: [t.id.slice(0, -name.length - 1), name] });
+  }
+  return out;
+}
 
 /**
  * Outside a module (GOPATH mode) go names a package by its directory: `_/<abs path>`. That path is

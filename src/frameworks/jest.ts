@@ -1,5 +1,5 @@
 import { parseJestJson } from "../parsers/jest-json.js";
-import { escapeRegExp, type FrameworkAdapter, toolIndex } from "./types.js";
+import { escapeRegExp, type FrameworkAdapter, listedFromIds, toolIndex } from "./types.js";
 
 /** A test id "file > describe > title" as jest's -t sees it: "describe title". */
 export function jestFilter(tests: readonly string[]): { files: string[]; pattern: string } {
@@ -30,5 +30,12 @@ export const jest: FrameworkAdapter = {
       args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
     return { argv: args, env: {} };
   },
+  // A name filter that matches nothing: jest loads every test file and reports each test as
+  // pending without running its body or hooks. Slower than a pure listing (imports run), exact.
+  list: (argv, listFile) => ({
+    argv: [...argv, "-t", "(?!)", "--json", `--outputFile=${listFile}`, "--testLocationInResults"],
+    env: {},
+    parse: (_stdout, fileText, cwd) => listedFromIds(parseJestJson(fileText ?? "", cwd), true),
+  }),
   parse: (text, cwd) => parseJestJson(text, cwd),
 };

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { parseJUnit } from "../parsers/junit.js";
+import { type JUnitCase, parseJUnit, parseJUnitCases } from "../parsers/junit.js";
 import { pluginDir } from "./plugins.js";
-import { escapeRegExp, type FrameworkAdapter, toolIndex } from "./types.js";
+import { escapeRegExp, type FrameworkAdapter, repoRelative, toolIndex } from "./types.js";
 
 /**
  * Mocha: the built-in xunit reporter. Its classname is the suite's full title and its name the
@@ -32,6 +32,22 @@ export const mocha: FrameworkAdapter = {
   },
   // A CI run's xunit file (--from-junit, the Action's artifacts) carries the runner's absolute path
   // in `file`; the identity is the titles, as when we run mocha ourselves.
-  junitId: (c) => (c.classname ? `${c.classname} > ${c.name}` : c.name),
-  parse: (text) => parseJUnit(text, (c) => (c.classname ? `${c.classname} > ${c.name}` : c.name)),
+  junitId: mochaId,
+  // --dry-run (mocha 9+) reports every test as passed without running tests or hooks.
+  list: (argv, listFile) => ({
+    argv: [...argv, "--dry-run", "--reporter", "xunit", "--reporter-option", `output=${listFile}`],
+    env: {},
+    parse: (_stdout, fileText, cwd) =>
+      parseJUnitCases(fileText ?? "").map((c) => ({
+        id: mochaId(c),
+        file: c.file ? repoRelative(c.file, cwd) : null,
+        // The classname is the parent suites' titles already joined with spaces, as mocha's full title.
+        titles: c.classname ? [c.classname, c.name] : [c.name],
+      })),
+  }),
+  parse: (text) => parseJUnit(text, mochaId),
 };
+
+function mochaId(c: JUnitCase): string {
+  return c.classname ? `${c.classname} > ${c.name}` : c.name;
+}

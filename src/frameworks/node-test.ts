@@ -1,7 +1,7 @@
 import { isAbsolute, relative, sep } from "node:path";
 import { parseJUnit } from "../parsers/junit.js";
 import type { ParsedTest } from "../parsers/types.js";
-import { basename, escapeRegExp, type FrameworkAdapter } from "./types.js";
+import { basename, escapeRegExp, type FrameworkAdapter, listedFromIds } from "./types.js";
 
 const NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 
@@ -37,6 +37,16 @@ export const nodeTest: FrameworkAdapter = {
     return { argv: [argv[0] as string, ...extra, ...rest], env: {} };
   },
   junitId: (c) => [...c.suites, c.name].join(" > "),
+  list(argv, listFile) {
+    // No dry run in node:test; a name pattern nothing matches reports every test as skipped (Node
+    // 20). Newer Nodes leave such tests out, and an empty listing is not trusted.
+    const p = nodeTest.prepare(argv, { resultFile: listFile, seed: 0, shuffle: false, tests: [] });
+    return {
+      argv: [p.argv[0] as string, "--test-name-pattern=(?!)", ...p.argv.slice(1)],
+      env: p.env,
+      parse: (_stdout, fileText, cwd) => listedFromIds(nodeTest.parse(fileText ?? "", cwd), false),
+    };
+  },
   parse: (text, cwd) =>
     parseJUnit(
       text,

@@ -1,4 +1,4 @@
-import { basename, type FrameworkAdapter } from "./types.js";
+import { basename, type FrameworkAdapter, type Listing } from "./types.js";
 
 const RUNNERS = new Set(["npm", "pnpm", "yarn"]);
 /** Adapters whose flags can simply be appended to a package script's command line. */
@@ -32,5 +32,8 @@ export function viaPackageScript(
       const sep = isNpm && !a.includes("--") ? ["--"] : [];
       return { argv: [...a, ...(suffix.length > 0 ? sep : []), ...suffix], env: prepared.env };
     },
+    // The listing runs the script's command itself (node_modules/.bin is on PATH): `vitest list`
+    // replaces a subcommand, which cannot be appended to `npm test`.
+    ...(inner.list ? { list: (_a, listFile) => inner.list?.(scriptArgv, listFile) as Listing } : {}),
   };
 }

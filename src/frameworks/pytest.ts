@@ -1,7 +1,7 @@
 import { parseJUnit } from "../parsers/junit.js";
 import type { ParsedTest } from "../parsers/types.js";
 import { pluginDir } from "./plugins.js";
-import { basename, type FrameworkAdapter, type PrepareContext } from "./types.js";
+import { basename, type FrameworkAdapter, type ListedTest, type PrepareContext } from "./types.js";
 
 /** pytest: JUnit XML in the xunit1 family, which carries `file` and `line`, so ids are pytest node ids. */
 export const pytest: FrameworkAdapter = {
@@ -38,8 +38,43 @@ export const pytest: FrameworkAdapter = {
     }
     return { argv: args, env };
   },
+  list(argv) {
+    // At verbosity -1 (-q) --collect-only prints one node id per line; the user's own -q/-v
+    // flags shift it, so ours bring it back to exactly -1.
+    const shift = -1 - verbosity(argv);
+    const flags = Array.from({ length: Math.abs(shift) }, () => (shift < 0 ? "-q" : "-v"));
+    return {
+      argv: [...argv, "--collect-only", ...flags, "-p", "no:cacheprovider"],
+      env: {},
+      parse: (stdout) => parseCollected(stdout),
+    };
+  },
   parse: (text) => parseJUnit(text).map(asCollectionFinding),
 };
+
+/** pytest's verbosity from -q/-v flags (-qq, --quiet, -vv, --verbose); -1 per q, +1 per v. */
+function verbosity(argv: readonly string[]): number {
+  let v = 0;
+  for (const a of argv.slice(1)) {
+    if (a === "--quiet") v--;
+    else if (a === "--verbose") v++;
+    else if (/^-[qv]+$/.test(a)) for (const ch of a.slice(1)) v += ch === "v" ? 1 : -1;
+  }
+  return v;
+}
+
+/** `pytest --collect-only -q`: node ids, one per line, until the blank line before the summary. */
+function parseCollected(stdout: string): ListedTest[] {
+  const out: ListedTest[] = [];
+  for (const line of stdout.split("\n")) {
+    const id = line.trimEnd();
+    if (id === "" && out.length > 0) break;
+    if (!id.includes("::") || /^\s/.test(line)) continue;
+    const [file, ...titles] = id.split("::");
+    out.push({ id, file: file ?? null, titles });
+  }
+  return out;
+}
 
 /**
  * pytest writes a module it could not import as a failed testcase named after the module, with

@@ -1,3 +1,4 @@
+import { isAbsolute, relative, sep } from "node:path";
 import type { Framework } from "../config/schema.js";
 import type { JUnitCase } from "../parsers/junit.js";
 import type { ParsedTest } from "../parsers/types.js";
@@ -20,6 +21,25 @@ export interface PrepareContext {
 export interface Prepared {
   argv: string[];
   env: Record<string, string>;
+}
+
+/** A test the framework names without running it (collect-only), for resolving requested ids. */
+export interface ListedTest {
+  /** The id this adapter gives the test in its results. */
+  id: string;
+  /** Repository-relative file, when the framework says. */
+  file: string | null;
+  /**
+   * The test's names from the outermost group to its own (describe blocks or classes, then the
+   * test); for go, the package then the test. CI reporters join these in their own ways.
+   */
+  titles: string[];
+}
+
+/** A command that names every test without running any, and how to read what it wrote. */
+export interface Listing extends Prepared {
+  /** Read the listing from standard output and, for file-based listings, the file's text. */
+  parse(stdout: string, fileText: string | null, cwd: string): ListedTest[];
 }
 
 /** One test framework: how to ask it for results, a filter and a shuffle, and how to read the results. */
@@ -47,6 +67,30 @@ export interface FrameworkAdapter {
    * reporter (--from-junit, the Action's artifacts), when it differs from the generic identity.
    */
   junitId?(c: JUnitCase): string;
+  /**
+   * The collect-only command (pytest --collect-only, vitest list, mocha --dry-run, go test -list,
+   * jest with a name filter nothing matches), writing to `listFile` where it needs a file.
+   */
+  list?(argv: readonly string[], listFile: string): Listing;
+}
+
+/**
+ * Listed tests from parsed results whose ids are " > "-joined names, after the file when
+ * `fileFirst` (jest, vitest). A file's own finding (an import error) is not a test.
+ */
+export function listedFromIds(tests: readonly ParsedTest[], fileFirst: boolean): ListedTest[] {
+  return tests
+    .filter((t) => t.kind !== "collection")
+    .map((t) => {
+      const parts = t.id.split(" > ");
+      return { id: t.id, file: t.file, titles: fileFirst ? parts.slice(1) : parts };
+    });
+}
+
+/** An absolute path under `cwd` as a repository-relative one with forward slashes; others unchanged. */
+export function repoRelative(file: string, cwd: string): string {
+  const rel = relative(cwd, file);
+  return isAbsolute(file) && !rel.startsWith("..") ? rel.split(sep).join("/") : file;
 }
 
 export function basename(word: string | undefined): string {

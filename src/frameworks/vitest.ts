@@ -1,6 +1,7 @@
 import { parseJestJson } from "../parsers/jest-json.js";
+import { ResultParseError } from "../parsers/types.js";
 import { jestFilter } from "./jest.js";
-import { type FrameworkAdapter, toolIndex } from "./types.js";
+import { type FrameworkAdapter, type ListedTest, repoRelative, toolIndex } from "./types.js";
 
 /** Vitest: its json reporter writes Jest's shape; the default reporter keeps the console readable. */
 export const vitest: FrameworkAdapter = {
@@ -22,5 +23,35 @@ export const vitest: FrameworkAdapter = {
       args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
     return { argv: args, env: {} };
   },
+  // vitest's junit reporter: classname the file, name the describe path and title joined by " > ".
+  junitId: (c) => [c.classname ?? "", c.name].filter((p) => p !== "").join(" > "),
+  list(argv, listFile) {
+    const i = toolIndex(argv, "vitest");
+    const args = [...argv];
+    // `vitest list` takes the same filters and config as `vitest run`, in place of the subcommand.
+    if (SUBCOMMANDS.has(args[i + 1] ?? "")) args[i + 1] = "list";
+    else args.splice(i + 1, 0, "list");
+    return {
+      argv: [...args, `--json=${listFile}`],
+      env: {},
+      parse: (_stdout, fileText, cwd) => parseVitestList(fileText ?? "", cwd),
+    };
+  },
   parse: (text, cwd) => parseJestJson(text, cwd, "vitest"),
 };
+
+const SUBCOMMANDS = new Set(["run", "watch", "dev", "related", "list"]);
+
+/** `vitest list --json`: [{ name: "describe > test", file: "/abs/x.spec.ts" }]; ids as in results. */
+function parseVitestList(text: string, cwd: string): ListedTest[] {
+  const doc = JSON.parse(text) as unknown;
+  if (!Array.isArray(doc)) throw new ResultParseError("vitest list", "not a JSON array");
+  const out: ListedTest[] = [];
+  for (const entry of doc as { name?: unknown; file?: unknown }[]) {
+    if (typeof entry?.name !== "string") continue;
+    const file = typeof entry.file === "string" ? repoRelative(entry.file, cwd) : null;
+    const titles = entry.name.split(" > ");
+    out.push({ id: [file ?? "", ...titles].filter((p) => p !== "").join(" > "), file, titles });
+  }
+  return out;
+}

@@ -80,11 +80,14 @@ export function parseJUnitCases(xml: string): JUnitCase[] {
   return cases;
 }
 
-function walkSuite(suite: Node, path: string[], out: JUnitCase[], isRoot: boolean): void {
+function walkSuite(suite: Node, path: string[], out: JUnitCase[], isRoot: boolean, file?: string): void {
   const name = attr(suite, "name") ?? "";
   const here = isRoot || name === "" ? path : [...path, name];
-  for (const tc of (suite.testcase as Node[] | undefined) ?? []) out.push(toCase(tc, here));
-  for (const child of (suite.testsuite as Node[] | undefined) ?? []) walkSuite(child, here, out, false);
+  // mocha-junit-reporter names the file on the suite, not on its testcases.
+  const suiteFile = attr(suite, "file") || file;
+  for (const tc of (suite.testcase as Node[] | undefined) ?? []) out.push(toCase(tc, here, suiteFile));
+  for (const child of (suite.testsuite as Node[] | undefined) ?? [])
+    walkSuite(child, here, out, false, suiteFile);
 }
 
 function attr(node: Node, name: string): string | undefined {
@@ -104,7 +107,7 @@ function text(node: unknown): string {
   return "";
 }
 
-function toCase(tc: Node, suites: string[]): JUnitCase {
+function toCase(tc: Node, suites: string[], suiteFile: string | undefined): JUnitCase {
   const list = (k: string) => (tc[k] as unknown[] | undefined) ?? [];
   const failures = [...list("failure"), ...list("error")];
   const reruns = [...list("rerunFailure"), ...list("rerunError")];
@@ -135,7 +138,7 @@ function toCase(tc: Node, suites: string[]): JUnitCase {
   const time = Number(attr(tc, "time"));
   const line = Number(attr(tc, "line"));
   const classname = attr(tc, "classname");
-  const file = attr(tc, "file");
+  const file = attr(tc, "file") || suiteFile;
   return {
     name: attr(tc, "name") ?? "",
     classname: classname ? classname : null,

@@ -66,7 +66,7 @@ function noTestsError(
   if (p.requested.length > 0 && (first.kind === "no-tests" || first.kind === "silent")) {
     return new UsageError(
       "E_TEST_NOT_FOUND",
-      `--test: no attempt ran any of the requested tests (${p.requested
+      `--test/--from-junit: no attempt ran any of the requested tests (${p.requested
         .slice(0, 5)
         .map((t) => JSON.stringify(t))
         .join(

@@ -1,5 +1,4 @@
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { EventSink } from "../analysis/events.js";
 import { TestAggregator } from "../analysis/per-test.js";
 import type { FollowUp, Report } from "../analysis/report.js";
@@ -7,7 +6,8 @@ import { checkpoints, type StopRule, settleState } from "../analysis/stopping.js
 import type { Config } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
-import { defaultJUnitId, parseJUnitCases } from "../parsers/junit.js";
+import { parseGoTestJson } from "../parsers/go-json.js";
+import { type JUnitCase, parseJUnitCases } from "../parsers/junit.js";
 import type { AttemptRecord } from "../runner/attempt.js";
 import { shellLine } from "../runner/command-line.js";
 import { randomJobSeed } from "../runner/seeds.js";
@@ -16,10 +16,10 @@ import type { Masker } from "../util/secrets.js";
 import { TempDirs } from "../util/temp-dirs.js";
 import { runAttempts } from "./attempts.js";
 import { planFollowUps, runFollowUps } from "./follow-ups.js";
-import { resolveFramework } from "./framework.js";
 import { masked } from "./masking.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
 import { buildReport, reproducer } from "./report-builder.js";
+import { type CiFailure, guessedId, suiteLevelError } from "./resolve-tests.js";
 
 export type { DetectRequest } from "./prepare.js";
 
@@ -39,7 +39,10 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
   const temp = new TempDirs(req.tempRoot);
   const started = performance.now();
   const timings = { sourceMs: 0, installMs: 0, isolationMs: 0, runMs: 0, totalMs: 0 };
-  const fromJunitIds = req.fromJunit ? failedTestsOf(req.fromJunit, req.source.cwd, adapterHint(req)) : [];
+  const ciFailures = [
+    ...(req.ciFailures ?? []),
+    ...(req.fromJunit ? readCiFailures(req.fromJunit, req.source.cwd) : []),
+  ];
   let failed = true;
   try {
     const prep = await prepareRun(req, {
@@ -48,10 +51,11 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       warnings,
       timings,
       attempts: config.runs,
-      extraTests: fromJunitIds,
+      ciFailures,
+      verifyTests: true,
       masker,
     });
-    const { session, parallelism, requested } = prep;
+    const { session, parallelism, requested, notFound } = prep;
     const jobSeed = config.seed ?? randomJobSeed();
     const aggregator = new TestAggregator();
 
@@ -121,7 +125,7 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       shuffledSeeds,
       attemptsWithoutResults: main.withoutResults,
       aggregator,
-      requestedTests: requested,
+      requestedTests: [...requested, ...notFound],
       followUps,
       stopReason: pool.stopReason,
       timings,
@@ -136,15 +140,6 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
     } else {
       await temp.removeAll();
     }
-  }
-}
-
-/** The adapter the command will most likely use, to name --from-junit's tests its way; a guess. */
-function adapterHint(req: DetectRequest): FrameworkAdapter | undefined {
-  try {
-    return resolveFramework(req.config, req.command.argv, req.source.cwd, req.junitGlob).adapter;
-  } catch {
-    return undefined; // prepareRun reports a framework problem properly.
   }
 }
 
@@ -179,56 +174,77 @@ export function allSettled(
   return settleState(n, k, rule) !== "open";
 }
 
-/** Failed test ids of a CI run's JUnit file (pytest's xunit2 ids are mapped to node ids when the file exists). */
-export function failedTestsOf(file: string, cwd: string, adapter?: FrameworkAdapter): string[] {
+/**
+ * The failed testcases of a CI run's JUnit file (--from-junit). A `go test -json` stream saved as
+ * an artifact is read too: its failed tests become testcases named as gotestsum names them.
+ */
+export function readCiFailures(file: string, cwd: string, field = "--from-junit"): CiFailure[] {
   const path = resolve(cwd, file);
-  let xml: string;
+  let text: string;
   try {
-    xml = readResultFile(path);
+    text = readResultFile(path);
   } catch (e) {
     throw new UsageError(
       "E_FROM_JUNIT",
       e instanceof ResultFileTooLarge
-        ? `--from-junit: ${e.message}`
-        : `--from-junit: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        ? `${field}: ${e.message}`
+        : `${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
-  const ids = failedTestIdsIn(xml, path, cwd, adapter, "--from-junit");
-  if (ids.length === 0) {
-    throw new UsageError("E_FROM_JUNIT", `--from-junit: ${path} lists no failed test; nothing to rerun`);
+  const failures = ciFailuresIn(text, path, field);
+  if (failures.length === 0) {
+    throw new UsageError("E_FROM_JUNIT", `${field}: ${path} lists no failed test; nothing to rerun`);
   }
-  return ids;
+  return failures;
 }
 
-/**
- * The ids of the failed test cases of one JUnit document, as the framework that will rerun them
- * names tests (so its filter selects them). `field` names the input in errors.
- */
-export function failedTestIdsIn(
-  xml: string,
-  where: string,
-  cwd: string,
-  adapter: FrameworkAdapter | undefined,
-  field: string,
-): string[] {
+/** The failed testcases of one JUnit document (or `go test -json` stream); `field` names the input in errors. */
+export function ciFailuresIn(text: string, where: string, field: string): CiFailure[] {
+  if (/^\s*\{/.test(text)) return goJsonFailures(text, where);
   let cases: ReturnType<typeof parseJUnitCases>;
   try {
-    cases = parseJUnitCases(xml);
+    cases = parseJUnitCases(text);
   } catch (e) {
     throw new UsageError("E_FROM_JUNIT", `${field}: ${where} is not JUnit XML: ${(e as Error).message}`);
   }
-  const ids = cases
-    .filter((c) => c.status === "failed")
-    .map((c) => {
-      if (adapter?.junitId) return adapter.junitId(c);
-      if (c.file) return defaultJUnitId(c);
-      // pytest's default (xunit2) has no file: find the module path the classname names.
-      const parts = (c.classname ?? "").split(".");
-      for (let k = parts.length; k > 0; k--) {
-        const candidate = `${parts.slice(0, k).join("/")}.py`;
-        if (existsSync(join(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
-      }
-      return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
+  return cases.filter((c) => c.status === "failed").map((c) => ({ case: c, from: where }));
+}
+
+function goJsonFailures(text: string, where: string): CiFailure[] {
+  return parseGoTestJson(text)
+    .filter((t) => t.status === "failed")
+    .map((t) => {
+      const pkg = t.id.slice(0, t.id.length - t.name.length - 1);
+      const c: JUnitCase = {
+        name: t.name,
+        classname: pkg,
+        file: null,
+        line: null,
+        suites: [pkg],
+        status: "failed",
+        message: t.message,
+        body: null,
+        durationMs: t.durationMs,
+        reruns: { failed: 0, messages: [] },
+        properties: {},
+      };
+      return { case: c, from: where };
     });
+}
+
+/**
+ * Test ids of a CI file's failures without a listing (a remote backend resolves nothing locally):
+ * the adapter's reading, suite-level errors left out.
+ */
+export function failedTestsOf(file: string, cwd: string, adapter?: FrameworkAdapter): string[] {
+  const ids = readCiFailures(file, cwd)
+    .filter((f) => suiteLevelError(f.case) === null)
+    .map((f) => guessedId(adapter, f.case, cwd));
+  if (ids.length === 0) {
+    throw new UsageError(
+      "E_FROM_JUNIT",
+      `--from-junit: ${file} lists only failures outside any test (a file that did not load, a suite hook); they cannot be rerun as tests`,
+    );
+  }
   return [...new Set(ids)];
 }

@@ -13,7 +13,9 @@ import type { TempDirs } from "../util/temp-dirs.js";
 import { detectInstallSteps, installDependencies, workspaceEnv } from "../workspace/install.js";
 import { prepareSlots } from "../workspace/slots.js";
 import { assertShuffleSupported, resolveFramework } from "./framework.js";
-import type { Session } from "./session.js";
+import { requestedTests } from "./requested.js";
+import { type CiFailure, guessedId } from "./resolve-tests.js";
+import { type Session, withTmpDir } from "./session.js";
 import { AttemptTimeout } from "./timeout.js";
 
 export interface DetectRequest {
@@ -36,6 +38,8 @@ export interface DetectRequest {
   tests?: string[];
   /** A CI run's JUnit file: rerun only the tests that failed in it (--from-junit). */
   fromJunit?: string;
+  /** Failed testcases of CI files already read (the Action's artifacts). */
+  ciFailures?: readonly CiFailure[];
   /** Generic JUnit: files the command writes (--junit). */
   junitGlob?: string;
   signal?: AbortSignal;
@@ -54,6 +58,8 @@ export interface PreparedRun {
   parallelism: number;
   /** Test ids to run (--test and --from-junit), empty for all. */
   requested: string[];
+  /** CI failures that match no test of the suite: reported as not rerun. */
+  notFound: string[];
   /** The environment the tested code sees (secrets removed). */
   testEnv: NodeJS.ProcessEnv;
 }
@@ -65,8 +71,14 @@ export interface PrepareContext {
   timings: Report["timings"];
   /** Attempts this run will make at most (slots beyond it would sit idle). */
   attempts: number;
-  /** Ids from --from-junit, already read. */
-  extraTests?: readonly string[];
+  /**
+   * Failed testcases of CI JUnit files (--from-junit, the Action's artifacts), resolved against the
+   * framework's listing of its tests, as are --test ids. Without it (a remote shard, whose ids were
+   * settled by its client), ids are used as given.
+   */
+  ciFailures?: readonly CiFailure[];
+  /** Check --test ids (and resolve ciFailures) against the framework's listing before any attempt. */
+  verifyTests?: boolean;
   /** Secret values to mask in output and logs (requestMasker). */
   masker: Masker;
 }
@@ -124,8 +136,9 @@ export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promi
   const framework = resolveFramework(config, req.command.argv, source.dir, req.junitGlob);
   assertShuffleSupported(framework.adapter, config.shuffle);
   ctx.warnings.push(...framework.warnings);
-  const requested = [...new Set([...(req.tests ?? []), ...(ctx.extraTests ?? [])])];
-  if (requested.length > 0 && framework.adapter.results === "none") {
+  const userIds = [...new Set(req.tests ?? [])];
+  const ciFailures = ctx.ciFailures ?? [];
+  if ((userIds.length > 0 || ciFailures.length > 0) && framework.adapter.results === "none") {
     throw new UsageError(
       "E_USAGE",
       "--test and --from-junit need per-test results; pass --framework (or --junit) for this command",
@@ -143,12 +156,33 @@ export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promi
   const slots = await prepareSlots(source.dir, source.owned, parallelism, config.isolation, ctx.temp);
   timings.isolationMs = performance.now() - t;
 
+  const slotTmpDirs = slots.dirs.map((_, i) => ctx.temp.create(`tmp${i}`));
+  const { ids: requested, notFound } = ctx.verifyTests
+    ? await requestedTests({
+        adapter: framework.adapter,
+        argv: req.command.argv,
+        userIds,
+        ci: ciFailures,
+        cwd: slots.dirs[0] as string,
+        env: withTmpDir({ ...baseEnv, ...req.command.env }, slotTmpDirs[0] as string),
+        makeDir: () => ctx.temp.create("listing"),
+        masker: ctx.masker,
+        emit,
+        warnings: ctx.warnings,
+        ...(req.signal ? { signal: req.signal } : {}),
+      })
+    : {
+        ids: [...userIds, ...ciFailures.map((f) => guessedId(framework.adapter, f.case, source.dir))],
+        notFound: [],
+      };
+
   return {
     source,
     adapter: framework.adapter,
     frameworkSource: framework.how,
     parallelism,
     requested,
+    notFound,
     testEnv,
     session: {
       config,
@@ -157,7 +191,7 @@ export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promi
       commandEnv: req.command.env,
       baseEnv,
       slotDirs: slots.dirs,
-      slotTmpDirs: slots.dirs.map((_, i) => ctx.temp.create(`tmp${i}`)),
+      slotTmpDirs,
       resultsDir: ctx.temp.create("results"),
       junitGlob: req.junitGlob,
       logsDir: config.save_full_output ? prepareLogsDir(req.source.cwd, config.logs_dir) : undefined,

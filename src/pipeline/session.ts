@@ -209,7 +209,7 @@ function addedWords(user: readonly string[], prepared: readonly string[]): strin
   });
 }
 
-function withTmpDir(env: NodeJS.ProcessEnv, dir: string | undefined): NodeJS.ProcessEnv {
+export function withTmpDir(env: NodeJS.ProcessEnv, dir: string | undefined): NodeJS.ProcessEnv {
   return dir === undefined ? env : { ...env, TMPDIR: dir, TMP: dir, TEMP: dir };
 }
 

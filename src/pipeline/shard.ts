@@ -61,7 +61,7 @@ export interface ShardResult {
   window: { start: number; end: number };
 }
 
-export interface ShardRequest extends Omit<DetectRequest, "fromJunit"> {
+export interface ShardRequest extends Omit<DetectRequest, "fromJunit" | "ciFailures"> {
   shard: ShardSpec;
   /** Shown in the result (a RunPod pod id); the host name otherwise. */
   worker?: string;
