@@ -62734,7 +62734,8 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
   let entries;
   try {
     entries = unzipSync(zip, {
-      filter: (f) => /\.xml$/i.test(f.name) && !f.name.endsWith("/") && f.originalSize <= MAX_FILE
+      // JUnit XML, and `go test -json` streams saved as .json (read as CI results too).
+      filter: (f) => /\.(xml|json)$/i.test(f.name) && !f.name.endsWith("/") && f.originalSize <= MAX_FILE
     });
   } catch (e) {
     throw new InfraError(
@@ -67746,7 +67747,9 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
       files.push(...extractJUnit(zip, a.name, join15(dir, String(a.id)), used));
     }
-    info(`downloaded ${artifacts.length} artifact(s) with ${files.length} XML file(s)`);
+    info(
+      `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`
+    );
   }
   if (files.length === 0) {
     if (from) info(`no JUnit results found (${from}): rerunning the whole command`);
@@ -67761,7 +67764,11 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
       warning(`JUnit results: skipped ${e.message}`);
       continue;
     }
-    failures.push(...ciFailuresIn(text2, f, "JUnit results"));
+    try {
+      failures.push(...ciFailuresIn(text2, f, "JUnit results"));
+    } catch (e) {
+      warning(`JUnit results: skipped ${e.message}`);
+    }
   }
   if (failures.length === 0) {
     info(`the JUnit results (${from}) list no failed test: rerunning the whole command`);

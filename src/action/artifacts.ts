@@ -8,14 +8,15 @@ const MAX_FILE = 50 * 1024 * 1024;
 const MAX_TOTAL = 200 * 1024 * 1024;
 
 /**
- * The XML files of an artifact's zip, written under `dir` with flat names (the archive's paths
+ * The XML (and `go test -json`) files of an artifact's zip, written under `dir` with flat names (the archive's paths
  * never choose where we write: no `../`, no absolute paths). Returns the written paths.
  */
 export function extractJUnit(zip: Uint8Array, artifact: string, dir: string, used = { bytes: 0 }): string[] {
   let entries: Record<string, Uint8Array>;
   try {
     entries = unzipSync(zip, {
-      filter: (f) => /\.xml$/i.test(f.name) && !f.name.endsWith("/") && f.originalSize <= MAX_FILE,
+      // JUnit XML, and `go test -json` streams saved as .json (read as CI results too).
+      filter: (f) => /\.(xml|json)$/i.test(f.name) && !f.name.endsWith("/") && f.originalSize <= MAX_FILE,
     });
   } catch (e) {
     throw new InfraError(

@@ -286,7 +286,9 @@ async function testsToRerun(
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
       files.push(...extractJUnit(zip, a.name, join(dir, String(a.id)), used));
     }
-    core.info(`downloaded ${artifacts.length} artifact(s) with ${files.length} XML file(s)`);
+    core.info(
+      `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`,
+    );
   }
   if (files.length === 0) {
     if (from) core.info(`no JUnit results found (${from}): rerunning the whole command`);
@@ -301,7 +303,12 @@ async function testsToRerun(
       core.warning(`JUnit results: skipped ${(e as Error).message}`);
       continue;
     }
-    failures.push(...ciFailuresIn(text, f, "JUnit results"));
+    try {
+      failures.push(...ciFailuresIn(text, f, "JUnit results"));
+    } catch (e) {
+      // One unreadable file (another tool's JSON, a truncated XML) does not hide the others.
+      core.warning(`JUnit results: skipped ${(e as Error).message}`);
+    }
   }
   if (failures.length === 0) {
     core.info(`the JUnit results (${from}) list no failed test: rerunning the whole command`);
