@@ -109,7 +109,8 @@ export function usesLine(action: string, pinned: boolean): string {
 /** Artifact names: one per matrix job (upload-artifact refuses a name twice in a run), and the glob that finds them. */
 export function artifactNames(ci: CiWorkflow): { upload: string; glob: string } {
   return ci.matrix
-    ? { upload: "junit-${{ github.job }}-${{ strategy.job-index }}", glob: "junit-*" }
+    ? // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not ours
+      { upload: "junit-${{ github.job }}-${{ strategy.job-index }}", glob: "junit-*" }
     : { upload: "junit-results", glob: "junit-results" };
 }
 

@@ -194,7 +194,8 @@ class ListingIndex {
       const hits = (this.byFull.get(key) ?? []).filter(
         (t) => files.length === 0 || t.file === null || files.some((f) => sameFile(f, t.file as string)),
       );
-      if (hits.length > 0) return hits.map((t) => t.id);
+      // A title twice in one file is one id (the framework's filter selects both alike).
+      if (hits.length > 0) return [...new Set(hits.map((t) => t.id))];
     }
     return [];
   }

@@ -187,6 +187,7 @@ describe("init writes workflows whose every step would run", () => {
       `actions/checkout@${ACTION_PINS["actions/checkout"]?.sha} # v4.2.2`,
     );
     expect(wf.jobs.detect.steps.at(-1).with["junit-artifact"]).toBe("junit-*");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression
     expect(r.stdout).toContain("name: junit-${{ github.job }}-${{ strategy.job-index }}");
     expect(r.stdout).toContain(`actions/upload-artifact@${ACTION_PINS["actions/upload-artifact"]?.sha}`);
   });

@@ -46,6 +46,28 @@ describe("resolving CI testcases against a framework's listing", () => {
     expect(resolveRequested(ADAPTERS.mocha, listing, [], ci).ids).toEqual(["cart totals > adds tax"]);
   });
 
+  it("a title listed twice in one file (express has such tests) is one id, not an ambiguity", () => {
+    const listing: ListedTest[] = [
+      {
+        id: "res .format(obj) > sets charset",
+        file: "test/res.format.js",
+        titles: ["res .format(obj)", "sets charset"],
+      },
+      {
+        id: "res .format(obj) > sets charset",
+        file: "test/res.format.js",
+        titles: ["res .format(obj)", "sets charset"],
+      },
+    ];
+    const ci = failures(
+      suite('<testcase classname="res .format(obj)" name="sets charset"><failure/></testcase>'),
+    );
+    expect(resolveRequested(ADAPTERS.mocha, listing, [], ci)).toMatchObject({
+      ids: ["res .format(obj) > sets charset"],
+      ambiguous: [],
+    });
+  });
+
   it("go-junit-report v1's last-element classname and a subtest", () => {
     const listing: ListedTest[] = [
       { id: "example.com/shop/pkg.TestTax", file: null, titles: ["example.com/shop/pkg", "TestTax"] },
