@@ -59837,6 +59837,17 @@ var cargo = {
     }
     return { argv: args, env: { CARGO_TERM_COLOR: "never" } };
   },
+  // cargo-nextest's JUnit (and cargo2junit): classname the test binary, name the test's path.
+  junitId: (c) => c.name,
+  list(argv) {
+    const args = [...argv];
+    if (!args.includes("--")) args.push("--");
+    return {
+      argv: [...args, "--list"],
+      env: { CARGO_TERM_COLOR: "never" },
+      parse: (stdout) => stdout.split("\n").map((l) => /^(.+): test$/.exec(l.trim())?.[1]).filter((name) => name !== void 0).map((name) => ({ id: name, file: null, titles: name.split("::") }))
+    };
+  },
   parse: (text2) => parseCargoTest(text2)
 };
 
@@ -60565,6 +60576,7 @@ var ListingIndex = class {
   match(c) {
     if (this.adapter.name === "pytest") return this.pytest(c);
     if (this.adapter.name === "go") return this.go(c);
+    if (this.adapter.name === "cargo") return this.ids.has(c.name) ? [c.name] : [];
     const suites = c.suites.filter((s) => !fileLike(s) && !ROOT_SUITES.has(s));
     const keys = [
       c.name,
@@ -60581,7 +60593,7 @@ var ListingIndex = class {
       const hits = (this.byFull.get(key) ?? []).filter(
         (t) => files.length === 0 || t.file === null || files.some((f) => sameFile(f, t.file))
       );
-      if (hits.length > 0) return hits.map((t) => t.id);
+      if (hits.length > 0) return [...new Set(hits.map((t) => t.id))];
     }
     return [];
   }

@@ -17,5 +17,21 @@ export const cargo: FrameworkAdapter = {
     }
     return { argv: args, env: { CARGO_TERM_COLOR: "never" } };
   },
+  // cargo-nextest's JUnit (and cargo2junit): classname the test binary, name the test's path.
+  junitId: (c) => c.name,
+  list(argv) {
+    const args = [...argv];
+    if (!args.includes("--")) args.push("--");
+    return {
+      argv: [...args, "--list"],
+      env: { CARGO_TERM_COLOR: "never" },
+      parse: (stdout) =>
+        stdout
+          .split("\n")
+          .map((l) => /^(.+): test$/.exec(l.trim())?.[1])
+          .filter((name): name is string => name !== undefined)
+          .map((name) => ({ id: name, file: null, titles: name.split("::") })),
+    };
+  },
   parse: (text) => parseCargoTest(text),
 };

@@ -173,6 +173,8 @@ class ListingIndex {
   match(c: JUnitCase): string[] {
     if (this.adapter.name === "pytest") return this.pytest(c);
     if (this.adapter.name === "go") return this.go(c);
+    // nextest: the name is the test's path, which --exact selects.
+    if (this.adapter.name === "cargo") return this.ids.has(c.name) ? [c.name] : [];
     const suites = c.suites.filter((s) => !fileLike(s) && !ROOT_SUITES.has(s));
     const keys = [
       c.name,

@@ -103,6 +103,12 @@ describe("resolving CI testcases against a framework's listing", () => {
     expect(miss.unmatched[0]?.closest).toEqual(["tests/test_o.py::TestCart::test_p[1]"]);
   });
 
+  it("cargo-nextest's JUnit: the binary as classname, the test path as name", () => {
+    const listing: ListedTest[] = [{ id: "tests::adds", file: null, titles: ["tests", "adds"] }];
+    const ci = failures(suite('<testcase classname="checkout" name="tests::adds"><failure/></testcase>'));
+    expect(resolveRequested(ADAPTERS.cargo, listing, [], ci).ids).toEqual(["tests::adds"]);
+  });
+
   it("without a listing, ids are the adapter's reading of the CI case (no verification)", () => {
     const ci = failures(
       suite('<testcase classname="v/a.spec.ts" name="cart &gt; adds tax"><failure/></testcase>'),
