@@ -52246,6 +52246,7 @@ var FRAMEWORKS = [
   "node-test",
   "go",
   "cargo",
+  "playwright",
   "junit",
   "command"
 ];
@@ -60180,6 +60181,50 @@ ${t.message ?? ""}`,
   };
 }
 
+// src/frameworks/playwright.ts
+var playwright = {
+  name: "playwright",
+  results: "file",
+  extension: "xml",
+  shuffleUnsupported: "Playwright Test has no seeded shuffle",
+  matches: (argv) => {
+    const i2 = toolIndex(argv, "playwright");
+    return i2 !== -1 && argv[i2 + 1] === "test";
+  },
+  prepare(argv, ctx, report = true) {
+    const args = [...argv, "--retries=0"];
+    if (ctx.tests.length > 0) args.push("-g", playwrightGrep(ctx.tests));
+    const env = {};
+    if (report && ctx.resultFile) {
+      args.push("--reporter=list,junit");
+      env.PLAYWRIGHT_JUNIT_OUTPUT_NAME = ctx.resultFile;
+    }
+    return { argv: args, env };
+  },
+  junitId: playwrightId,
+  // --list reports every test (as skipped) without running any, through the same junit reporter.
+  list: (argv, listFile) => ({
+    argv: [...argv, "--list", "--reporter=junit"],
+    env: { PLAYWRIGHT_JUNIT_OUTPUT_NAME: listFile },
+    parse: (_stdout, fileText) => parseJUnitCases(fileText ?? "").map((c) => ({
+      id: playwrightId(c),
+      file: c.classname,
+      titles: c.name.split(" \u203A ")
+    }))
+  }),
+  parse: (text2) => parseJUnit(text2, playwrightId)
+};
+function playwrightId(c) {
+  return [c.classname ?? "", ...c.name.split(" \u203A ")].filter((p) => p !== "").join(" > ");
+}
+function playwrightGrep(tests) {
+  const each = tests.map((id) => {
+    const [file2 = "", ...titles] = id.split(" > ");
+    return `${escapeRegExp(basename(file2))} ${titles.map(escapeRegExp).join(" ")}`;
+  });
+  return `(?:^|[ /])(?:${each.join("|")})$`;
+}
+
 // src/frameworks/pytest.ts
 var pytest = {
   name: "pytest",
@@ -60321,17 +60366,18 @@ var ADAPTERS = {
   "node-test": nodeTest,
   go,
   cargo,
+  playwright,
   junit: junitGlob,
   command
 };
-var DETECT_ORDER = [pytest, go, cargo, vitest, jest, mocha, nodeTest];
+var DETECT_ORDER = [pytest, go, cargo, playwright, vitest, jest, mocha, nodeTest];
 function detectFramework(argv) {
   return DETECT_ORDER.find((a) => a.matches(argv));
 }
 
 // src/frameworks/package-script.ts
 var RUNNERS = /* @__PURE__ */ new Set(["npm", "pnpm", "yarn"]);
-var APPENDABLE = /* @__PURE__ */ new Set(["jest", "vitest", "mocha"]);
+var APPENDABLE = /* @__PURE__ */ new Set(["jest", "vitest", "mocha", "playwright"]);
 function scriptName(argv) {
   if (!RUNNERS.has(basename(argv[0]))) return void 0;
   if (argv[1] === "run" || argv[1] === "run-script") return argv[2];
@@ -67373,7 +67419,7 @@ var INPUTS = {
     description: "Concurrent attempts. Default: `auto_trigger_parallelism` of the config file (4)."
   },
   framework: {
-    description: "auto, pytest, jest, vitest, mocha, node-test, go, cargo, junit or command."
+    description: "auto, pytest, jest, vitest, mocha, node-test, go, cargo, playwright, junit or command."
   },
   tests: {
     description: "Test ids to rerun, one per line. Default: the failed tests of the JUnit results."

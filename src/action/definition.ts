@@ -21,7 +21,7 @@ export const INPUTS = {
     description: "Concurrent attempts. Default: `auto_trigger_parallelism` of the config file (4).",
   },
   framework: {
-    description: "auto, pytest, jest, vitest, mocha, node-test, go, cargo, junit or command.",
+    description: "auto, pytest, jest, vitest, mocha, node-test, go, cargo, playwright, junit or command.",
   },
   tests: {
     description: "Test ids to rerun, one per line. Default: the failed tests of the JUnit results.",

@@ -139,7 +139,7 @@ function packageManager(dir: string, pkg: Record<string, unknown>, notes: string
   };
 }
 
-const NODE_TOOLS = new Set(["vitest", "jest", "mocha", "nyc", "c8"]);
+const NODE_TOOLS = new Set(["vitest", "jest", "mocha", "playwright", "nyc", "c8"]);
 
 function nodeProject(dir: string, command: string | undefined): Project {
   let pkg: Record<string, unknown> = {};
@@ -163,6 +163,7 @@ function nodeProject(dir: string, command: string | undefined): Project {
   let cmd = found?.command;
   if (!framework) {
     for (const [dep, name, run] of [
+      ["@playwright/test", "playwright", "playwright test"],
       ["vitest", "vitest", "vitest run"],
       ["jest", "jest", "jest"],
       ["mocha", "mocha", "mocha"],
@@ -236,6 +237,7 @@ function junitFor(framework: string, dir: string): Pick<Project, "junit" | "resu
     jest: `npm install --save-dev jest-junit, then add to the jest command: --reporters=default --reporters=jest-junit, with env JEST_JUNIT_OUTPUT_DIR: ${dir}`,
     "node-test": `add to the node command: --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination=${file}`,
     pytest: `add to the pytest command: --junitxml=${file}`,
+    playwright: `add to the playwright command: --reporter=list,junit, with env PLAYWRIGHT_JUNIT_OUTPUT_NAME: ${file}`,
     go: `run the tests as: mkdir -p ${dir} && go test -json ./... | tee ${dir}/go-test.json   (with shell: bash, so a failing test still fails the step)`,
   };
   return {

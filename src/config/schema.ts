@@ -15,6 +15,7 @@ export const FRAMEWORKS = [
   "node-test",
   "go",
   "cargo",
+  "playwright",
   "junit",
   "command",
 ] as const;

@@ -5,6 +5,7 @@ import { jest } from "./jest.js";
 import { command, junitGlob } from "./junit-glob.js";
 import { mocha } from "./mocha.js";
 import { nodeTest } from "./node-test.js";
+import { playwright } from "./playwright.js";
 import { pytest } from "./pytest.js";
 import type { FrameworkAdapter } from "./types.js";
 import { vitest } from "./vitest.js";
@@ -20,12 +21,13 @@ export const ADAPTERS: Record<Exclude<Framework, "auto">, FrameworkAdapter> = {
   "node-test": nodeTest,
   go,
   cargo,
+  playwright,
   junit: junitGlob,
   command,
 };
 
 /** Detection order: the first adapter whose pattern matches the command wins. */
-const DETECT_ORDER: FrameworkAdapter[] = [pytest, go, cargo, vitest, jest, mocha, nodeTest];
+const DETECT_ORDER: FrameworkAdapter[] = [pytest, go, cargo, playwright, vitest, jest, mocha, nodeTest];
 
 export function detectFramework(argv: readonly string[]): FrameworkAdapter | undefined {
   return DETECT_ORDER.find((a) => a.matches(argv));

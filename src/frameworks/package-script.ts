@@ -2,7 +2,7 @@ import { basename, type FrameworkAdapter, type Listing } from "./types.js";
 
 const RUNNERS = new Set(["npm", "pnpm", "yarn"]);
 /** Adapters whose flags can simply be appended to a package script's command line. */
-const APPENDABLE = new Set(["jest", "vitest", "mocha"]);
+const APPENDABLE = new Set(["jest", "vitest", "mocha", "playwright"]);
 
 /** The script a package-manager command runs: `npm test`, `npm run test:unit`, `yarn test`, `pnpm test`. */
 export function scriptName(argv: readonly string[]): string | undefined {

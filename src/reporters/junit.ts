@@ -106,6 +106,10 @@ export function junitNames(
       const titles = id.split(" > ").slice(1).join(" ");
       return { classname: titles || id, name: titles || id };
     }
+    case "playwright": {
+      const [file = "", ...titles] = id.split(" > ");
+      return { classname: file, name: titles.join(" › ") };
+    }
     case "mocha":
       return last(" > ") ?? { classname: "", name: id };
     case "node-test":

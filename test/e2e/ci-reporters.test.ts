@@ -206,6 +206,19 @@ describe("vitest's junit reporter", () => {
   }, 120_000);
 });
 
+describe("Playwright Test's junit reporter", () => {
+  it("reruns the failed test only (not the top-level test sharing its title), with retries off", async () => {
+    const xml = ciRun(js, ["npx", "playwright", "test", "--reporter=junit"], "playwright.xml", {
+      PLAYWRIGHT_JUNIT_OUTPUT_NAME: "playwright.xml",
+    });
+    expect(xml).toContain('name="cart › totals › adds tax" classname="cart.spec.js"');
+    const { r, report, junitOut } = await rerun(js, "playwright.xml", ["npx", "playwright", "test"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(ran(report())).toEqual([["cart.spec.js > cart > totals > adds tax", 2, "stable"]]);
+    expectSameNamesAsCi(join(js, "playwright.xml"), junitOut);
+  }, 180_000);
+});
+
 describe("pytest's --junitxml", () => {
   let py: string;
   beforeAll(() => {

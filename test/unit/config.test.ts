@@ -132,7 +132,7 @@ describe("resolveConfig", () => {
       }),
     );
     expect(problems).toEqual([
-      'framework: must be one of auto, pytest, jest, vitest, mocha, node-test, go, cargo, junit, command, got "pyest" (in .flaky-detector.yml line 1)',
+      'framework: must be one of auto, pytest, jest, vitest, mocha, node-test, go, cargo, playwright, junit, command, got "pyest" (in .flaky-detector.yml line 1)',
       'shuffle: must be true or false, got "maybe" (in .flaky-detector.yml line 2)',
       'runs: must be an integer from 1 to 10000, got "many" (from environment variable FLAKY_DETECTOR_RUNS)',
       "confidence: must be a number from 0.5 to 0.9999, got 2 (from --confidence)",

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ADAPTERS } from "../../src/frameworks/index.js";
+import { playwrightGrep } from "../../src/frameworks/playwright.js";
 import type { ListedTest } from "../../src/frameworks/types.js";
 import { parseJUnitCases } from "../../src/parsers/junit.js";
 import { resolveRequested, suiteLevelError } from "../../src/pipeline/resolve-tests.js";
@@ -117,6 +118,17 @@ describe("resolving CI testcases against a framework's listing", () => {
       ids: ["x", "v/a.spec.ts > cart > adds tax"],
       unmatched: [],
     });
+  });
+});
+
+describe("Playwright's -g for requested ids", () => {
+  it("selects the test by its file and titles, not a same-titled test elsewhere", () => {
+    const grep = new RegExp(playwrightGrep(["cart.spec.js > cart > totals > adds tax"]));
+    expect(grep.test("cart.spec.js cart totals adds tax")).toBe(true);
+    expect(grep.test("chromium tests/cart.spec.js cart totals adds tax")).toBe(true);
+    const top = new RegExp(playwrightGrep(["cart.spec.js > adds tax"]));
+    expect(top.test("cart.spec.js cart totals adds tax")).toBe(false);
+    expect(top.test("cart.spec.js adds tax")).toBe(true);
   });
 });
 
