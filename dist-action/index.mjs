@@ -60212,7 +60212,10 @@ var playwright = {
       titles: c.name.split(" \u203A ")
     }))
   }),
-  parse: (text2) => parseJUnit(text2, playwrightId)
+  // Playwright names a test whose worker died ("worker process exited unexpectedly (…signal=SIGKILL)").
+  parse: (text2) => parseJUnit(text2, playwrightId).map(
+    (t) => t.status === "failed" && /worker process exited unexpectedly/.test(t.message ?? "") ? { ...t, died: "crashed" } : t
+  )
 };
 function playwrightId(c) {
   return [c.classname ?? "", ...c.name.split(" \u203A ")].filter((p) => p !== "").join(" > ");

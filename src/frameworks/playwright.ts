@@ -37,7 +37,13 @@ export const playwright: FrameworkAdapter = {
         titles: c.name.split(" › "),
       })),
   }),
-  parse: (text) => parseJUnit(text, playwrightId),
+  // Playwright names a test whose worker died ("worker process exited unexpectedly (…signal=SIGKILL)").
+  parse: (text) =>
+    parseJUnit(text, playwrightId).map((t) =>
+      t.status === "failed" && /worker process exited unexpectedly/.test(t.message ?? "")
+        ? { ...t, died: "crashed" as const }
+        : t,
+    ),
 };
 
 function playwrightId(c: JUnitCase): string {

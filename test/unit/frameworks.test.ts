@@ -10,6 +10,8 @@ describe("detection", () => {
     [["python3", "-m", "pytest", "tests"], "pytest"],
     [["/usr/bin/python3.11", "-m", "pytest"], "pytest"],
     [["go", "test", "./..."], "go"],
+    [["npx", "playwright", "test", "--project=api"], "playwright"],
+    [["npx", "playwright", "install"], undefined],
     [["cargo", "test"], "cargo"],
     [["npx", "jest", "--ci"], "jest"],
     [["node_modules/.bin/vitest"], "vitest"],
@@ -164,5 +166,19 @@ describe("package scripts", () => {
       "--reporter=default",
     ]);
     expect(viaPackageScript(["npm", "test"], ["node", "--test"], ADAPTERS["node-test"])).toBeUndefined();
+  });
+});
+
+describe("playwright", () => {
+  it("reads a test whose worker died as crashed (Playwright's own junit error)", () => {
+    // As Playwright 1.65 writes it for a test that SIGKILLs its worker.
+    const xml = `<testsuites><testsuite name="tests/crash.spec.ts">
+<testcase name="dies" classname="tests/crash.spec.ts" time="0"><error message="worker process exited unexpectedly (code=null, signal=SIGKILL)" type="Error"/></testcase>
+<testcase name="after" classname="tests/crash.spec.ts" time="0.007"></testcase>
+</testsuite></testsuites>`;
+    const [dies, after] = ADAPTERS.playwright.parse(xml, "/w");
+    expect(dies).toMatchObject({ id: "tests/crash.spec.ts > dies", status: "failed", died: "crashed" });
+    expect(after).toMatchObject({ id: "tests/crash.spec.ts > after", status: "passed" });
+    expect(after?.died).toBeUndefined();
   });
 });
