@@ -96,6 +96,38 @@ try {
     );
   }
 
+  if (!only || only === "startup") {
+    // Start-up: `--version` against bare node (the floor), and a one-attempt `run` of `true`
+    // without and with history (the store's modules load only when recording).
+    const reps = Math.max(REPS, 15);
+    const bare = [];
+    const version = [];
+    const noHistory = [];
+    const history = [];
+    const env = { ...process.env, XDG_DATA_HOME: join(work, "startup-data") };
+    const one = [process.execPath, BIN, "run", "--runs", "1", "--progress", "none", "--no-install"];
+    for (let i = 0; i < reps; i++) {
+      bare.push((await run([process.execPath, "-e", "0"], { cwd: work })).ms);
+      version.push((await run([process.execPath, BIN, "--version"], { cwd: work })).ms);
+      noHistory.push((await run([...one, "--no-history", "--", "true"], { cwd: work, env })).ms);
+      history.push((await run([...one, "--", "true"], { cwd: work, env })).ms);
+    }
+    const m = (xs) => Math.round(median(xs));
+    results.benchmarks.startup = {
+      what: `median of ${reps}: node -e 0, flaky-detector --version, run --runs 1 -- true without and with history`,
+      bareNodeMs: m(bare),
+      versionMs: m(version),
+      runNoHistoryMs: m(noHistory),
+      runWithHistoryMs: m(history),
+      versionOverBareNode: Number((median(version) / median(bare)).toFixed(2)),
+      goal: "--version <= 250 ms",
+      met: median(version) <= 250,
+    };
+    console.log(
+      `startup: --version ${m(version)} ms (bare node ${m(bare)} ms); run --runs 1: ${m(noHistory)} ms --no-history, ${m(history)} ms with history (median of ${reps})`,
+    );
+  }
+
   if (!only || only === "events") {
     // The per-test event reporters' cost: 200 attempts of the bundled pytest and mocha examples at
     // parallelism 2, with them (the default) and without (--no-events, results files only).

@@ -52236,7 +52236,7 @@ function date4(params) {
   return _coercedDate(ZodDate, params);
 }
 
-// src/config/schema.ts
+// src/config/enums.ts
 var FRAMEWORKS = [
   "auto",
   "pytest",
@@ -52253,6 +52253,8 @@ var FRAMEWORKS = [
 var SEVERITIES = ["critical", "high", "medium", "low", "none"];
 var STOP_RULES = ["fixed", "adaptive"];
 var ISOLATIONS = ["copy", "shared"];
+
+// src/config/schema.ts
 var rate = () => external_exports.number().min(0).max(1);
 var seconds = () => external_exports.number().min(1e-3).max(7 * 24 * 3600);
 var severityThresholdsSchema = external_exports.strictObject({

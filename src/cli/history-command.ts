@@ -1,17 +1,8 @@
 import type { Command } from "commander";
 import { pct } from "../analysis/summarize.js";
-import { resolveConfig } from "../config/resolve.js";
 import { EXIT, UsageError } from "../errors.js";
-import { defaultDbPath, isPostgresUrl, openStore, type Store } from "../store/open.js";
-import {
-  getDetection,
-  listDetections,
-  prune,
-  statsBySeverity,
-  testTimeline,
-  topFlaky,
-  trend,
-} from "../store/queries.js";
+import type { Store } from "../store/open.js";
+import { defaultDbPath, isPostgresUrl } from "../store/target.js";
 import type { CliIo } from "./io.js";
 
 /** Where history lives: --db, else FLAKY_DETECTOR_DB / history.db in config, else the documented default. */
@@ -55,11 +46,19 @@ interface Common {
   since?: string;
 }
 
-async function withStore<T>(opts: Common, io: CliIo, fn: (s: Store) => Promise<T>): Promise<T> {
+type Queries = typeof import("../store/queries.js");
+
+/** The store and its queries, loaded here: registering these commands loads no database driver. */
+async function withStore<T>(opts: Common, io: CliIo, fn: (s: Store, q: Queries) => Promise<T>): Promise<T> {
+  const [{ resolveConfig }, { openStore }, q] = await Promise.all([
+    import("../config/resolve.js"),
+    import("../store/open.js"),
+    import("../store/queries.js"),
+  ]);
   const { config } = resolveConfig({ cwd: io.cwd, env: io.env });
   const store = await openStore(historyTarget(opts.db, config.history.db, io.env), io.cwd);
   try {
-    return await fn(store);
+    return await fn(store, q);
   } finally {
     await store.close();
   }
@@ -108,8 +107,8 @@ export function addHistoryCommands(program: Command, io: CliIo, setExit: (code: 
     .option("--offset <n>", "skip rows")
     .action(
       async (opts: Common & { verdict?: string; severity?: string; limit?: string; offset?: string }) => {
-        const res = await withStore(opts, io, (s) =>
-          listDetections(s, {
+        const res = await withStore(opts, io, (s, q) =>
+          q.listDetections(s, {
             ...(opts.repo ? { repository: opts.repo } : {}),
             ...(opts.verdict ? { verdict: opts.verdict } : {}),
             ...(opts.severity ? { severity: opts.severity } : {}),
@@ -143,11 +142,11 @@ export function addHistoryCommands(program: Command, io: CliIo, setExit: (code: 
       .description("One detection in full")
       .argument("<id>", "detection id (or a unique prefix shown by list)"),
   ).action(async (id: string, opts: Common) => {
-    const res = await withStore(opts, io, async (s) => {
-      let found = await getDetection(s, id);
+    const res = await withStore(opts, io, async (s, q) => {
+      let found = await q.getDetection(s, id);
       if (!found && /^[0-9a-f-]{4,}$/i.test(id)) {
-        const matches = (await listDetections(s, { limit: 500 })).rows.filter((r) => r.id.startsWith(id));
-        if (matches.length === 1) found = await getDetection(s, (matches[0] as { id: string }).id);
+        const matches = (await q.listDetections(s, { limit: 500 })).rows.filter((r) => r.id.startsWith(id));
+        if (matches.length === 1) found = await q.getDetection(s, (matches[0] as { id: string }).id);
       }
       return found;
     });
@@ -186,8 +185,8 @@ export function addHistoryCommands(program: Command, io: CliIo, setExit: (code: 
     .option("--test <id>", "one test")
     .option("--since <date|duration>", "from (default 30d)")
     .action(async (opts: Common & { test?: string }) => {
-      const rows = await withStore(opts, io, (s) =>
-        trend(s, {
+      const rows = await withStore(opts, io, (s, q) =>
+        q.trend(s, {
           ...(opts.repo ? { repository: opts.repo } : {}),
           ...(opts.test ? { testId: opts.test } : {}),
           since: since(opts.since ?? "30d") as string,
@@ -212,8 +211,8 @@ export function addHistoryCommands(program: Command, io: CliIo, setExit: (code: 
     .option("--min-attempts <n>", "minimum sample (default 20)")
     .option("--limit <n>", "rows (default 20)")
     .action(async (opts: Common & { minAttempts?: string; limit?: string }) => {
-      const rows = await withStore(opts, io, (s) =>
-        topFlaky(s, {
+      const rows = await withStore(opts, io, (s, q) =>
+        q.topFlaky(s, {
           ...(opts.repo ? { repository: opts.repo } : {}),
           since: since(opts.since ?? "90d") as string,
           minAttempts: positiveInt(opts.minAttempts, "--min-attempts", 20),
@@ -238,8 +237,8 @@ export function addHistoryCommands(program: Command, io: CliIo, setExit: (code: 
   common(history.command("stats").description("Detections by severity"))
     .option("--since <date|duration>", "from")
     .action(async (opts: Common) => {
-      const res = await withStore(opts, io, (s) =>
-        statsBySeverity(s, {
+      const res = await withStore(opts, io, (s, q) =>
+        q.statsBySeverity(s, {
           ...(opts.repo ? { repository: opts.repo } : {}),
           ...(opts.since ? { since: since(opts.since) as string } : {}),
         }),
@@ -263,7 +262,7 @@ export function addHistoryCommands(program: Command, io: CliIo, setExit: (code: 
         "E_USAGE",
         "history test: --repo is required (test ids are per repository; see history list)",
       );
-    const res = await withStore(opts, io, (s) => testTimeline(s, opts.repo as string, testId));
+    const res = await withStore(opts, io, (s, q) => q.testTimeline(s, opts.repo as string, testId));
     out(opts, res, () =>
       res.results.length === 0
         ? `no history for ${testId} in ${opts.repo}\n`
@@ -287,7 +286,7 @@ export function addHistoryCommands(program: Command, io: CliIo, setExit: (code: 
     .option("--db <path|url>", "history database")
     .action(async (opts: { olderThan: string; db?: string }) => {
       const before = olderThan(opts.olderThan);
-      const n = await withStore(opts, io, (s) => prune(s, before));
+      const n = await withStore(opts, io, (s, q) => q.prune(s, before));
       io.stdout.write(`deleted ${n} detection(s) started before ${before}\n`);
       setExit(EXIT.ok);
     });

@@ -1,15 +1,12 @@
 import { Command, CommanderError, Option } from "commander";
-import { FRAMEWORKS, ISOLATIONS, SEVERITIES, STOP_RULES } from "../config/schema.js";
+import { FRAMEWORKS, ISOLATIONS, SEVERITIES, STOP_RULES } from "../config/enums.js";
 import { EXIT, UsageError } from "../errors.js";
 import { TOOL } from "../version.js";
-import { apiKeyCreate, apiKeyList, apiKeyRevoke } from "./api-key-command.js";
 import { reportError } from "./boundary.js";
-import { configPrint, configSchema, configValidate } from "./config-command.js";
 import { addHistoryCommands } from "./history-command.js";
-import { type InitOptions, initCommand } from "./init-command.js";
+import type { InitOptions } from "./init-command.js";
 import type { CliIo } from "./io.js";
-import { REPORT_FORMATS, reportCommand } from "./report-command.js";
-import { runCommand } from "./run-command.js";
+import { REPORT_FORMATS } from "./report-formats.js";
 import type { ServeOptions } from "./serve-command.js";
 import type { WorkerOptions } from "./worker-command.js";
 
@@ -17,7 +14,11 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** Build the commander program; commands are thin and call library functions. */
+/**
+ * Build the commander program; commands are thin and call library functions. Each command's
+ * module is imported when that command runs: `--version`, `--help` and `init` load no database
+ * driver, server, queue or chat client.
+ */
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("flaky-detector")
     .description("Rerun tests many times in parallel and measure how flaky they are.")
@@ -87,6 +88,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option("--no-color", "plain output")
     .action(async (operands: string[], options: Record<string, unknown>, cmd: Command) => {
       const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
+      const { runCommand } = await import("./run-command.js");
       setExit(await runCommand(operands, options, given, io));
     });
 
@@ -162,36 +164,46 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .description("Create a key and print it once")
     .requiredOption("--name <name>", "who or what uses it (e.g. ci)")
     .option("--db <path|url>", "the server's database")
-    .action(async (options: { name: string; db?: string }) => setExit(await apiKeyCreate(options, io)));
+    .action(async (options: { name: string; db?: string }) =>
+      setExit(await (await import("./api-key-command.js")).apiKeyCreate(options, io)),
+    );
   apiKey
     .command("list")
     .description("List keys (ids, names, prefixes; never the keys)")
     .option("--db <path|url>", "the server's database")
     .option("--json", "print JSON")
-    .action(async (options: { db?: string; json?: boolean }) => setExit(await apiKeyList(options, io)));
+    .action(async (options: { db?: string; json?: boolean }) =>
+      setExit(await (await import("./api-key-command.js")).apiKeyList(options, io)),
+    );
   apiKey
     .command("revoke")
     .description("Revoke a key by id")
     .argument("<id>", "the key's id (from list)")
     .option("--db <path|url>", "the server's database")
-    .action(async (id: string, options: { db?: string }) => setExit(await apiKeyRevoke(id, options, io)));
+    .action(async (id: string, options: { db?: string }) =>
+      setExit(await (await import("./api-key-command.js")).apiKeyRevoke(id, options, io)),
+    );
 
   const config = program.command("config").description("Check and show configuration");
   config
     .command("validate")
     .description("Validate .flaky-detector.yml and FLAKY_DETECTOR_* variables")
     .option("--config <file>", "config file")
-    .action((options: { config?: string }) => setExit(configValidate(options, io)));
+    .action(async (options: { config?: string }) =>
+      setExit((await import("./config-command.js")).configValidate(options, io)),
+    );
   config
     .command("print")
     .description("Print the resolved configuration (defaults < file < environment)")
     .option("--config <file>", "config file")
     .option("--json", "print JSON instead of YAML")
-    .action((options: { config?: string; json?: boolean }) => setExit(configPrint(options, io)));
+    .action(async (options: { config?: string; json?: boolean }) =>
+      setExit((await import("./config-command.js")).configPrint(options, io)),
+    );
   config
     .command("schema")
     .description("Print the JSON Schema of .flaky-detector.yml")
-    .action(() => setExit(configSchema(io)));
+    .action(async () => setExit((await import("./config-command.js")).configSchema(io)));
 
   program
     .command("report")
@@ -202,8 +214,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .addOption(new Option("--format <format>", "output format").choices(REPORT_FORMATS).default("markdown"))
     .option("--output <file>", "write to this file instead of stdout")
     .option("--config <file>", "config file (for quarantine entries)")
-    .action((file: string, options: { format?: string; output?: string; config?: string }) =>
-      setExit(reportCommand(file, options, io)),
+    .action(async (file: string, options: { format?: string; output?: string; config?: string }) =>
+      setExit((await import("./report-command.js")).reportCommand(file, options, io)),
     );
 
   program
@@ -212,7 +224,9 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option("--ci-workflow <name>", "name of the CI workflow to watch (default: found in .github/workflows)")
     .option("--command <command>", "test command (default: detected from the project)")
     .option("--force", "overwrite existing files")
-    .action((options: InitOptions) => setExit(initCommand(options, io)));
+    .action(async (options: InitOptions) =>
+      setExit((await import("./init-command.js")).initCommand(options, io)),
+    );
 
   return program;
 }

@@ -9,8 +9,7 @@ import { formatJUnit } from "../reporters/junit.js";
 import { formatMarkdown } from "../reporters/markdown.js";
 import { readReportFile } from "../reporters/report-file.js";
 import type { CliIo } from "./io.js";
-
-export const REPORT_FORMATS = ["markdown", "json", "junit", "github", "slack", "discord"] as const;
+import { REPORT_FORMATS } from "./report-formats.js";
 
 /** `flaky-detector report <report.json> --format …`: render a saved report again, in any of our outputs. */
 export function reportCommand(

@@ -5,9 +5,7 @@ import type { Report } from "../analysis/report.js";
 import { resolveConfig } from "../config/resolve.js";
 import type { Config, Severity } from "../config/schema.js";
 import { EXIT, UsageError } from "../errors.js";
-import { sendNotifications, validateWebhookUrl } from "../notify/send.js";
 import { detect } from "../pipeline/detect.js";
-import { runOnRunpodBackend, runOnServerBackend } from "../remote/backends.js";
 import { formatConsoleSummary } from "../reporters/console.js";
 import { writeJsonReport } from "../reporters/json.js";
 import { writeJUnitReport } from "../reporters/junit.js";
@@ -19,8 +17,8 @@ import {
   parseTestCommand,
   splitAssignments,
 } from "../runner/command-line.js";
-import { openStore, redactUrl } from "../store/open.js";
-import { recordDetection } from "../store/record.js";
+import type { Store } from "../store/open.js";
+import { redactUrl } from "../store/target.js";
 import { flagsLayer } from "./flags.js";
 import { historyTarget } from "./history-command.js";
 import { type CliIo, useColor } from "./io.js";
@@ -82,7 +80,10 @@ export async function runCommand(
   let report: Report;
   let recordedRemotely: string | undefined;
   try {
+    // Remote backends, the chat clients and the database drivers load only when used: a local
+    // `--no-history` run imports none of them.
     if (backend === "server") {
+      const { runOnServerBackend } = await import("../remote/backends.js");
       const remote = await runOnServerBackend(operands, options, config, io, {
         signal: controller.signal,
         emit: progress.sink,
@@ -91,6 +92,7 @@ export async function runCommand(
       report = remote.report;
       recordedRemotely = remote.detectionId ?? remote.report.id;
     } else if (backend === "runpod") {
+      const { runOnRunpodBackend } = await import("../remote/backends.js");
       try {
         report = await runOnRunpodBackend(operands, options, config, io, {
           signal: controller.signal,
@@ -209,6 +211,8 @@ async function notify(
     ["notify.slack_webhook", config.notify.slack_webhook],
     ["notify.discord_webhook", config.notify.discord_webhook],
   ];
+  if (hooks.every(([, url]) => url === null)) return;
+  const { sendNotifications, validateWebhookUrl } = await import("../notify/send.js");
   const valid = hooks.map(([field, url]) => {
     if (url === null) return null;
     try {
@@ -235,8 +239,12 @@ async function recordHistory(
   io: CliIo,
   backend: "local" | "runpod" | "server",
 ): Promise<void> {
-  let store: Awaited<ReturnType<typeof openStore>> | undefined;
+  let store: Store | undefined;
   try {
+    const [{ openStore }, { recordDetection }] = await Promise.all([
+      import("../store/open.js"),
+      import("../store/record.js"),
+    ]);
     store = await openStore(target, io.cwd);
     await recordDetection(store, report, { trigger: "cli", backend });
     io.stderr.write(`recorded in ${store.location}\n`);

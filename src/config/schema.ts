@@ -6,22 +6,9 @@ import { z } from "zod";
  * messages are all derived from these objects.
  */
 
-export const FRAMEWORKS = [
-  "auto",
-  "pytest",
-  "jest",
-  "vitest",
-  "mocha",
-  "node-test",
-  "go",
-  "cargo",
-  "playwright",
-  "junit",
-  "command",
-] as const;
-export const SEVERITIES = ["critical", "high", "medium", "low", "none"] as const;
-export const STOP_RULES = ["fixed", "adaptive"] as const;
-export const ISOLATIONS = ["copy", "shared"] as const;
+import { FRAMEWORKS, ISOLATIONS, SEVERITIES, STOP_RULES } from "./enums.js";
+
+export { FRAMEWORKS, ISOLATIONS, SEVERITIES, STOP_RULES } from "./enums.js";
 
 const rate = () => z.number().min(0).max(1);
 // A lower bound of 1 ms rather than `positive()` so the message can state the exact range.

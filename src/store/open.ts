@@ -1,11 +1,13 @@
 import { mkdirSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import { migrate } from "./migrations.js";
 import type { Database } from "./schema.js";
+import { isPostgresUrl, redactUrl } from "./target.js";
+
+export { defaultDbPath, isPostgresUrl, redactUrl } from "./target.js";
 
 export interface Store {
   db: Kysely<Database>;
@@ -13,20 +15,6 @@ export interface Store {
   /** Where it lives, with any password removed (safe to print). */
   location: string;
   close(): Promise<void>;
-}
-
-/**
- * The documented default location: $FLAKY_DETECTOR_DB, else config history.db, else
- * $XDG_DATA_HOME/flaky-detector/history.db (~/.local/share/flaky-detector/history.db).
- */
-export function defaultDbPath(env: NodeJS.ProcessEnv): string {
-  const base =
-    env.XDG_DATA_HOME && env.XDG_DATA_HOME !== "" ? env.XDG_DATA_HOME : join(homedir(), ".local", "share");
-  return join(base, "flaky-detector", "history.db");
-}
-
-export function isPostgresUrl(target: string): boolean {
-  return /^postgres(ql)?:\/\//.test(target);
 }
 
 /** Open (and migrate) the history database: a SQLite file path or a postgres:// URL. */
@@ -57,15 +45,4 @@ export async function openStore(target: string, cwd = process.cwd()): Promise<St
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);
   return { db, kind: "sqlite", location: file, close: () => db.destroy() };
-}
-
-export function redactUrl(url: string): string {
-  if (!isPostgresUrl(url)) return url;
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "postgres://(unparseable URL)";
-  }
 }
