@@ -60236,7 +60236,8 @@ var pytest = {
   repeatsShareId: true,
   results: "file",
   extension: "xml",
-  shuffleUnsupported: "pytest has no built-in seeded shuffle; it needs the pytest-randomly plugin, which this machine does not have (pip install pytest-randomly, then pass -p randomly in the command)",
+  // Our plugin orders the collected tests from the attempt's seed (pytest-randomly not needed).
+  shuffleUnsupported: pluginDir("pytest") ? null : "this installation has no plugins/pytest directory, whose plugin orders pytest's tests by seed; reinstall flaky-detector",
   matches(argv) {
     const b = basename(argv[0]);
     if (b === "pytest" || b === "py.test") return true;
@@ -60254,11 +60255,13 @@ var pytest = {
     }
     if (report && ctx.resultFile) args.push(`--junitxml=${ctx.resultFile}`, "-o", "junit_family=xunit1");
     const env = {};
-    const plugins = report && ctx.eventsFile ? pluginDir("pytest") : void 0;
-    if (plugins && ctx.eventsFile) {
+    const events = report && ctx.eventsFile ? ctx.eventsFile : void 0;
+    const plugins = events || ctx.shuffle ? pluginDir("pytest") : void 0;
+    if (plugins) {
       args.push("-p", "flaky_detector_events");
-      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
       env.PYTHONPATH = plugins;
+      if (events) env.FLAKY_DETECTOR_EVENTS = events;
+      if (ctx.shuffle) env.FLAKY_DETECTOR_SHUFFLE_SEED = String(ctx.seed);
     }
     return { argv: args, env };
   },

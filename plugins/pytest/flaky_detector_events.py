@@ -1,13 +1,20 @@
-"""flaky-detector's pytest plugin: one JSON line when each test starts and ends.
+"""flaky-detector's pytest plugin: one JSON line when each test starts and ends, and a seeded order.
 
-Loaded with ``-p flaky_detector_events`` (flaky-detector puts this directory on PYTHONPATH) and
-active only when FLAKY_DETECTOR_EVENTS names the file to append to. Every line is flushed at
-once, so when the process dies (a segfault, a kill, a timeout) the file still says which test
-was running. The event format is documented in docs/design/events.md.
+Loaded with ``-p flaky_detector_events`` (flaky-detector puts this directory on PYTHONPATH).
+
+Events are written only when FLAKY_DETECTOR_EVENTS names the file to append to. Every line is
+flushed at once, so when the process dies (a segfault, a kill, a timeout) the file still says
+which test was running. The event format is documented in docs/design/events.md.
+
+With FLAKY_DETECTOR_SHUFFLE_SEED set, the collected tests run in an order drawn from that seed
+(``--shuffle`` without pytest-randomly): modules in a shuffled order, the classes of each module
+shuffled, the tests of each class shuffled, so module- and class-scoped fixtures are still set up
+once per group. The same seed gives the same order.
 """
 
 import json
 import os
+import random
 import time
 
 _PATH = os.environ.get("FLAKY_DETECTOR_EVENTS")
@@ -67,3 +74,31 @@ def pytest_runtest_logfinish(nodeid, location):
             "durationMs": round((time.monotonic() - state["started"]) * 1000),
         }
     )
+
+
+_SHUFFLE_SEED = os.environ.get("FLAKY_DETECTOR_SHUFFLE_SEED")
+
+
+def _shuffled(groups, rng):
+    keys = list(groups)
+    rng.shuffle(keys)
+    return keys
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if not _SHUFFLE_SEED:
+        return
+    rng = random.Random(int(_SHUFFLE_SEED))
+    modules = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        cls = getattr(item, "cls", None)
+        modules.setdefault(module, {}).setdefault(cls.__qualname__ if cls else "", []).append(item)
+    order = []
+    for module in _shuffled(modules, rng):
+        classes = modules[module]
+        for cls in _shuffled(classes, rng):
+            tests = classes[cls]
+            rng.shuffle(tests)
+            order.extend(tests)
+    items[:] = order

@@ -328,6 +328,68 @@ describe("pytest filters", () => {
   });
 });
 
+describe("--shuffle for pytest without pytest-randomly (our plugin orders by seed)", () => {
+  it("finds an order-dependent victim whose polluter runs after it in the declared order", async () => {
+    const p = join(dir.path, "order");
+    mkdirSync(join(p, "tests"), { recursive: true });
+    writeFileSync(join(p, "shared_state.py"), "flag = False\n");
+    // Declared order: the victim's module first, so the suite passes unshuffled.
+    writeFileSync(
+      join(p, "tests/test_a_victim.py"),
+      "import shared_state\n\ndef test_victim():\n    assert not shared_state.flag, 'state left set by another test'\n",
+    );
+    writeFileSync(
+      join(p, "tests/test_b_polluter.py"),
+      "import shared_state\n\ndef test_polluter():\n    shared_state.flag = True  # never restored\n",
+    );
+    const python = pythonWithPytest();
+    // Same seed, same order: the plugin's order is a function of the seed alone.
+    const collect = (seed: string) =>
+      spawnSync(python, ["-m", "pytest", "--collect-only", "-q", "-p", "flaky_detector_events", "tests"], {
+        cwd: p,
+        encoding: "utf8",
+        env: { ...process.env, PYTHONPATH: join(ROOT, "plugins/pytest"), FLAKY_DETECTOR_SHUFFLE_SEED: seed },
+      }).stdout.split("\n\n")[0];
+    expect(collect("11")).toBe(collect("11"));
+    const orders = new Set(["1", "2", "3", "4", "5", "6"].map(collect));
+    expect(orders.size).toBe(2);
+
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "40",
+        "--stop",
+        "fixed",
+        "--shuffle",
+        "--seed",
+        "3",
+        "--json",
+        json(),
+        "--",
+        python,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "tests",
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const victim = report.tests.find((t) => t.id === "tests/test_a_victim.py::test_victim");
+    expect(victim?.failures).toBeGreaterThan(0);
+    expect(victim?.orderDependent).toBe(true);
+    // Every failure was in a shuffled attempt; the declared order never failed.
+    const shuffledSeeds = new Set(report.attempts.filter((a) => a.shuffled).map((a) => a.seed));
+    for (const seed of victim?.failingSeeds ?? []) expect(shuffledSeeds.has(seed)).toBe(true);
+    expect(report.tests.find((t) => t.id === "tests/test_b_polluter.py::test_polluter")?.verdict).toBe(
+      "stable",
+    );
+  }, 300_000);
+});
+
 describe("a test that crashes its process (pytest, per-test events)", () => {
   it("is a failure of that test, with the signal; the tests after it did not run", async () => {
     const p = join(dir.path, "crash");

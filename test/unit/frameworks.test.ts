@@ -134,7 +134,11 @@ describe("argv each adapter builds", () => {
   it("says why shuffle is unavailable where it is", () => {
     expect(ADAPTERS.mocha.shuffleUnsupported).toMatch(/no seeded shuffle/);
     expect(ADAPTERS.cargo.shuffleUnsupported).toMatch(/nightly/);
-    expect(ADAPTERS.pytest.shuffleUnsupported).toMatch(/pytest-randomly/);
+    // pytest orders through our own plugin: no pytest-randomly needed.
+    expect(ADAPTERS.pytest.shuffleUnsupported).toBeNull();
+    const shuffled = ADAPTERS.pytest.prepare(["pytest"], { ...ctx, shuffle: true, seed: 7 }, false);
+    expect(shuffled.argv).toEqual(["pytest", "-p", "flaky_detector_events"]);
+    expect(shuffled.env).toMatchObject({ FLAKY_DETECTOR_SHUFFLE_SEED: "7" });
     expect(ADAPTERS.jest.shuffleUnsupported).toBeNull();
     expect(ADAPTERS.go.shuffleUnsupported).toBeNull();
   });
