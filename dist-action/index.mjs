@@ -7520,8 +7520,8 @@ var require_redirect_handler = __commonJS({
         if (!this.location) {
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
-        const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path = search ? `${pathname}${search}` : pathname;
+        const { origin, pathname, search: search2 } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
+        const path = search2 ? `${pathname}${search2}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
         this.opts.path = path;
         this.opts.origin = origin;
@@ -24863,12 +24863,12 @@ var require_util_map_includes = __commonJS({
   "node_modules/yaml/dist/compose/util-map-includes.js"(exports2) {
     "use strict";
     var identity = require_identity();
-    function mapIncludes(ctx, items, search) {
+    function mapIncludes(ctx, items, search2) {
       const { uniqueKeys } = ctx.options;
       if (uniqueKeys === false)
         return false;
       const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a, b) => a === b || identity.isScalar(a) && identity.isScalar(b) && a.value === b.value;
-      return items.some((pair) => isEqual(pair.key, search));
+      return items.some((pair) => isEqual(pair.key, search2));
     }
     exports2.mapIncludes = mapIncludes;
   }
@@ -52908,8 +52908,18 @@ function notes(t) {
   const out = [];
   if (t.seedDeterministic === true)
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
-  if (t.seedDeterministic === false) out.push("not reproducible by seed: timing or concurrency dependent");
-  if (t.orderDependent) out.push("order-dependent: fails only in shuffled orders");
+  if (t.seedDeterministic === false && !t.orderDependent)
+    out.push("not reproducible by seed: timing or concurrency dependent");
+  if (t.polluters && t.polluters.ids.length > 0) {
+    const names = t.polluters.ids.slice(0, 3).join(", ");
+    const more = t.polluters.ids.length > 3 ? ` and ${t.polluters.ids.length - 3} more` : "";
+    out.push(
+      `order-dependent: fails after ${names}${more}; passes alone (the reproduce line runs them in that order)`
+    );
+  } else if (t.orderDependent) {
+    const why = t.polluters?.unresolved ? ` (no polluter isolated: ${t.polluters.unresolved})` : "";
+    out.push(`order-dependent: fails only in shuffled orders${why}`);
+  }
   if (t.resourceSensitive === true) out.push("resource-sensitive: failures vanished at parallelism 1");
   if (t.timeouts > 0 && t.timeouts === t.failures) out.push("every failure was a timeout");
   if (t.crashes > 0)
@@ -53413,7 +53423,7 @@ var TestAggregator = class {
         if (attempt.shuffled) t.shuffled.attempts++;
       }
     }
-    for (const r of results) {
+    for (const [i2, r] of results.entries()) {
       if (seen.has(r.id)) {
         const t2 = this.tallies.get(r.id);
         if (r.status === "failed" && !this.failedIn(t2.id, attempt.index)) this.fail(t2, attempt, r);
@@ -53436,7 +53446,13 @@ var TestAggregator = class {
         t.timed.ms += r.durationMs;
         t.timed.runs++;
       }
-      if (r.status === "failed") this.fail(t, attempt, r);
+      if (r.status === "failed") {
+        this.fail(t, attempt, r);
+        if (attempt.shuffled && t.orderBefore === void 0) {
+          const before = results.slice(0, i2).filter((x2) => x2.kind !== "collection" && x2.status !== "skipped");
+          t.orderBefore = { seed: attempt.seed, ids: [...new Set(before.map((x2) => x2.id))] };
+        }
+      }
     }
   }
   fail(t, attempt, r) {
@@ -60234,6 +60250,7 @@ function playwrightGrep(tests) {
 var pytest = {
   name: "pytest",
   repeatsShareId: true,
+  ordersByArguments: true,
   results: "file",
   extension: "xml",
   // Our plugin orders the collected tests from the attempt's seed (pytest-randomly not needed).
@@ -60972,6 +60989,80 @@ function maskError(e, masker) {
   return e;
 }
 
+// src/pipeline/polluters.ts
+var MAX_TRIALS = 40;
+var CONFIRMATIONS = 3;
+function polluterCandidates(tallies) {
+  return tallies.filter(
+    (t) => t.shuffled.failures > 0 && t.failures === t.shuffled.failures && t.attempts > t.shuffled.attempts && (t.orderBefore?.ids.length ?? 0) > 0
+  );
+}
+async function findPolluters(s, victims, opts) {
+  const out = [];
+  let index = opts.firstIndex;
+  for (const v of victims) {
+    if (opts.signal.aborted) break;
+    const seed = v.orderBefore?.seed ?? 0;
+    let trials = 0;
+    const fails = async (before) => {
+      trials++;
+      let failed = null;
+      await runPool({
+        total: 1,
+        parallelism: 1,
+        signal: opts.signal,
+        jobTimeoutMs: opts.jobTimeoutMs,
+        run: async (_i, slot, signal) => {
+          const run = await runWithResults(s, {
+            index: index++,
+            slot,
+            seed,
+            shuffled: false,
+            tests: [...before, v.id],
+            signal,
+            tag: "-polluter"
+          });
+          const r = run.results.ok ? run.results.tests.find((t) => t.id === v.id) : void 0;
+          failed = r === void 0 || r.status === "skipped" ? null : r.status === "failed";
+          return run.record;
+        }
+      });
+      return failed;
+    };
+    const result = await search(v.id, v.orderBefore?.ids ?? [], fails);
+    out.push({ ...result, trials });
+  }
+  return out;
+}
+async function search(test, before, fails) {
+  const none = (unresolved) => ({ test, polluters: [], unresolved });
+  if (await fails(before) !== true) return none("the failing order did not fail again when replayed alone");
+  if (await fails([]) !== false) return none("it does not pass alone");
+  let candidates = [...before];
+  let spent = 2;
+  while (candidates.length > 1 && spent < MAX_TRIALS) {
+    const half = Math.ceil(candidates.length / 2);
+    const first = candidates.slice(0, half);
+    const second = candidates.slice(half);
+    spent++;
+    if (await fails(first) === true) {
+      candidates = first;
+      continue;
+    }
+    spent++;
+    if (await fails(second) === true) {
+      candidates = second;
+      continue;
+    }
+    break;
+  }
+  for (let i2 = 0; i2 < CONFIRMATIONS; i2++) {
+    if (await fails(candidates) !== true)
+      return none(`running ${candidates.length} test(s) before it did not fail every time`);
+  }
+  return { test, polluters: candidates };
+}
+
 // src/pipeline/report-builder.ts
 var import_picomatch4 = __toESM(require_picomatch2(), 1);
 import { randomUUID as randomUUID3 } from "node:crypto";
@@ -60998,6 +61089,16 @@ function reproducer(adapter, command2, shuffledSeeds) {
       ...command2.env,
       ...prepared.env
     });
+  };
+}
+function orderedReproducer(adapter, command2) {
+  return (ids) => {
+    const prepared = adapter.prepare(
+      command2.argv,
+      { resultFile: null, seed: 0, shuffle: false, tests: frameworkIds([...ids], adapter) },
+      false
+    );
+    return shellLine(prepared.argv, { ...command2.env, ...prepared.env });
   };
 }
 function buildReport(b) {
@@ -61114,11 +61215,20 @@ function annotate(r, t, b) {
     const vanished = serial.every((f) => f.result === "passed");
     resourceSensitive = vanished && (1 - r.failureRate) ** serial.length < alpha;
   }
+  const search2 = b.polluters?.find((p) => p.test === t.id);
   return {
     ...r,
     seedDeterministic: replays.length === 0 ? null : replays.every((f) => f.result === "failed"),
-    orderDependent,
-    resourceSensitive
+    orderDependent: orderDependent || search2 !== void 0 && search2.polluters.length > 0,
+    resourceSensitive,
+    ...search2 ? {
+      polluters: {
+        ids: search2.polluters,
+        ...search2.unresolved ? { unresolved: search2.unresolved } : {}
+      },
+      // The pair reproduces; the victim alone (the seed line) passes.
+      ...search2.polluters.length > 0 && b.orderedReproduce ? { reproduce: b.orderedReproduce([...search2.polluters, t.id]) } : {}
+    } : {}
   };
 }
 function notRun(id) {
@@ -61232,6 +61342,21 @@ async function detectMasked(req, masker) {
         emit
       });
     }
+    let polluters = [];
+    const victims = config2.shuffle && prep.adapter.ordersByArguments ? polluterCandidates(aggregator.list()) : [];
+    if (finishedNormally && victims.length > 0 && !(req.signal?.aborted ?? false)) {
+      emit({
+        type: "phase",
+        phase: "polluter-search",
+        detail: `${victims.length} test(s) that failed only in shuffled orders`
+      });
+      const elapsed = performance.now() - started;
+      polluters = await findPolluters(session, victims, {
+        firstIndex: config2.runs + 2e4,
+        signal: req.signal ?? new AbortController().signal,
+        jobTimeoutMs: config2.job_timeout === null ? null : Math.max(1, config2.job_timeout * 1e3 - elapsed)
+      });
+    }
     timings.totalMs = performance.now() - started;
     failed = false;
     return buildReport({
@@ -61241,6 +61366,8 @@ async function detectMasked(req, masker) {
       source: prep.source,
       framework: prep.adapter,
       reproduce: reproducer(prep.adapter, req.command, shuffledSeeds),
+      orderedReproduce: orderedReproducer(prep.adapter, req.command),
+      polluters,
       frameworkSource: prep.frameworkSource,
       parallelism,
       jobSeed,

@@ -16,7 +16,8 @@ export type RunEvent =
         | "fan-out"
         | "run"
         | "seed-replay"
-        | "serial-confirmation";
+        | "serial-confirmation"
+        | "polluter-search";
       detail: string;
     }
   | { type: "job-started"; total: number; parallelism: number; jobSeed: number; command: string }

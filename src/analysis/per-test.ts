@@ -30,6 +30,11 @@ export interface TestTally {
   innerReruns: number;
   /** Summed durations of the runs that reported one, and how many did. */
   timed: { ms: number; runs: number };
+  /**
+   * The tests that ran before it in its first failing shuffled attempt, in order (results list
+   * tests in the order they ran): where a polluter search starts.
+   */
+  orderBefore?: { seed: number; ids: string[] };
   /** A module's collection finding rather than a test (ParsedTest.kind). */
   collection?: boolean;
 }
@@ -69,7 +74,7 @@ export class TestAggregator {
         if (attempt.shuffled) t.shuffled.attempts++;
       }
     }
-    for (const r of results) {
+    for (const [i, r] of results.entries()) {
       // A test reported twice in one attempt (retries, parametrised duplicates) counts once: any failure fails it.
       if (seen.has(r.id)) {
         const t = this.tallies.get(r.id) as TestTally;
@@ -93,7 +98,13 @@ export class TestAggregator {
         t.timed.ms += r.durationMs;
         t.timed.runs++;
       }
-      if (r.status === "failed") this.fail(t, attempt, r);
+      if (r.status === "failed") {
+        this.fail(t, attempt, r);
+        if (attempt.shuffled && t.orderBefore === undefined) {
+          const before = results.slice(0, i).filter((x) => x.kind !== "collection" && x.status !== "skipped");
+          t.orderBefore = { seed: attempt.seed, ids: [...new Set(before.map((x) => x.id))] };
+        }
+      }
     }
   }
 

@@ -101,6 +101,12 @@ export interface TestResult {
   innerReruns: number;
   /** Mean duration of its runs as the framework reported them; null when none did (absent in older reports). */
   meanDurationMs?: number | null;
+  /**
+   * Order-dependent tests (--shuffle, pytest): the tests that, run before it, make it fail (its
+   * reproduce line runs them, then it); empty when the search could not isolate them. Absent
+   * when no search ran.
+   */
+  polluters?: { ids: string[]; unresolved?: string };
 }
 
 export interface FollowUp {

@@ -57,6 +57,8 @@ export interface FrameworkAdapter {
    * JUnit files) two tests can share a name, and the second is told apart as "name [2]".
    */
   readonly repeatsShareId?: boolean;
+  /** Tests given as arguments run in the order given (pytest): a polluter search can order them. */
+  readonly ordersByArguments?: boolean;
   /** Does this argv run this framework? */
   matches(argv: readonly string[]): boolean;
   /** The attempt's argv and extra environment; `report: false` gives the line a person would paste. */

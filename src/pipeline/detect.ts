@@ -17,8 +17,9 @@ import { TempDirs } from "../util/temp-dirs.js";
 import { runAttempts } from "./attempts.js";
 import { planFollowUps, runFollowUps } from "./follow-ups.js";
 import { masked } from "./masking.js";
+import { findPolluters, type PolluterResult, polluterCandidates } from "./polluters.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
-import { buildReport, reproducer } from "./report-builder.js";
+import { buildReport, orderedReproducer, reproducer } from "./report-builder.js";
 import { type CiFailure, guessedId, suiteLevelError } from "./resolve-tests.js";
 
 export type { DetectRequest } from "./prepare.js";
@@ -108,6 +109,24 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       });
     }
 
+    // Order-dependent tests: which tests, run before them, make them fail (serially, pytest).
+    let polluters: PolluterResult[] = [];
+    const victims =
+      config.shuffle && prep.adapter.ordersByArguments ? polluterCandidates(aggregator.list()) : [];
+    if (finishedNormally && victims.length > 0 && !(req.signal?.aborted ?? false)) {
+      emit({
+        type: "phase",
+        phase: "polluter-search",
+        detail: `${victims.length} test(s) that failed only in shuffled orders`,
+      });
+      const elapsed = performance.now() - started;
+      polluters = await findPolluters(session, victims, {
+        firstIndex: config.runs + 20_000,
+        signal: req.signal ?? new AbortController().signal,
+        jobTimeoutMs: config.job_timeout === null ? null : Math.max(1, config.job_timeout * 1000 - elapsed),
+      });
+    }
+
     timings.totalMs = performance.now() - started;
     failed = false;
     return buildReport({
@@ -117,6 +136,8 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       source: prep.source,
       framework: prep.adapter,
       reproduce: reproducer(prep.adapter, req.command, shuffledSeeds),
+      orderedReproduce: orderedReproducer(prep.adapter, req.command),
+      polluters,
       frameworkSource: prep.frameworkSource,
       parallelism,
       jobSeed,

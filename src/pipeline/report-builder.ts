@@ -10,6 +10,7 @@ import type { AttemptRecord } from "../runner/attempt.js";
 import { shellLine } from "../runner/command-line.js";
 import type { AcquiredSource } from "../source/acquire.js";
 import { TOOL } from "../version.js";
+import type { PolluterResult } from "./polluters.js";
 import { frameworkIds } from "./results.js";
 import type { AttemptTimeout } from "./timeout.js";
 
@@ -30,6 +31,8 @@ export interface BuildInput {
   framework: Pick<FrameworkAdapter, "name" | "results">;
   /** The one-line command that reproduces a test's first failure (see reproducer()). */
   reproduce: (t: TestTally) => string;
+  /** The command that runs these tests in this order, unshuffled (an order-dependent failure). */
+  orderedReproduce?: (ids: readonly string[]) => string;
   frameworkSource: string;
   parallelism: number;
   jobSeed: number;
@@ -40,6 +43,8 @@ export interface BuildInput {
   aggregator: TestAggregator;
   requestedTests: string[];
   followUps: FollowUp[];
+  /** Polluter searches of order-dependent tests (pipeline/polluters.ts). */
+  polluters?: readonly PolluterResult[];
   stopReason: Report["summary"]["stopReason"];
   timings: Report["timings"];
   warnings: string[];
@@ -70,6 +75,21 @@ export function reproducer(
       ...command.env,
       ...prepared.env,
     });
+  };
+}
+
+/** The command running exactly these tests in this order, declared order otherwise (no shuffle). */
+export function orderedReproducer(
+  adapter: FrameworkAdapter,
+  command: { argv: string[]; env: Record<string, string> },
+): (ids: readonly string[]) => string {
+  return (ids) => {
+    const prepared = adapter.prepare(
+      command.argv,
+      { resultFile: null, seed: 0, shuffle: false, tests: frameworkIds([...ids], adapter) },
+      false,
+    );
+    return shellLine(prepared.argv, { ...command.env, ...prepared.env });
   };
 }
 
@@ -202,11 +222,24 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
     const vanished = serial.every((f) => f.result === "passed");
     resourceSensitive = vanished && (1 - r.failureRate) ** serial.length < alpha;
   }
+  const search = b.polluters?.find((p) => p.test === t.id);
   return {
     ...r,
     seedDeterministic: replays.length === 0 ? null : replays.every((f) => f.result === "failed"),
-    orderDependent,
+    orderDependent: orderDependent || (search !== undefined && search.polluters.length > 0),
     resourceSensitive,
+    ...(search
+      ? {
+          polluters: {
+            ids: search.polluters,
+            ...(search.unresolved ? { unresolved: search.unresolved } : {}),
+          },
+          // The pair reproduces; the victim alone (the seed line) passes.
+          ...(search.polluters.length > 0 && b.orderedReproduce
+            ? { reproduce: b.orderedReproduce([...search.polluters, t.id]) }
+            : {}),
+        }
+      : {}),
   };
 }
 

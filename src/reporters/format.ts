@@ -17,8 +17,19 @@ export function notes(t: TestResult): string[] {
   const out: string[] = [];
   if (t.seedDeterministic === true)
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
-  if (t.seedDeterministic === false) out.push("not reproducible by seed: timing or concurrency dependent");
-  if (t.orderDependent) out.push("order-dependent: fails only in shuffled orders");
+  // An order-dependent failure is not reproducible by seed alone either, but its cause is known.
+  if (t.seedDeterministic === false && !t.orderDependent)
+    out.push("not reproducible by seed: timing or concurrency dependent");
+  if (t.polluters && t.polluters.ids.length > 0) {
+    const names = t.polluters.ids.slice(0, 3).join(", ");
+    const more = t.polluters.ids.length > 3 ? ` and ${t.polluters.ids.length - 3} more` : "";
+    out.push(
+      `order-dependent: fails after ${names}${more}; passes alone (the reproduce line runs them in that order)`,
+    );
+  } else if (t.orderDependent) {
+    const why = t.polluters?.unresolved ? ` (no polluter isolated: ${t.polluters.unresolved})` : "";
+    out.push(`order-dependent: fails only in shuffled orders${why}`);
+  }
   if (t.resourceSensitive === true) out.push("resource-sensitive: failures vanished at parallelism 1");
   if (t.timeouts > 0 && t.timeouts === t.failures) out.push("every failure was a timeout");
   if (t.crashes > 0)

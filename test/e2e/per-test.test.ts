@@ -387,6 +387,29 @@ describe("--shuffle for pytest without pytest-randomly (our plugin orders by see
     expect(report.tests.find((t) => t.id === "tests/test_b_polluter.py::test_polluter")?.verdict).toBe(
       "stable",
     );
+
+    // The polluter is named, and the reproduce line (polluter, then victim) fails 10 of 10 while
+    // the victim alone passes.
+    expect(victim?.polluters).toEqual({ ids: ["tests/test_b_polluter.py::test_polluter"] });
+    expect(r.stdout).toContain(
+      "order-dependent: fails after tests/test_b_polluter.py::test_polluter; passes alone",
+    );
+    expect(r.stdout).not.toContain("timing or concurrency dependent");
+    const line = victim?.reproduce ?? "";
+    expect(line).toMatch(/tests\/test_b_polluter\.py::test_polluter tests\/test_a_victim\.py::test_victim$/);
+    expect(line).not.toContain("FLAKY_DETECTOR_SHUFFLE_SEED");
+    for (let i = 0; i < 10; i++) {
+      expect(spawnSync("sh", ["-c", line], { cwd: p, stdio: "ignore" }).status, line).not.toBe(0);
+    }
+    const alone = spawnSync(
+      python,
+      ["-m", "pytest", "-p", "no:cacheprovider", "tests/test_a_victim.py::test_victim"],
+      {
+        cwd: p,
+        stdio: "ignore",
+      },
+    );
+    expect(alone.status).toBe(0);
   }, 300_000);
 });
 
