@@ -52909,7 +52909,9 @@ function notes(t) {
   if (t.seedDeterministic === true)
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
   if (t.seedDeterministic === false && !t.orderDependent)
-    out.push("not reproducible by seed: timing or concurrency dependent");
+    out.push(
+      `not decided by the seed (timing, concurrency or unseeded randomness): its failing seed passed on replay; fails about ${pct(t.failureRate)} of runs, so the reproduce line repeats it`
+    );
   if (t.polluters && t.polluters.ids.length > 0) {
     const names = t.polluters.ids.slice(0, 3).join(", ");
     const more = t.polluters.ids.length > 3 ? ` and ${t.polluters.ids.length - 3} more` : "";
@@ -59237,13 +59239,22 @@ function resultFor(test, run) {
   if (!t || t.status === "skipped") return "absent";
   return t.status === "failed" ? "failed" : "passed";
 }
+var MAX_REPLAYS = 30;
+function replayRuns(rate2, confidence) {
+  if (rate2 <= 0) return 3;
+  if (rate2 >= 1) return 0;
+  const k = Math.max(3, Math.ceil(Math.log(1 - confidence) / Math.log(rate2)));
+  return k > MAX_REPLAYS ? 0 : k;
+}
 async function replaySeeds(s, flaky, shuffledSeeds, opts) {
-  const jobs = flaky.flatMap((t) => t.failingSeeds.slice(0, 3).map((seed) => ({ test: t.id, seed })));
+  const jobs = flaky.flatMap(
+    (t) => t.failingSeeds.slice(0, MAX_REPLAYS).map((seed) => ({ test: t.id, seed }))
+  );
   if (jobs.length === 0) return [];
   const byJob = [];
   await runPool({
     total: jobs.length,
-    parallelism: opts.parallelism,
+    parallelism: 1,
     signal: opts.signal,
     jobTimeoutMs: opts.jobTimeoutMs,
     run: async (i2, slot, signal) => {
@@ -59298,11 +59309,15 @@ var INTERFERENCE = /\b(EADDRINUSE|address already in use|port \d+ (is )?(already
 function looksLikeInterference(message) {
   return message !== null && message !== void 0 && INTERFERENCE.test(message);
 }
-function planFollowUps(tallies, parallelism) {
+function planFollowUps(tallies, parallelism, confidence = 0.95) {
   const flaky = tallies.filter((x2) => x2.failures > 0 && x2.failures < x2.attempts);
   const timeoutOnly = parallelism > 1 ? flaky.filter((x2) => x2.timeouts === x2.failures || looksLikeInterference(x2.firstFailure?.message)) : [];
   return {
-    replay: flaky.map((t) => ({ id: t.id, failingSeeds: t.failingSeeds.slice(0, 3) })),
+    replay: flaky.flatMap((t) => {
+      const k = replayRuns(t.failures / t.attempts, confidence);
+      const seed = t.failingSeeds[0];
+      return k === 0 || seed === void 0 ? [] : [{ id: t.id, failingSeeds: Array.from({ length: k }, () => seed) }];
+    }),
     serial: timeoutOnly.map((t) => ({ id: t.id, attempts: t.attempts }))
   };
 }
@@ -59312,7 +59327,7 @@ async function runFollowUps(s, plan, opts) {
     opts.emit({
       type: "phase",
       phase: "seed-replay",
-      detail: `${plan.replay.length} flaky test(s), up to 3 failing seeds each`
+      detail: `${plan.replay.length} flaky test(s), a failing seed replayed up to ${MAX_REPLAYS} times each, one at a time`
     });
     followUps.push(
       ...await replaySeeds(s, plan.replay, opts.shuffledSeeds, {
@@ -61101,6 +61116,13 @@ function orderedReproducer(adapter, command2) {
     return shellLine(prepared.argv, { ...command2.env, ...prepared.env });
   };
 }
+function repeatLine(command2, id, rate2) {
+  const runs = Math.min(1e3, Math.max(10, Math.ceil(Math.log(0.05) / Math.log(1 - Math.min(rate2, 0.999)))));
+  return shellLine(
+    ["flaky-detector", "run", "--runs", String(runs), "--test", id, "--", ...command2.argv],
+    command2.env
+  );
+}
 function buildReport(b) {
   const { config: config2, framework } = b;
   const attempts = b.attempts.flatMap(
@@ -61216,9 +61238,12 @@ function annotate(r, t, b) {
     resourceSensitive = vanished && (1 - r.failureRate) ** serial.length < alpha;
   }
   const search2 = b.polluters?.find((p) => p.test === t.id);
+  const seedDeterministic = replays.length === 0 ? null : replays.every((f) => f.result === "failed");
   return {
     ...r,
-    seedDeterministic: replays.length === 0 ? null : replays.every((f) => f.result === "failed"),
+    // The seed line would not reproduce a failure the seed does not decide: repeat the test instead.
+    ...seedDeterministic === false && r.failureRate > 0 ? { reproduce: repeatLine(b.command, t.id, r.failureRate) } : {},
+    seedDeterministic,
     orderDependent: orderDependent || search2 !== void 0 && search2.polluters.length > 0,
     resourceSensitive,
     ...search2 ? {
@@ -61332,15 +61357,19 @@ async function detectMasked(req, masker) {
     const finishedNormally = pool.stopReason === "budget" || pool.stopReason === "adaptive";
     if (finishedNormally && aggregator.size > 0) {
       const elapsed = performance.now() - started;
-      followUps = await runFollowUps(session, planFollowUps(aggregator.list(), parallelism), {
-        budget: config2.runs,
-        parallelism,
-        jobSeed,
-        shuffledSeeds,
-        signal: req.signal ?? new AbortController().signal,
-        jobTimeoutMs: config2.job_timeout === null ? null : Math.max(1, config2.job_timeout * 1e3 - elapsed),
-        emit
-      });
+      followUps = await runFollowUps(
+        session,
+        planFollowUps(aggregator.list(), parallelism, config2.confidence),
+        {
+          budget: config2.runs,
+          parallelism,
+          jobSeed,
+          shuffledSeeds,
+          signal: req.signal ?? new AbortController().signal,
+          jobTimeoutMs: config2.job_timeout === null ? null : Math.max(1, config2.job_timeout * 1e3 - elapsed),
+          emit
+        }
+      );
     }
     let polluters = [];
     const victims = config2.shuffle && prep.adapter.ordersByArguments ? polluterCandidates(aggregator.list()) : [];
@@ -61506,7 +61535,7 @@ var shardSchema = external_exports.strictObject({
   first: external_exports.int().min(0).max(1e4),
   count: external_exports.int().min(0).max(1e4),
   followUps: external_exports.strictObject({
-    replay: external_exports.array(external_exports.strictObject({ id: external_exports.string().min(1).max(4e3), failingSeeds: external_exports.array(seedSchema).max(3) })).max(1e4),
+    replay: external_exports.array(external_exports.strictObject({ id: external_exports.string().min(1).max(4e3), failingSeeds: external_exports.array(seedSchema).max(30) })).max(1e4),
     serial: external_exports.array(external_exports.strictObject({ id: external_exports.string().min(1).max(4e3), attempts: external_exports.int().min(1).max(1e4) })).max(1e4),
     shuffledSeeds: external_exports.array(seedSchema).max(1e4)
   }).optional()
@@ -61764,7 +61793,7 @@ async function fanOut(req) {
   let followUps = [];
   const parallelism = peakParallelism(results);
   if ((finalReason === "budget" || finalReason === "adaptive") && aggregator.size > 0) {
-    const followPlan = planFollowUps(aggregator.list(), parallelism);
+    const followPlan = planFollowUps(aggregator.list(), parallelism, config2.confidence);
     if (followPlan.replay.length > 0 || followPlan.serial.length > 0) {
       const shuffledSeeds = merged.filter((a) => a.shuffled).map((a) => a.seed);
       const input2 = {
@@ -61776,7 +61805,10 @@ async function fanOut(req) {
       try {
         const extra = await transport.run(input2, {
           signal: req.signal ?? new AbortController().signal,
-          executionTimeoutMs: executionTimeoutOf(config2, 3 * followPlan.replay.length + 20)
+          executionTimeoutMs: executionTimeoutOf(
+            config2,
+            followPlan.replay.reduce((n, t) => n + t.failingSeeds.length, 0) + 20
+          )
         });
         followUps = extra.followUps;
         warnings.push(...extra.warnings);

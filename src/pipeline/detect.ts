@@ -98,15 +98,19 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
     const finishedNormally = pool.stopReason === "budget" || pool.stopReason === "adaptive";
     if (finishedNormally && aggregator.size > 0) {
       const elapsed = performance.now() - started;
-      followUps = await runFollowUps(session, planFollowUps(aggregator.list(), parallelism), {
-        budget: config.runs,
-        parallelism,
-        jobSeed,
-        shuffledSeeds,
-        signal: req.signal ?? new AbortController().signal,
-        jobTimeoutMs: config.job_timeout === null ? null : Math.max(1, config.job_timeout * 1000 - elapsed),
-        emit,
-      });
+      followUps = await runFollowUps(
+        session,
+        planFollowUps(aggregator.list(), parallelism, config.confidence),
+        {
+          budget: config.runs,
+          parallelism,
+          jobSeed,
+          shuffledSeeds,
+          signal: req.signal ?? new AbortController().signal,
+          jobTimeoutMs: config.job_timeout === null ? null : Math.max(1, config.job_timeout * 1000 - elapsed),
+          emit,
+        },
+      );
     }
 
     // Order-dependent tests: which tests, run before them, make them fail (serially, pytest).

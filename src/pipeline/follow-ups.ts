@@ -13,9 +13,26 @@ function resultFor(test: string, run: Awaited<ReturnType<typeof runWithResults>>
   return t.status === "failed" ? "failed" : "passed";
 }
 
+/** Most replays of one test's failing seed. */
+export const MAX_REPLAYS = 30;
+
 /**
- * Seed replay: rerun each flaky test alone with up to three of its failing seeds. Failing again
- * every time means the seed decides the failure; a pass means timing or concurrency does.
+ * How many replays of a failing seed tell "the seed decides" from chance: a test failing at random
+ * with rate p fails k replays in a row with probability p^k, so k is the least with p^k < 1 −
+ * confidence (3 at p = 0.3, 14 at p = 0.8). 0 when that needs more than MAX_REPLAYS (p ≥ ~0.9):
+ * then the replays could not tell, and none run.
+ */
+export function replayRuns(rate: number, confidence: number): number {
+  if (rate <= 0) return 3;
+  if (rate >= 1) return 0;
+  const k = Math.max(3, Math.ceil(Math.log(1 - confidence) / Math.log(rate)));
+  return k > MAX_REPLAYS ? 0 : k;
+}
+
+/**
+ * Seed replay: rerun each flaky test alone with its first failing seed, as many times as telling
+ * the seed from chance needs (replayRuns), one at a time: a failure caused by a parallel attempt
+ * must not pass for the seed's. Failing every time means the seed decides the failure.
  */
 export async function replaySeeds(
   s: Session,
@@ -23,13 +40,15 @@ export async function replaySeeds(
   shuffledSeeds: ReadonlySet<number>,
   opts: { parallelism: number; firstIndex: number; signal: AbortSignal; jobTimeoutMs: number | null },
 ): Promise<FollowUp[]> {
-  const jobs = flaky.flatMap((t) => t.failingSeeds.slice(0, 3).map((seed) => ({ test: t.id, seed })));
+  const jobs = flaky.flatMap((t) =>
+    t.failingSeeds.slice(0, MAX_REPLAYS).map((seed) => ({ test: t.id, seed })),
+  );
   if (jobs.length === 0) return [];
   // By job, not by finish order: a replayed job reports its follow-ups in the same order.
   const byJob: (FollowUp | undefined)[] = [];
   await runPool({
     total: jobs.length,
-    parallelism: opts.parallelism,
+    parallelism: 1,
     signal: opts.signal,
     jobTimeoutMs: opts.jobTimeoutMs,
     run: async (i, slot, signal) => {
@@ -101,7 +120,7 @@ const SERIAL_CONFIRMATION_RUNS = 20;
 
 /** Which follow-ups a finished main phase calls for; computed where the tallies are (locally or by the coordinator). */
 export interface FollowUpPlan {
-  /** Flaky tests with their failing seeds (the first three are replayed). */
+  /** Flaky tests with the seeds to replay (their first failing seed, replayRuns times). */
   replay: { id: string; failingSeeds: number[] }[];
   /**
    * Flaky tests whose failures were all timeouts, or whose failure looks like interference between
@@ -122,14 +141,24 @@ export function looksLikeInterference(message: string | null | undefined): boole
   return message !== null && message !== undefined && INTERFERENCE.test(message);
 }
 
-export function planFollowUps(tallies: readonly TestTally[], parallelism: number): FollowUpPlan {
+export function planFollowUps(
+  tallies: readonly TestTally[],
+  parallelism: number,
+  confidence = 0.95,
+): FollowUpPlan {
   const flaky = tallies.filter((x) => x.failures > 0 && x.failures < x.attempts);
   const timeoutOnly =
     parallelism > 1
       ? flaky.filter((x) => x.timeouts === x.failures || looksLikeInterference(x.firstFailure?.message))
       : [];
   return {
-    replay: flaky.map((t) => ({ id: t.id, failingSeeds: t.failingSeeds.slice(0, 3) })),
+    replay: flaky.flatMap((t) => {
+      const k = replayRuns(t.failures / t.attempts, confidence);
+      const seed = t.failingSeeds[0];
+      return k === 0 || seed === undefined
+        ? []
+        : [{ id: t.id, failingSeeds: Array.from({ length: k }, () => seed) }];
+    }),
     serial: timeoutOnly.map((t) => ({ id: t.id, attempts: t.attempts })),
   };
 }
@@ -153,7 +182,7 @@ export async function runFollowUps(
     opts.emit({
       type: "phase",
       phase: "seed-replay",
-      detail: `${plan.replay.length} flaky test(s), up to 3 failing seeds each`,
+      detail: `${plan.replay.length} flaky test(s), a failing seed replayed up to ${MAX_REPLAYS} times each, one at a time`,
     });
     followUps.push(
       ...(await replaySeeds(s, plan.replay, opts.shuffledSeeds, {

@@ -93,6 +93,22 @@ export function orderedReproducer(
   };
 }
 
+/**
+ * For a failure the seed does not decide: rerun the test often enough that it fails at least once
+ * with 95% probability at its observed rate (10 to 1000 runs).
+ */
+export function repeatLine(
+  command: { argv: string[]; env: Record<string, string> },
+  id: string,
+  rate: number,
+): string {
+  const runs = Math.min(1000, Math.max(10, Math.ceil(Math.log(0.05) / Math.log(1 - Math.min(rate, 0.999)))));
+  return shellLine(
+    ["flaky-detector", "run", "--runs", String(runs), "--test", id, "--", ...command.argv],
+    command.env,
+  );
+}
+
 export function buildReport(b: BuildInput): Report {
   const { config, framework } = b;
   const attempts = b.attempts.flatMap((a) =>
@@ -223,9 +239,14 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
     resourceSensitive = vanished && (1 - r.failureRate) ** serial.length < alpha;
   }
   const search = b.polluters?.find((p) => p.test === t.id);
+  const seedDeterministic = replays.length === 0 ? null : replays.every((f) => f.result === "failed");
   return {
     ...r,
-    seedDeterministic: replays.length === 0 ? null : replays.every((f) => f.result === "failed"),
+    // The seed line would not reproduce a failure the seed does not decide: repeat the test instead.
+    ...(seedDeterministic === false && r.failureRate > 0
+      ? { reproduce: repeatLine(b.command, t.id, r.failureRate) }
+      : {}),
+    seedDeterministic,
     orderDependent: orderDependent || (search !== undefined && search.polluters.length > 0),
     resourceSensitive,
     ...(search

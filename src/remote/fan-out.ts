@@ -247,7 +247,7 @@ export async function fanOut(req: FanOutRequest): Promise<Report> {
   let followUps: FollowUp[] = [];
   const parallelism = peakParallelism(results);
   if ((finalReason === "budget" || finalReason === "adaptive") && aggregator.size > 0) {
-    const followPlan = planFollowUps(aggregator.list(), parallelism);
+    const followPlan = planFollowUps(aggregator.list(), parallelism, config.confidence);
     if (followPlan.replay.length > 0 || followPlan.serial.length > 0) {
       const shuffledSeeds = merged.filter((a) => a.shuffled).map((a) => a.seed);
       const input: ShardInput = {
@@ -259,7 +259,10 @@ export async function fanOut(req: FanOutRequest): Promise<Report> {
       try {
         const extra = await transport.run(input, {
           signal: req.signal ?? new AbortController().signal,
-          executionTimeoutMs: executionTimeoutOf(config, 3 * followPlan.replay.length + 20),
+          executionTimeoutMs: executionTimeoutOf(
+            config,
+            followPlan.replay.reduce((n, t) => n + t.failingSeeds.length, 0) + 20,
+          ),
         });
         followUps = extra.followUps;
         warnings.push(...extra.warnings);

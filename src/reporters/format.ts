@@ -19,7 +19,9 @@ export function notes(t: TestResult): string[] {
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
   // An order-dependent failure is not reproducible by seed alone either, but its cause is known.
   if (t.seedDeterministic === false && !t.orderDependent)
-    out.push("not reproducible by seed: timing or concurrency dependent");
+    out.push(
+      `not decided by the seed (timing, concurrency or unseeded randomness): its failing seed passed on replay; fails about ${pct(t.failureRate)} of runs, so the reproduce line repeats it`,
+    );
   if (t.polluters && t.polluters.ids.length > 0) {
     const names = t.polluters.ids.slice(0, 3).join(", ");
     const more = t.polluters.ids.length > 3 ? ` and ${t.polluters.ids.length - 3} more` : "";

@@ -70,7 +70,7 @@ const shardSchema = z.strictObject({
   followUps: z
     .strictObject({
       replay: z
-        .array(z.strictObject({ id: z.string().min(1).max(4000), failingSeeds: z.array(seedSchema).max(3) }))
+        .array(z.strictObject({ id: z.string().min(1).max(4000), failingSeeds: z.array(seedSchema).max(30) }))
         .max(10000),
       serial: z
         .array(z.strictObject({ id: z.string().min(1).max(4000), attempts: z.int().min(1).max(10000) }))

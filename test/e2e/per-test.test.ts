@@ -394,7 +394,7 @@ describe("--shuffle for pytest without pytest-randomly (our plugin orders by see
     expect(r.stdout).toContain(
       "order-dependent: fails after tests/test_b_polluter.py::test_polluter; passes alone",
     );
-    expect(r.stdout).not.toContain("timing or concurrency dependent");
+    expect(r.stdout).not.toContain("not decided by the seed");
     const line = victim?.reproduce ?? "";
     expect(line).toMatch(/tests\/test_b_polluter\.py::test_polluter tests\/test_a_victim\.py::test_victim$/);
     expect(line).not.toContain("FLAKY_DETECTOR_SHUFFLE_SEED");
@@ -410,6 +410,54 @@ describe("--shuffle for pytest without pytest-randomly (our plugin orders by see
       },
     );
     expect(alone.status).toBe(0);
+  }, 300_000);
+});
+
+describe("seed replays that tell the seed from chance", () => {
+  it("a test failing 80% of runs whatever the seed is not seed-deterministic; its reproduce line repeats it", async () => {
+    const p = join(dir.path, "p80");
+    mkdirSync(p);
+    const counter = join(dir.path, "p80-counter");
+    // Fails unless its run count is a multiple of 5: 80%, and no seed decides it (every replay of
+    // a failing seed is a new run). Appends are atomic, so parallel attempts count correctly.
+    writeFileSync(
+      join(p, "test_p80.py"),
+      [
+        "import os",
+        "def test_mostly_fails():",
+        `    fd = os.open(${JSON.stringify(counter)}, os.O_WRONLY | os.O_APPEND | os.O_CREAT)`,
+        "    os.write(fd, b'x')",
+        "    os.close(fd)",
+        `    assert os.path.getsize(${JSON.stringify(counter)}) % 5 == 0, 'not this time'`,
+        "",
+      ].join("\n"),
+    );
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "30",
+        "--stop",
+        "fixed",
+        "--json",
+        json(),
+        "--",
+        pythonWithPytest(),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const t = readReport(json()).tests.find((x) => x.id === "test_p80.py::test_mostly_fails");
+    expect(t?.failures).toBe(24);
+    // At 0.8, three replays would all fail half the time; 14 (0.8^14 < 0.05) include a pass.
+    expect(t?.seedDeterministic).toBe(false);
+    expect(t?.reproduce).toMatch(/^flaky-detector run --runs 10 --test test_p80\.py::test_mostly_fails -- /);
+    expect(r.stdout).toContain("not decided by the seed (timing, concurrency or unseeded randomness)");
   }, 300_000);
 });
 

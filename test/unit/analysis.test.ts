@@ -224,3 +224,19 @@ describe("summarize", () => {
     expect(s.severity).toBe("none");
   });
 });
+
+describe("seed replays", () => {
+  it("replay enough times that a test failing at random would pass at least once (p^k < 1 - confidence)", async () => {
+    const { replayRuns } = await import("../../src/pipeline/follow-ups.js");
+    expect(replayRuns(0.3, 0.95)).toBe(3);
+    expect(replayRuns(0.5, 0.95)).toBe(5);
+    expect(replayRuns(0.8, 0.95)).toBe(14);
+    // Too often failing to tell within 30 replays: none run, seedDeterministic stays null.
+    expect(replayRuns(0.95, 0.95)).toBe(0);
+    for (let p = 0.05; p < 0.9; p += 0.05) {
+      const k = replayRuns(p, 0.95);
+      expect(p ** k, `p = ${p}`).toBeLessThan(0.05);
+      expect(k === 3 || p ** (k - 1) >= 0.05, `p = ${p}: k is the least`).toBe(true);
+    }
+  });
+});
