@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Report } from "../../src/analysis/report.js";
 import { runAction } from "../helpers/action.js";
 import { pythonWithPytest, ROOT, tempDir } from "../helpers/cli.js";
+import { git } from "../helpers/git.js";
 import { type GitHubSim, startGitHubSim } from "../helpers/github-sim.js";
 
 /**
@@ -20,20 +21,6 @@ const tmp = tempDir("fd-action-reporters-");
 const workspace = join(tmp.path, "workspace");
 let headSha = "";
 let gh: GitHubSim;
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@e",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@e",
-    },
-  }).trim();
-}
 
 function workflowRunEvent(runId: number) {
   const repo = {

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { strToU8, zipSync } from "fflate";
@@ -7,6 +6,7 @@ import type { Report } from "../../src/analysis/report.js";
 import { COMMENT_MARKER } from "../../src/reporters/github.js";
 import { type ActionSetup, runAction } from "../helpers/action.js";
 import { ROOT, tempDir } from "../helpers/cli.js";
+import { git } from "../helpers/git.js";
 import { type GitHubSim, startGitHubSim } from "../helpers/github-sim.js";
 import { type Receiver, startReceiver } from "../helpers/webhooks.js";
 
@@ -25,20 +25,6 @@ let headSha = "";
 let gh: GitHubSim;
 let slack: Receiver;
 let discord: Receiver;
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@e",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@e",
-    },
-  }).trim();
-}
 
 /** Node's junit reporter output of the failed CI run: three failures, one pass. */
 function ciJUnit(): string {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -6,6 +6,7 @@ import YAML from "yaml";
 import { ACTION_USES } from "../../src/action/definition.js";
 import { ACTION_PINS } from "../../src/cli/init-workflow.js";
 import { ROOT, runCli, tempDir } from "../helpers/cli.js";
+import { git } from "../helpers/git.js";
 
 /**
  * `init` on fixture repositories — no lockfile, a gitignored lockfile, pnpm, a matrix CI workflow
@@ -17,20 +18,6 @@ const tmp = tempDir("fd-init-");
 afterAll(() => tmp.cleanup());
 
 type Step = { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
-
-function git(cwd: string, ...args: string[]): void {
-  execFileSync("git", args, {
-    cwd,
-    stdio: "ignore",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@e",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@e",
-    },
-  });
-}
 
 /** A repository with these files committed (and a CI workflow unless given). */
 function repo(name: string, files: Record<string, string>): string {
