@@ -60650,6 +60650,8 @@ var ListingIndex = class {
   /** A listed id, or one the framework's selector widens to listed tests. */
   has(id) {
     if (this.ids.has(id)) return true;
+    const base = / \[\d+\]$/.test(id) ? id.replace(/ \[\d+\]$/, "") : void 0;
+    if (base !== void 0 && this.ids.has(base)) return true;
     if (this.adapter.name === "go") {
       const top = /^(.*?\.(?:Test|Example|Fuzz)\w*)\//.exec(id)?.[1];
       return top !== void 0 && this.ids.has(top);

@@ -158,6 +158,10 @@ class ListingIndex {
   /** A listed id, or one the framework's selector widens to listed tests. */
   has(id: string): boolean {
     if (this.ids.has(id)) return true;
+    // "name [2]": the second test of that name in a run (results.ts tells same-named tests apart;
+    // a listing names them alike).
+    const base = / \[\d+\]$/.test(id) ? id.replace(/ \[\d+\]$/, "") : undefined;
+    if (base !== undefined && this.ids.has(base)) return true;
     if (this.adapter.name === "go") {
       // A subtest: -run selects its top-level test, which the listing names.
       const top = /^(.*?\.(?:Test|Example|Fuzz)\w*)\//.exec(id)?.[1];

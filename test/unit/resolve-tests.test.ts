@@ -104,6 +104,15 @@ describe("resolving CI testcases against a framework's listing", () => {
     expect(miss.unmatched[0]?.closest).toEqual(["tests/test_o.py::TestCart::test_p[1]"]);
   });
 
+  it("a report's 'name [2]' id (the second test of that name) is accepted by --test", () => {
+    const listing: ListedTest[] = [
+      { id: "d > works", file: null, titles: ["d", "works"] },
+      { id: "d > works", file: null, titles: ["d", "works"] },
+    ];
+    expect(resolveRequested(ADAPTERS["node-test"], listing, ["d > works [2]"], []).unmatched).toEqual([]);
+    expect(resolveRequested(ADAPTERS["node-test"], listing, ["d > fails [2]"], []).unmatched).toHaveLength(1);
+  });
+
   it("cargo-nextest's JUnit: the binary as classname, the test path as name", () => {
     const listing: ListedTest[] = [{ id: "tests::adds", file: null, titles: ["tests", "adds"] }];
     const ci = failures(suite('<testcase classname="checkout" name="tests::adds"><failure/></testcase>'));
