@@ -60515,16 +60515,17 @@ async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
   const file2 = join11(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file2);
-  const stdout = [];
+  const stdoutFile = join11(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
     env: { ...opts.env, ...listing.env },
     timeoutMs: opts.timeoutMs,
     killGraceMs: 2e3,
-    headBytes: 4 * 1024 * 1024,
-    tailBytes: 4 * 1024 * 1024,
-    stdoutFile: join11(opts.dir, "listing.stdout"),
+    // The listing is read from the file written as it runs: no need to hold it in memory too.
+    headBytes: 4096,
+    tailBytes: 4096,
+    stdoutFile,
     masker: opts.masker,
     ...opts.signal ? { signal: opts.signal } : {}
   });
@@ -60536,15 +60537,15 @@ async function listTests(adapter, argv, opts) {
       ok: false,
       reason: `\`${command2}\` ${result.terminatedBy === "timeout" ? "timed out" : "was cancelled"}`
     };
+  let stdout = "";
   try {
-    stdout.push(readFileSync9(join11(opts.dir, "listing.stdout"), "utf8"));
+    stdout = readFileSync9(stdoutFile, "utf8");
   } catch {
-    stdout.push("");
   }
   let tests;
   try {
     const fileText = existsSync7(file2) ? readFileSync9(file2, "utf8") : null;
-    tests = listing.parse(stdout.join(""), fileText, opts.cwd);
+    tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
       ok: false,
@@ -60616,6 +60617,10 @@ function resolveRequested(adapter, listed, userIds, ci, cwd) {
 function record2(out, label, ids) {
   out.ids.push(...ids);
   if (ids.length > 1) out.ambiguous.push({ label, ids });
+}
+function idsWithoutListing(failures, adapter, cwd) {
+  const ids = failures.filter((f) => suiteLevelError(f.case) === null).map((f) => guessedId(adapter, f.case, cwd));
+  return [...new Set(ids)];
 }
 function guessedId(adapter, c, cwd) {
   if (adapter?.junitId) return adapter.junitId(c);
@@ -61494,14 +61499,14 @@ function goJsonFailures(text2, where) {
   });
 }
 function failedTestsOf(file2, cwd, adapter) {
-  const ids = readCiFailures(file2, cwd).filter((f) => suiteLevelError(f.case) === null).map((f) => guessedId(adapter, f.case, cwd));
+  const ids = idsWithoutListing(readCiFailures(file2, cwd), adapter, cwd);
   if (ids.length === 0) {
     throw new UsageError(
       "E_FROM_JUNIT",
       `--from-junit: ${file2} lists only failures outside any test (a file that did not load, a suite hook); they cannot be rerun as tests`
     );
   }
-  return [...new Set(ids)];
+  return ids;
 }
 
 // src/server/job-input.ts
@@ -68050,8 +68055,7 @@ function remoteIds(config2, command2, workspace, failures) {
   } catch {
     adapter = void 0;
   }
-  const ids = failures.filter((f) => suiteLevelError(f.case) === null).map((f) => guessedId(adapter, f.case, workspace));
-  return [...new Set(ids)];
+  return idsWithoutListing(failures, adapter, workspace);
 }
 async function comment(gh, repo, prNumber, report, ctx) {
   if (prNumber === null) {

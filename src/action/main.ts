@@ -12,7 +12,7 @@ import { EXIT, InfraError, isFlakyDetectorError, UsageError } from "../errors.js
 import { sendNotifications } from "../notify/send.js";
 import { ciFailuresIn, detect } from "../pipeline/detect.js";
 import { resolveFramework } from "../pipeline/framework.js";
-import { type CiFailure, guessedId, suiteLevelError } from "../pipeline/resolve-tests.js";
+import { type CiFailure, idsWithoutListing } from "../pipeline/resolve-tests.js";
 import { globFiles } from "../pipeline/results.js";
 import { runOnRunpodBackend, runOnServerBackend } from "../remote/backends.js";
 import { annotationsOf, formatComment, formatSummary, type RunContext } from "../reporters/github.js";
@@ -388,10 +388,7 @@ function remoteIds(
   } catch {
     adapter = undefined;
   }
-  const ids = failures
-    .filter((f) => suiteLevelError(f.case) === null)
-    .map((f) => guessedId(adapter, f.case, workspace));
-  return [...new Set(ids)];
+  return idsWithoutListing(failures, adapter, workspace);
 }
 
 async function comment(

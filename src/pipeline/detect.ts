@@ -20,7 +20,7 @@ import { masked } from "./masking.js";
 import { findPolluters, type PolluterResult, polluterCandidates } from "./polluters.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
 import { buildReport, orderedReproducer, reproducer } from "./report-builder.js";
-import { type CiFailure, guessedId, suiteLevelError } from "./resolve-tests.js";
+import { type CiFailure, idsWithoutListing } from "./resolve-tests.js";
 
 export type { DetectRequest } from "./prepare.js";
 
@@ -262,14 +262,12 @@ function goJsonFailures(text: string, where: string): CiFailure[] {
  * the adapter's reading, suite-level errors left out.
  */
 export function failedTestsOf(file: string, cwd: string, adapter?: FrameworkAdapter): string[] {
-  const ids = readCiFailures(file, cwd)
-    .filter((f) => suiteLevelError(f.case) === null)
-    .map((f) => guessedId(adapter, f.case, cwd));
+  const ids = idsWithoutListing(readCiFailures(file, cwd), adapter, cwd);
   if (ids.length === 0) {
     throw new UsageError(
       "E_FROM_JUNIT",
       `--from-junit: ${file} lists only failures outside any test (a file that did not load, a suite hook); they cannot be rerun as tests`,
     );
   }
-  return [...new Set(ids)];
+  return ids;
 }

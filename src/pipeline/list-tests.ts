@@ -35,16 +35,17 @@ export async function listTests(
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
   const file = join(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file);
-  const stdout: string[] = [];
+  const stdoutFile = join(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
     env: { ...opts.env, ...listing.env },
     timeoutMs: opts.timeoutMs,
     killGraceMs: 2000,
-    headBytes: 4 * 1024 * 1024,
-    tailBytes: 4 * 1024 * 1024,
-    stdoutFile: join(opts.dir, "listing.stdout"),
+    // The listing is read from the file written as it runs: no need to hold it in memory too.
+    headBytes: 4096,
+    tailBytes: 4096,
+    stdoutFile,
     masker: opts.masker,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
@@ -56,15 +57,16 @@ export async function listTests(
       ok: false,
       reason: `\`${command}\` ${result.terminatedBy === "timeout" ? "timed out" : "was cancelled"}`,
     };
+  let stdout = "";
   try {
-    stdout.push(readFileSync(join(opts.dir, "listing.stdout"), "utf8"));
+    stdout = readFileSync(stdoutFile, "utf8");
   } catch {
-    stdout.push("");
+    // No output at all: the file listing (if any) still counts.
   }
   let tests: ListedTest[];
   try {
     const fileText = existsSync(file) ? readFileSync(file, "utf8") : null;
-    tests = listing.parse(stdout.join(""), fileText, opts.cwd);
+    tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
       ok: false,

@@ -119,6 +119,18 @@ function record(out: Resolution, label: string, ids: string[]): void {
   if (ids.length > 1) out.ambiguous.push({ label, ids });
 }
 
+/** Ids of CI failures without a listing (a remote backend resolves nothing locally): suite-level errors left out. */
+export function idsWithoutListing(
+  failures: readonly CiFailure[],
+  adapter: FrameworkAdapter | undefined,
+  cwd: string,
+): string[] {
+  const ids = failures
+    .filter((f) => suiteLevelError(f.case) === null)
+    .map((f) => guessedId(adapter, f.case, cwd));
+  return [...new Set(ids)];
+}
+
 /**
  * The id a CI testcase gets without a listing: the adapter's reading of its own reporter, or the
  * generic one; pytest's xunit2 (no file) finds the module its classname names under `cwd`.
