@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { BoundedOutput } from "./bounded-output.js";
+import { closeSync, openSync } from "node:fs";
 import { killMarked, MARK_VARIABLE, OWNER_VARIABLE } from "./escapees.js";
-import { MaskingWriter } from "./masking-writer.js";
+import { type HeadTail, headTailText, OutputCapture, readHeadAndTail } from "./output-capture.js";
 import { SELF } from "./owner.js";
 import { Masker } from "./secrets.js";
 
@@ -21,9 +20,12 @@ export interface RunTreeOptions {
   killGraceMs: number;
   headBytes: number;
   tailBytes: number;
-  /** Stream the full output here as well. */
+  /** Save the full output here as well (masked). */
   logFile?: string;
-  /** Stream the full standard output (only) here: for tools that report results on stdout. */
+  /**
+   * Standard output goes (only) here, whole: for tools that report results on stdout. The captured
+   * output is then its head and tail followed by standard error's.
+   */
   stdoutFile?: string;
   signal?: AbortSignal;
   /** Fed to the program's standard input, then closed. */
@@ -51,6 +53,10 @@ export interface RunTreeResult {
   escaped: number[];
 }
 
+/** Output files are trimmed to their head and tail when they pass this size, checked this often. */
+const TRIM_AT = 8 * 1024 * 1024;
+const TRIM_EVERY_MS = 250;
+
 /** Process groups still running; SIGKILLed if we exit abruptly (a second Ctrl-C, a crash). */
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
@@ -72,12 +78,9 @@ function track(pid: number): void {
 export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
   const [file, ...args] = opts.argv;
   if (!file) throw new TypeError("runTree: empty argv");
-  const output = new BoundedOutput(opts.headBytes, opts.tailBytes);
   const masker = opts.masker ?? Masker.none();
   // Every process of this run inherits the mark, even one that leaves the group with setsid.
   const mark = randomUUID();
-  let log: MaskingWriter | undefined;
-  let stdoutLog: MaskingWriter | undefined;
   const started = performance.now();
 
   return new Promise<RunTreeResult>((resolve) => {
@@ -99,21 +102,37 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
       if (child?.pid !== undefined) liveGroups.delete(child.pid);
       // The group itself was just killed; only processes outside it escaped.
       const escaped = child?.pid !== undefined ? killMarked(mark, child.pid) : [];
-      const done = () =>
+      const mask = (piece: string) => masker.edges(piece);
+      // A read that fails (the file removed under us) loses the output, never the result.
+      let own: HeadTail = { head: Buffer.alloc(0), tail: Buffer.alloc(0), total: 0 };
+      try {
+        own = capture.read();
+      } catch {
+        // Keep the empty output.
+      }
+      const stdoutPart = opts.stdoutFile
+        ? readHeadAndTail(opts.stdoutFile, opts.headBytes, opts.tailBytes)
+        : null;
+      // Results on stdout (go test -json) are parsed from the file, not masked there: a
+      // secret-looking value must not corrupt the JSON lines; the captured text is masked.
+      const output = stdoutPart
+        ? [headTailText(stdoutPart, mask), headTailText(own, mask)].filter((t) => t !== "").join("\n")
+        : headTailText(own, mask);
+      const done = () => {
+        capture.remove();
         resolve({
           ...(spawnError ? { spawnError } : {}),
           ...(terminatedBy ? { terminatedBy } : {}),
           exitCode: exit?.code ?? null,
           signal: exit?.signal ?? null,
           durationMs: durationMs || performance.now() - started,
-          output: output.text((piece) => masker.edges(piece)),
-          outputBytes: output.total,
+          output,
+          outputBytes: own.total + (stdoutPart?.total ?? 0),
           escaped,
         });
-      const streams = [log, stdoutLog].filter((w): w is MaskingWriter => w !== undefined);
-      let open = streams.length;
-      if (open === 0) done();
-      for (const w of streams) w.end(() => --open === 0 && done());
+      };
+      if (opts.logFile) void capture.saveAs(opts.logFile, masker).then(done, done);
+      else done();
     };
 
     const killGroup = (sig: NodeJS.Signals) => {
@@ -134,33 +153,35 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
 
     const onAbort = () => terminate("aborted");
 
+    // Output goes to a file the program writes itself (see OutputCapture); trimmed as it grows
+    // unless the whole of it is wanted in a log file.
+    const capture = new OutputCapture(
+      opts.headBytes,
+      opts.tailBytes,
+      opts.logFile ? Number.POSITIVE_INFINITY : Math.max(TRIM_AT, 4 * (opts.headBytes + opts.tailBytes)),
+    );
+    const trimmer = setInterval(() => capture.trim(), TRIM_EVERY_MS);
+    trimmer.unref();
+    timers.push(trimmer);
+    let stdoutFd: number | undefined;
     try {
+      if (opts.stdoutFile) stdoutFd = openSync(opts.stdoutFile, "w");
       child = spawn(file, args, {
         cwd: opts.cwd,
         env: { ...opts.env, [MARK_VARIABLE]: mark, [OWNER_VARIABLE]: SELF },
         detached: true,
-        stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+        stdio: [opts.stdin === undefined ? "ignore" : "pipe", stdoutFd ?? capture.fd, capture.fd],
         windowsHide: true,
       });
     } catch (e) {
       spawnError = e as NodeJS.ErrnoException;
       finish();
       return;
+    } finally {
+      // The child holds its own copy of the descriptor.
+      if (stdoutFd !== undefined) closeSync(stdoutFd);
     }
     if (child.pid !== undefined) track(child.pid);
-    if (opts.logFile) log = new MaskingWriter(createWriteStream(opts.logFile), masker);
-    // Results on stdout (go test -json) are parsed, not shown: masked at the report instead, so a
-    // secret-looking value cannot corrupt the JSON lines.
-    if (opts.stdoutFile) stdoutLog = new MaskingWriter(createWriteStream(opts.stdoutFile), Masker.none());
-    const onData = (chunk: Buffer) => {
-      output.push(chunk);
-      log?.write(chunk);
-    };
-    child.stdout?.on("data", (chunk: Buffer) => {
-      onData(chunk);
-      stdoutLog?.write(chunk);
-    });
-    child.stderr?.on("data", onData);
     if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
     child.stdin?.on("error", () => {});
 
@@ -175,19 +196,14 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
       durationMs = performance.now() - started;
       exit = { code, signal };
       // The leader is gone; anything left in its group (a backgrounded grandchild) is a leftover of
-      // this attempt. Stop it, and do not wait forever for pipes it may hold open.
+      // this attempt: finish() stops it. Output is in a file, so no pipe it holds can keep us waiting;
+      // only a standard input we feed can delay "close", and not for long.
       killGroup("SIGTERM");
       timers.push(
         setTimeout(() => {
-          killGroup("SIGKILL");
-          timers.push(
-            setTimeout(() => {
-              child.stdout?.destroy();
-              child.stderr?.destroy();
-              finish();
-            }, 1000).unref(),
-          );
-        }, opts.killGraceMs).unref(),
+          child.stdin?.destroy();
+          finish();
+        }, opts.killGraceMs + 1000).unref(),
       );
     });
     child.on("close", () => {

@@ -1,10 +1,11 @@
+import { appendFileSync, existsSync, statSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { parseCommandString, shellLine, splitAssignments } from "../../src/runner/command-line.js";
 import { attemptSeed } from "../../src/runner/seeds.js";
 import { parseRepoSpec, validateRef } from "../../src/source/repo-spec.js";
-import { BoundedOutput } from "../../src/util/bounded-output.js";
+import { headTailText, OutputCapture } from "../../src/util/output-capture.js";
 
 describe("command strings", () => {
   it("splits like a shell, without one", () => {
@@ -89,39 +90,68 @@ describe("seeds", () => {
   });
 });
 
-describe("BoundedOutput", () => {
+describe("OutputCapture", () => {
+  // The program's side of the file: appends, as a child holding the descriptor does.
+  const write = (c: OutputCapture, text: string) => appendFileSync(c.path, text, "latin1");
+
   it("keeps everything when it fits", () => {
-    const b = new BoundedOutput(10, 10);
-    b.push(Buffer.from("hello "));
-    b.push(Buffer.from("world"));
-    expect(b.text()).toBe("hello world");
-    expect(b.omitted).toBe(0);
+    const c = new OutputCapture(10, 10, 100);
+    write(c, "hello ");
+    write(c, "world");
+    c.trim();
+    expect(headTailText(c.read())).toBe("hello world");
+    c.remove();
+    expect(existsSync(c.path)).toBe(false);
   });
 
   it("keeps head and tail and says how much was dropped", () => {
-    const b = new BoundedOutput(4, 4);
-    for (const c of ["abcd", "efgh", "ijkl", "mnop"]) b.push(Buffer.from(c));
-    expect(b.total).toBe(16);
-    expect(b.omitted).toBe(8);
-    expect(b.text()).toBe("abcd\n[… 8 bytes of output omitted …]\nmnop");
+    const c = new OutputCapture(4, 4, 100);
+    for (const s of ["abcd", "efgh", "ijkl", "mnop"]) write(c, s);
+    const part = c.read();
+    expect(part.total).toBe(16);
+    expect(headTailText(part)).toBe("abcd\n[… 8 bytes of output omitted …]\nmnop");
+    c.remove();
   });
 
-  it("never holds more than head + tail (+ one chunk) however much is pushed", () => {
+  it("empties the file past its bound and still gives the first and the last bytes", () => {
+    const c = new OutputCapture(4, 6, 16);
+    write(c, "HEAD-0123456789-abcdefghij");
+    c.trim();
+    expect(statSync(c.path).size).toBe(0);
+    write(c, "xy");
+    const part = c.read();
+    expect(part.total).toBe(28);
+    // The tail spans the trim: the end of what was dropped, then what came after.
+    expect(headTailText(part)).toBe("HEAD\n[… 18 bytes of output omitted …]\nghijxy");
+    c.remove();
+  });
+
+  it("gives the exact head and tail however the writes and trims interleave", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.string({ maxLength: 300 }), { maxLength: 60 }),
+        fc.array(fc.tuple(fc.string({ maxLength: 300 }), fc.boolean()), { maxLength: 40 }),
         fc.nat(64),
         fc.nat(64),
-        (chunks, h, t) => {
-          const b = new BoundedOutput(h, t);
+        (steps, h, t) => {
+          const c = new OutputCapture(h, t, 4 * (h + t) + 1);
           let all = "";
-          for (const c of chunks) {
-            b.push(Buffer.from(c, "latin1"));
-            all += c;
+          try {
+            for (const [s, trim] of steps) {
+              write(c, s);
+              all += s;
+              if (trim) c.trim();
+            }
+            const part = c.read();
+            const kept = Buffer.concat([part.head, part.tail]).toString("latin1");
+            if (part.total !== all.length) return false;
+            if (part.total <= h + t) return kept === all;
+            return (
+              part.head.toString("latin1") === all.slice(0, h) &&
+              part.tail.toString("latin1") === all.slice(-t || all.length)
+            );
+          } finally {
+            c.remove();
           }
-          const text = b.text();
-          if (b.omitted === 0) return text === all;
-          return text.startsWith(all.slice(0, h)) && text.endsWith(all.slice(all.length - t));
         },
       ),
     );
@@ -157,8 +187,9 @@ describe("repository and ref validation", () => {
 
 describe("output cleaning", () => {
   it("drops colour codes and replaces control characters, keeping newlines and tabs", () => {
-    const b = new BoundedOutput(100, 100);
-    b.push(Buffer.from("\u001b[31mFAIL\u001b[39m a\tb\n\u0000\u0007end"));
-    expect(b.text()).toBe("FAIL a\tb\n\uFFFDend"); // one marker per run of control characters
+    const text = Buffer.from("\u001b[31mFAIL\u001b[39m a\tb\n\u0000\u0007end");
+    expect(headTailText({ head: text, tail: Buffer.alloc(0), total: text.length })).toBe(
+      "FAIL a\tb\n\uFFFDend",
+    ); // one marker per run of control characters
   });
 });
