@@ -31757,8 +31757,8 @@ var require_light = __commonJS({
 
 // src/action/main.ts
 import { appendFileSync as appendFileSync2, existsSync as existsSync9, mkdirSync as mkdirSync4 } from "node:fs";
-import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute8, join as join15, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
+import { tmpdir as tmpdir3 } from "node:os";
+import { isAbsolute as isAbsolute8, join as join18, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -58313,9 +58313,9 @@ function adviceFor(d, adapter) {
 }
 
 // src/pipeline/session.ts
-import { readFileSync as readFileSync7, rmSync as rmSync3 } from "node:fs";
+import { readFileSync as readFileSync7, rmSync as rmSync4 } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { delimiter, join as join4 } from "node:path";
+import { delimiter, join as join5 } from "node:path";
 
 // src/parsers/events.ts
 var OUTCOMES = /* @__PURE__ */ new Set(["passed", "failed", "skipped"]);
@@ -58356,65 +58356,8 @@ function parseTestEvents(text2) {
 
 // src/util/process-tree.ts
 import { spawn } from "node:child_process";
-import { randomUUID as randomUUID2 } from "node:crypto";
-import { createWriteStream } from "node:fs";
-
-// src/util/clean-text.ts
-var ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
-var CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]+/g;
-function cleanText(text2) {
-  const cleaned = text2.replace(ANSI, "").replace(CONTROL, "\uFFFD");
-  return cleaned === text2 ? text2 : Buffer.from(cleaned, "utf8").toString("utf8");
-}
-
-// src/util/bounded-output.ts
-var BoundedOutput = class {
-  constructor(headBytes, tailBytes) {
-    this.headBytes = headBytes;
-    this.tailBytes = tailBytes;
-  }
-  headBytes;
-  tailBytes;
-  head = [];
-  headSize = 0;
-  tail = [];
-  tailSize = 0;
-  total = 0;
-  push(chunk) {
-    this.total += chunk.length;
-    let rest = chunk;
-    if (this.headSize < this.headBytes) {
-      const take2 = Math.min(this.headBytes - this.headSize, rest.length);
-      this.head.push(Buffer.from(rest.subarray(0, take2)));
-      this.headSize += take2;
-      rest = rest.subarray(take2);
-    }
-    if (rest.length === 0 || this.tailBytes === 0) return;
-    this.tail.push(Buffer.from(rest.subarray(Math.max(0, rest.length - this.tailBytes))));
-    this.tailSize += Math.min(rest.length, this.tailBytes);
-    while (this.tail.length > 1 && this.tailSize - this.tail[0].length >= this.tailBytes) {
-      this.tailSize -= this.tail.shift().length;
-    }
-  }
-  /** Bytes dropped between head and tail. */
-  get omitted() {
-    return Math.max(0, this.total - this.headSize - Math.min(this.tailSize, this.tailBytes));
-  }
-  /**
-   * Head and tail as text, cleaned of escape sequences and control characters. `mask` sees each
-   * cleaned piece that was cut on its own, so a secret split by the cut can still be recognised.
-   */
-  text(mask = (s) => s) {
-    const head = Buffer.concat(this.head).toString("utf8");
-    let tailBuf = Buffer.concat(this.tail);
-    if (tailBuf.length > this.tailBytes) tailBuf = tailBuf.subarray(tailBuf.length - this.tailBytes);
-    const tail2 = tailBuf.toString("utf8");
-    if (this.omitted === 0) return mask(cleanText(head + tail2));
-    return `${mask(cleanText(head))}
-[\u2026 ${this.omitted} bytes of output omitted \u2026]
-${mask(cleanText(tail2))}`;
-  }
-};
+import { randomUUID as randomUUID3 } from "node:crypto";
+import { closeSync as closeSync2, openSync as openSync2 } from "node:fs";
 
 // src/util/escapees.ts
 import { readdirSync as readdirSync2, readFileSync as readFileSync6 } from "node:fs";
@@ -58475,6 +58418,20 @@ function killMarked(mark, group) {
   return pids;
 }
 
+// src/util/output-capture.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
+import { closeSync, createWriteStream, fstatSync, ftruncateSync, openSync, readSync, rmSync as rmSync2 } from "node:fs";
+import { tmpdir as tmpdir2 } from "node:os";
+import { join as join3 } from "node:path";
+
+// src/util/clean-text.ts
+var ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
+var CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]+/g;
+function cleanText(text2) {
+  const cleaned = text2.replace(ANSI, "").replace(CONTROL, "\uFFFD");
+  return cleaned === text2 ? text2 : Buffer.from(cleaned, "utf8").toString("utf8");
+}
+
 // src/util/masking-writer.ts
 import { StringDecoder } from "node:string_decoder";
 var LINE_LIMIT = 64 * 1024;
@@ -58510,6 +58467,124 @@ var MaskingWriter = class {
     this.out.end(rest === "" ? void 0 : this.masker.text(rest), done);
   }
 };
+
+// src/util/output-capture.ts
+var OutputCapture = class {
+  constructor(headBytes, tailBytes, trimAt, dir = tmpdir2()) {
+    this.headBytes = headBytes;
+    this.tailBytes = tailBytes;
+    this.trimAt = trimAt;
+    this.path = join3(dir, `flaky-detector-output-${randomUUID2()}.log`);
+    this.fd = openSync(this.path, "a+");
+    live.add(this.path);
+    installExitHook();
+  }
+  headBytes;
+  tailBytes;
+  trimAt;
+  path;
+  fd;
+  savedHead = null;
+  savedTail = Buffer.alloc(0);
+  dropped = 0;
+  /** Once past the bound: keep the first head bytes and the latest tail, then start the file over. */
+  trim() {
+    if (!Number.isFinite(this.trimAt)) return;
+    const size2 = fstatSync(this.fd).size;
+    if (size2 <= this.trimAt) return;
+    this.savedHead ??= readAt(this.fd, 0, this.headBytes);
+    this.savedTail = readAt(this.fd, Math.max(0, size2 - this.tailBytes), this.tailBytes);
+    ftruncateSync(this.fd, 0);
+    this.dropped += size2;
+  }
+  /** Head and tail, and how many bytes the program wrote in all. */
+  read() {
+    const size2 = fstatSync(this.fd).size;
+    return headAndTail(
+      this.fd,
+      size2,
+      this.headBytes,
+      this.tailBytes,
+      this.savedHead,
+      this.savedTail,
+      this.dropped
+    );
+  }
+  /** The whole output, masked, to `logFile` (only meaningful when nothing was trimmed). */
+  async saveAs(logFile, masker) {
+    const writer = new MaskingWriter(createWriteStream(logFile), masker);
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    let pos = 0;
+    for (; ; ) {
+      const n = readSync(this.fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      writer.write(Buffer.from(buf.subarray(0, n)));
+      pos += n;
+    }
+    await new Promise((resolve7) => writer.end(resolve7));
+  }
+  remove() {
+    try {
+      closeSync(this.fd);
+    } catch {
+    }
+    rmSync2(this.path, { force: true });
+    live.delete(this.path);
+  }
+};
+function readHeadAndTail(file2, headBytes, tailBytes) {
+  let fd2;
+  try {
+    fd2 = openSync(file2, "r");
+  } catch {
+    return { head: Buffer.alloc(0), tail: Buffer.alloc(0), total: 0 };
+  }
+  try {
+    return headAndTail(fd2, fstatSync(fd2).size, headBytes, tailBytes, null, Buffer.alloc(0), 0);
+  } finally {
+    closeSync(fd2);
+  }
+}
+function headAndTail(fd2, size2, headBytes, tailBytes, savedHead, savedTail, dropped) {
+  const total = dropped + size2;
+  if (savedHead === null) {
+    const head = readAt(fd2, 0, Math.min(headBytes, size2));
+    const from = Math.max(head.length, size2 - tailBytes);
+    return { head, tail: readAt(fd2, from, size2 - from), total };
+  }
+  const recent = readAt(fd2, Math.max(0, size2 - tailBytes), Math.min(size2, tailBytes));
+  const tail2 = Buffer.concat([savedTail, recent]);
+  return { head: savedHead, tail: tail2.subarray(Math.max(0, tail2.length - tailBytes)), total };
+}
+function readAt(fd2, position, length) {
+  if (length <= 0) return Buffer.alloc(0);
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd2, buf, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+function headTailText(part, mask = (s) => s) {
+  const omitted = part.total - part.head.length - part.tail.length;
+  const head = part.head.toString("utf8");
+  const tail2 = part.tail.toString("utf8");
+  if (omitted <= 0) return mask(cleanText(head + tail2));
+  return `${mask(cleanText(head))}
+[\u2026 ${omitted} bytes of output omitted \u2026]
+${mask(cleanText(tail2))}`;
+}
+var live = /* @__PURE__ */ new Set();
+var hooked = false;
+function installExitHook() {
+  if (hooked) return;
+  hooked = true;
+  process.on("exit", () => {
+    for (const path of live) rmSync2(path, { force: true });
+  });
+}
 
 // src/util/secrets.ts
 var import_picomatch2 = __toESM(require_picomatch2(), 1);
@@ -58654,6 +58729,8 @@ var Masker = class _Masker {
 };
 
 // src/util/process-tree.ts
+var TRIM_AT = 8 * 1024 * 1024;
+var TRIM_EVERY_MS = 250;
 var liveGroups = /* @__PURE__ */ new Set();
 var exitHookInstalled = false;
 function track(pid) {
@@ -58672,11 +58749,8 @@ function track(pid) {
 function runTree(opts) {
   const [file2, ...args] = opts.argv;
   if (!file2) throw new TypeError("runTree: empty argv");
-  const output2 = new BoundedOutput(opts.headBytes, opts.tailBytes);
   const masker = opts.masker ?? Masker.none();
-  const mark = randomUUID2();
-  let log;
-  let stdoutLog;
+  const mark = randomUUID3();
   const started = performance.now();
   return new Promise((resolve7) => {
     let child;
@@ -58694,20 +58768,29 @@ function runTree(opts) {
       killGroup("SIGKILL");
       if (child?.pid !== void 0) liveGroups.delete(child.pid);
       const escaped = child?.pid !== void 0 ? killMarked(mark, child.pid) : [];
-      const done = () => resolve7({
-        ...spawnError ? { spawnError } : {},
-        ...terminatedBy ? { terminatedBy } : {},
-        exitCode: exit?.code ?? null,
-        signal: exit?.signal ?? null,
-        durationMs: durationMs || performance.now() - started,
-        output: output2.text((piece) => masker.edges(piece)),
-        outputBytes: output2.total,
-        escaped
-      });
-      const streams = [log, stdoutLog].filter((w) => w !== void 0);
-      let open3 = streams.length;
-      if (open3 === 0) done();
-      for (const w of streams) w.end(() => --open3 === 0 && done());
+      const mask = (piece) => masker.edges(piece);
+      let own2 = { head: Buffer.alloc(0), tail: Buffer.alloc(0), total: 0 };
+      try {
+        own2 = capture.read();
+      } catch {
+      }
+      const stdoutPart = opts.stdoutFile ? readHeadAndTail(opts.stdoutFile, opts.headBytes, opts.tailBytes) : null;
+      const output2 = stdoutPart ? [headTailText(stdoutPart, mask), headTailText(own2, mask)].filter((t) => t !== "").join("\n") : headTailText(own2, mask);
+      const done = () => {
+        capture.remove();
+        resolve7({
+          ...spawnError ? { spawnError } : {},
+          ...terminatedBy ? { terminatedBy } : {},
+          exitCode: exit?.code ?? null,
+          signal: exit?.signal ?? null,
+          durationMs: durationMs || performance.now() - started,
+          output: output2,
+          outputBytes: own2.total + (stdoutPart?.total ?? 0),
+          escaped
+        });
+      };
+      if (opts.logFile) void capture.saveAs(opts.logFile, masker).then(done, done);
+      else done();
     };
     const killGroup = (sig) => {
       if (child?.pid === void 0) return;
@@ -58723,31 +58806,36 @@ function runTree(opts) {
       timers.push(setTimeout(() => killGroup("SIGKILL"), opts.killGraceMs).unref());
     };
     const onAbort = () => terminate("aborted");
+    const capture = new OutputCapture(
+      opts.headBytes,
+      opts.tailBytes,
+      opts.logFile ? Number.POSITIVE_INFINITY : Math.max(TRIM_AT, 4 * (opts.headBytes + opts.tailBytes))
+    );
+    const trimmer = setInterval(() => capture.trim(), TRIM_EVERY_MS);
+    trimmer.unref();
+    timers.push(trimmer);
+    let stdoutFd;
     try {
+      if (opts.stdoutFile) stdoutFd = openSync2(opts.stdoutFile, "w");
       child = spawn(file2, args, {
         cwd: opts.cwd,
         env: { ...opts.env, [MARK_VARIABLE]: mark, [OWNER_VARIABLE]: SELF },
         detached: true,
-        stdio: [opts.stdin === void 0 ? "ignore" : "pipe", "pipe", "pipe"],
+        stdio: [
+          opts.stdin === void 0 ? "ignore" : "pipe",
+          stdoutFd ?? capture.fd,
+          opts.stderrToStdoutFile && stdoutFd !== void 0 ? stdoutFd : capture.fd
+        ],
         windowsHide: true
       });
     } catch (e) {
       spawnError = e;
       finish();
       return;
+    } finally {
+      if (stdoutFd !== void 0) closeSync2(stdoutFd);
     }
     if (child.pid !== void 0) track(child.pid);
-    if (opts.logFile) log = new MaskingWriter(createWriteStream(opts.logFile), masker);
-    if (opts.stdoutFile) stdoutLog = new MaskingWriter(createWriteStream(opts.stdoutFile), Masker.none());
-    const onData = (chunk) => {
-      output2.push(chunk);
-      log?.write(chunk);
-    };
-    child.stdout?.on("data", (chunk) => {
-      onData(chunk);
-      stdoutLog?.write(chunk);
-    });
-    child.stderr?.on("data", onData);
     if (opts.stdin !== void 0) child.stdin?.end(opts.stdin);
     child.stdin?.on("error", () => {
     });
@@ -58763,15 +58851,9 @@ function runTree(opts) {
       killGroup("SIGTERM");
       timers.push(
         setTimeout(() => {
-          killGroup("SIGKILL");
-          timers.push(
-            setTimeout(() => {
-              child.stdout?.destroy();
-              child.stderr?.destroy();
-              finish();
-            }, 1e3).unref()
-          );
-        }, opts.killGraceMs).unref()
+          child.stdin?.destroy();
+          finish();
+        }, opts.killGraceMs + 1e3).unref()
       );
     });
     child.on("close", () => {
@@ -58815,6 +58897,7 @@ async function runAttempt(spec) {
     tailBytes: spec.tailBytes,
     ...spec.logFile ? { logFile: spec.logFile } : {},
     ...spec.stdoutFile ? { stdoutFile: spec.stdoutFile } : {},
+    ...spec.stderrToStdoutFile ? { stderrToStdoutFile: true } : {},
     ...spec.signal ? { signal: spec.signal } : {},
     ...spec.masker ? { masker: spec.masker } : {}
   });
@@ -58854,10 +58937,10 @@ function outcomeOf(terminatedBy, exitCode, signal) {
 
 // src/pipeline/results.ts
 var import_picomatch3 = __toESM(require_picomatch2(), 1);
-import { readdirSync as readdirSync3, rmSync as rmSync2 } from "node:fs";
-import { isAbsolute as isAbsolute2, join as join3, relative as relative2, sep as sep2 } from "node:path";
+import { readdirSync as readdirSync3, rmSync as rmSync3 } from "node:fs";
+import { isAbsolute as isAbsolute2, join as join4, relative as relative2, sep as sep2 } from "node:path";
 function resultSink(adapter, dir, index, tag = "") {
-  const file2 = join3(dir, `attempt-${index}${tag}.${adapter.extension || "out"}`);
+  const file2 = join4(dir, `attempt-${index}${tag}.${adapter.extension || "out"}`);
   return {
     resultFile: adapter.results === "file" ? file2 : null,
     stdoutFile: adapter.results === "stdout" ? file2 : null
@@ -58920,12 +59003,12 @@ function collectParsed(adapter, sink, cwd, junitGlob2) {
   } catch (e) {
     return { ok: false, reason: e.message };
   } finally {
-    for (const f of [sink.resultFile, sink.stdoutFile]) if (f) rmSync2(f, { force: true });
+    for (const f of [sink.resultFile, sink.stdoutFile]) if (f) rmSync3(f, { force: true });
   }
 }
 function clearGlob(cwd, glob) {
   if (!glob) return;
-  for (const f of globFiles(cwd, glob)) rmSync2(f, { force: true });
+  for (const f of globFiles(cwd, glob)) rmSync3(f, { force: true });
 }
 var SKIP_DIRS = /* @__PURE__ */ new Set([".git", "node_modules", ".venv", ".flaky-venv"]);
 function globFiles(cwd, glob) {
@@ -58940,7 +59023,7 @@ function globFiles(cwd, glob) {
       return;
     }
     for (const e of entries) {
-      const full = join3(dir, e.name);
+      const full = join4(dir, e.name);
       if (e.isDirectory()) {
         if (!SKIP_DIRS.has(e.name)) walk(full, depth + 1);
       } else if (isMatch(relative2(cwd, full))) out.push(full);
@@ -58956,7 +59039,7 @@ async function runWithResults(s, spec) {
   const tag = spec.tag ?? "";
   const sink = resultSink(s.adapter, s.resultsDir, spec.index, tag);
   if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
-  const eventsFile = join4(s.resultsDir, `attempt-${spec.index}${tag}.events.jsonl`);
+  const eventsFile = join5(s.resultsDir, `attempt-${spec.index}${tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
     {
@@ -58984,6 +59067,7 @@ async function runWithResults(s, spec) {
     signal: spec.signal,
     masker: s.masker,
     ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
+    ...sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {},
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
   });
   s.timeout.observe(record3);
@@ -58998,8 +59082,9 @@ async function runWithResults(s, spec) {
   return { record: record3, results };
 }
 function fromEvents(collected, eventsFile, record3, cwd, adapter) {
-  if (collected.ok || record3.outcome === "cancelled") {
-    rmSync3(eventsFile, { force: true });
+  const needed = !collected.ok || collected.tests.some(isFileFailure);
+  if (!needed || record3.outcome === "cancelled") {
+    rmSync4(eventsFile, { force: true });
     return collected;
   }
   let text2;
@@ -59008,27 +59093,50 @@ function fromEvents(collected, eventsFile, record3, cwd, adapter) {
   } catch {
     return collected;
   } finally {
-    rmSync3(eventsFile, { force: true });
+    rmSync4(eventsFile, { force: true });
   }
   const events = parseTestEvents(text2);
-  if (events.ended.length === 0 && events.running.length === 0) return collected;
-  const how = record3.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process ${record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`} while this test ran`;
-  const crashed = events.running.map((r) => ({
+  const died = record3.timedOut ? "timedOut" : "crashed";
+  const crashed = (r, how) => ({
     id: r.id,
     name: r.name || r.id,
     file: repoRelativeFile(r.file, cwd),
     status: "failed",
     message: how,
     durationMs: null,
-    died: record3.timedOut ? "timedOut" : "crashed"
-  }));
-  return {
-    ok: true,
-    tests: distinguishDuplicates(
-      [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed],
-      adapter
-    )
-  };
+    died
+  });
+  const ended = events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
+  if (!collected.ok) {
+    if (ended.length === 0 && events.running.length === 0) return collected;
+    const how = record3.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process ${record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`} while this test ran`;
+    return {
+      ok: true,
+      tests: distinguishDuplicates([...ended, ...events.running.map((r) => crashed(r, how))], adapter)
+    };
+  }
+  const runningIn = /* @__PURE__ */ new Map();
+  for (const r of events.running) {
+    const file2 = repoRelativeFile(r.file, cwd);
+    if (file2 !== null) runningIn.set(file2, [...runningIn.get(file2) ?? [], r]);
+  }
+  const reported = new Set(collected.tests.map((t) => t.id));
+  const tests = [];
+  for (const t of collected.tests) {
+    const running = isFileFailure(t) && t.file !== null ? runningIn.get(t.file) : void 0;
+    if (!running) {
+      tests.push(t);
+      continue;
+    }
+    const why = (t.message ?? "").split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+    const how = record3.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process running ${t.file} died while this test ran${why ? ` (${why})` : ""}`;
+    for (const r of running) tests.push(crashed(r, how));
+    for (const e of ended) if (e.file === t.file && !reported.has(e.id)) tests.push(e);
+  }
+  return { ok: true, tests: distinguishDuplicates(tests, adapter) };
+}
+function isFileFailure(t) {
+  return t.kind === "collection" && t.status === "failed";
 }
 function timeoutsOf(collected, record3) {
   if (!collected.ok || !record3.timedOut) return collected;
@@ -59360,13 +59468,13 @@ async function runFollowUps(s, plan, opts) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join13, resolve as resolve4 } from "node:path";
+import { join as join16, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
-import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join5, resolve } from "node:path";
+import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join6, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
-  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join5(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
+  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join6(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates) {
     try {
       if (!statSync3(c).isFile()) continue;
@@ -59396,7 +59504,7 @@ import { resolve as resolve3 } from "node:path";
 // src/util/copy-tree.ts
 import { constants as constants4 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, readlink as readlink2, symlink as symlink2 } from "node:fs/promises";
-import { join as join6, resolve as resolve2 } from "node:path";
+import { join as join7, resolve as resolve2 } from "node:path";
 var SHARED_DEPENDENCY_DIRS = /* @__PURE__ */ new Set(["node_modules", ".venv", "venv", ".flaky-venv"]);
 var REINSTALLED_DIRS = /* @__PURE__ */ new Set([
   "node_modules",
@@ -59414,8 +59522,8 @@ async function copyTree(src, dst, opts = {}) {
     const entries = await readdir2(from, { withFileTypes: true });
     await Promise.all(
       entries.map(async (entry) => {
-        const a = join6(from, entry.name);
-        const b = join6(to, entry.name);
+        const a = join7(from, entry.name);
+        const b = join7(to, entry.name);
         if (skip.has(a)) return;
         if (entry.isDirectory()) {
           if (opts.exclude?.has(entry.name)) return;
@@ -59660,10 +59768,10 @@ async function headCommit(dir, ctx) {
 
 // src/workspace/install.ts
 import { existsSync as existsSync4 } from "node:fs";
-import { join as join7 } from "node:path";
+import { join as join8 } from "node:path";
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync4(join7(dir, f));
+  const has = (f) => existsSync4(join8(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -59679,7 +59787,7 @@ function detectInstallSteps(dir) {
   const requirements = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
   if (requirements.length > 0 || has("pyproject.toml") || has("setup.py")) {
     const pip = [
-      join7(VENV_DIR, "bin", "python"),
+      join8(VENV_DIR, "bin", "python"),
       "-m",
       "pip",
       "install",
@@ -59700,11 +59808,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync4(join7(dir, VENV_DIR, "bin"))) {
-    bins.push(join7(dir, VENV_DIR, "bin"));
-    env.VIRTUAL_ENV = join7(dir, VENV_DIR);
+  if (existsSync4(join8(dir, VENV_DIR, "bin"))) {
+    bins.push(join8(dir, VENV_DIR, "bin"));
+    env.VIRTUAL_ENV = join8(dir, VENV_DIR);
   }
-  if (existsSync4(join7(dir, "node_modules", ".bin"))) bins.push(join7(dir, "node_modules", ".bin"));
+  if (existsSync4(join8(dir, "node_modules", ".bin"))) bins.push(join8(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -59773,37 +59881,51 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 
 // src/pipeline/framework.ts
 import { existsSync as existsSync6, readFileSync as readFileSync8 } from "node:fs";
-import { join as join10 } from "node:path";
+import { join as join13 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2) {
   const out = [];
-  const byKey = /* @__PURE__ */ new Map();
-  let binary = "";
+  let section = null;
+  const close = () => {
+    if (section) out.push(...diedIn(section));
+    section = null;
+  };
   const lines = text2.split("\n");
   for (const raw of lines) {
     const line = raw.trimEnd();
     const running = /^\s*Running (?:unittests )?(\S+)/.exec(line);
-    if (running) {
-      binary = running[1].replace(/\s*\(.*$/, "");
+    if (running || /^\s*Doc-tests /.test(line)) {
+      close();
+      section = {
+        binary: running ? running[1].replace(/\s*\(.*$/, "") : "doctests",
+        declared: 0,
+        ended: /* @__PURE__ */ new Set(),
+        started: null,
+        finished: false,
+        exit: null
+      };
       continue;
     }
-    if (/^\s*Doc-tests /.test(line)) binary = "doctests";
+    section ??= { binary: "", declared: 0, ended: /* @__PURE__ */ new Set(), started: null, finished: false, exit: null };
+    const declared = /^running (\d+) tests?$/.exec(line);
+    if (declared) section.declared = Number(declared[1]);
+    if (/^test result: /.test(line)) section.finished = true;
+    const exit = /process didn't exit successfully: .*\((signal: \d+, (SIG[A-Z0-9]+)[^)]*|exit status: \d+)\)\s*$/.exec(
+      line
+    );
+    if (exit)
+      section.exit = exit[2] ? `was killed by ${exit[2]}` : `exited with ${exit[1]?.replace("exit status: ", "")}`;
+    const start = /^test (.+?) \.\.\.(?: (?!(?:ok|FAILED|ignored)(?:,|$))|$)/.exec(line);
+    if (start) section.started = start[1];
     const m = /^test (.+?) \.\.\. (ok|FAILED|ignored)(?:,.*)?$/.exec(line);
     if (!m) continue;
     const name = m[1];
     const status = m[2] === "ok" ? "passed" : m[2] === "FAILED" ? "failed" : "skipped";
-    const test = {
-      id: name,
-      name,
-      file: binary || null,
-      status,
-      message: null,
-      durationMs: null
-    };
-    byKey.set(`${binary}\0${name}`, test);
-    out.push(test);
+    section.ended.add(name);
+    out.push({ id: name, name, file: section.binary || null, status, message: null, durationMs: null });
   }
+  close();
   let current;
   let buffer = [];
   const flush = () => {
@@ -59812,10 +59934,12 @@ function parseCargoTest(text2) {
     buffer = [];
   };
   for (const line of lines) {
-    const section = /^---- (.+?) stdout ----$/.exec(line.trim());
-    if (section) {
+    const section2 = /^---- (.+?) stdout ----$/.exec(line.trim());
+    if (section2) {
       flush();
-      current = out.find((t) => t.name === section[1] && t.status === "failed" && t.message === null);
+      current = out.find(
+        (t) => t.name === section2[1] && t.status === "failed" && t.message === null && t.died === void 0
+      );
       continue;
     }
     if (current && (/^failures:$/.test(line.trim()) || /^test result:/.test(line.trim()))) {
@@ -59827,6 +59951,37 @@ function parseCargoTest(text2) {
   flush();
   for (const t of out) if (t.status === "failed" && !t.message) t.message = "failed";
   return out;
+}
+function diedIn(s) {
+  if (s.finished || s.declared === 0) return [];
+  const how = s.exit ?? "died";
+  if (s.started !== null && !s.ended.has(s.started)) {
+    return [
+      {
+        id: s.started,
+        name: s.started,
+        file: s.binary || null,
+        status: "failed",
+        message: `crashed: the test binary ${how} while this test ran`,
+        durationMs: null,
+        died: "crashed"
+      }
+    ];
+  }
+  const binary = s.binary || "test binary";
+  const unfinished = s.declared - s.ended.size;
+  return [
+    {
+      id: binary,
+      name: `test binary ${binary}`,
+      file: s.binary || null,
+      status: "failed",
+      message: `crashed: the test binary for ${binary} ${how} with ${unfinished} of its ${s.declared} tests unfinished (libtest names a test only when it ends; with --test-threads=1 it names the one running)`,
+      durationMs: null,
+      kind: "collection",
+      died: "crashed"
+    }
+  ];
 }
 
 // src/frameworks/types.ts
@@ -59860,14 +60015,21 @@ var cargo = {
   name: "cargo",
   repeatsShareId: true,
   results: "stdout",
+  stderrWithResults: true,
   extension: "txt",
   shuffleUnsupported: "libtest's --shuffle-seed needs a nightly toolchain",
   matches: (argv) => basename(argv[0]) === "cargo" && argv[1] === "test",
   prepare(argv, ctx) {
     const args = [...argv];
-    if (ctx.tests.length > 0) {
+    const targets = ctx.tests.flatMap(targetOf);
+    const names = ctx.tests.filter((id) => targetOf(id).length === 0 && !isBinaryId(id));
+    if (targets.length > 0) {
+      const dashes = args.indexOf("--");
+      args.splice(dashes === -1 ? args.length : dashes, 0, ...targets);
+    }
+    if (names.length > 0) {
       if (!args.includes("--")) args.push("--");
-      args.push("--exact", ...ctx.tests);
+      args.push("--exact", ...names);
     }
     return { argv: args, env: { CARGO_TERM_COLOR: "never" } };
   },
@@ -59884,6 +60046,19 @@ var cargo = {
   },
   parse: (text2) => parseCargoTest(text2)
 };
+function isBinaryId(id) {
+  return id.endsWith(".rs") || id === "doctests";
+}
+function targetOf(id) {
+  if (id === "src/lib.rs") return ["--lib"];
+  if (id === "src/main.rs") return ["--bins"];
+  if (id === "doctests") return ["--doc"];
+  const test = /^tests\/([^/]+)\.rs$/.exec(id) ?? /^tests\/([^/]+)\/main\.rs$/.exec(id);
+  if (test) return ["--test", test[1]];
+  const bin = /^src\/bin\/([^/]+)\.rs$/.exec(id);
+  if (bin) return ["--bin", bin[1]];
+  return [];
+}
 
 // src/frameworks/go.ts
 import { isAbsolute as isAbsolute5, relative as relative4, sep as sep4 } from "node:path";
@@ -59948,6 +60123,9 @@ function withRelativePackage(t, cwd) {
   return { ...t, id: `${pkg}${name}` };
 }
 
+// src/frameworks/jest.ts
+import { join as join10 } from "node:path";
+
 // src/parsers/jest-json.ts
 import { relative as relative5 } from "node:path/posix";
 function parseJestJson(text2, rootDir, flavor = "jest") {
@@ -60011,6 +60189,20 @@ function toRelative(file2, rootDir) {
   return posix.startsWith(`${root}/`) ? relative5(root, posix) : posix;
 }
 
+// src/frameworks/plugins.ts
+import { existsSync as existsSync5 } from "node:fs";
+import { dirname, join as join9 } from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
+function pluginDir(framework) {
+  let dir = dirname(fileURLToPath2(import.meta.url));
+  for (let i2 = 0; i2 < 4; i2++) {
+    const candidate = join9(dir, "plugins", framework);
+    if (existsSync5(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return void 0;
+}
+
 // src/frameworks/jest.ts
 function jestFilter(tests) {
   const files = /* @__PURE__ */ new Set();
@@ -60037,7 +60229,15 @@ var jest = {
     if (ctx.shuffle) args.push("--randomize", `--seed=${ctx.seed}`);
     if (report && ctx.resultFile)
       args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
-    return { argv: args, env: {} };
+    const env = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("jest") : void 0;
+    if (plugins && ctx.eventsFile) {
+      if (!argv.some((w) => w === "--reporters" || w.startsWith("--reporters=")))
+        args.push("--reporters=default");
+      args.push(`--reporters=${join10(plugins, "flaky-detector-reporter.cjs")}`);
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+    }
+    return { argv: args, env };
   },
   // A name filter that matches nothing: jest loads every test file and reports each test as
   // pending without running its body or hooks. Slower than a pure listing (imports run), exact.
@@ -60070,23 +60270,7 @@ var command = {
 };
 
 // src/frameworks/mocha.ts
-import { join as join9 } from "node:path";
-
-// src/frameworks/plugins.ts
-import { existsSync as existsSync5 } from "node:fs";
-import { dirname, join as join8 } from "node:path";
-import { fileURLToPath as fileURLToPath2 } from "node:url";
-function pluginDir(framework) {
-  let dir = dirname(fileURLToPath2(import.meta.url));
-  for (let i2 = 0; i2 < 4; i2++) {
-    const candidate = join8(dir, "plugins", framework);
-    if (existsSync5(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return void 0;
-}
-
-// src/frameworks/mocha.ts
+import { join as join11 } from "node:path";
 var mocha = {
   name: "mocha",
   results: "file",
@@ -60104,7 +60288,7 @@ var mocha = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("mocha") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push("--require", join9(plugins, "flaky-detector-events.cjs"));
+      args.push("--require", join11(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60351,6 +60535,7 @@ function isPrefixOfAny(arg, files) {
 }
 
 // src/frameworks/vitest.ts
+import { join as join12 } from "node:path";
 var vitest = {
   name: "vitest",
   results: "file",
@@ -60366,7 +60551,13 @@ var vitest = {
     if (ctx.shuffle) args.push("--sequence.shuffle", `--sequence.seed=${ctx.seed}`);
     if (report && ctx.resultFile)
       args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
-    return { argv: args, env: {} };
+    const env = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
+    if (plugins && ctx.eventsFile) {
+      args.push(`--reporter=${join12(plugins, "flaky-detector-reporter.mjs")}`);
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+    }
+    return { argv: args, env };
   },
   // vitest's junit reporter: classname the file, name the describe path and title joined by " > ".
   junitId: (c) => [c.classname ?? "", c.name].filter((p) => p !== "").join(" > "),
@@ -60493,7 +60684,7 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
   return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
 }
 function packageScript(dir, name) {
-  const file2 = join10(dir, "package.json");
+  const file2 = join13(dir, "package.json");
   if (!existsSync6(file2)) return void 0;
   try {
     const pkg = JSON.parse(readFileSync8(file2, "utf8"));
@@ -60510,12 +60701,12 @@ function assertShuffleSupported(adapter, shuffle) {
 
 // src/pipeline/list-tests.ts
 import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:fs";
-import { join as join11 } from "node:path";
+import { join as join14 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
-  const file2 = join11(opts.dir, `listing.${adapter.extension}`);
+  const file2 = join14(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file2);
-  const stdoutFile = join11(opts.dir, "listing.stdout");
+  const stdoutFile = join14(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
@@ -60563,7 +60754,7 @@ async function listTests(adapter, argv, opts) {
 
 // src/pipeline/resolve-tests.ts
 import { existsSync as existsSync8 } from "node:fs";
-import { isAbsolute as isAbsolute7, join as join12 } from "node:path";
+import { isAbsolute as isAbsolute7, join as join15 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
   if (c.classname === "Test suite failed to run") return `jest could not run the test file ${c.name}`;
@@ -60628,7 +60819,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync8(join12(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync8(join15(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -60970,7 +61161,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join13(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join16(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -61087,7 +61278,7 @@ async function search(test, before, fails) {
 
 // src/pipeline/report-builder.ts
 var import_picomatch4 = __toESM(require_picomatch2(), 1);
-import { randomUUID as randomUUID3 } from "node:crypto";
+import { randomUUID as randomUUID4 } from "node:crypto";
 import { availableParallelism as availableParallelism2 } from "node:os";
 var SEED_ALIAS = {
   go: "GO_TEST_SEED",
@@ -61165,7 +61356,7 @@ function buildReport(b) {
   const firstFailure = attempts.find((a) => a.outcome === "failed" || a.outcome === "timedOut");
   return {
     schemaVersion: 1,
-    id: randomUUID3(),
+    id: randomUUID4(),
     createdAt: (/* @__PURE__ */ new Date()).toISOString(),
     tool: TOOL,
     request: {
@@ -62344,12 +62535,12 @@ function commandOf(operands, config2) {
 }
 
 // src/reporters/json.ts
-import { closeSync, mkdirSync as mkdirSync2, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync as closeSync3, mkdirSync as mkdirSync2, openSync as openSync3, renameSync, writeSync } from "node:fs";
 import { dirname as dirname2 } from "node:path";
 function writeJsonReport(report, file2) {
   mkdirSync2(dirname2(file2), { recursive: true });
   const tmp = `${file2}.${process.pid}.tmp`;
-  const fd2 = openSync(tmp, "w");
+  const fd2 = openSync3(tmp, "w");
   try {
     const entries = Object.entries(report);
     writeSync(fd2, "{\n");
@@ -62372,7 +62563,7 @@ function writeJsonReport(report, file2) {
     });
     writeSync(fd2, "}\n");
   } finally {
-    closeSync(fd2);
+    closeSync3(fd2);
   }
   renameSync(tmp, file2);
 }
@@ -62474,7 +62665,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join14 } from "node:path";
+import { join as join17 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -62986,7 +63177,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join14(dir, `${out.length}-${safe}`);
+    const file2 = join17(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -67864,7 +68055,7 @@ async function act(env, signal) {
   const tests = await testsToRerun(inputs, trigger, workspace, gh, env, signal);
   const report = await detectOn(inputs, trigger, config2, command2, tests, workspace, env, signal, warnings);
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join15(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join18(env.RUNNER_TEMP || tmpdir3(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -67971,13 +68162,13 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join15(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join18(env.RUNNER_TEMP || tmpdir3(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join15(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join18(dir, String(a.id)), used));
     }
     info(
       `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`
@@ -68088,13 +68279,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute8(file2)) return existsSync9(join15(workspace, file2)) ? file2.split(sep7).join("/") : null;
+  if (!isAbsolute8(file2)) return existsSync9(join18(workspace, file2)) ? file2.split(sep7).join("/") : null;
   const inside = relative7(workspace, file2);
   if (!inside.startsWith("..") && existsSync9(file2)) return inside.split(sep7).join("/");
   const parts = file2.split(sep7).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync9(join15(workspace, tail2))) return tail2;
+    if (existsSync9(join18(workspace, tail2))) return tail2;
   }
   return null;
 }

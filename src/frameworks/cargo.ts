@@ -6,14 +6,22 @@ export const cargo: FrameworkAdapter = {
   name: "cargo",
   repeatsShareId: true,
   results: "stdout",
+  stderrWithResults: true,
   extension: "txt",
   shuffleUnsupported: "libtest's --shuffle-seed needs a nightly toolchain",
   matches: (argv) => basename(argv[0]) === "cargo" && argv[1] === "test",
   prepare(argv, ctx) {
     const args = [...argv];
-    if (ctx.tests.length > 0) {
+    // A test binary's own finding (it died with tests unfinished) reruns that binary.
+    const targets = ctx.tests.flatMap(targetOf);
+    const names = ctx.tests.filter((id) => targetOf(id).length === 0 && !isBinaryId(id));
+    if (targets.length > 0) {
+      const dashes = args.indexOf("--");
+      args.splice(dashes === -1 ? args.length : dashes, 0, ...targets);
+    }
+    if (names.length > 0) {
       if (!args.includes("--")) args.push("--");
-      args.push("--exact", ...ctx.tests);
+      args.push("--exact", ...names);
     }
     return { argv: args, env: { CARGO_TERM_COLOR: "never" } };
   },
@@ -35,3 +43,20 @@ export const cargo: FrameworkAdapter = {
   },
   parse: (text) => parseCargoTest(text),
 };
+
+/** "src/lib.rs", "tests/api.rs": the id of a test binary, as cargo's "Running" header names it. */
+function isBinaryId(id: string): boolean {
+  return id.endsWith(".rs") || id === "doctests";
+}
+
+/** cargo's target selection for a test binary's id (nothing for a test's own name). */
+function targetOf(id: string): string[] {
+  if (id === "src/lib.rs") return ["--lib"];
+  if (id === "src/main.rs") return ["--bins"];
+  if (id === "doctests") return ["--doc"];
+  const test = /^tests\/([^/]+)\.rs$/.exec(id) ?? /^tests\/([^/]+)\/main\.rs$/.exec(id);
+  if (test) return ["--test", test[1] as string];
+  const bin = /^src\/bin\/([^/]+)\.rs$/.exec(id);
+  if (bin) return ["--bin", bin[1] as string];
+  return [];
+}

@@ -1,4 +1,6 @@
+import { join } from "node:path";
 import { parseJestJson } from "../parsers/jest-json.js";
+import { pluginDir } from "./plugins.js";
 import { escapeRegExp, type FrameworkAdapter, listedFromIds, toolIndex } from "./types.js";
 
 /** A test id "file > describe > title" as jest's -t sees it: "describe title". */
@@ -28,7 +30,17 @@ export const jest: FrameworkAdapter = {
     if (ctx.shuffle) args.push("--randomize", `--seed=${ctx.seed}`);
     if (report && ctx.resultFile)
       args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
-    return { argv: args, env: {} };
+    const env: Record<string, string> = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("jest") : undefined;
+    if (plugins && ctx.eventsFile) {
+      // Reporters given on the command line replace the configured ones: keep jest's console
+      // output unless the command names its own.
+      if (!argv.some((w) => w === "--reporters" || w.startsWith("--reporters=")))
+        args.push("--reporters=default");
+      args.push(`--reporters=${join(plugins, "flaky-detector-reporter.cjs")}`);
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+    }
+    return { argv: args, env };
   },
   // A name filter that matches nothing: jest loads every test file and reports each test as
   // pending without running its body or hooks. Slower than a pure listing (imports run), exact.

@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url";
  * dist/frameworks, one from the Action's bundle. Undefined when the package was installed
  * without it; attempts then run without per-test events.
  */
-export function pluginDir(framework: "pytest" | "mocha" | "node-test"): string | undefined {
+export function pluginDir(
+  framework: "pytest" | "mocha" | "node-test" | "vitest" | "jest",
+): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
     const candidate = join(dir, "plugins", framework);

@@ -57,6 +57,11 @@ export interface FrameworkAdapter {
    * JUnit files) two tests can share a name, and the second is told apart as "name [2]".
    */
   readonly repeatsShareId?: boolean;
+  /**
+   * Standard error is read with the results on standard output (cargo: its "Running" headers, which
+   * name each test binary, and how a binary died, go to stderr).
+   */
+  readonly stderrWithResults?: boolean;
   /** Tests given as arguments run in the order given (pytest): a polluter search can order them. */
   readonly ordersByArguments?: boolean;
   /** Does this argv run this framework? */

@@ -1,6 +1,8 @@
+import { join } from "node:path";
 import { parseJestJson } from "../parsers/jest-json.js";
 import { ResultParseError } from "../parsers/types.js";
 import { jestFilter } from "./jest.js";
+import { pluginDir } from "./plugins.js";
 import { type FrameworkAdapter, type ListedTest, repoRelative, toolIndex } from "./types.js";
 
 /** Vitest: its json reporter writes Jest's shape; the default reporter keeps the console readable. */
@@ -21,7 +23,14 @@ export const vitest: FrameworkAdapter = {
     if (ctx.shuffle) args.push("--sequence.shuffle", `--sequence.seed=${ctx.seed}`);
     if (report && ctx.resultFile)
       args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
-    return { argv: args, env: {} };
+    const env: Record<string, string> = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("vitest") : undefined;
+    if (plugins && ctx.eventsFile) {
+      // Adds a setup file that says, from inside the worker, which test was running when it died.
+      args.push(`--reporter=${join(plugins, "flaky-detector-reporter.mjs")}`);
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+    }
+    return { argv: args, env };
   },
   // vitest's junit reporter: classname the file, name the describe path and title joined by " > ".
   junitId: (c) => [c.classname ?? "", c.name].filter((p) => p !== "").join(" > "),

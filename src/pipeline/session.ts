@@ -5,7 +5,7 @@ import type { TestAggregator } from "../analysis/per-test.js";
 import type { ReportAttempt } from "../analysis/report.js";
 import type { Config } from "../config/schema.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
-import { parseTestEvents } from "../parsers/events.js";
+import { parseTestEvents, type TestEvents } from "../parsers/events.js";
 import type { ParsedTest } from "../parsers/types.js";
 import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
 import type { Masker } from "../util/secrets.js";
@@ -95,6 +95,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     signal: spec.signal,
     masker: s.masker,
     ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
+    ...(sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {}),
     ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
   });
   s.timeout.observe(record);
@@ -113,9 +114,14 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
 }
 
 /**
- * When the results file is missing (the process died before writing it), the event reporter's
- * lines still say which tests ended how, and which one was running: that test crashed (or timed
- * out), the ones after it did not run. Without events the attempt counts for no test.
+ * What the event reporter's lines add to the results file (docs/design/events.md):
+ * - No results file (the process died before writing it): the events are the account. Tests that
+ *   ended count with their outcome; the one that was running crashed (or timed out); the ones
+ *   after it did not run. Without events the attempt counts for no test.
+ * - A results file with a file that did not finish (a jest or vitest worker that died is reported
+ *   as a failure of its file, its tests pending or absent): the test the events say was running in
+ *   that file crashed, and replaces the file's finding; tests of that file that ended before count
+ *   with their outcome.
  */
 function fromEvents(
   collected: Collected,
@@ -124,8 +130,9 @@ function fromEvents(
   cwd: string,
   adapter: FrameworkAdapter,
 ): Collected {
-  // The result file is the complete account when there is one: the events are not even read.
-  if (collected.ok || record.outcome === "cancelled") {
+  // A complete results file is the account: the events are not even read.
+  const needed = !collected.ok || collected.tests.some(isFileFailure);
+  if (!needed || record.outcome === "cancelled") {
     rmSync(eventsFile, { force: true });
     return collected;
   }
@@ -138,26 +145,57 @@ function fromEvents(
     rmSync(eventsFile, { force: true });
   }
   const events = parseTestEvents(text);
-  if (events.ended.length === 0 && events.running.length === 0) return collected;
-  const how = record.timedOut
-    ? "timed out: the attempt was killed at the per-attempt timeout while this test ran"
-    : `crashed: the process ${record.signal ? `was killed by ${record.signal}` : `exited with ${record.exitCode}${signalBehind(record.exitCode)}`} while this test ran`;
-  const crashed: ParsedTest[] = events.running.map((r) => ({
+  const died = record.timedOut ? ("timedOut" as const) : ("crashed" as const);
+  const crashed = (r: TestEvents["running"][number], how: string): ParsedTest => ({
     id: r.id,
     name: r.name || r.id,
     file: repoRelativeFile(r.file, cwd),
     status: "failed",
     message: how,
     durationMs: null,
-    died: record.timedOut ? "timedOut" : "crashed",
-  }));
-  return {
-    ok: true,
-    tests: distinguishDuplicates(
-      [...events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) })), ...crashed],
-      adapter,
-    ),
-  };
+    died,
+  });
+  const ended = events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
+  if (!collected.ok) {
+    if (ended.length === 0 && events.running.length === 0) return collected;
+    const how = record.timedOut
+      ? "timed out: the attempt was killed at the per-attempt timeout while this test ran"
+      : `crashed: the process ${record.signal ? `was killed by ${record.signal}` : `exited with ${record.exitCode}${signalBehind(record.exitCode)}`} while this test ran`;
+    return {
+      ok: true,
+      tests: distinguishDuplicates([...ended, ...events.running.map((r) => crashed(r, how))], adapter),
+    };
+  }
+  const runningIn = new Map<string, TestEvents["running"]>();
+  for (const r of events.running) {
+    const file = repoRelativeFile(r.file, cwd);
+    if (file !== null) runningIn.set(file, [...(runningIn.get(file) ?? []), r]);
+  }
+  const reported = new Set(collected.tests.map((t) => t.id));
+  const tests: ParsedTest[] = [];
+  for (const t of collected.tests) {
+    const running = isFileFailure(t) && t.file !== null ? runningIn.get(t.file) : undefined;
+    if (!running) {
+      tests.push(t);
+      continue;
+    }
+    const why =
+      (t.message ?? "")
+        .split("\n")
+        .find((l) => l.trim() !== "")
+        ?.trim() ?? "";
+    const how = record.timedOut
+      ? "timed out: the attempt was killed at the per-attempt timeout while this test ran"
+      : `crashed: the process running ${t.file} died while this test ran${why ? ` (${why})` : ""}`;
+    for (const r of running) tests.push(crashed(r, how));
+    for (const e of ended) if (e.file === t.file && !reported.has(e.id)) tests.push(e);
+  }
+  return { ok: true, tests: distinguishDuplicates(tests, adapter) };
+}
+
+/** A file's own failure (a dead worker, an import error) reported in place of its tests. */
+function isFileFailure(t: ParsedTest): boolean {
+  return t.kind === "collection" && t.status === "failed";
 }
 
 /**

@@ -38,6 +38,7 @@ export interface AttemptSpec {
   tailBytes: number;
   logFile?: string;
   stdoutFile?: string;
+  stderrToStdoutFile?: boolean;
   signal?: AbortSignal;
   masker?: Masker;
 }
@@ -54,6 +55,7 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptRecord> {
     tailBytes: spec.tailBytes,
     ...(spec.logFile ? { logFile: spec.logFile } : {}),
     ...(spec.stdoutFile ? { stdoutFile: spec.stdoutFile } : {}),
+    ...(spec.stderrToStdoutFile ? { stderrToStdoutFile: true } : {}),
     ...(spec.signal ? { signal: spec.signal } : {}),
     ...(spec.masker ? { masker: spec.masker } : {}),
   });

@@ -27,6 +27,8 @@ export interface RunTreeOptions {
    * output is then its head and tail followed by standard error's.
    */
   stdoutFile?: string;
+  /** Standard error goes to `stdoutFile` too, in the order written. */
+  stderrToStdoutFile?: boolean;
   signal?: AbortSignal;
   /** Fed to the program's standard input, then closed. */
   stdin?: string;
@@ -170,7 +172,11 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
         cwd: opts.cwd,
         env: { ...opts.env, [MARK_VARIABLE]: mark, [OWNER_VARIABLE]: SELF },
         detached: true,
-        stdio: [opts.stdin === undefined ? "ignore" : "pipe", stdoutFd ?? capture.fd, capture.fd],
+        stdio: [
+          opts.stdin === undefined ? "ignore" : "pipe",
+          stdoutFd ?? capture.fd,
+          opts.stderrToStdoutFile && stdoutFd !== undefined ? stdoutFd : capture.fd,
+        ],
         windowsHide: true,
       });
     } catch (e) {

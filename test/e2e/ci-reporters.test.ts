@@ -305,3 +305,101 @@ describe("go: gotestsum's JUnit and a saved `go test -json` stream", () => {
     ]);
   }, 180_000);
 });
+
+/**
+ * The jest (29.7) and vitest (3.2) of the fixture, installed from npm: a test that kills the worker
+ * running it is a crashed failure of that test, named by our event reporter, not a failure of its
+ * file — and the tests before it in the file still count.
+ */
+describe("a test that kills its worker (jest and vitest as a project installs them)", () => {
+  const crashFiles = (d: string, importLine: string) => {
+    mkdirSync(d, { recursive: true });
+    writeFileSync(
+      join(d, "a.test.js"),
+      [
+        importLine,
+        'describe("d", () => {',
+        '  test("ok", () => {});',
+        '  test("killed", () => { if (Number(process.env.ATTEMPT) % 5 === 0) process.kill(process.pid, "SIGKILL"); });',
+        '  test("after", () => {});',
+        "});",
+        "",
+      ].join("\n"),
+    );
+    for (const name of ["b", "c", "e"])
+      writeFileSync(join(d, `${name}.test.js`), `${importLine}\ntest("${name}", () => {});\n`);
+  };
+
+  const expectCrashedTest = (report: ReturnType<typeof readReport>, prefix: string) => {
+    const t = (id: string) => report.tests.find((x) => x.id === `${prefix}${id}`);
+    expect(t("a.test.js")).toBeUndefined();
+    expect(t("a.test.js > d > killed")).toMatchObject({
+      attempts: 10,
+      failures: 2,
+      crashes: 2,
+      verdict: "flaky",
+    });
+    expect(t("a.test.js > d > ok")).toMatchObject({ attempts: 10, failures: 0 });
+    expect(t("a.test.js > d > after")).toMatchObject({ attempts: 8, notRun: 2 });
+    expect(report.summary.verdict).toBe("flaky");
+  };
+
+  it("jest, in workers or in band", async () => {
+    const d = join(js, "crash-jest");
+    crashFiles(d, "");
+    const json = join(d, "report.json");
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "10",
+        "--stop",
+        "fixed",
+        "--parallelism",
+        "2",
+        "--json",
+        json,
+        "--no-history",
+        "--",
+        join(js, "node_modules/.bin/jest"),
+        "--rootDir",
+        "crash-jest",
+        "--testMatch",
+        "**/*.test.js",
+        "-w",
+        "2",
+      ],
+      { cwd: js },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expectCrashedTest(readReport(json), "crash-jest/");
+  }, 240_000);
+
+  it("vitest 3", async () => {
+    const d = join(js, "crash-vitest");
+    crashFiles(d, 'import { describe, test } from "vitest";');
+    const json = join(d, "report.json");
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "10",
+        "--stop",
+        "fixed",
+        "--parallelism",
+        "2",
+        "--json",
+        json,
+        "--no-history",
+        "--",
+        join(js, "node_modules/.bin/vitest"),
+        "run",
+        "--root",
+        "crash-vitest",
+      ],
+      { cwd: js },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expectCrashedTest(readReport(json), "crash-vitest/");
+  }, 240_000);
+});

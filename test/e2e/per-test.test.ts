@@ -574,7 +574,7 @@ describe("a test that crashes its process (mocha, per-test events)", () => {
 });
 
 describe("a test that kills vitest's worker", () => {
-  it("is a flaky finding of its file (vitest reports the file's tests as pending and the run a success)", async () => {
+  it("is a crashed failure of that test, named from inside the worker (vitest itself reports the file's tests as pending and the run a success)", async () => {
     const p = join(dir.path, "vitest-crash");
     mkdirSync(p);
     // The real vitest of this repository's devDependencies.
@@ -585,6 +585,7 @@ describe("a test that kills vitest's worker", () => {
         'import { test } from "vitest";',
         'test("ok", () => {});',
         'test("killed", () => { if (Number(process.env.ATTEMPT) % 5 === 0) process.kill(process.pid, "SIGKILL"); });',
+        'test("after", () => {});',
         'test.skip("skipped", () => {});',
         "",
       ].join("\n"),
@@ -611,12 +612,20 @@ describe("a test that kills vitest's worker", () => {
     expect(r.code, r.stderr).toBe(0);
     const report = readReport(json());
     const t = (id: string) => report.tests.find((x) => x.id === id);
-    expect(t("a.test.js")).toMatchObject({ attempts: 10, failures: 2, verdict: "flaky" });
-    expect(t("a.test.js")?.firstFailure?.message).toMatch(
-      /a\.test\.js did not finish: 2 of its tests never ran/,
+    // Our setup file's events name the test the worker was running; it replaces the file's finding.
+    expect(t("a.test.js")).toBeUndefined();
+    expect(t("a.test.js > killed")).toMatchObject({
+      attempts: 10,
+      failures: 2,
+      crashes: 2,
+      verdict: "flaky",
+    });
+    expect(t("a.test.js > killed")?.firstFailure?.message).toMatch(
+      /crashed: the process running a\.test\.js died while this test ran/,
     );
-    // The tests of the dead worker's file did not run there: not skipped, not passed.
-    expect(t("a.test.js > killed")).toMatchObject({ attempts: 8, skipped: 0, notRun: 2, verdict: "stable" });
+    // The test before it ended before the worker died, though vitest's report says pending.
+    expect(t("a.test.js > ok")).toMatchObject({ attempts: 10, failures: 0, notRun: 0 });
+    expect(t("a.test.js > after")).toMatchObject({ attempts: 8, notRun: 2, verdict: "stable" });
     expect(t("a.test.js > skipped")).toMatchObject({ verdict: "skipped" });
     expect(t("b.test.js > other")).toMatchObject({ attempts: 10 });
     expect(report.summary.verdict).toBe("flaky");
@@ -942,6 +951,79 @@ describe("a go test that kills its test binary", () => {
     expect(t("TestZAfter")).toMatchObject({ attempts: 8, notRun: 2, verdict: "stable" });
     expect(t("TestOK")).toMatchObject({ attempts: 10, failures: 0 });
   }, 180_000);
+});
+
+describe("a rust test that aborts its test binary (cargo, Debian's toolchain)", () => {
+  const crate = (p: string) => {
+    mkdirSync(join(p, "src"), { recursive: true });
+    writeFileSync(join(p, "Cargo.toml"), '[package]\nname = "crashy"\nversion = "0.1.0"\nedition = "2018"\n');
+    writeFileSync(
+      join(p, "src/lib.rs"),
+      [
+        "#[cfg(test)]",
+        "mod tests {",
+        "    #[test]",
+        "    fn a_ok() {}",
+        "    #[test]",
+        "    fn killed() {",
+        '        let n: u32 = std::env::var("ATTEMPT").ok().and_then(|s| s.parse().ok()).unwrap_or(1);',
+        "        if n % 5 == 0 { std::process::abort(); }",
+        "    }",
+        "    #[test]",
+        "    fn z_after() {}",
+        "}",
+        "",
+      ].join("\n"),
+    );
+  };
+  const run = async (p: string, extra: string[]) => {
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "10",
+        "--stop",
+        "fixed",
+        "--parallelism",
+        "2",
+        "--json",
+        json(),
+        "--no-history",
+        "--",
+        "cargo",
+        "test",
+        ...extra,
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    return readReport(json());
+  };
+
+  it("is a flaky finding of the binary (libtest names a test only when it ends), rerun by its target", async () => {
+    const p = join(dir.path, "crashy");
+    crate(p);
+    const report = await run(p, []);
+    const binary = report.tests.find((t) => t.id === "src/lib.rs");
+    expect(binary).toMatchObject({ attempts: 10, failures: 2, crashes: 2, verdict: "flaky" });
+    expect(binary?.firstFailure?.message).toMatch(/killed by SIGABRT with \d of its 3 tests unfinished/);
+    expect(binary?.reproduce).toMatch(/cargo test --lib$/);
+    expect(report.tests.find((t) => t.id === "tests::killed")).toMatchObject({ failures: 0, notRun: 2 });
+  }, 300_000);
+
+  it("with one test thread, is a crashed failure of the test libtest announced", async () => {
+    const p = join(dir.path, "crashy1");
+    crate(p);
+    const report = await run(p, ["--", "--test-threads=1"]);
+    expect(report.tests.find((t) => t.id === "src/lib.rs")).toBeUndefined();
+    expect(report.tests.find((t) => t.id === "tests::killed")).toMatchObject({
+      attempts: 10,
+      failures: 2,
+      crashes: 2,
+      verdict: "flaky",
+    });
+    expect(report.tests.find((t) => t.id === "tests::z_after")).toMatchObject({ attempts: 8, notRun: 2 });
+  }, 300_000);
 });
 
 describe("adaptive stopping", () => {

@@ -130,6 +130,21 @@ describe("argv each adapter builds", () => {
       ADAPTERS.cargo.prepare(["cargo", "test", "--", "--nocapture"], { ...ctx, tests: ["tests::a"] }).argv,
     ).toEqual(["cargo", "test", "--", "--nocapture", "--exact", "tests::a"]);
   });
+  it("cargo: a test binary's id selects that target, before --", () => {
+    const prep = (tests: string[]) =>
+      ADAPTERS.cargo.prepare(["cargo", "test", "--", "--nocapture"], { ...ctx, tests }).argv;
+    expect(prep(["src/lib.rs"])).toEqual(["cargo", "test", "--lib", "--", "--nocapture"]);
+    expect(prep(["tests/api.rs", "tests::a"])).toEqual([
+      "cargo",
+      "test",
+      "--test",
+      "api",
+      "--",
+      "--nocapture",
+      "--exact",
+      "tests::a",
+    ]);
+  });
 
   it("says why shuffle is unavailable where it is", () => {
     expect(ADAPTERS.mocha.shuffleUnsupported).toMatch(/no seeded shuffle/);

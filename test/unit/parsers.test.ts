@@ -305,6 +305,38 @@ describe("cargo test output", () => {
     ]);
     expect(tests[2]?.message).toContain("fails for even seeds, got 8");
   });
+
+  // Real cargo 1.9x output, stdout and stderr together as the adapter reads them (a test aborts).
+  it("a test binary that dies: its crash is a finding of the binary, its unfinished tests absent", () => {
+    expect(parseCargoTest(golden("cargo-crash.txt"))).toEqual([
+      {
+        id: "src/lib.rs",
+        name: "test binary src/lib.rs",
+        file: "src/lib.rs",
+        status: "failed",
+        message: expect.stringMatching(
+          /^crashed: the test binary for src\/lib\.rs was killed by SIGABRT with 3 of its 3 tests unfinished/,
+        ),
+        durationMs: null,
+        kind: "collection",
+        died: "crashed",
+      },
+    ]);
+  });
+
+  it("with one test thread, the test libtest announced and never ended crashed", () => {
+    expect(parseCargoTest(golden("cargo-crash-one-thread.txt"))).toEqual([
+      {
+        id: "tests::killed",
+        name: "tests::killed",
+        file: "src/lib.rs",
+        status: "failed",
+        message: "crashed: the test binary was killed by SIGABRT while this test ran",
+        durationMs: null,
+        died: "crashed",
+      },
+    ]);
+  });
 });
 
 describe("result files past the limits", () => {

@@ -1,0 +1,58 @@
+/**
+ * Runs in each vitest worker (added by flaky-detector-reporter.mjs): one JSON line when each test
+ * starts and ends, appended synchronously, so when the worker dies (a kill, a segfault,
+ * process.exit) the file still says which test was running. The id is the one our reading of
+ * vitest's json report gives: the file relative to the working directory, the describe blocks and
+ * the title, joined by " > ".
+ */
+import { appendFileSync } from "node:fs";
+import { isAbsolute, relative, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const PATH = process.env.FLAKY_DETECTOR_EVENTS;
+const VITEST = process.env.FLAKY_DETECTOR_VITEST;
+
+function emit(event) {
+  try {
+    appendFileSync(PATH, `${JSON.stringify(event)}\n`);
+  } catch {
+    // A full disk must not fail the user's tests.
+  }
+}
+
+/** A path under the working directory relative to it with forward slashes, as our parsing does; others as given. */
+function underCwd(path) {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith("..") || isAbsolute(rel) ? path : rel.split(sep).join("/");
+}
+
+function idOf(task) {
+  const titles = [];
+  for (let t = task; t && t !== task.file && t.type !== undefined; t = t.suite) titles.unshift(t.name);
+  const file = task.file?.filepath ? underCwd(task.file.filepath) : "";
+  return { id: [file, ...titles].filter((p) => p !== "").join(" > "), file: task.file?.filepath ?? null };
+}
+
+if (PATH && VITEST) {
+  const { beforeEach } = await import(pathToFileURL(VITEST).href);
+  beforeEach((ctx) => {
+    const task = ctx.task;
+    const { id, file } = idOf(task);
+    const started = Date.now();
+    emit({ event: "start", id, file, name: task.name });
+    // Registered per test, it runs once the test's result is known (after its afterEach hooks).
+    ctx.onTestFinished?.(() => {
+      const state = task.result?.state;
+      const outcome = state === "fail" ? "failed" : state === "pass" ? "passed" : "skipped";
+      const error = task.result?.errors?.[0];
+      emit({
+        event: "end",
+        id,
+        name: task.name,
+        outcome,
+        message: outcome === "failed" && error ? String(error.message ?? error).slice(0, 2000) : null,
+        durationMs: Date.now() - started,
+      });
+    });
+  });
+}
