@@ -129,7 +129,7 @@ try {
   }
 
   if (!only || only === "events") {
-    // The per-test event reporters' cost: 200 attempts of the bundled pytest and mocha examples at
+    // The per-test event reporters' cost: 200 attempts of the bundled pytest, mocha, jest and vitest examples at
     // parallelism 2, with them (the default) and without (--no-events, results files only).
     const { execFileSync } = await import("node:child_process");
     const { cpSync } = await import("node:fs");
@@ -139,10 +139,21 @@ try {
     const pyDir = join(work, "python");
     cpSync(join(ROOT, "examples/python"), pyDir, { recursive: true });
     const python = process.env.BENCH_PYTHON ?? "python3";
-    const suites = {
-      pytest: { cwd: pyDir, command: [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"] },
-      mocha: { cwd: mochaDir, command: ["npx", "mocha"] },
+    const js = (name) => {
+      const d = join(work, name);
+      cpSync(join(ROOT, `examples/${name}`), d, { recursive: true });
+      execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--silent"], { cwd: d, stdio: "ignore" });
+      return d;
     };
+    const all = {
+      pytest: () => ({ cwd: pyDir, command: [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"] }),
+      mocha: () => ({ cwd: mochaDir, command: ["npx", "mocha"] }),
+      jest: () => ({ cwd: js("jest"), command: ["npx", "jest"] }),
+      vitest: () => ({ cwd: js("vitest"), command: ["npx", "vitest", "run"] }),
+    };
+    // BENCH_EVENT_SUITES=jest,vitest measures some of them (each costs minutes).
+    const chosen = (process.env.BENCH_EVENT_SUITES ?? Object.keys(all).join(",")).split(",");
+    const suites = Object.fromEntries(chosen.map((name) => [name, all[name]()]));
     const eventReps = Math.max(1, Math.min(REPS, 3));
     results.benchmarks.events = { what: "", goal: "<= 1.05", suites: {} };
     for (const [name, suite] of Object.entries(suites)) {
@@ -169,7 +180,7 @@ try {
       );
     }
     results.benchmarks.events.what =
-      "200 attempts of examples/python (pytest) and examples/mocha at parallelism 2: per-test event reporters on (default) vs --no-events";
+      "200 attempts of examples/python (pytest), examples/mocha, examples/jest and examples/vitest at parallelism 2: per-test event reporters on (default) vs --no-events";
   }
 
   if (!only || only === "memory") {
