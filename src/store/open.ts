@@ -1,8 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
-import pg from "pg";
+import { InfraError } from "../errors.js";
 import { migrate } from "./migrations.js";
 import type { Database } from "./schema.js";
 import { isPostgresUrl, redactUrl } from "./target.js";
@@ -20,6 +19,7 @@ export interface Store {
 /** Open (and migrate) the history database: a SQLite file path or a postgres:// URL. */
 export async function openStore(target: string, cwd = process.cwd()): Promise<Store> {
   if (isPostgresUrl(target)) {
+    const { default: pg } = await import("pg");
     const pool = new pg.Pool({ connectionString: target, max: 4 });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     try {
@@ -32,7 +32,15 @@ export async function openStore(target: string, cwd = process.cwd()): Promise<St
   }
   const file = target === ":memory:" ? target : resolve(cwd, target);
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new SQLite(file);
+  const SQLite = await loadSqlite();
+  let sqlite: InstanceType<typeof SQLite>;
+  try {
+    sqlite = new SQLite(file);
+  } catch (e) {
+    // The native binding is loaded on first use, here: a missing or foreign build fails now.
+    if (isBindingFailure(e)) throw sqliteUnavailable(e);
+    throw e;
+  }
   // WAL: readers (the dashboard) never block the writer (a detection being recorded).
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("foreign_keys = ON");
@@ -45,4 +53,40 @@ export async function openStore(target: string, cwd = process.cwd()): Promise<St
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);
   return { db, kind: "sqlite", location: file, close: () => db.destroy() };
+}
+
+/**
+ * better-sqlite3 is an optional dependency: a native module that compiles from source where no
+ * prebuilt binary can be downloaded, and may be missing or unloadable (no C++ toolchain, another
+ * Node ABI). Everything but SQLite history works without it; this says how to get history back.
+ */
+async function loadSqlite(): Promise<typeof import("better-sqlite3")> {
+  try {
+    return (await import("better-sqlite3")).default;
+  } catch (e) {
+    throw sqliteUnavailable(e);
+  }
+}
+
+/** A native module that is missing, truncated or built for another Node (not a database error). */
+function isBindingFailure(e: unknown): boolean {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.name === "SqliteError") return false;
+  return (
+    err?.code === "ERR_DLOPEN_FAILED" ||
+    /bindings file|\.node\b|NODE_MODULE_VERSION|invalid ELF header/.test(String(err?.message ?? ""))
+  );
+}
+
+function sqliteUnavailable(e: unknown): InfraError {
+  const why = String((e as Error)?.message ?? e).split("\n")[0];
+  return new InfraError(
+    "E_SQLITE_UNAVAILABLE",
+    [
+      `SQLite history needs the better-sqlite3 module, which cannot be loaded here (${why}).`,
+      "To keep history, either install it next to flaky-detector (npm install better-sqlite3; where no prebuilt binary downloads it compiles, which needs python3, make and a C++ compiler),",
+      "or record history in PostgreSQL (history.db: postgres://… in .flaky-detector.yml, or FLAKY_DETECTOR_DB),",
+      "or run without history (--no-history). Detections, reports, init and the Action work without it.",
+    ].join("\n"),
+  );
 }
