@@ -31758,7 +31758,7 @@ var require_light = __commonJS({
 // src/action/main.ts
 import { appendFileSync as appendFileSync2, existsSync as existsSync9, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir3 } from "node:os";
-import { isAbsolute as isAbsolute8, join as join18, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
+import { isAbsolute as isAbsolute8, join as join19, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -59468,7 +59468,7 @@ async function runFollowUps(s, plan, opts) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join16, resolve as resolve4 } from "node:path";
+import { join as join17, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
@@ -59699,7 +59699,10 @@ async function acquireSource(req, ctx) {
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve3(req.cwd, spec.path);
   if (!existsSync3(path) || !statSync4(path).isDirectory()) {
-    throw new InfraError("E_REPO_NOT_FOUND", `--repo: no such directory: ${path}`);
+    throw new UsageError(
+      "E_REPO_NOT_FOUND",
+      `--repo: no such directory: ${path} (give an existing directory or a git URL)`
+    );
   }
   if (ref !== void 0) return cloneAt(path, path, ref, ctx);
   const dir = ctx.temp.create("source");
@@ -59881,7 +59884,7 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 
 // src/pipeline/framework.ts
 import { existsSync as existsSync6, readFileSync as readFileSync8 } from "node:fs";
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2) {
@@ -60314,7 +60317,7 @@ function mochaId(c) {
 }
 
 // src/frameworks/node-test.ts
-import { isAbsolute as isAbsolute6, relative as relative6, sep as sep5 } from "node:path";
+import { isAbsolute as isAbsolute6, join as join12, relative as relative6, sep as sep5 } from "node:path";
 var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 var nodeTest = {
   name: "node-test",
@@ -60340,7 +60343,13 @@ var nodeTest = {
         `--test-reporter-destination=${ctx.resultFile}`
       );
     }
-    return { argv: [argv[0], ...extra, ...rest], env: {} };
+    const env = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("node-test") : void 0;
+    if (plugins && ctx.eventsFile) {
+      extra.push("--require", join12(plugins, "flaky-detector-events.cjs"));
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+    }
+    return { argv: [argv[0], ...extra, ...rest], env };
   },
   junitId: (c) => [...c.suites, c.name].join(" > "),
   list(argv, listFile) {
@@ -60535,7 +60544,7 @@ function isPrefixOfAny(arg, files) {
 }
 
 // src/frameworks/vitest.ts
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 var vitest = {
   name: "vitest",
   results: "file",
@@ -60554,7 +60563,7 @@ var vitest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push(`--reporter=${join12(plugins, "flaky-detector-reporter.mjs")}`);
+      args.push(`--reporter=${join13(plugins, "flaky-detector-reporter.mjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60684,7 +60693,7 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
   return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
 }
 function packageScript(dir, name) {
-  const file2 = join13(dir, "package.json");
+  const file2 = join14(dir, "package.json");
   if (!existsSync6(file2)) return void 0;
   try {
     const pkg = JSON.parse(readFileSync8(file2, "utf8"));
@@ -60701,12 +60710,12 @@ function assertShuffleSupported(adapter, shuffle) {
 
 // src/pipeline/list-tests.ts
 import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:fs";
-import { join as join14 } from "node:path";
+import { join as join15 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
-  const file2 = join14(opts.dir, `listing.${adapter.extension}`);
+  const file2 = join15(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file2);
-  const stdoutFile = join14(opts.dir, "listing.stdout");
+  const stdoutFile = join15(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
@@ -60754,7 +60763,7 @@ async function listTests(adapter, argv, opts) {
 
 // src/pipeline/resolve-tests.ts
 import { existsSync as existsSync8 } from "node:fs";
-import { isAbsolute as isAbsolute7, join as join15 } from "node:path";
+import { isAbsolute as isAbsolute7, join as join16 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
   if (c.classname === "Test suite failed to run") return `jest could not run the test file ${c.name}`;
@@ -60819,7 +60828,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync8(join15(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync8(join16(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -61161,7 +61170,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join16(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join17(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -62665,7 +62674,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join17 } from "node:path";
+import { join as join18 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -63177,7 +63186,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join17(dir, `${out.length}-${safe}`);
+    const file2 = join18(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -68055,7 +68064,7 @@ async function act(env, signal) {
   const tests = await testsToRerun(inputs, trigger, workspace, gh, env, signal);
   const report = await detectOn(inputs, trigger, config2, command2, tests, workspace, env, signal, warnings);
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join18(env.RUNNER_TEMP || tmpdir3(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join19(env.RUNNER_TEMP || tmpdir3(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -68162,13 +68171,13 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join18(env.RUNNER_TEMP || tmpdir3(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join19(env.RUNNER_TEMP || tmpdir3(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join18(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join19(dir, String(a.id)), used));
     }
     info(
       `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`
@@ -68279,13 +68288,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute8(file2)) return existsSync9(join18(workspace, file2)) ? file2.split(sep7).join("/") : null;
+  if (!isAbsolute8(file2)) return existsSync9(join19(workspace, file2)) ? file2.split(sep7).join("/") : null;
   const inside = relative7(workspace, file2);
   if (!inside.startsWith("..") && existsSync9(file2)) return inside.split(sep7).join("/");
   const parts = file2.split(sep7).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync9(join18(workspace, tail2))) return tail2;
+    if (existsSync9(join19(workspace, tail2))) return tail2;
   }
   return null;
 }

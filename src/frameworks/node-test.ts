@@ -1,6 +1,7 @@
-import { isAbsolute, relative, sep } from "node:path";
+import { isAbsolute, join, relative, sep } from "node:path";
 import { parseJUnit } from "../parsers/junit.js";
 import type { ParsedTest } from "../parsers/types.js";
+import { pluginDir } from "./plugins.js";
 import { basename, escapeRegExp, type FrameworkAdapter, listedFromIds } from "./types.js";
 
 const NODE_MAJOR = Number(process.versions.node.split(".")[0]);
@@ -34,7 +35,14 @@ export const nodeTest: FrameworkAdapter = {
         `--test-reporter-destination=${ctx.resultFile}`,
       );
     }
-    return { argv: [argv[0] as string, ...extra, ...rest], env: {} };
+    const env: Record<string, string> = {};
+    const plugins = report && ctx.eventsFile ? pluginDir("node-test") : undefined;
+    if (plugins && ctx.eventsFile) {
+      // Passed on to each test file's process: hooks there say which test was running when it died.
+      extra.push("--require", join(plugins, "flaky-detector-events.cjs"));
+      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+    }
+    return { argv: [argv[0] as string, ...extra, ...rest], env };
   },
   junitId: (c) => [...c.suites, c.name].join(" > "),
   list(argv, listFile) {

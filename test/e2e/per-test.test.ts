@@ -759,7 +759,7 @@ describe("tests sharing a name, and skipped tests (node:test)", () => {
 });
 
 describe("a test file whose process dies (node:test)", () => {
-  it("is a flaky finding of that file over all attempts, with the signal; its tests did not run there", async () => {
+  it("is a crashed failure of the test the child was running; without events, a finding of its file", async () => {
     const p = join(dir.path, "node-crash");
     mkdirSync(p);
     writeFileSync(
@@ -774,24 +774,36 @@ describe("a test file whose process dies (node:test)", () => {
       ].join("\n"),
     );
     writeFileSync(join(p, "a.test.js"), 'require("node:test")("other", () => {});\n');
-    const r = await runCli(
-      [
-        "run",
-        "--runs",
-        "10",
-        "--stop",
-        "fixed",
-        "--json",
-        json(),
-        "--",
-        process.execPath,
-        "--test",
-        "a.test.js",
-        "c.test.js",
-      ],
-      { cwd: p },
-    );
+    const run = (...extra: string[]) =>
+      runCli(
+        [
+          "run",
+          ...extra,
+          "--runs",
+          "10",
+          "--stop",
+          "fixed",
+          "--json",
+          json(),
+          "--",
+          process.execPath,
+          "--test",
+          "a.test.js",
+          "c.test.js",
+        ],
+        { cwd: p },
+      );
+    const r = await run();
     expect(r.code, r.stderr).toBe(0);
+    // Our hooks in the child name the test it was running; node's JUnit names only the file.
+    const events = readReport(json());
+    const e = (id: string) => events.tests.find((x) => x.id === id);
+    expect(e("c.test.js")).toBeUndefined();
+    expect(e("d > boom")).toMatchObject({ attempts: 10, failures: 2, crashes: 2, verdict: "flaky" });
+    expect(e("d > boom")?.firstFailure?.message).toMatch(/crashed: the process running c\.test\.js died/);
+    expect(e("d > first")).toMatchObject({ attempts: 10, failures: 0, notRun: 0 });
+    const without = await run("--no-events");
+    expect(without.code, without.stderr).toBe(0);
     const report = readReport(json());
     const t = (id: string) => report.tests.find((x) => x.id === id);
     // Node reports a dead child's file as one failure by its absolute path: now the file's finding,
