@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { InfraError } from "../errors.js";
+import { InfraError, UsageError } from "../errors.js";
 import { copyTree, REINSTALLED_DIRS } from "../util/copy-tree.js";
 import type { TempDirs } from "../util/temp-dirs.js";
 import { git, gitEnv } from "./git.js";
@@ -49,7 +49,11 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve(req.cwd, spec.path);
   if (!existsSync(path) || !statSync(path).isDirectory()) {
-    throw new InfraError("E_REPO_NOT_FOUND", `--repo: no such directory: ${path}`);
+    // A mistyped value of the user's: a usage error (exit 2), like any other bad flag value.
+    throw new UsageError(
+      "E_REPO_NOT_FOUND",
+      `--repo: no such directory: ${path} (give an existing directory or a git URL)`,
+    );
   }
   if (ref !== undefined) return cloneAt(path, path, ref, ctx);
   const dir = ctx.temp.create("source");

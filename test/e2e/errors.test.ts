@@ -121,6 +121,12 @@ describe("usage and config errors exit 2 with what, the bad value and the fix", 
 
   it("--from-junit with a missing file", () =>
     expectError(["run", "--from-junit", "nope.xml", ...pass], 2, "--from-junit: cannot read"));
+  it("a --repo path that does not exist (a mistyped value, not the machine's fault)", () =>
+    expectError(
+      ["run", "--repo", "./missing-dir", ...pass],
+      2,
+      `--repo: no such directory: ${join(dir.path, "missing-dir")} (give an existing directory or a git URL)`,
+    ));
 });
 
 describe("infrastructure errors exit 3 and are never reported as test failures", () => {
@@ -133,13 +139,6 @@ describe("infrastructure errors exit 3 and are never reported as test failures",
 
   it("a relative program path that does not exist", () =>
     expectError(["run", "--runs", "3", "--", "./run-tests.sh"], 3, "command not found: ./run-tests.sh"));
-
-  it("a --repo path that does not exist", () =>
-    expectError(
-      ["run", "--repo", "./missing-dir", ...pass],
-      3,
-      `--repo: no such directory: ${join(dir.path, "missing-dir")}`,
-    ));
 
   it("a clone that fails carries git's own message", async () => {
     const r = await expectError(
