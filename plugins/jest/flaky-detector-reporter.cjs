@@ -10,25 +10,9 @@
  * title, joined by " > ". Format: docs/design/events.md.
  */
 "use strict";
-const { appendFileSync } = require("node:fs");
-const { isAbsolute, relative, sep } = require("node:path");
+const { eventWriter, underCwd } = require("../shared/events-writer.cjs");
 
-const PATH = process.env.FLAKY_DETECTOR_EVENTS;
-
-function emit(event) {
-  if (!PATH) return;
-  try {
-    appendFileSync(PATH, `${JSON.stringify(event)}\n`);
-  } catch {
-    // A full disk must not fail the user's tests.
-  }
-}
-
-/** A path under the working directory relative to it with forward slashes, as our parsing does; others as given. */
-function underCwd(path) {
-  const rel = relative(process.cwd(), path);
-  return rel.startsWith("..") || isAbsolute(rel) ? path : rel.split(sep).join("/");
-}
+const emit = eventWriter(process.env.FLAKY_DETECTOR_EVENTS);
 
 function idOf(path, ancestorTitles, title) {
   const file = path ? underCwd(path) : "";

@@ -9,18 +9,9 @@
  * test's title. Format: docs/design/events.md.
  */
 "use strict";
-const { appendFileSync } = require("node:fs");
+const { eventWriter } = require("../shared/events-writer.cjs");
 
-const PATH = process.env.FLAKY_DETECTOR_EVENTS;
-
-function emit(event) {
-  if (!PATH) return;
-  try {
-    appendFileSync(PATH, `${JSON.stringify(event)}\n`);
-  } catch {
-    // Events are an aid to attribution; a full disk must not fail the user's tests.
-  }
-}
+const emit = eventWriter(process.env.FLAKY_DETECTOR_EVENTS);
 
 function idOf(test) {
   const parent = test.parent && typeof test.parent.fullTitle === "function" ? test.parent.fullTitle() : "";

@@ -15,17 +15,10 @@
 const PATH = process.env.FLAKY_DETECTOR_EVENTS;
 
 if (PATH && process.env.NODE_TEST_CONTEXT) {
-  const { appendFileSync } = require("node:fs");
+  const emit = require("../shared/events-writer.cjs").eventWriter(PATH);
   const { beforeEach, afterEach } = require("node:test");
   const file = process.argv[1] || null;
   const started = new Map();
-  const emit = (event) => {
-    try {
-      appendFileSync(PATH, `${JSON.stringify(event)}\n`);
-    } catch {
-      // Events are an aid to attribution; a full disk must not fail the user's tests.
-    }
-  };
   beforeEach((t) => {
     if (typeof t.fullName !== "string") return;
     started.set(t.fullName, Date.now());

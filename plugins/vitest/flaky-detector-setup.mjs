@@ -5,26 +5,15 @@
  * vitest's json report gives: the file relative to the working directory, the describe blocks and
  * the title, joined by " > ".
  */
-import { appendFileSync } from "node:fs";
-import { isAbsolute, relative, sep } from "node:path";
+import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
+
+// Required, not imported: vitest's module runner would otherwise try to transform the shared file.
+const { eventWriter, underCwd } = createRequire(import.meta.url)("../shared/events-writer.cjs");
 
 const PATH = process.env.FLAKY_DETECTOR_EVENTS;
 const VITEST = process.env.FLAKY_DETECTOR_VITEST;
-
-function emit(event) {
-  try {
-    appendFileSync(PATH, `${JSON.stringify(event)}\n`);
-  } catch {
-    // A full disk must not fail the user's tests.
-  }
-}
-
-/** A path under the working directory relative to it with forward slashes, as our parsing does; others as given. */
-function underCwd(path) {
-  const rel = relative(process.cwd(), path);
-  return rel.startsWith("..") || isAbsolute(rel) ? path : rel.split(sep).join("/");
-}
+const emit = eventWriter(PATH);
 
 function idOf(task) {
   const titles = [];

@@ -57,7 +57,14 @@ describe("the packed package, installed into an empty prefix", () => {
   it("ships its built bin and the event plugins", () => {
     const pkg = join(prefix, "node_modules/flaky-detector");
     expect(existsSync(join(pkg, "dist/cli/bin.js"))).toBe(true);
-    expect(readdirSync(join(pkg, "plugins")).sort()).toEqual(["jest", "mocha", "pytest", "vitest"]);
+    expect(readdirSync(join(pkg, "plugins")).sort()).toEqual([
+      "jest",
+      "mocha",
+      "node-test",
+      "pytest",
+      "shared",
+      "vitest",
+    ]);
     expect(cli(["--version"]).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
