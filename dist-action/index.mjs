@@ -53512,6 +53512,17 @@ var TestAggregator = class {
   get size() {
     return this.tallies.size;
   }
+  /** For progress: tests that ran so far, those that failed some runs, those that failed every run. */
+  soFar() {
+    const out = { tests: 0, flaky: 0, failing: 0 };
+    for (const t of this.tallies.values()) {
+      if (t.attempts === 0) continue;
+      out.tests++;
+      if (t.failures === t.attempts) out.failing++;
+      else if (t.failures > 0) out.flaky++;
+    }
+    return out;
+  }
 };
 function testResultOf(t, o) {
   const rate2 = t.attempts === 0 ? 0 : t.failures / t.attempts;
@@ -58200,7 +58211,8 @@ async function runPool(opts) {
         durationMs: attempt.durationMs,
         done: finished.length,
         failures,
-        total: opts.total
+        total: opts.total,
+        ...opts.testsSoFar ? { tests: opts.testsSoFar() } : {}
       });
       if (!everRan && erroredInARow >= errorLimit) stop("errors", true);
       else if (opts.shouldStop?.(finished)) stop("adaptive", opts.abortOnStop ?? false);
@@ -59270,6 +59282,7 @@ async function runAttempts(p, r) {
     parallelism: p.parallelism,
     jobTimeoutMs: r.jobTimeoutMs,
     emit: r.emit,
+    ...p.adapter.results !== "none" ? { testsSoFar: () => r.aggregator.soFar() } : {},
     ...r.signal ? { signal: r.signal } : {},
     ...r.shouldStop ? { shouldStop: () => decidedAt !== void 0, abortOnStop: true } : {},
     run: async (i2, slot, signal) => {
@@ -59322,12 +59335,12 @@ async function runAttempts(p, r) {
   if (p.adapter.results !== "none" && ran.length > 0 && ran.every((a) => a.outcome === "timedOut")) {
     throw allTimedOut(ran.length, p.session.timeout.describe(), out.runs);
   }
-  const findings = r.aggregator.list();
-  if (r.aggregator.onlyCollectionErrors && findings.every((t) => t.failures === t.attempts)) {
-    const first = findings[0]?.firstFailure?.message.split("\n")[0] ?? "collection error";
+  const findings2 = r.aggregator.list();
+  if (r.aggregator.onlyCollectionErrors && findings2.every((t) => t.failures === t.attempts)) {
+    const first = findings2[0]?.firstFailure?.message.split("\n")[0] ?? "collection error";
     throw new InfraError(
       "E_COLLECTION",
-      `no test ran: ${findings.map((t) => t.file ?? t.id).join(", ")} could not be collected in any attempt (${first}). Run the command once by hand to see the error; an import that fails every time is broken, not flaky`
+      `no test ran: ${findings2.map((t) => t.file ?? t.id).join(", ")} could not be collected in any attempt (${first}). Run the command once by hand to see the error; an import that fails every time is broken, not flaky`
     );
   }
   const leaky = records.filter((a) => (a.escapedProcesses ?? 0) > 0);
@@ -62588,7 +62601,11 @@ function createProgress(opts) {
   const write = (line) => opts.stream.write(`${line}
 `);
   let startedAt = 0;
-  let last = { done: 0, failures: 0, total: 0 };
+  let last = {
+    done: 0,
+    failures: 0,
+    total: 0
+  };
   let bar;
   let timer;
   let lastPrinted = -1;
@@ -62598,7 +62615,7 @@ function createProgress(opts) {
     const elapsed = (now() - startedAt) / 1e3;
     const eta = last.done > 0 ? elapsed / last.done * (last.total - last.done) : Number.NaN;
     write(
-      `progress: ${last.done}/${last.total} attempts, ${last.failures} failed, ${elapsed.toFixed(0)}s elapsed${Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)}s` : ""}`
+      `progress: ${last.done}/${last.total} attempts, ${findings(last)}, ${elapsed.toFixed(0)}s elapsed${Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)}s (at most; adaptive stopping ends sooner)` : ""}`
     );
   };
   const sink = (event) => {
@@ -62617,22 +62634,27 @@ function createProgress(opts) {
           bar = new import_cli_progress.default.SingleBar(
             {
               stream: opts.stream,
-              format: "{bar} {value}/{total} attempts | {failures} failed | ETA {eta_formatted}",
+              format: "{bar} {value}/{total} attempts | {findings} | {duration_formatted} | ETA {eta_formatted}",
               hideCursor: true,
               clearOnComplete: true,
               etaBuffer: 50
             },
             import_cli_progress.default.Presets.shades_classic
           );
-          bar.start(event.total, 0, { failures: 0 });
+          bar.start(event.total, 0, { findings: findings(last) });
         } else {
           timer = setInterval(plainLine, opts.intervalMs ?? 5e3);
           timer.unref();
         }
         return;
       case "attempt-finished":
-        last = { done: event.done, failures: event.failures, total: event.total };
-        bar?.update(event.done, { failures: event.failures });
+        last = {
+          done: event.done,
+          failures: event.failures,
+          total: event.total,
+          ...event.tests ? { tests: event.tests } : {}
+        };
+        bar?.update(event.done, { findings: findings(last) });
         return;
       case "job-stopping":
         if (event.reason !== "budget") {
@@ -62656,6 +62678,11 @@ function createProgress(opts) {
       bar?.stop();
     }
   };
+}
+function findings(last) {
+  const t = last.tests;
+  if (!t || t.tests === 0) return `${last.failures} failed`;
+  return `${t.tests} test${t.tests === 1 ? "" : "s"}: ${t.flaky} flaky, ${t.failing} failing so far`;
 }
 function describeStop(reason) {
   switch (reason) {

@@ -1,3 +1,4 @@
+import type { TestsSoFar } from "./per-test.js";
 import type { AttemptOutcome, StopReason } from "./report.js";
 
 /**
@@ -31,6 +32,8 @@ export type RunEvent =
       done: number;
       failures: number;
       total: number;
+      /** Per-test counts so far, where the framework reports tests. */
+      tests?: TestsSoFar;
     }
   | { type: "job-stopping"; reason: StopReason }
   | { type: "warning"; message: string };

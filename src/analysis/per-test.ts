@@ -173,6 +173,26 @@ export class TestAggregator {
   get size(): number {
     return this.tallies.size;
   }
+
+  /** For progress: tests that ran so far, those that failed some runs, those that failed every run. */
+  soFar(): TestsSoFar {
+    const out = { tests: 0, flaky: 0, failing: 0 };
+    for (const t of this.tallies.values()) {
+      if (t.attempts === 0) continue;
+      out.tests++;
+      if (t.failures === t.attempts) out.failing++;
+      else if (t.failures > 0) out.flaky++;
+    }
+    return out;
+  }
+}
+
+export interface TestsSoFar {
+  tests: number;
+  /** Failed some of their runs so far. */
+  flaky: number;
+  /** Failed every run so far. */
+  failing: number;
 }
 
 export interface TestResultOptions {

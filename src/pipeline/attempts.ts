@@ -148,6 +148,7 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     parallelism: p.parallelism,
     jobTimeoutMs: r.jobTimeoutMs,
     emit: r.emit,
+    ...(p.adapter.results !== "none" ? { testsSoFar: () => r.aggregator.soFar() } : {}),
     ...(r.signal ? { signal: r.signal } : {}),
     ...(r.shouldStop ? { shouldStop: () => decidedAt !== undefined, abortOnStop: true } : {}),
     run: async (i, slot, signal) => {

@@ -1,5 +1,6 @@
 import cliProgress from "cli-progress";
 import type { EventSink, RunEvent } from "../analysis/events.js";
+import type { TestsSoFar } from "../analysis/per-test.js";
 
 export interface ProgressOptions {
   stream: NodeJS.WritableStream & { isTTY?: boolean };
@@ -20,7 +21,11 @@ export function createProgress(opts: ProgressOptions): Progress {
   const now = opts.now ?? Date.now;
   const write = (line: string) => opts.stream.write(`${line}\n`);
   let startedAt = 0;
-  let last = { done: 0, failures: 0, total: 0 };
+  let last: { done: number; failures: number; total: number; tests?: TestsSoFar } = {
+    done: 0,
+    failures: 0,
+    total: 0,
+  };
   let bar: cliProgress.SingleBar | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastPrinted = -1;
@@ -31,8 +36,8 @@ export function createProgress(opts: ProgressOptions): Progress {
     const elapsed = (now() - startedAt) / 1000;
     const eta = last.done > 0 ? (elapsed / last.done) * (last.total - last.done) : Number.NaN;
     write(
-      `progress: ${last.done}/${last.total} attempts, ${last.failures} failed, ${elapsed.toFixed(0)}s elapsed${
-        Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)}s` : ""
+      `progress: ${last.done}/${last.total} attempts, ${findings(last)}, ${elapsed.toFixed(0)}s elapsed${
+        Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)}s (at most; adaptive stopping ends sooner)` : ""
       }`,
     );
   };
@@ -53,22 +58,28 @@ export function createProgress(opts: ProgressOptions): Progress {
           bar = new cliProgress.SingleBar(
             {
               stream: opts.stream as NodeJS.WriteStream,
-              format: "{bar} {value}/{total} attempts | {failures} failed | ETA {eta_formatted}",
+              format:
+                "{bar} {value}/{total} attempts | {findings} | {duration_formatted} | ETA {eta_formatted}",
               hideCursor: true,
               clearOnComplete: true,
               etaBuffer: 50,
             },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(event.total, 0, { failures: 0 });
+          bar.start(event.total, 0, { findings: findings(last) });
         } else {
           timer = setInterval(plainLine, opts.intervalMs ?? 5000);
           timer.unref();
         }
         return;
       case "attempt-finished":
-        last = { done: event.done, failures: event.failures, total: event.total };
-        bar?.update(event.done, { failures: event.failures });
+        last = {
+          done: event.done,
+          failures: event.failures,
+          total: event.total,
+          ...(event.tests ? { tests: event.tests } : {}),
+        };
+        bar?.update(event.done, { findings: findings(last) });
         return;
       case "job-stopping":
         if (event.reason !== "budget") {
@@ -93,6 +104,16 @@ export function createProgress(opts: ProgressOptions): Progress {
       bar?.stop();
     },
   };
+}
+
+/**
+ * What the attempts found so far: per test where the framework reports tests (one broken test
+ * makes every attempt fail, so failed attempts say little); failed attempts for a plain command.
+ */
+export function findings(last: { failures: number; tests?: TestsSoFar }): string {
+  const t = last.tests;
+  if (!t || t.tests === 0) return `${last.failures} failed`;
+  return `${t.tests} test${t.tests === 1 ? "" : "s"}: ${t.flaky} flaky, ${t.failing} failing so far`;
 }
 
 export function describeStop(reason: string): string {

@@ -1,4 +1,5 @@
 import type { EventSink } from "../analysis/events.js";
+import type { TestsSoFar } from "../analysis/per-test.js";
 import type { StopReason } from "../analysis/report.js";
 import type { AttemptRecord } from "./attempt.js";
 
@@ -17,6 +18,8 @@ export interface PoolOptions {
   /** Stop when this many attempts in a row errored and none has ever run. */
   errorLimit?: number;
   emit?: EventSink;
+  /** Per-test counts so far, sent with each attempt-finished event (progress). */
+  testsSoFar?: () => TestsSoFar;
 }
 
 export interface PoolResult {
@@ -73,6 +76,7 @@ export async function runPool(opts: PoolOptions): Promise<PoolResult> {
         done: finished.length,
         failures,
         total: opts.total,
+        ...(opts.testsSoFar ? { tests: opts.testsSoFar() } : {}),
       });
       if (!everRan && erroredInARow >= errorLimit) stop("errors", true);
       else if (opts.shouldStop?.(finished)) stop("adaptive", opts.abortOnStop ?? false);

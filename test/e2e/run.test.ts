@@ -394,6 +394,49 @@ describe("flaky-detector run", () => {
     });
   });
 
+  it("shows progress per test (tests seen, flaky and failing so far), elapsed and ETA, not failed attempts", async () => {
+    const p = join(dir.path, "progress");
+    mkdirSync(p);
+    writeFileSync(
+      join(p, "a.test.js"),
+      [
+        'const { test } = require("node:test");',
+        'test("broken", () => { throw new Error("no"); });',
+        'test("flaky", () => { if (Number(process.env.ATTEMPT) % 2 === 0) throw new Error("sometimes"); });',
+        'test("fine", () => {});',
+        "",
+      ].join("\n"),
+    );
+    const r = await runCli(
+      ["run", "--runs", "6", "--stop", "fixed", "--no-history", "--progress", "plain", "--", node, "--test"],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    // Every attempt failed (one test is broken); the line says what that means per test.
+    expect(r.stderr).toMatch(
+      /progress: 6\/6 attempts, 3 tests: 1 flaky, 1 failing so far, \d+s elapsed, ETA 0s/,
+    );
+    expect(r.stderr).not.toMatch(/6 failed/);
+    // A plain command has no tests: its line counts failed attempts.
+    const plain = await runCli(
+      [
+        "run",
+        "--runs",
+        "3",
+        "--stop",
+        "fixed",
+        "--no-history",
+        "--progress",
+        "plain",
+        "--",
+        node,
+        fixture("fail.mjs"),
+      ],
+      { cwd: p },
+    );
+    expect(plain.stderr).toMatch(/progress: 3\/3 attempts, 3 failed, \d+s elapsed/);
+  }, 60_000);
+
   it("runs test_command from the config file, with VAR=value prefixes as environment", async () => {
     writeFileSync(
       join(dir.path, ".flaky-detector.yml"),
