@@ -1,3 +1,4 @@
+import { createParser } from "eventsource-parser";
 import type { EventSink, RunEvent } from "../analysis/events.js";
 import type { Report } from "../analysis/report.js";
 import { InfraError, UsageError } from "../errors.js";
@@ -135,28 +136,26 @@ async function follow(http: Http, id: string, opts: ServerJobOptions): Promise<J
   }
 }
 
-/** Read /events/{id} until its `end` event (resolves) or the connection fails (throws). */
+/**
+ * Read /events/{id} until its `end` event (resolves) or the connection fails (throws). The stream
+ * is parsed by eventsource-parser: CRLF and CR line ends, multi-line data, comments, `id` and
+ * `retry` fields as the EventSource specification has them.
+ */
 async function streamUntilEnd(http: Http, id: string, opts: ServerJobOptions): Promise<void> {
   const res = await http.raw("GET", `/events/${id}`, undefined, { accept: "text/event-stream" });
   if (!res.body) throw new Error("no response body");
+  let ended = false;
+  const parser = createParser({
+    onEvent(message) {
+      if (ended) return;
+      if (message.event === "progress" && message.data) opts.emit?.(JSON.parse(message.data) as RunEvent);
+      if (message.event === "end") ended = true;
+    },
+  });
   const decoder = new TextDecoder();
-  let buffer = "";
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let cut = buffer.indexOf("\n\n");
-    while (cut !== -1) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      cut = buffer.indexOf("\n\n");
-      let event = "message";
-      let data = "";
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event:")) event = line.slice(6).trim();
-        else if (line.startsWith("data:")) data += line.slice(5).trim();
-      }
-      if (event === "progress" && data) opts.emit?.(JSON.parse(data) as RunEvent);
-      if (event === "end") return;
-    }
+    parser.feed(decoder.decode(chunk, { stream: true }));
+    if (ended) return;
   }
   throw new Error("the server closed the stream");
 }

@@ -1,6 +1,5 @@
-// ANSI escape sequences (colours, cursor moves) and OSC sequences (hyperlinks, titles).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching escape sequences is the point
-const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
+import { stripVTControlCharacters } from "node:util";
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]+/g;
 
@@ -10,7 +9,8 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]+/g;
  * marker; newlines and tabs stay.
  */
 export function cleanText(text: string): string {
-  const cleaned = text.replace(ANSI, "").replace(CONTROL, "\uFFFD");
+  // Node's own escape-sequence stripper (colours, cursor moves, OSC hyperlinks and titles).
+  const cleaned = stripVTControlCharacters(text).replace(CONTROL, "\uFFFD");
   // V8 may keep a replace() result with many matches as a rope of tiny pieces (measured: ~330 KB of
   // heap for a 10 KB string of NULs). Attempt records live for the whole job, so flatten it once.
   return cleaned === text ? text : Buffer.from(cleaned, "utf8").toString("utf8");
