@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runAttempt } from "../../src/runner/attempt.js";
@@ -83,6 +84,60 @@ describe("runTree", () => {
     expect(r.output.trimEnd().endsWith("END-OF-OUTPUT")).toBe(true);
     expect(r.output.length).toBeLessThan(400);
     expect(r.output).toContain(`bytes of output omitted`);
+  });
+
+  it("keeps stdout and stderr in the order they were written, and leaves no output file behind", async () => {
+    const before = readdirSync(tmpdir()).filter((f) => f.startsWith("flaky-detector-output-")).length;
+    const script = [
+      'process.stdout.write("1 out\\n");',
+      'process.stderr.write("2 err\\n");',
+      'process.stdout.write("3 out\\n");',
+      'process.stderr.write("4 err\\n");',
+    ].join("");
+    const r = await runTree({ ...base, argv: [process.execPath, "-e", script] });
+    expect(r.output).toBe("1 out\n2 err\n3 out\n4 err\n");
+    const after = readdirSync(tmpdir()).filter((f) => f.startsWith("flaky-detector-output-")).length;
+    expect(after).toBeLessThanOrEqual(before);
+  });
+
+  it("trims a program printing without end to its head and latest tail while it runs", async () => {
+    // ~40 MB in 250 ms steps: past the 8 MB bound several times, so the file is emptied as it goes.
+    const script = [
+      'const block = "x".repeat(1023) + "\\n";',
+      "const mb = block.repeat(1024);",
+      'process.stdout.write("FIRST LINE\\n");',
+      "let n = 0;",
+      "const t = setInterval(() => {",
+      "  for (let i = 0; i < 4; i++) process.stdout.write(mb);",
+      '  if (++n === 10) { clearInterval(t); process.stdout.write("LAST LINE\\n"); }',
+      "}, 100);",
+    ].join("\n");
+    const r = await runTree({
+      ...base,
+      argv: [process.execPath, "-e", script],
+      headBytes: 64,
+      tailBytes: 64,
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.output.startsWith("FIRST LINE")).toBe(true);
+    expect(r.output.trimEnd().endsWith("LAST LINE")).toBe(true);
+    // Bytes written between a trim's read and its truncation are lost, never invented.
+    expect(r.outputBytes).toBeLessThanOrEqual(40 * 1024 * 1024 + 21);
+    expect(r.outputBytes).toBeGreaterThan(30 * 1024 * 1024);
+  });
+
+  it("does not wait for a background process that keeps the output open", async () => {
+    const started = Date.now();
+    const r = await runTree({
+      ...base,
+      argv: ["sh", "-c", "(sleep 30; echo late) & echo early"],
+      killGraceMs: 200,
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toContain("early");
+    expect(r.output).not.toContain("late");
+    // Not a timing assertion on speed: the sleeper holds the descriptor for 30 s and was killed.
+    expect(Date.now() - started).toBeLessThan(25_000);
   });
 
   it("kills a process that left the group with setsid, and reports it", async () => {
