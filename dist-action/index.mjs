@@ -28260,841 +28260,6 @@ var require_dist = __commonJS({
   }
 });
 
-// node_modules/@slack/webhook/dist/errors.js
-var require_errors3 = __commonJS({
-  "node_modules/@slack/webhook/dist/errors.js"(exports2) {
-    "use strict";
-    Object.defineProperty(exports2, "__esModule", { value: true });
-    exports2.WebhookTriggerHTTPError = exports2.WebhookTriggerRequestError = exports2.IncomingWebhookHTTPError = exports2.IncomingWebhookRequestError = exports2.SlackWebhookError = exports2.ErrorCode = void 0;
-    var ErrorCode;
-    (function(ErrorCode2) {
-      ErrorCode2["RequestError"] = "slack_webhook_request_error";
-      ErrorCode2["HTTPError"] = "slack_webhook_http_error";
-    })(ErrorCode || (exports2.ErrorCode = ErrorCode = {}));
-    var SlackWebhookError = class extends Error {
-      constructor(message, options) {
-        super(message, options);
-        this.name = this.constructor.name;
-        Object.setPrototypeOf(this, new.target.prototype);
-      }
-    };
-    exports2.SlackWebhookError = SlackWebhookError;
-    var IncomingWebhookRequestError = class extends SlackWebhookError {
-      code = ErrorCode.RequestError;
-      original;
-      constructor(original) {
-        super(`A request error occurred: ${original.message}`, { cause: original });
-        this.original = original;
-      }
-    };
-    exports2.IncomingWebhookRequestError = IncomingWebhookRequestError;
-    var IncomingWebhookHTTPError2 = class extends SlackWebhookError {
-      code = ErrorCode.HTTPError;
-      statusCode;
-      statusMessage;
-      body;
-      constructor(statusCode, statusMessage, body) {
-        super(`An HTTP protocol error occurred: statusCode = ${statusCode}`);
-        this.statusCode = statusCode;
-        this.statusMessage = statusMessage;
-        this.body = body;
-      }
-    };
-    exports2.IncomingWebhookHTTPError = IncomingWebhookHTTPError2;
-    var WebhookTriggerRequestError = class extends SlackWebhookError {
-      code = ErrorCode.RequestError;
-      original;
-      constructor(original) {
-        super(`A request error occurred: ${original.message}`, { cause: original });
-        this.original = original;
-      }
-    };
-    exports2.WebhookTriggerRequestError = WebhookTriggerRequestError;
-    var WebhookTriggerHTTPError = class extends SlackWebhookError {
-      code = ErrorCode.HTTPError;
-      statusCode;
-      statusMessage;
-      body;
-      constructor(statusCode, statusMessage, body) {
-        super(`An HTTP protocol error occurred: statusCode = ${statusCode}`);
-        this.statusCode = statusCode;
-        this.statusMessage = statusMessage;
-        this.body = body;
-      }
-    };
-    exports2.WebhookTriggerHTTPError = WebhookTriggerHTTPError;
-  }
-});
-
-// node_modules/retry/lib/retry_operation.js
-var require_retry_operation = __commonJS({
-  "node_modules/retry/lib/retry_operation.js"(exports2, module) {
-    function RetryOperation(timeouts, options) {
-      if (typeof options === "boolean") {
-        options = { forever: options };
-      }
-      this._originalTimeouts = JSON.parse(JSON.stringify(timeouts));
-      this._timeouts = timeouts;
-      this._options = options || {};
-      this._maxRetryTime = options && options.maxRetryTime || Infinity;
-      this._fn = null;
-      this._errors = [];
-      this._attempts = 1;
-      this._operationTimeout = null;
-      this._operationTimeoutCb = null;
-      this._timeout = null;
-      this._operationStart = null;
-      this._timer = null;
-      if (this._options.forever) {
-        this._cachedTimeouts = this._timeouts.slice(0);
-      }
-    }
-    module.exports = RetryOperation;
-    RetryOperation.prototype.reset = function() {
-      this._attempts = 1;
-      this._timeouts = this._originalTimeouts.slice(0);
-    };
-    RetryOperation.prototype.stop = function() {
-      if (this._timeout) {
-        clearTimeout(this._timeout);
-      }
-      if (this._timer) {
-        clearTimeout(this._timer);
-      }
-      this._timeouts = [];
-      this._cachedTimeouts = null;
-    };
-    RetryOperation.prototype.retry = function(err2) {
-      if (this._timeout) {
-        clearTimeout(this._timeout);
-      }
-      if (!err2) {
-        return false;
-      }
-      var currentTime = (/* @__PURE__ */ new Date()).getTime();
-      if (err2 && currentTime - this._operationStart >= this._maxRetryTime) {
-        this._errors.push(err2);
-        this._errors.unshift(new Error("RetryOperation timeout occurred"));
-        return false;
-      }
-      this._errors.push(err2);
-      var timeout = this._timeouts.shift();
-      if (timeout === void 0) {
-        if (this._cachedTimeouts) {
-          this._errors.splice(0, this._errors.length - 1);
-          timeout = this._cachedTimeouts.slice(-1);
-        } else {
-          return false;
-        }
-      }
-      var self2 = this;
-      this._timer = setTimeout(function() {
-        self2._attempts++;
-        if (self2._operationTimeoutCb) {
-          self2._timeout = setTimeout(function() {
-            self2._operationTimeoutCb(self2._attempts);
-          }, self2._operationTimeout);
-          if (self2._options.unref) {
-            self2._timeout.unref();
-          }
-        }
-        self2._fn(self2._attempts);
-      }, timeout);
-      if (this._options.unref) {
-        this._timer.unref();
-      }
-      return true;
-    };
-    RetryOperation.prototype.attempt = function(fn, timeoutOps) {
-      this._fn = fn;
-      if (timeoutOps) {
-        if (timeoutOps.timeout) {
-          this._operationTimeout = timeoutOps.timeout;
-        }
-        if (timeoutOps.cb) {
-          this._operationTimeoutCb = timeoutOps.cb;
-        }
-      }
-      var self2 = this;
-      if (this._operationTimeoutCb) {
-        this._timeout = setTimeout(function() {
-          self2._operationTimeoutCb();
-        }, self2._operationTimeout);
-      }
-      this._operationStart = (/* @__PURE__ */ new Date()).getTime();
-      this._fn(this._attempts);
-    };
-    RetryOperation.prototype.try = function(fn) {
-      console.log("Using RetryOperation.try() is deprecated");
-      this.attempt(fn);
-    };
-    RetryOperation.prototype.start = function(fn) {
-      console.log("Using RetryOperation.start() is deprecated");
-      this.attempt(fn);
-    };
-    RetryOperation.prototype.start = RetryOperation.prototype.try;
-    RetryOperation.prototype.errors = function() {
-      return this._errors;
-    };
-    RetryOperation.prototype.attempts = function() {
-      return this._attempts;
-    };
-    RetryOperation.prototype.mainError = function() {
-      if (this._errors.length === 0) {
-        return null;
-      }
-      var counts = {};
-      var mainError = null;
-      var mainErrorCount = 0;
-      for (var i2 = 0; i2 < this._errors.length; i2++) {
-        var error63 = this._errors[i2];
-        var message = error63.message;
-        var count = (counts[message] || 0) + 1;
-        counts[message] = count;
-        if (count >= mainErrorCount) {
-          mainError = error63;
-          mainErrorCount = count;
-        }
-      }
-      return mainError;
-    };
-  }
-});
-
-// node_modules/retry/lib/retry.js
-var require_retry2 = __commonJS({
-  "node_modules/retry/lib/retry.js"(exports2) {
-    var RetryOperation = require_retry_operation();
-    exports2.operation = function(options) {
-      var timeouts = exports2.timeouts(options);
-      return new RetryOperation(timeouts, {
-        forever: options && (options.forever || options.retries === Infinity),
-        unref: options && options.unref,
-        maxRetryTime: options && options.maxRetryTime
-      });
-    };
-    exports2.timeouts = function(options) {
-      if (options instanceof Array) {
-        return [].concat(options);
-      }
-      var opts = {
-        retries: 10,
-        factor: 2,
-        minTimeout: 1 * 1e3,
-        maxTimeout: Infinity,
-        randomize: false
-      };
-      for (var key in options) {
-        opts[key] = options[key];
-      }
-      if (opts.minTimeout > opts.maxTimeout) {
-        throw new Error("minTimeout is greater than maxTimeout");
-      }
-      var timeouts = [];
-      for (var i2 = 0; i2 < opts.retries; i2++) {
-        timeouts.push(this.createTimeout(i2, opts));
-      }
-      if (options && options.forever && !timeouts.length) {
-        timeouts.push(this.createTimeout(i2, opts));
-      }
-      timeouts.sort(function(a, b) {
-        return a - b;
-      });
-      return timeouts;
-    };
-    exports2.createTimeout = function(attempt, opts) {
-      var random = opts.randomize ? Math.random() + 1 : 1;
-      var timeout = Math.round(random * Math.max(opts.minTimeout, 1) * Math.pow(opts.factor, attempt));
-      timeout = Math.min(timeout, opts.maxTimeout);
-      return timeout;
-    };
-    exports2.wrap = function(obj, options, methods) {
-      if (options instanceof Array) {
-        methods = options;
-        options = null;
-      }
-      if (!methods) {
-        methods = [];
-        for (var key in obj) {
-          if (typeof obj[key] === "function") {
-            methods.push(key);
-          }
-        }
-      }
-      for (var i2 = 0; i2 < methods.length; i2++) {
-        var method = methods[i2];
-        var original = obj[method];
-        obj[method] = function retryWrapper(original2) {
-          var op = exports2.operation(options);
-          var args = Array.prototype.slice.call(arguments, 1);
-          var callback = args.pop();
-          args.push(function(err2) {
-            if (op.retry(err2)) {
-              return;
-            }
-            if (err2) {
-              arguments[0] = op.mainError();
-            }
-            callback.apply(this, arguments);
-          });
-          op.attempt(function() {
-            original2.apply(obj, args);
-          });
-        }.bind(obj, original);
-        obj[method].options = options;
-      }
-    };
-  }
-});
-
-// node_modules/retry/index.js
-var require_retry3 = __commonJS({
-  "node_modules/retry/index.js"(exports2, module) {
-    module.exports = require_retry2();
-  }
-});
-
-// node_modules/p-retry/index.js
-var require_p_retry = __commonJS({
-  "node_modules/p-retry/index.js"(exports2, module) {
-    "use strict";
-    var retry2 = require_retry3();
-    var networkErrorMsgs = [
-      "Failed to fetch",
-      // Chrome
-      "NetworkError when attempting to fetch resource.",
-      // Firefox
-      "The Internet connection appears to be offline.",
-      // Safari
-      "Network request failed"
-      // `cross-fetch`
-    ];
-    var AbortError = class extends Error {
-      constructor(message) {
-        super();
-        if (message instanceof Error) {
-          this.originalError = message;
-          ({ message } = message);
-        } else {
-          this.originalError = new Error(message);
-          this.originalError.stack = this.stack;
-        }
-        this.name = "AbortError";
-        this.message = message;
-      }
-    };
-    var decorateErrorWithCounts = (error63, attemptNumber, options) => {
-      const retriesLeft = options.retries - (attemptNumber - 1);
-      error63.attemptNumber = attemptNumber;
-      error63.retriesLeft = retriesLeft;
-      return error63;
-    };
-    var isNetworkError = (errorMessage) => networkErrorMsgs.includes(errorMessage);
-    var pRetry = (input2, options) => new Promise((resolve7, reject) => {
-      options = {
-        onFailedAttempt: () => {
-        },
-        retries: 10,
-        ...options
-      };
-      const operation = retry2.operation(options);
-      operation.attempt(async (attemptNumber) => {
-        try {
-          resolve7(await input2(attemptNumber));
-        } catch (error63) {
-          if (!(error63 instanceof Error)) {
-            reject(new TypeError(`Non-error was thrown: "${error63}". You should only throw errors.`));
-            return;
-          }
-          if (error63 instanceof AbortError) {
-            operation.stop();
-            reject(error63.originalError);
-          } else if (error63 instanceof TypeError && !isNetworkError(error63.message)) {
-            operation.stop();
-            reject(error63);
-          } else {
-            decorateErrorWithCounts(error63, attemptNumber, options);
-            try {
-              await options.onFailedAttempt(error63);
-            } catch (error64) {
-              reject(error64);
-              return;
-            }
-            if (!operation.retry(error63)) {
-              reject(operation.mainError());
-            }
-          }
-        }
-      });
-    });
-    module.exports = pRetry;
-    module.exports.default = pRetry;
-    module.exports.AbortError = AbortError;
-  }
-});
-
-// node_modules/@slack/webhook/package.json
-var require_package = __commonJS({
-  "node_modules/@slack/webhook/package.json"(exports2, module) {
-    module.exports = {
-      name: "@slack/webhook",
-      version: "8.0.2",
-      description: "Official library for using the Slack Platform's Incoming Webhooks",
-      author: "Slack Technologies, LLC",
-      license: "MIT",
-      keywords: [
-        "slack",
-        "request",
-        "client",
-        "http",
-        "api",
-        "proxy"
-      ],
-      main: "dist/index.js",
-      types: "./dist/index.d.ts",
-      files: [
-        "dist/**/*"
-      ],
-      engines: {
-        node: ">= 20",
-        npm: ">=9.6.4"
-      },
-      repository: {
-        type: "git",
-        url: "git+https://github.com/slackapi/node-slack-sdk.git"
-      },
-      homepage: "https://docs.slack.dev/tools/node-slack-sdk/webhook/",
-      publishConfig: {
-        access: "public"
-      },
-      bugs: {
-        url: "https://github.com/slackapi/node-slack-sdk/issues"
-      },
-      scripts: {
-        build: "npm run build:clean && tsc",
-        "build:clean": "shx rm -rf ./dist",
-        docs: "npx typedoc --plugin typedoc-plugin-markdown",
-        prepack: "npm run build",
-        test: "npm run build && node --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination=test-results.xml --import tsx --test src/IncomingWebhook.test.ts src/WebhookTrigger.test.ts src/instrument.test.ts src/retry-policies.test.ts",
-        "test:coverage": "npm run build && node --experimental-test-coverage --test-reporter=spec --test-reporter-destination=stdout --test-reporter=lcov --test-reporter-destination=lcov.info --test-reporter=junit --test-reporter-destination=test-results.xml --import tsx --test src/IncomingWebhook.test.ts src/WebhookTrigger.test.ts src/instrument.test.ts src/retry-policies.test.ts"
-      },
-      dependencies: {
-        "@slack/types": "^3.1.0",
-        "@types/node": ">=20",
-        "@types/retry": "0.12.5",
-        "p-retry": "^4.6.2",
-        retry: "^0.13.1"
-      },
-      devDependencies: {
-        nock: "^14.0.17"
-      }
-    };
-  }
-});
-
-// node_modules/@slack/webhook/dist/instrument.js
-var require_instrument = __commonJS({
-  "node_modules/@slack/webhook/dist/instrument.js"(exports2) {
-    "use strict";
-    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m, k, k2) {
-      if (k2 === void 0) k2 = k;
-      var desc = Object.getOwnPropertyDescriptor(m, k);
-      if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-        desc = { enumerable: true, get: function() {
-          return m[k];
-        } };
-      }
-      Object.defineProperty(o, k2, desc);
-    }) : (function(o, m, k, k2) {
-      if (k2 === void 0) k2 = k;
-      o[k2] = m[k];
-    }));
-    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v) {
-      Object.defineProperty(o, "default", { enumerable: true, value: v });
-    }) : function(o, v) {
-      o["default"] = v;
-    });
-    var __importStar = exports2 && exports2.__importStar || /* @__PURE__ */ (function() {
-      var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function(o2) {
-          var ar = [];
-          for (var k in o2) if (Object.prototype.hasOwnProperty.call(o2, k)) ar[ar.length] = k;
-          return ar;
-        };
-        return ownKeys(o);
-      };
-      return function(mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) {
-          for (var k = ownKeys(mod), i2 = 0; i2 < k.length; i2++) if (k[i2] !== "default") __createBinding(result, mod, k[i2]);
-        }
-        __setModuleDefault(result, mod);
-        return result;
-      };
-    })();
-    Object.defineProperty(exports2, "__esModule", { value: true });
-    exports2.addAppMetadata = addAppMetadata;
-    exports2.getUserAgent = getUserAgent2;
-    var os5 = __importStar(__require("node:os"));
-    var packageJson = require_package();
-    function replaceSlashes(s) {
-      return s.replace("/", ":");
-    }
-    var baseUserAgent = `${replaceSlashes(packageJson.name)}/${packageJson.version} node/${process.version.replace("v", "")} ${os5.platform()}/${os5.release()}`;
-    var appMetadata = {};
-    function addAppMetadata({ name, version: version2 }) {
-      appMetadata[replaceSlashes(name)] = version2;
-    }
-    function getUserAgent2() {
-      const appIdentifier = Object.entries(appMetadata).map(([name, version2]) => `${name}/${version2}`).join(" ");
-      return (appIdentifier.length > 0 ? `${appIdentifier} ` : "") + baseUserAgent;
-    }
-  }
-});
-
-// node_modules/@slack/webhook/dist/IncomingWebhook.js
-var require_IncomingWebhook = __commonJS({
-  "node_modules/@slack/webhook/dist/IncomingWebhook.js"(exports2) {
-    "use strict";
-    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m, k, k2) {
-      if (k2 === void 0) k2 = k;
-      var desc = Object.getOwnPropertyDescriptor(m, k);
-      if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-        desc = { enumerable: true, get: function() {
-          return m[k];
-        } };
-      }
-      Object.defineProperty(o, k2, desc);
-    }) : (function(o, m, k, k2) {
-      if (k2 === void 0) k2 = k;
-      o[k2] = m[k];
-    }));
-    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v) {
-      Object.defineProperty(o, "default", { enumerable: true, value: v });
-    }) : function(o, v) {
-      o["default"] = v;
-    });
-    var __importStar = exports2 && exports2.__importStar || /* @__PURE__ */ (function() {
-      var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function(o2) {
-          var ar = [];
-          for (var k in o2) if (Object.prototype.hasOwnProperty.call(o2, k)) ar[ar.length] = k;
-          return ar;
-        };
-        return ownKeys(o);
-      };
-      return function(mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) {
-          for (var k = ownKeys(mod), i2 = 0; i2 < k.length; i2++) if (k[i2] !== "default") __createBinding(result, mod, k[i2]);
-        }
-        __setModuleDefault(result, mod);
-        return result;
-      };
-    })();
-    Object.defineProperty(exports2, "__esModule", { value: true });
-    exports2.IncomingWebhook = void 0;
-    var p_retry_1 = __importStar(require_p_retry());
-    var errors_1 = require_errors3();
-    var instrument_1 = require_instrument();
-    var IncomingWebhook2 = class {
-      /**
-       * The webhook URL
-       */
-      url;
-      /**
-       * Default arguments for posting messages with this webhook
-       */
-      defaults;
-      /**
-       * The fetch function used for HTTP requests
-       */
-      fetchFn;
-      /**
-       * Request timeout in milliseconds
-       */
-      timeout;
-      /**
-       * Default headers sent with every request
-       */
-      headers;
-      /**
-       * Retry policy applied to each send. Defaults to no retries.
-       */
-      retryConfig;
-      constructor(url2, defaults = {
-        timeout: 0
-      }) {
-        if (url2 === void 0) {
-          throw new Error("Incoming webhook URL is required");
-        }
-        this.url = url2;
-        this.fetchFn = defaults.fetch ?? globalThis.fetch;
-        this.timeout = defaults.timeout ?? 0;
-        this.retryConfig = defaults.retryConfig ?? { retries: 0 };
-        this.headers = {
-          "User-Agent": (0, instrument_1.getUserAgent)()
-        };
-        const { fetch: _fetch, timeout: _timeout, retryConfig: _retryConfig, ...messageDefaults } = defaults;
-        this.defaults = messageDefaults;
-      }
-      /**
-       * Send a notification to a conversation
-       * @param message - the message (a simple string, or an object describing the message)
-       */
-      async send(message) {
-        let payload = { ...this.defaults };
-        if (typeof message === "string") {
-          payload.text = message;
-        } else {
-          payload = Object.assign(payload, message);
-        }
-        return (0, p_retry_1.default)(async () => {
-          const signal = this.timeout > 0 ? AbortSignal.timeout(this.timeout) : void 0;
-          try {
-            const response = await this.fetchFn(this.url, {
-              method: "POST",
-              headers: {
-                ...this.headers,
-                "Content-Type": "application/json"
-              },
-              body: JSON.stringify(payload),
-              redirect: "error",
-              signal
-            });
-            if (!response.ok) {
-              const body = await response.text();
-              const httpError = new errors_1.IncomingWebhookHTTPError(response.status, response.statusText, body);
-              throw response.status >= 500 ? httpError : new p_retry_1.AbortError(httpError);
-            }
-            return await this.buildResult(response);
-          } catch (error63) {
-            if (error63 instanceof p_retry_1.AbortError || error63 instanceof errors_1.SlackWebhookError) {
-              throw error63;
-            }
-            throw new errors_1.IncomingWebhookRequestError(error63 instanceof Error ? error63 : new Error(String(error63)));
-          }
-        }, this.retryConfig);
-      }
-      /**
-       * Processes an HTTP response into an IncomingWebhookResult.
-       */
-      async buildResult(response) {
-        return {
-          text: await response.text()
-        };
-      }
-    };
-    exports2.IncomingWebhook = IncomingWebhook2;
-  }
-});
-
-// node_modules/@slack/webhook/dist/retry-policies.js
-var require_retry_policies = __commonJS({
-  "node_modules/@slack/webhook/dist/retry-policies.js"(exports2) {
-    "use strict";
-    Object.defineProperty(exports2, "__esModule", { value: true });
-    exports2.rapidRetryPolicy = exports2.fiveRetriesInFiveMinutes = exports2.tenRetriesInAboutThirtyMinutes = void 0;
-    exports2.tenRetriesInAboutThirtyMinutes = {
-      retries: 10,
-      factor: 1.96821,
-      randomize: true
-    };
-    exports2.fiveRetriesInFiveMinutes = {
-      retries: 5,
-      factor: 3.86
-    };
-    exports2.rapidRetryPolicy = {
-      minTimeout: 0,
-      maxTimeout: 1
-    };
-    var policies = {
-      tenRetriesInAboutThirtyMinutes: exports2.tenRetriesInAboutThirtyMinutes,
-      fiveRetriesInFiveMinutes: exports2.fiveRetriesInFiveMinutes,
-      rapidRetryPolicy: exports2.rapidRetryPolicy
-    };
-    exports2.default = policies;
-  }
-});
-
-// node_modules/@slack/webhook/dist/WebhookTrigger.js
-var require_WebhookTrigger = __commonJS({
-  "node_modules/@slack/webhook/dist/WebhookTrigger.js"(exports2) {
-    "use strict";
-    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m, k, k2) {
-      if (k2 === void 0) k2 = k;
-      var desc = Object.getOwnPropertyDescriptor(m, k);
-      if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-        desc = { enumerable: true, get: function() {
-          return m[k];
-        } };
-      }
-      Object.defineProperty(o, k2, desc);
-    }) : (function(o, m, k, k2) {
-      if (k2 === void 0) k2 = k;
-      o[k2] = m[k];
-    }));
-    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v) {
-      Object.defineProperty(o, "default", { enumerable: true, value: v });
-    }) : function(o, v) {
-      o["default"] = v;
-    });
-    var __importStar = exports2 && exports2.__importStar || /* @__PURE__ */ (function() {
-      var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function(o2) {
-          var ar = [];
-          for (var k in o2) if (Object.prototype.hasOwnProperty.call(o2, k)) ar[ar.length] = k;
-          return ar;
-        };
-        return ownKeys(o);
-      };
-      return function(mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) {
-          for (var k = ownKeys(mod), i2 = 0; i2 < k.length; i2++) if (k[i2] !== "default") __createBinding(result, mod, k[i2]);
-        }
-        __setModuleDefault(result, mod);
-        return result;
-      };
-    })();
-    Object.defineProperty(exports2, "__esModule", { value: true });
-    exports2.WebhookTrigger = void 0;
-    var p_retry_1 = __importStar(require_p_retry());
-    var errors_1 = require_errors3();
-    var instrument_1 = require_instrument();
-    var WebhookTrigger = class {
-      /**
-       * The webhook trigger URL
-       */
-      url;
-      /**
-       * The fetch function used for HTTP requests
-       */
-      fetchFn;
-      /**
-       * Request timeout in milliseconds
-       */
-      timeout;
-      /**
-       * Default headers sent with every request
-       */
-      headers;
-      /**
-       * Retry policy applied to each send. Defaults to no retries.
-       */
-      retryConfig;
-      constructor(url2, defaults = {
-        timeout: 0
-      }) {
-        if (!url2) {
-          throw new Error("Webhook trigger URL is required");
-        }
-        this.url = url2;
-        this.fetchFn = defaults.fetch ?? globalThis.fetch;
-        this.timeout = defaults.timeout ?? 0;
-        this.retryConfig = defaults.retryConfig ?? { retries: 0 };
-        this.headers = {
-          "User-Agent": (0, instrument_1.getUserAgent)()
-        };
-      }
-      /**
-       * Send a payload to the webhook trigger
-       * @param payload - arbitrary key-value data to send to the trigger
-       */
-      async send(payload = {}) {
-        return (0, p_retry_1.default)(async () => {
-          const signal = this.timeout > 0 ? AbortSignal.timeout(this.timeout) : void 0;
-          try {
-            const response = await this.fetchFn(this.url, {
-              method: "POST",
-              headers: {
-                ...this.headers,
-                "Content-Type": "application/json"
-              },
-              body: JSON.stringify(payload),
-              redirect: "error",
-              signal
-            });
-            if (!response.ok) {
-              const body = await response.text();
-              const httpError = new errors_1.WebhookTriggerHTTPError(response.status, response.statusText, body);
-              throw response.status >= 500 ? httpError : new p_retry_1.AbortError(httpError);
-            }
-            return await this.buildResult(response);
-          } catch (error63) {
-            if (error63 instanceof p_retry_1.AbortError || error63 instanceof errors_1.SlackWebhookError) {
-              throw error63;
-            }
-            throw new errors_1.WebhookTriggerRequestError(error63 instanceof Error ? error63 : new Error(String(error63)));
-          }
-        }, this.retryConfig);
-      }
-      async buildResult(response) {
-        const text2 = await response.text();
-        try {
-          if (!text2) {
-            return { ok: true };
-          }
-          return JSON.parse(text2);
-        } catch {
-          return { ok: true };
-        }
-      }
-    };
-    exports2.WebhookTrigger = WebhookTrigger;
-  }
-});
-
-// node_modules/@slack/webhook/dist/index.js
-var require_dist2 = __commonJS({
-  "node_modules/@slack/webhook/dist/index.js"(exports2) {
-    "use strict";
-    var __importDefault = exports2 && exports2.__importDefault || function(mod) {
-      return mod && mod.__esModule ? mod : { "default": mod };
-    };
-    Object.defineProperty(exports2, "__esModule", { value: true });
-    exports2.WebhookTrigger = exports2.retryPolicies = exports2.addAppMetadata = exports2.IncomingWebhook = exports2.WebhookTriggerRequestError = exports2.WebhookTriggerHTTPError = exports2.SlackWebhookError = exports2.IncomingWebhookRequestError = exports2.IncomingWebhookHTTPError = exports2.ErrorCode = void 0;
-    var errors_1 = require_errors3();
-    Object.defineProperty(exports2, "ErrorCode", { enumerable: true, get: function() {
-      return errors_1.ErrorCode;
-    } });
-    Object.defineProperty(exports2, "IncomingWebhookHTTPError", { enumerable: true, get: function() {
-      return errors_1.IncomingWebhookHTTPError;
-    } });
-    Object.defineProperty(exports2, "IncomingWebhookRequestError", { enumerable: true, get: function() {
-      return errors_1.IncomingWebhookRequestError;
-    } });
-    Object.defineProperty(exports2, "SlackWebhookError", { enumerable: true, get: function() {
-      return errors_1.SlackWebhookError;
-    } });
-    Object.defineProperty(exports2, "WebhookTriggerHTTPError", { enumerable: true, get: function() {
-      return errors_1.WebhookTriggerHTTPError;
-    } });
-    Object.defineProperty(exports2, "WebhookTriggerRequestError", { enumerable: true, get: function() {
-      return errors_1.WebhookTriggerRequestError;
-    } });
-    var IncomingWebhook_1 = require_IncomingWebhook();
-    Object.defineProperty(exports2, "IncomingWebhook", { enumerable: true, get: function() {
-      return IncomingWebhook_1.IncomingWebhook;
-    } });
-    var instrument_1 = require_instrument();
-    Object.defineProperty(exports2, "addAppMetadata", { enumerable: true, get: function() {
-      return instrument_1.addAppMetadata;
-    } });
-    var retry_policies_1 = require_retry_policies();
-    Object.defineProperty(exports2, "retryPolicies", { enumerable: true, get: function() {
-      return __importDefault(retry_policies_1).default;
-    } });
-    var WebhookTrigger_1 = require_WebhookTrigger();
-    Object.defineProperty(exports2, "WebhookTrigger", { enumerable: true, get: function() {
-      return WebhookTrigger_1.WebhookTrigger;
-    } });
-  }
-});
-
 // node_modules/shell-quote/quote.js
 var require_quote = __commonJS({
   "node_modules/shell-quote/quote.js"(exports2, module) {
@@ -52677,9 +51842,6 @@ function resolveConfig(opts) {
   return configFile ? { config: check2.data, warnings, configFile } : { config: check2.data, warnings };
 }
 
-// src/notify/send.ts
-var import_webhook = __toESM(require_dist2(), 1);
-
 // src/analysis/intervals.ts
 function lnGamma(x2) {
   const g = [
@@ -53252,6 +52414,33 @@ function discordMessage(report, ctx) {
   return { username: "flaky-detector", allowed_mentions: { parse: [] }, embeds: [embed] };
 }
 
+// src/util/retry.ts
+async function retrying(opts, attempt) {
+  let delay = opts.backoffMs;
+  for (let n = 0; ; n++) {
+    const r = await attempt(n);
+    if ("done" in r) return r.done;
+    if (!r.retryable || n >= opts.retries || opts.signal?.aborted) return r.giveUp();
+    const wait = Math.min(r.retryAfterMs ?? delay, opts.maxWaitMs);
+    opts.note?.(r.detail, wait);
+    await r.discard?.();
+    await sleep(wait, opts.signal);
+    delay *= 2;
+  }
+}
+function sleep(ms, signal) {
+  return new Promise((resolve7) => {
+    if (signal?.aborted) return resolve7();
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve7();
+    }
+  });
+}
+
 // src/notify/send.ts
 function validateWebhookUrl(field, value) {
   let u;
@@ -53290,7 +52479,15 @@ async function sendNotifications(report, ctx, targets, opts = {}) {
       opts.note?.(`${target}: not sent: ${detail2}`);
       continue;
     }
-    const outcome = target === "slack" ? await withRetries(target, opts, (signal) => postSlack(url2, slackMessage(report, ctx), signal)) : await withRetries(target, opts, (signal) => postDiscord(url2, discordMessage(report, ctx), signal));
+    const outcome = target === "slack" ? await withRetries(
+      target,
+      opts,
+      (signal) => postWebhook("Slack", url2, slackMessage(report, ctx), signal)
+    ) : await withRetries(
+      target,
+      opts,
+      (signal) => postWebhook("Discord", url2, discordMessage(report, ctx), signal)
+    );
     out.push(outcome);
     opts.note?.(
       outcome.status === "sent" ? `${target}: notification sent` : `warning: ${target} notification not sent: ${outcome.detail}`
@@ -53299,20 +52496,25 @@ async function sendNotifications(report, ctx, targets, opts = {}) {
   return out;
 }
 async function withRetries(target, opts, post) {
-  const retries = opts.retries ?? 4;
-  let delay = opts.backoffMs ?? 1e3;
-  for (let attempt = 0; ; attempt++) {
-    const answer = await post(opts.signal);
-    if (answer.ok) return { target, status: "sent", requests: attempt + 1, detail: "sent" };
-    const retryable = answer.status === null || answer.status === 429 || answer.status >= 500;
-    if (!retryable || attempt >= retries || opts.signal?.aborted) {
-      return { target, status: "failed", requests: attempt + 1, detail: answer.detail };
+  return retrying(
+    {
+      retries: opts.retries ?? 4,
+      backoffMs: opts.backoffMs ?? 1e3,
+      maxWaitMs: opts.maxWaitMs ?? 6e4,
+      signal: opts.signal,
+      note: (detail2, wait) => opts.note?.(`${target}: ${detail2}; retrying in ${Math.round(wait / 100) / 10} s`)
+    },
+    async (n) => {
+      const answer = await post(opts.signal);
+      if (answer.ok) return { done: { target, status: "sent", requests: n + 1, detail: "sent" } };
+      return {
+        retryable: answer.status === null || answer.status === 429 || answer.status >= 500,
+        retryAfterMs: answer.retryAfterMs,
+        detail: answer.detail,
+        giveUp: () => ({ target, status: "failed", requests: n + 1, detail: answer.detail })
+      };
     }
-    const wait = Math.min(answer.retryAfterMs ?? delay, opts.maxWaitMs ?? 6e4);
-    opts.note?.(`${target}: ${answer.detail}; retrying in ${Math.round(wait / 100) / 10} s`);
-    await new Promise((r) => setTimeout(r, wait));
-    delay *= 2;
-  }
+  );
 }
 function retryAfterOf(res) {
   const v = Number(res.headers.get("retry-after"));
@@ -53322,33 +52524,7 @@ function networkCause(e) {
   const cause = e.cause;
   return cause?.code ?? e.name ?? "network error";
 }
-async function postSlack(url2, body, signal) {
-  let retryAfterMs = null;
-  const hook2 = new import_webhook.IncomingWebhook(url2, {
-    timeout: 15e3,
-    retryConfig: { retries: 0 },
-    fetch: async (input2, init) => {
-      const res = await fetch(input2, { ...init, ...signal ? { signal } : {} });
-      retryAfterMs = retryAfterOf(res);
-      return res;
-    }
-  });
-  try {
-    await hook2.send(body);
-    return { ok: true };
-  } catch (e) {
-    if (e instanceof import_webhook.IncomingWebhookHTTPError) {
-      return {
-        ok: false,
-        status: e.statusCode,
-        retryAfterMs,
-        detail: `Slack answered HTTP ${e.statusCode}${e.body ? ` (${String(e.body).slice(0, 200)})` : ""}`
-      };
-    }
-    return { ok: false, status: null, retryAfterMs: null, detail: `cannot reach Slack: ${networkCause(e)}` };
-  }
-}
-async function postDiscord(url2, body, signal) {
+async function postWebhook(service, url2, body, signal) {
   let res;
   try {
     res = await fetch(url2, {
@@ -53363,7 +52539,7 @@ async function postDiscord(url2, body, signal) {
       ok: false,
       status: null,
       retryAfterMs: null,
-      detail: `cannot reach Discord: ${networkCause(e)}`
+      detail: `cannot reach ${service}: ${networkCause(e)}`
     };
   }
   if (res.ok) {
@@ -53380,7 +52556,7 @@ async function postDiscord(url2, body, signal) {
     ok: false,
     status: res.status,
     retryAfterMs,
-    detail: `Discord answered HTTP ${res.status}${text2 ? ` (${text2.slice(0, 200)})` : ""}`
+    detail: `${service} answered HTTP ${res.status}${text2 ? ` (${text2.slice(0, 200)})` : ""}`
   };
 }
 function safeJson(text2) {
@@ -62094,46 +61270,55 @@ var Http = class {
   }
   /** One request with retries; resolves only with a 2xx response. */
   async raw(method, path, body, headers = {}) {
-    const retries = this.opts.retries ?? 6;
-    let delay = this.opts.backoffMs ?? 500;
-    for (let attempt = 0; ; attempt++) {
-      let res;
-      try {
-        res = await fetch(`${this.base}${path}`, {
-          method,
-          headers: {
-            ...headers,
-            ...body !== void 0 ? { "content-type": "application/json" } : {},
-            ...this.opts.apiKey ? { authorization: this.opts.auth === "bare" ? this.opts.apiKey : `Bearer ${this.opts.apiKey}` } : {}
-          },
-          ...body !== void 0 ? { body: JSON.stringify(body) } : {},
-          ...this.opts.signal ? { signal: this.opts.signal } : {}
-        });
-      } catch (e) {
-        if (this.opts.signal?.aborted) throw e;
-        if (attempt >= retries) {
-          throw new InfraError("E_SERVER_UNREACHABLE", `cannot reach ${this.base}: ${causeOf(e)}`);
+    return retrying(
+      {
+        retries: this.opts.retries ?? 6,
+        backoffMs: this.opts.backoffMs ?? 500,
+        maxWaitMs: 3e5,
+        signal: this.opts.signal,
+        note: (detail2, wait) => this.opts.note?.(`${method} ${path}: ${detail2}; retrying in ${Math.round(wait / 100) / 10} s`)
+      },
+      async () => {
+        let res;
+        try {
+          res = await fetch(`${this.base}${path}`, {
+            method,
+            headers: {
+              ...headers,
+              ...body !== void 0 ? { "content-type": "application/json" } : {},
+              ...this.opts.apiKey ? {
+                authorization: this.opts.auth === "bare" ? this.opts.apiKey : `Bearer ${this.opts.apiKey}`
+              } : {}
+            },
+            ...body !== void 0 ? { body: JSON.stringify(body) } : {},
+            ...this.opts.signal ? { signal: this.opts.signal } : {}
+          });
+        } catch (e) {
+          if (this.opts.signal?.aborted) throw e;
+          return {
+            retryable: true,
+            retryAfterMs: null,
+            detail: causeOf(e),
+            giveUp: () => {
+              throw new InfraError("E_SERVER_UNREACHABLE", `cannot reach ${this.base}: ${causeOf(e)}`);
+            }
+          };
         }
-        this.opts.note?.(`${method} ${path}: ${causeOf(e)}; retrying in ${Math.round(delay / 100) / 10} s`);
-        await sleep(delay, this.opts.signal);
-        delay *= 2;
-        continue;
-      }
-      if (res.ok) return res;
-      const retryable = res.status === 429 || res.status >= 500;
-      if (retryable && attempt < retries) {
+        if (res.ok) return { done: res };
         const after = Number(res.headers.get("retry-after"));
-        const wait = Number.isFinite(after) && after > 0 ? Math.min(after * 1e3, 3e5) : delay;
-        this.opts.note?.(
-          `${method} ${path}: HTTP ${res.status}; retrying in ${Math.round(wait / 100) / 10} s`
-        );
-        await res.body?.cancel();
-        await sleep(wait, this.opts.signal);
-        delay *= 2;
-        continue;
+        return {
+          retryable: res.status === 429 || res.status >= 500,
+          retryAfterMs: Number.isFinite(after) && after > 0 ? after * 1e3 : null,
+          detail: `HTTP ${res.status}`,
+          giveUp: async () => {
+            throw await answerError(res, method, path, this.base, this.opts.keyHint);
+          },
+          discard: async () => {
+            await res.body?.cancel();
+          }
+        };
       }
-      throw await answerError(res, method, path, this.base, this.opts.keyHint);
-    }
+    );
   }
 };
 async function answerError(res, method, path, base, keyHint = "pass the server's key in FLAKY_DETECTOR_API_KEY (or --api-key)") {
@@ -62163,18 +61348,6 @@ async function answerError(res, method, path, base, keyHint = "pass the server's
 function causeOf(e) {
   const cause = e.cause;
   return cause?.code ?? cause?.message ?? e.message;
-}
-function sleep(ms, signal) {
-  return new Promise((resolve7) => {
-    if (signal?.aborted) return resolve7();
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve7();
-    }
-  });
 }
 
 // src/remote/shard-result.ts

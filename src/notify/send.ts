@@ -1,10 +1,10 @@
-import { IncomingWebhook, IncomingWebhookHTTPError } from "@slack/webhook";
 import { severityAtLeast } from "../analysis/classify.js";
 import type { Report } from "../analysis/report.js";
 import type { Severity } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { discordMessage, slackMessage } from "../reporters/chat.js";
 import type { RunContext } from "../reporters/github.js";
+import { retrying } from "../util/retry.js";
 
 /**
  * Slack and Discord notifications. A notification is a courtesy: it is sent only at or above
@@ -86,8 +86,12 @@ export async function sendNotifications(
     }
     const outcome =
       target === "slack"
-        ? await withRetries(target, opts, (signal) => postSlack(url, slackMessage(report, ctx), signal))
-        : await withRetries(target, opts, (signal) => postDiscord(url, discordMessage(report, ctx), signal));
+        ? await withRetries(target, opts, (signal) =>
+            postWebhook("Slack", url, slackMessage(report, ctx), signal),
+          )
+        : await withRetries(target, opts, (signal) =>
+            postWebhook("Discord", url, discordMessage(report, ctx), signal),
+          );
     out.push(outcome);
     opts.note?.(
       outcome.status === "sent"
@@ -108,20 +112,26 @@ async function withRetries(
   opts: NotifyOptions,
   post: (signal: AbortSignal | undefined) => Promise<Answer>,
 ): Promise<NotifyOutcome> {
-  const retries = opts.retries ?? 4;
-  let delay = opts.backoffMs ?? 1000;
-  for (let attempt = 0; ; attempt++) {
-    const answer = await post(opts.signal);
-    if (answer.ok) return { target, status: "sent", requests: attempt + 1, detail: "sent" };
-    const retryable = answer.status === null || answer.status === 429 || answer.status >= 500;
-    if (!retryable || attempt >= retries || opts.signal?.aborted) {
-      return { target, status: "failed", requests: attempt + 1, detail: answer.detail };
-    }
-    const wait = Math.min(answer.retryAfterMs ?? delay, opts.maxWaitMs ?? 60_000);
-    opts.note?.(`${target}: ${answer.detail}; retrying in ${Math.round(wait / 100) / 10} s`);
-    await new Promise((r) => setTimeout(r, wait));
-    delay *= 2;
-  }
+  return retrying<NotifyOutcome>(
+    {
+      retries: opts.retries ?? 4,
+      backoffMs: opts.backoffMs ?? 1000,
+      maxWaitMs: opts.maxWaitMs ?? 60_000,
+      signal: opts.signal,
+      note: (detail, wait) =>
+        opts.note?.(`${target}: ${detail}; retrying in ${Math.round(wait / 100) / 10} s`),
+    },
+    async (n) => {
+      const answer = await post(opts.signal);
+      if (answer.ok) return { done: { target, status: "sent", requests: n + 1, detail: "sent" } };
+      return {
+        retryable: answer.status === null || answer.status === 429 || answer.status >= 500,
+        retryAfterMs: answer.retryAfterMs,
+        detail: answer.detail,
+        giveUp: () => ({ target, status: "failed", requests: n + 1, detail: answer.detail }),
+      };
+    },
+  );
 }
 
 function retryAfterOf(res: Response): number | null {
@@ -134,36 +144,13 @@ function networkCause(e: unknown): string {
   return cause?.code ?? (e as Error).name ?? "network error";
 }
 
-async function postSlack(url: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Answer> {
-  // @slack/webhook's own retries do not read Retry-After (and give up at once on 429): it makes one
-  // request, and our loop decides, using the header this fetch remembers.
-  let retryAfterMs: number | null = null;
-  const hook = new IncomingWebhook(url, {
-    timeout: 15_000,
-    retryConfig: { retries: 0 },
-    fetch: async (input, init) => {
-      const res = await fetch(input, { ...init, ...(signal ? { signal } : {}) });
-      retryAfterMs = retryAfterOf(res);
-      return res;
-    },
-  });
-  try {
-    await hook.send(body);
-    return { ok: true };
-  } catch (e) {
-    if (e instanceof IncomingWebhookHTTPError) {
-      return {
-        ok: false,
-        status: e.statusCode,
-        retryAfterMs,
-        detail: `Slack answered HTTP ${e.statusCode}${e.body ? ` (${String(e.body).slice(0, 200)})` : ""}`,
-      };
-    }
-    return { ok: false, status: null, retryAfterMs: null, detail: `cannot reach Slack: ${networkCause(e)}` };
-  }
-}
-
-async function postDiscord(
+/**
+ * One POST of a JSON message to a Slack or Discord webhook. Plain fetch for both: the retry loop
+ * above needs each answer's status and Retry-After, which @slack/webhook's own retries (that did
+ * not read Retry-After) hid — with them switched off it added nothing but a dependency.
+ */
+async function postWebhook(
+  service: "Slack" | "Discord",
   url: string,
   body: Record<string, unknown>,
   signal?: AbortSignal,
@@ -182,7 +169,7 @@ async function postDiscord(
       ok: false,
       status: null,
       retryAfterMs: null,
-      detail: `cannot reach Discord: ${networkCause(e)}`,
+      detail: `cannot reach ${service}: ${networkCause(e)}`,
     };
   }
   if (res.ok) {
@@ -192,7 +179,7 @@ async function postDiscord(
   const text = await res.text().catch(() => "");
   let retryAfterMs = retryAfterOf(res);
   if (retryAfterMs === null && res.status === 429) {
-    // Discord also puts the wait in the JSON body, in seconds.
+    // Discord also puts the wait in the JSON body, in seconds (Slack sends the header).
     const seconds = Number((safeJson(text) as { retry_after?: unknown } | null)?.retry_after);
     if (Number.isFinite(seconds) && seconds >= 0) retryAfterMs = seconds * 1000;
   }
@@ -200,7 +187,7 @@ async function postDiscord(
     ok: false,
     status: res.status,
     retryAfterMs,
-    detail: `Discord answered HTTP ${res.status}${text ? ` (${text.slice(0, 200)})` : ""}`,
+    detail: `${service} answered HTTP ${res.status}${text ? ` (${text.slice(0, 200)})` : ""}`,
   };
 }
 

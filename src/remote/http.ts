@@ -1,4 +1,5 @@
 import { InfraError, UsageError } from "../errors.js";
+import { retrying, sleep } from "../util/retry.js";
 
 /**
  * JSON over HTTP for the job APIs we call (our server, RunPod's endpoint API): every request is
@@ -37,48 +38,59 @@ export class Http {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<Response> {
-    const retries = this.opts.retries ?? 6;
-    let delay = this.opts.backoffMs ?? 500;
-    for (let attempt = 0; ; attempt++) {
-      let res: Response;
-      try {
-        res = await fetch(`${this.base}${path}`, {
-          method,
-          headers: {
-            ...headers,
-            ...(body !== undefined ? { "content-type": "application/json" } : {}),
-            ...(this.opts.apiKey
-              ? { authorization: this.opts.auth === "bare" ? this.opts.apiKey : `Bearer ${this.opts.apiKey}` }
-              : {}),
-          },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-          ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-        });
-      } catch (e) {
-        if (this.opts.signal?.aborted) throw e;
-        if (attempt >= retries) {
-          throw new InfraError("E_SERVER_UNREACHABLE", `cannot reach ${this.base}: ${causeOf(e)}`);
+    return retrying<Response>(
+      {
+        retries: this.opts.retries ?? 6,
+        backoffMs: this.opts.backoffMs ?? 500,
+        maxWaitMs: 300_000,
+        signal: this.opts.signal,
+        note: (detail, wait) =>
+          this.opts.note?.(`${method} ${path}: ${detail}; retrying in ${Math.round(wait / 100) / 10} s`),
+      },
+      async () => {
+        let res: Response;
+        try {
+          res = await fetch(`${this.base}${path}`, {
+            method,
+            headers: {
+              ...headers,
+              ...(body !== undefined ? { "content-type": "application/json" } : {}),
+              ...(this.opts.apiKey
+                ? {
+                    authorization:
+                      this.opts.auth === "bare" ? this.opts.apiKey : `Bearer ${this.opts.apiKey}`,
+                  }
+                : {}),
+            },
+            ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+            ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+          });
+        } catch (e) {
+          if (this.opts.signal?.aborted) throw e;
+          return {
+            retryable: true,
+            retryAfterMs: null,
+            detail: causeOf(e),
+            giveUp: () => {
+              throw new InfraError("E_SERVER_UNREACHABLE", `cannot reach ${this.base}: ${causeOf(e)}`);
+            },
+          };
         }
-        this.opts.note?.(`${method} ${path}: ${causeOf(e)}; retrying in ${Math.round(delay / 100) / 10} s`);
-        await sleep(delay, this.opts.signal);
-        delay *= 2;
-        continue;
-      }
-      if (res.ok) return res;
-      const retryable = res.status === 429 || res.status >= 500;
-      if (retryable && attempt < retries) {
+        if (res.ok) return { done: res };
         const after = Number(res.headers.get("retry-after"));
-        const wait = Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 300_000) : delay;
-        this.opts.note?.(
-          `${method} ${path}: HTTP ${res.status}; retrying in ${Math.round(wait / 100) / 10} s`,
-        );
-        await res.body?.cancel();
-        await sleep(wait, this.opts.signal);
-        delay *= 2;
-        continue;
-      }
-      throw await answerError(res, method, path, this.base, this.opts.keyHint);
-    }
+        return {
+          retryable: res.status === 429 || res.status >= 500,
+          retryAfterMs: Number.isFinite(after) && after > 0 ? after * 1000 : null,
+          detail: `HTTP ${res.status}`,
+          giveUp: async () => {
+            throw await answerError(res, method, path, this.base, this.opts.keyHint);
+          },
+          discard: async () => {
+            await res.body?.cancel();
+          },
+        };
+      },
+    );
   }
 }
 
@@ -120,15 +132,4 @@ export function causeOf(e: unknown): string {
   return cause?.code ?? cause?.message ?? (e as Error).message;
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
+export { sleep };
