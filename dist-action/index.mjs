@@ -51458,7 +51458,7 @@ var configSchema = external_exports.strictObject({
   ignore_patterns: external_exports.array(external_exports.string().min(1)).describe("Globs on test ids removed from verdicts and listed as ignored."),
   severity_thresholds: severityThresholdsSchema.describe("Failure-rate bands for severities."),
   event_reporters: external_exports.boolean().describe(
-    "Load our per-test event reporters (pytest plugin, mocha root hook) so a test that kills its process is named; turn off if a suite conflicts with them."
+    "Load our per-test event reporters (pytest plugin, mocha root hook, jest and vitest reporters, node:test hooks) so a test that kills its process or worker is named; turn off if a suite conflicts with them."
   ),
   auto_install_dependencies: external_exports.boolean().describe("Install dependencies (npm/pnpm/yarn, pip, go, cargo) in a workspace the tool owns."),
   install_timeout: seconds().describe(

@@ -81,7 +81,7 @@ export const configSchema = z.strictObject({
   event_reporters: z
     .boolean()
     .describe(
-      "Load our per-test event reporters (pytest plugin, mocha root hook) so a test that kills its process is named; turn off if a suite conflicts with them.",
+      "Load our per-test event reporters (pytest plugin, mocha root hook, jest and vitest reporters, node:test hooks) so a test that kills its process or worker is named; turn off if a suite conflicts with them.",
     ),
   auto_install_dependencies: z
     .boolean()
