@@ -113,7 +113,8 @@ export function createProgress(opts: ProgressOptions): Progress {
 export function findings(last: { failures: number; tests?: TestsSoFar }): string {
   const t = last.tests;
   if (!t || t.tests === 0) return `${last.failures} failed`;
-  return `${t.tests} test${t.tests === 1 ? "" : "s"}: ${t.flaky} flaky, ${t.failing} failing so far`;
+  // Not verdict words: so far is not a verdict (a test may only have timed out).
+  return `${t.tests} test${t.tests === 1 ? "" : "s"}: ${t.flaky} failed some runs, ${t.failing} failed every run so far`;
 }
 
 export function describeStop(reason: string): string {

@@ -1,10 +1,19 @@
 import { randomUUID } from "node:crypto";
-import { closeSync, createWriteStream, fstatSync, ftruncateSync, openSync, readSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import {
+  closeSync,
+  createWriteStream,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  rmSync,
+} from "node:fs";
 import { join } from "node:path";
 import { cleanText } from "./clean-text.js";
 import { MaskingWriter } from "./masking-writer.js";
 import type { Masker } from "./secrets.js";
+import { createOwnedDir, removeOwnedDir } from "./temp-dirs.js";
 
 /**
  * A program's output written straight to a file the program holds as its stdout and stderr, read
@@ -37,12 +46,11 @@ export class OutputCapture {
     private readonly headBytes: number,
     private readonly tailBytes: number,
     private readonly trimAt: number,
-    dir = tmpdir(),
+    dir = captureDir(),
   ) {
-    this.path = join(dir, `flaky-detector-output-${randomUUID()}.log`);
+    this.path = join(dir, `${randomUUID()}.log`);
     this.fd = openSync(this.path, "a+");
     live.add(this.path);
-    installExitHook();
   }
 
   /** Once past the bound: keep the first head bytes and the latest tail, then start the file over. */
@@ -158,13 +166,21 @@ export function headTailText(part: HeadTail, mask: (piece: string) => string = (
   return `${mask(cleanText(head))}\n[… ${omitted} bytes of output omitted …]\n${mask(cleanText(tail))}`;
 }
 
-/** Capture files of programs still running; removed if we exit abruptly. */
+/** Capture files of programs still running. */
 const live = new Set<string>();
-let hooked = false;
-function installExitHook(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on("exit", () => {
+
+/**
+ * One directory per process for capture files, with an owner file (util/temp-dirs.ts): removed
+ * when we exit, and by the next server's sweep if we are killed with -9 mid-attempt.
+ */
+let dirOfProcess: string | undefined;
+function captureDir(): string {
+  if (dirOfProcess !== undefined && existsSync(dirOfProcess)) return dirOfProcess;
+  const dir = createOwnedDir("output");
+  dirOfProcess = dir;
+  process.once("exit", () => {
     for (const path of live) rmSync(path, { force: true });
+    removeOwnedDir(dir);
   });
+  return dir;
 }

@@ -41,6 +41,25 @@ export function sweepStaleTempDirs(root = tmpdir()): string[] {
 }
 
 /**
+ * A temporary directory with its owner file beside it, so that `sweepStaleTempDirs` removes it
+ * if this process is killed with -9 before `removeOwnedDir`.
+ */
+export function createOwnedDir(prefix: string, root = tmpdir()): string {
+  const dir = mkdtempSync(join(root, `${PREFIX}${prefix}-`));
+  try {
+    writeFileSync(dir + OWNER_SUFFIX, SELF);
+  } catch {
+    // Without the marker only a later sweep misses it; the directory itself works.
+  }
+  return dir;
+}
+
+export function removeOwnedDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir + OWNER_SUFFIX, { force: true });
+}
+
+/**
  * Temporary directories of one job. Removed by the pipeline's `finally`; the process `exit` hook is
  * the last resort for paths that never reach it (an uncaught error, a second Ctrl-C).
  */

@@ -394,7 +394,7 @@ describe("flaky-detector run", () => {
     });
   });
 
-  it("shows progress per test (tests seen, flaky and failing so far), elapsed and ETA, not failed attempts", async () => {
+  it("shows progress per test (tests seen, how many failed some runs and every run), elapsed and ETA, not failed attempts", async () => {
     const p = join(dir.path, "progress");
     mkdirSync(p);
     writeFileSync(
@@ -414,7 +414,7 @@ describe("flaky-detector run", () => {
     expect(r.code, r.stderr).toBe(0);
     // Every attempt failed (one test is broken); the line says what that means per test.
     expect(r.stderr).toMatch(
-      /progress: 6\/6 attempts, 3 tests: 1 flaky, 1 failing so far, \d+s elapsed, ETA 0s/,
+      /progress: 6\/6 attempts, 3 tests: 1 failed some runs, 1 failed every run so far, \d+s elapsed, ETA 0s/,
     );
     expect(r.stderr).not.toMatch(/6 failed/);
     // A plain command has no tests: its line counts failed attempts.

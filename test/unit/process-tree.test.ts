@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -87,7 +87,6 @@ describe("runTree", () => {
   });
 
   it("keeps stdout and stderr in the order they were written, and leaves no output file behind", async () => {
-    const before = readdirSync(tmpdir()).filter((f) => f.startsWith("flaky-detector-output-")).length;
     const script = [
       'process.stdout.write("1 out\\n");',
       'process.stderr.write("2 err\\n");',
@@ -96,8 +95,17 @@ describe("runTree", () => {
     ].join("");
     const r = await runTree({ ...base, argv: [process.execPath, "-e", script] });
     expect(r.output).toBe("1 out\n2 err\n3 out\n4 err\n");
-    const after = readdirSync(tmpdir()).filter((f) => f.startsWith("flaky-detector-output-")).length;
-    expect(after).toBeLessThanOrEqual(before);
+    // The capture files live in one owned directory per process (swept after a kill -9): empty now.
+    const dirs = readdirSync(tmpdir()).filter(
+      (f) => f.startsWith("flaky-detector-output-") && !f.endsWith(".owner"),
+    );
+    const mine = dirs
+      .map((d) => join(tmpdir(), d))
+      .filter(
+        (d) => existsSync(`${d}.owner`) && readFileSync(`${d}.owner`, "utf8").startsWith(`${process.pid} `),
+      );
+    expect(mine).toHaveLength(1);
+    expect(readdirSync(mine[0] as string)).toEqual([]);
   });
 
   it("trims a program printing without end to its head and latest tail while it runs", async () => {
