@@ -30921,8 +30921,8 @@ var require_light = __commonJS({
 });
 
 // src/action/main.ts
-import { appendFileSync as appendFileSync2, existsSync as existsSync9, mkdirSync as mkdirSync4 } from "node:fs";
-import { tmpdir as tmpdir3 } from "node:os";
+import { appendFileSync as appendFileSync2, existsSync as existsSync10, mkdirSync as mkdirSync4 } from "node:fs";
+import { tmpdir as tmpdir2 } from "node:os";
 import { isAbsolute as isAbsolute8, join as join19, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
@@ -52068,6 +52068,7 @@ function rateText(t, confidence) {
 }
 function notes(t) {
   const out = [];
+  if (t.cause) out.push(`cause: ${t.cause.kind} \u2014 ${t.cause.evidence}`);
   if (t.seedDeterministic === true)
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
   if (t.seedDeterministic === false && !t.orderDependent)
@@ -52075,16 +52076,19 @@ function notes(t) {
       `not decided by the seed (timing, concurrency or unseeded randomness): its failing seed passed on replay; fails about ${pct(t.failureRate)} of runs, so the reproduce line repeats it`
     );
   if (t.polluters && t.polluters.ids.length > 0) {
-    const names = t.polluters.ids.slice(0, 3).join(", ");
-    const more = t.polluters.ids.length > 3 ? ` and ${t.polluters.ids.length - 3} more` : "";
-    out.push(
-      `order-dependent: fails after ${names}${more}; passes alone (the reproduce line runs them in that order)`
-    );
-  } else if (t.orderDependent) {
-    const why = t.polluters?.unresolved ? ` (no polluter isolated: ${t.polluters.unresolved})` : "";
-    out.push(`order-dependent: fails only in shuffled orders${why}`);
+    if (t.cause?.kind !== "order-dependent") {
+      const names = t.polluters.ids.slice(0, 3).join(", ");
+      const more = t.polluters.ids.length > 3 ? ` and ${t.polluters.ids.length - 3} more` : "";
+      out.push(`order-dependent: fails after ${names}${more}; passes alone`);
+    }
+    out.push("the reproduce line runs the polluter, then this test");
+  } else if (t.orderDependent && t.polluters?.unresolved) {
+    out.push(`order-dependent, no polluter isolated: ${t.polluters.unresolved}`);
+  } else if (t.orderDependent && t.cause?.kind !== "order-dependent") {
+    out.push("order-dependent: fails only in shuffled orders");
   }
-  if (t.resourceSensitive === true) out.push("resource-sensitive: failures vanished at parallelism 1");
+  if (t.resourceSensitive === true && t.cause?.kind !== "interference")
+    out.push("resource-sensitive: failures vanished at parallelism 1");
   if (t.timeouts > 0 && t.timeouts === t.failures) out.push("every failure was a timeout");
   if (t.crashes > 0)
     out.push(
@@ -57296,6 +57300,18 @@ var SELF = ownerId() ?? `${process.pid} ?`;
 // src/util/temp-dirs.ts
 var PREFIX = "flaky-detector-";
 var OWNER_SUFFIX = ".owner";
+function createOwnedDir(prefix, root = tmpdir()) {
+  const dir = mkdtempSync(join2(root, `${PREFIX}${prefix}-`));
+  try {
+    writeFileSync(dir + OWNER_SUFFIX, SELF);
+  } catch {
+  }
+  return dir;
+}
+function removeOwnedDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir + OWNER_SUFFIX, { force: true });
+}
 var TempDirs = class {
   constructor(root = tmpdir()) {
     this.root = root;
@@ -57608,8 +57624,16 @@ function killMarked(mark, group) {
 
 // src/util/output-capture.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
-import { closeSync, createWriteStream, fstatSync, ftruncateSync, openSync, readSync, rmSync as rmSync2 } from "node:fs";
-import { tmpdir as tmpdir2 } from "node:os";
+import {
+  closeSync,
+  createWriteStream,
+  existsSync as existsSync3,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  rmSync as rmSync2
+} from "node:fs";
 import { join as join3 } from "node:path";
 
 // src/util/clean-text.ts
@@ -57658,14 +57682,13 @@ var MaskingWriter = class {
 
 // src/util/output-capture.ts
 var OutputCapture = class {
-  constructor(headBytes, tailBytes, trimAt, dir = tmpdir2()) {
+  constructor(headBytes, tailBytes, trimAt, dir = captureDir()) {
     this.headBytes = headBytes;
     this.tailBytes = tailBytes;
     this.trimAt = trimAt;
-    this.path = join3(dir, `flaky-detector-output-${randomUUID2()}.log`);
+    this.path = join3(dir, `${randomUUID2()}.log`);
     this.fd = openSync(this.path, "a+");
     live.add(this.path);
-    installExitHook();
   }
   headBytes;
   tailBytes;
@@ -57765,13 +57788,16 @@ function headTailText(part, mask = (s) => s) {
 ${mask(cleanText(tail2))}`;
 }
 var live = /* @__PURE__ */ new Set();
-var hooked = false;
-function installExitHook() {
-  if (hooked) return;
-  hooked = true;
-  process.on("exit", () => {
+var dirOfProcess;
+function captureDir() {
+  if (dirOfProcess !== void 0 && existsSync3(dirOfProcess)) return dirOfProcess;
+  const dir = createOwnedDir("output");
+  dirOfProcess = dir;
+  process.once("exit", () => {
     for (const path of live) rmSync2(path, { force: true });
+    removeOwnedDir(dir);
   });
+  return dir;
 }
 
 // src/util/secrets.ts
@@ -58687,7 +58713,7 @@ function assertRunnable(program, cwd, pathVar) {
 }
 
 // src/source/acquire.ts
-import { existsSync as existsSync3, statSync as statSync4 } from "node:fs";
+import { existsSync as existsSync4, statSync as statSync4 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/util/copy-tree.ts
@@ -58887,7 +58913,7 @@ async function acquireSource(req, ctx) {
   const spec = parseRepoSpec(req.repo);
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve3(req.cwd, spec.path);
-  if (!existsSync3(path) || !statSync4(path).isDirectory()) {
+  if (!existsSync4(path) || !statSync4(path).isDirectory()) {
     throw new UsageError(
       "E_REPO_NOT_FOUND",
       `--repo: no such directory: ${path} (give an existing directory or a git URL)`
@@ -58959,11 +58985,11 @@ async function headCommit(dir, ctx) {
 }
 
 // src/workspace/install.ts
-import { existsSync as existsSync4 } from "node:fs";
+import { existsSync as existsSync5 } from "node:fs";
 import { join as join8 } from "node:path";
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync4(join8(dir, f));
+  const has = (f) => existsSync5(join8(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -59000,11 +59026,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync4(join8(dir, VENV_DIR, "bin"))) {
+  if (existsSync5(join8(dir, VENV_DIR, "bin"))) {
     bins.push(join8(dir, VENV_DIR, "bin"));
     env.VIRTUAL_ENV = join8(dir, VENV_DIR);
   }
-  if (existsSync4(join8(dir, "node_modules", ".bin"))) bins.push(join8(dir, "node_modules", ".bin"));
+  if (existsSync5(join8(dir, "node_modules", ".bin"))) bins.push(join8(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -59072,7 +59098,7 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync6, readFileSync as readFileSync8 } from "node:fs";
+import { existsSync as existsSync7, readFileSync as readFileSync8 } from "node:fs";
 import { join as join14 } from "node:path";
 
 // src/parsers/cargo-text.ts
@@ -59382,14 +59408,14 @@ function toRelative(file2, rootDir) {
 }
 
 // src/frameworks/plugins.ts
-import { existsSync as existsSync5 } from "node:fs";
+import { existsSync as existsSync6 } from "node:fs";
 import { dirname, join as join9 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 function pluginDir(framework) {
   let dir = dirname(fileURLToPath2(import.meta.url));
   for (let i2 = 0; i2 < 4; i2++) {
     const candidate = join9(dir, "plugins", framework);
-    if (existsSync5(candidate)) return candidate;
+    if (existsSync6(candidate)) return candidate;
     dir = dirname(dir);
   }
   return void 0;
@@ -59883,7 +59909,7 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
 }
 function packageScript(dir, name) {
   const file2 = join14(dir, "package.json");
-  if (!existsSync6(file2)) return void 0;
+  if (!existsSync7(file2)) return void 0;
   try {
     const pkg = JSON.parse(readFileSync8(file2, "utf8"));
     return pkg.scripts?.[name];
@@ -59898,7 +59924,7 @@ function assertShuffleSupported(adapter, shuffle) {
 }
 
 // src/pipeline/list-tests.ts
-import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:fs";
+import { existsSync as existsSync8, readFileSync as readFileSync9 } from "node:fs";
 import { join as join15 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
@@ -59933,7 +59959,7 @@ async function listTests(adapter, argv, opts) {
   }
   let tests;
   try {
-    const fileText = existsSync7(file2) ? readFileSync9(file2, "utf8") : null;
+    const fileText = existsSync8(file2) ? readFileSync9(file2, "utf8") : null;
     tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
@@ -59951,7 +59977,7 @@ async function listTests(adapter, argv, opts) {
 }
 
 // src/pipeline/resolve-tests.ts
-import { existsSync as existsSync8 } from "node:fs";
+import { existsSync as existsSync9 } from "node:fs";
 import { isAbsolute as isAbsolute7, join as join16 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
@@ -60017,7 +60043,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync8(join16(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync9(join16(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -60478,6 +60504,51 @@ async function search(test, before, fails) {
 var import_picomatch4 = __toESM(require_picomatch2(), 1);
 import { randomUUID as randomUUID4 } from "node:crypto";
 import { availableParallelism as availableParallelism2 } from "node:os";
+
+// src/analysis/cause.ts
+function flakeCause(e) {
+  if (e.polluters.length > 0) {
+    const names = e.polluters.slice(0, 3).join(", ");
+    return { kind: "order-dependent", evidence: `fails after ${names}; passes alone` };
+  }
+  if (e.orderDependent && e.shuffle) {
+    return {
+      kind: "order-dependent",
+      evidence: `failed ${e.shuffle.shuffledFailures} of ${e.shuffle.shuffledRuns} shuffled runs and 0 of ${e.shuffle.plainRuns} in the declared order`
+    };
+  }
+  if (e.seedDeterministic === true && e.replays) {
+    return {
+      kind: "seed-deterministic",
+      evidence: `its failing seed failed ${e.replays.failed} of ${e.replays.runs} serial replays; at its ${pct(e.failureRate)} rate, chance alone would do that with probability ${probability(e.failureRate ** e.replays.runs)}`
+    };
+  }
+  if (e.resourceSensitive && e.serial) {
+    return {
+      kind: "interference",
+      evidence: `failed ${e.failures} time(s) at parallelism ${e.parallelism}, never in ${e.serial.runs} serial runs`
+    };
+  }
+  if (e.failures > 0 && e.timeouts === e.failures) {
+    return { kind: "timing", evidence: `every failure (${e.failures}) was a timeout` };
+  }
+  const ruledOut = [];
+  if (e.shuffle) ruledOut.push("not order-dependent (it failed in the declared order too)");
+  if (e.seedDeterministic === false)
+    ruledOut.push("not decided by the seed (its failing seed passed on replay)");
+  if (e.serial && e.serial.failed > 0)
+    ruledOut.push(`not interference (it failed serially too, ${e.serial.failed} of ${e.serial.runs})`);
+  if (ruledOut.length === 0) {
+    return { kind: "unknown", evidence: "no order, seed or parallelism check ran for it" };
+  }
+  return { kind: "random", evidence: ruledOut.join("; ") };
+}
+function probability(p) {
+  if (p >= 0.01) return p.toFixed(2);
+  return p.toExponential(0);
+}
+
+// src/pipeline/report-builder.ts
 var SEED_ALIAS = {
   go: "GO_TEST_SEED",
   jest: "JEST_SEED",
@@ -60635,12 +60706,32 @@ function annotate(r, t, b) {
   }
   const search2 = b.polluters?.find((p) => p.test === t.id);
   const seedDeterministic = replays.length === 0 ? null : replays.every((f) => f.result === "failed");
+  const dependsOnOrder = orderDependent || search2 !== void 0 && search2.polluters.length > 0;
+  const cause = r.verdict === "flaky" ? flakeCause({
+    failureRate: r.failureRate,
+    failures: r.failures,
+    timeouts: r.timeouts,
+    shuffle: b.config.shuffle ? {
+      shuffledRuns: t.shuffled.attempts,
+      shuffledFailures: t.shuffled.failures,
+      plainRuns: t.attempts - t.shuffled.attempts,
+      plainFailures: t.failures - t.shuffled.failures
+    } : null,
+    orderDependent: dependsOnOrder,
+    polluters: search2?.polluters ?? [],
+    replays: replays.length > 0 ? { runs: replays.length, failed: replays.filter((f) => f.result === "failed").length } : null,
+    serial: serial.length > 0 ? { runs: serial.length, failed: serial.filter((f) => f.result === "failed").length } : null,
+    parallelism: b.parallelism,
+    resourceSensitive: resourceSensitive === true,
+    seedDeterministic
+  }) : null;
   return {
     ...r,
+    cause,
     // The seed line would not reproduce a failure the seed does not decide: repeat the test instead.
     ...seedDeterministic === false && r.failureRate > 0 ? { reproduce: repeatLine(b.command, t.id, r.failureRate) } : {},
     seedDeterministic,
-    orderDependent: orderDependent || search2 !== void 0 && search2.polluters.length > 0,
+    orderDependent: dependsOnOrder,
     resourceSensitive,
     ...search2 ? {
       polluters: {
@@ -62014,7 +62105,7 @@ function createProgress(opts) {
 function findings(last) {
   const t = last.tests;
   if (!t || t.tests === 0) return `${last.failures} failed`;
-  return `${t.tests} test${t.tests === 1 ? "" : "s"}: ${t.flaky} flaky, ${t.failing} failing so far`;
+  return `${t.tests} test${t.tests === 1 ? "" : "s"}: ${t.flaky} failed some runs, ${t.failing} failed every run so far`;
 }
 function describeStop(reason) {
   switch (reason) {
@@ -67423,7 +67514,7 @@ async function act(env, signal) {
   const tests = await testsToRerun(inputs, trigger, workspace, gh, env, signal);
   const report = await detectOn(inputs, trigger, config2, command2, tests, workspace, env, signal, warnings);
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join19(env.RUNNER_TEMP || tmpdir3(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join19(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -67530,7 +67621,7 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join19(env.RUNNER_TEMP || tmpdir3(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join19(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
@@ -67647,13 +67738,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute8(file2)) return existsSync9(join19(workspace, file2)) ? file2.split(sep7).join("/") : null;
+  if (!isAbsolute8(file2)) return existsSync10(join19(workspace, file2)) ? file2.split(sep7).join("/") : null;
   const inside = relative7(workspace, file2);
-  if (!inside.startsWith("..") && existsSync9(file2)) return inside.split(sep7).join("/");
+  if (!inside.startsWith("..") && existsSync10(file2)) return inside.split(sep7).join("/");
   const parts = file2.split(sep7).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync9(join19(workspace, tail2))) return tail2;
+    if (existsSync10(join19(workspace, tail2))) return tail2;
   }
   return null;
 }

@@ -1,4 +1,5 @@
 import type { Severity } from "../config/schema.js";
+import type { FlakeCause } from "./cause.js";
 import type { Verdict } from "./classify.js";
 
 /** The Report model (DESIGN.md, schemaVersion 1). Reporters read this, never runner internals. */
@@ -97,6 +98,11 @@ export interface TestResult {
   orderDependent: boolean | null;
   /** Failures vanished in a confirmation pass at parallelism 1; null when not checked. */
   resourceSensitive: boolean | null;
+  /**
+   * Why a flaky test flakes, with the evidence (analysis/cause.ts): null for other verdicts;
+   * absent in older reports.
+   */
+  cause?: FlakeCause | null;
   /** Failures the framework retried inside an attempt before the test passed (Surefire flakyFailure). */
   innerReruns: number;
   /** Mean duration of its runs as the framework reported them; null when none did (absent in older reports). */

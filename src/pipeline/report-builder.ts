@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import picomatch from "picomatch";
+import { flakeCause } from "../analysis/cause.js";
 import { sortTests, type TestAggregator, type TestTally, testResultOf } from "../analysis/per-test.js";
 import type { FollowUp, Report, ReportAttempt, TestResult } from "../analysis/report.js";
 import { summarize, withTests } from "../analysis/summarize.js";
@@ -240,14 +241,45 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
   }
   const search = b.polluters?.find((p) => p.test === t.id);
   const seedDeterministic = replays.length === 0 ? null : replays.every((f) => f.result === "failed");
+  const dependsOnOrder = orderDependent || (search !== undefined && search.polluters.length > 0);
+  const cause =
+    r.verdict === "flaky"
+      ? flakeCause({
+          failureRate: r.failureRate,
+          failures: r.failures,
+          timeouts: r.timeouts,
+          shuffle: b.config.shuffle
+            ? {
+                shuffledRuns: t.shuffled.attempts,
+                shuffledFailures: t.shuffled.failures,
+                plainRuns: t.attempts - t.shuffled.attempts,
+                plainFailures: t.failures - t.shuffled.failures,
+              }
+            : null,
+          orderDependent: dependsOnOrder,
+          polluters: search?.polluters ?? [],
+          replays:
+            replays.length > 0
+              ? { runs: replays.length, failed: replays.filter((f) => f.result === "failed").length }
+              : null,
+          serial:
+            serial.length > 0
+              ? { runs: serial.length, failed: serial.filter((f) => f.result === "failed").length }
+              : null,
+          parallelism: b.parallelism,
+          resourceSensitive: resourceSensitive === true,
+          seedDeterministic,
+        })
+      : null;
   return {
     ...r,
+    cause,
     // The seed line would not reproduce a failure the seed does not decide: repeat the test instead.
     ...(seedDeterministic === false && r.failureRate > 0
       ? { reproduce: repeatLine(b.command, t.id, r.failureRate) }
       : {}),
     seedDeterministic,
-    orderDependent: orderDependent || (search !== undefined && search.polluters.length > 0),
+    orderDependent: dependsOnOrder,
     resourceSensitive,
     ...(search
       ? {

@@ -15,6 +15,7 @@ export function rateText(t: TestResult, confidence: number): string {
 
 export function notes(t: TestResult): string[] {
   const out: string[] = [];
+  if (t.cause) out.push(`cause: ${t.cause.kind} — ${t.cause.evidence}`);
   if (t.seedDeterministic === true)
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
   // An order-dependent failure is not reproducible by seed alone either, but its cause is known.
@@ -22,17 +23,21 @@ export function notes(t: TestResult): string[] {
     out.push(
       `not decided by the seed (timing, concurrency or unseeded randomness): its failing seed passed on replay; fails about ${pct(t.failureRate)} of runs, so the reproduce line repeats it`,
     );
+  // The cause line names the polluter; the order note stays only for what it adds.
   if (t.polluters && t.polluters.ids.length > 0) {
-    const names = t.polluters.ids.slice(0, 3).join(", ");
-    const more = t.polluters.ids.length > 3 ? ` and ${t.polluters.ids.length - 3} more` : "";
-    out.push(
-      `order-dependent: fails after ${names}${more}; passes alone (the reproduce line runs them in that order)`,
-    );
-  } else if (t.orderDependent) {
-    const why = t.polluters?.unresolved ? ` (no polluter isolated: ${t.polluters.unresolved})` : "";
-    out.push(`order-dependent: fails only in shuffled orders${why}`);
+    if (t.cause?.kind !== "order-dependent") {
+      const names = t.polluters.ids.slice(0, 3).join(", ");
+      const more = t.polluters.ids.length > 3 ? ` and ${t.polluters.ids.length - 3} more` : "";
+      out.push(`order-dependent: fails after ${names}${more}; passes alone`);
+    }
+    out.push("the reproduce line runs the polluter, then this test");
+  } else if (t.orderDependent && t.polluters?.unresolved) {
+    out.push(`order-dependent, no polluter isolated: ${t.polluters.unresolved}`);
+  } else if (t.orderDependent && t.cause?.kind !== "order-dependent") {
+    out.push("order-dependent: fails only in shuffled orders");
   }
-  if (t.resourceSensitive === true) out.push("resource-sensitive: failures vanished at parallelism 1");
+  if (t.resourceSensitive === true && t.cause?.kind !== "interference")
+    out.push("resource-sensitive: failures vanished at parallelism 1");
   if (t.timeouts > 0 && t.timeouts === t.failures) out.push("every failure was a timeout");
   if (t.crashes > 0)
     out.push(

@@ -43,6 +43,8 @@ describe("generic JUnit (--junit)", () => {
     // Every failing seed is divisible by 3, and replaying one fails again.
     expect(seeded?.failingSeeds.every((s) => s % 3 === 0)).toBe(true);
     expect(seeded?.seedDeterministic).toBe(true);
+    expect(seeded?.cause?.kind).toBe("seed-deterministic");
+    expect(seeded?.cause?.evidence).toMatch(/its failing seed failed (\d+) of \1 serial replays/);
     expect(seeded?.firstFailure?.message).toMatch(/is divisible by 3/);
     expect(r.stdout).toContain("seed-deterministic: reproduce with TEST_SEED=");
   });
@@ -149,7 +151,10 @@ describe("interference between parallel attempts", () => {
     expect(serial.length).toBeGreaterThan(0);
     expect(serial.every((f) => f.result === "passed")).toBe(true);
     expect(t?.resourceSensitive).toBe(true);
-    expect(r.stdout).toContain("resource-sensitive: failures vanished at parallelism 1");
+    expect(t?.cause?.kind).toBe("interference");
+    expect(r.stdout).toMatch(
+      /cause: interference — failed \d+ time\(s\) at parallelism 2, never in \d+ serial runs/,
+    );
   }, 120_000);
 });
 
@@ -391,8 +396,9 @@ describe("--shuffle for pytest without pytest-randomly (our plugin orders by see
     // The polluter is named, and the reproduce line (polluter, then victim) fails 10 of 10 while
     // the victim alone passes.
     expect(victim?.polluters).toEqual({ ids: ["tests/test_b_polluter.py::test_polluter"] });
+    expect(victim?.cause?.kind).toBe("order-dependent");
     expect(r.stdout).toContain(
-      "order-dependent: fails after tests/test_b_polluter.py::test_polluter; passes alone",
+      "cause: order-dependent — fails after tests/test_b_polluter.py::test_polluter; passes alone",
     );
     expect(r.stdout).not.toContain("not decided by the seed");
     const line = victim?.reproduce ?? "";
@@ -456,6 +462,11 @@ describe("seed replays that tell the seed from chance", () => {
     expect(t?.failures).toBe(24);
     // At 0.8, three replays would all fail half the time; 14 (0.8^14 < 0.05) include a pass.
     expect(t?.seedDeterministic).toBe(false);
+    // Not decided by the seed, and nothing else shown: random as far as the checks go.
+    expect(t?.cause).toEqual({
+      kind: "random",
+      evidence: "not decided by the seed (its failing seed passed on replay)",
+    });
     expect(t?.reproduce).toMatch(/^flaky-detector run --runs 10 --test test_p80\.py::test_mostly_fails -- /);
     expect(r.stdout).toContain("not decided by the seed (timing, concurrency or unseeded randomness)");
   }, 300_000);

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { type CauseEvidence, flakeCause } from "../../src/analysis/cause.js";
 import { SEVERITY_ORDER, severityAtLeast, severityOf, verdictOf } from "../../src/analysis/classify.js";
 import {
   clopperPearsonInterval,
@@ -238,5 +239,59 @@ describe("seed replays", () => {
       expect(p ** k, `p = ${p}`).toBeLessThan(0.05);
       expect(k === 3 || p ** (k - 1) >= 0.05, `p = ${p}: k is the least`).toBe(true);
     }
+  });
+});
+
+describe("the cause of a flaky test", () => {
+  const base: CauseEvidence = {
+    failureRate: 0.3,
+    failures: 6,
+    timeouts: 0,
+    shuffle: null,
+    orderDependent: false,
+    polluters: [],
+    replays: null,
+    serial: null,
+    parallelism: 2,
+    resourceSensitive: false,
+    seedDeterministic: null,
+  };
+
+  it("names the polluter first, then shuffled-only failures", () => {
+    expect(flakeCause({ ...base, orderDependent: true, polluters: ["t::a"] })).toEqual({
+      kind: "order-dependent",
+      evidence: "fails after t::a; passes alone",
+    });
+    const shuffle = { shuffledRuns: 10, shuffledFailures: 4, plainRuns: 10, plainFailures: 0 };
+    expect(flakeCause({ ...base, orderDependent: true, shuffle }).evidence).toBe(
+      "failed 4 of 10 shuffled runs and 0 of 10 in the declared order",
+    );
+  });
+
+  it("states how unlikely chance is for a seed-deterministic failure", () => {
+    const c = flakeCause({ ...base, seedDeterministic: true, replays: { runs: 3, failed: 3 } });
+    expect(c.kind).toBe("seed-deterministic");
+    expect(c.evidence).toBe(
+      "its failing seed failed 3 of 3 serial replays; at its 30.0% rate, chance alone would do that with probability 0.03",
+    );
+  });
+
+  it("interference needs the serial runs; all-timeout failures are timing", () => {
+    expect(flakeCause({ ...base, resourceSensitive: true, serial: { runs: 10, failed: 0 } })).toEqual({
+      kind: "interference",
+      evidence: "failed 6 time(s) at parallelism 2, never in 10 serial runs",
+    });
+    expect(flakeCause({ ...base, timeouts: 6 }).kind).toBe("timing");
+  });
+
+  it("random only when checks ran and ruled the others out; unknown when none ran", () => {
+    expect(flakeCause({ ...base, seedDeterministic: false, replays: { runs: 3, failed: 1 } })).toEqual({
+      kind: "random",
+      evidence: "not decided by the seed (its failing seed passed on replay)",
+    });
+    expect(flakeCause(base)).toEqual({
+      kind: "unknown",
+      evidence: "no order, seed or parallelism check ran for it",
+    });
   });
 });
