@@ -344,9 +344,10 @@ describe("a test that kills its worker (jest and vitest as a project installs th
     expect(report.summary.verdict).toBe("flaky");
   };
 
-  it("jest, in workers or in band", async () => {
-    const d = join(js, "crash-jest");
-    crashFiles(d, "");
+  /** Ten attempts of `command` on the crash suite in `sub`, two of them killing the worker. */
+  const crashRun = async (sub: string, importLine: string, command: string[]) => {
+    const d = join(js, sub);
+    crashFiles(d, importLine);
     const json = join(d, "report.json");
     const r = await runCli(
       [
@@ -361,6 +362,18 @@ describe("a test that kills its worker (jest and vitest as a project installs th
         json,
         "--no-history",
         "--",
+        ...command,
+      ],
+      { cwd: js },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expectCrashedTest(readReport(json), `${sub}/`);
+  };
+
+  it(
+    "jest, in workers or in band",
+    () =>
+      crashRun("crash-jest", "", [
         join(js, "node_modules/.bin/jest"),
         "--rootDir",
         "crash-jest",
@@ -368,38 +381,19 @@ describe("a test that kills its worker (jest and vitest as a project installs th
         "**/*.test.js",
         "-w",
         "2",
-      ],
-      { cwd: js },
-    );
-    expect(r.code, r.stderr).toBe(0);
-    expectCrashedTest(readReport(json), "crash-jest/");
-  }, 240_000);
+      ]),
+    240_000,
+  );
 
-  it("vitest 3", async () => {
-    const d = join(js, "crash-vitest");
-    crashFiles(d, 'import { describe, test } from "vitest";');
-    const json = join(d, "report.json");
-    const r = await runCli(
-      [
-        "run",
-        "--runs",
-        "10",
-        "--stop",
-        "fixed",
-        "--parallelism",
-        "2",
-        "--json",
-        json,
-        "--no-history",
-        "--",
+  it(
+    "vitest 3",
+    () =>
+      crashRun("crash-vitest", 'import { describe, test } from "vitest";', [
         join(js, "node_modules/.bin/vitest"),
         "run",
         "--root",
         "crash-vitest",
-      ],
-      { cwd: js },
-    );
-    expect(r.code, r.stderr).toBe(0);
-    expectCrashedTest(readReport(json), "crash-vitest/");
-  }, 240_000);
+      ]),
+    240_000,
+  );
 });
