@@ -58025,9 +58025,11 @@ function runTree(opts) {
       opts.tailBytes,
       opts.logFile ? Number.POSITIVE_INFINITY : Math.max(TRIM_AT, 4 * (opts.headBytes + opts.tailBytes))
     );
-    const trimmer = setInterval(() => capture.trim(), TRIM_EVERY_MS);
-    trimmer.unref();
-    timers.push(trimmer);
+    if (!opts.logFile) {
+      const trimmer = setInterval(() => capture.trim(), TRIM_EVERY_MS);
+      trimmer.unref();
+      timers.push(trimmer);
+    }
     let stdoutFd;
     try {
       if (opts.stdoutFile) stdoutFd = openSync2(opts.stdoutFile, "w");
@@ -58323,7 +58325,7 @@ function fromEvents(collected, eventsFile, record3, cwd, adapter) {
   const ended = events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
   if (!collected.ok) {
     if (ended.length === 0 && events.running.length === 0) return collected;
-    const how = record3.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process ${record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`} while this test ran`;
+    const how = record3.timedOut ? TIMED_OUT : `crashed: the process ${record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`} while this test ran`;
     return {
       ok: true,
       tests: distinguishDuplicates([...ended, ...events.running.map((r) => crashed(r, how))], adapter)
@@ -58343,7 +58345,7 @@ function fromEvents(collected, eventsFile, record3, cwd, adapter) {
       continue;
     }
     const why = (t.message ?? "").split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
-    const how = record3.timedOut ? "timed out: the attempt was killed at the per-attempt timeout while this test ran" : `crashed: the process running ${t.file} died while this test ran${why ? ` (${why})` : ""}`;
+    const how = record3.timedOut ? TIMED_OUT : `crashed: the process running ${t.file} died while this test ran${why ? ` (${why})` : ""}`;
     for (const r of running) tests.push(crashed(r, how));
     for (const e of ended) if (e.file === t.file && !reported.has(e.id)) tests.push(e);
   }
@@ -58360,11 +58362,12 @@ function timeoutsOf(collected, record3) {
       (t) => t.died === "crashed" ? {
         ...t,
         died: "timedOut",
-        message: "timed out: the attempt was killed at the per-attempt timeout while this test ran"
+        message: TIMED_OUT
       } : t
     )
   };
 }
+var TIMED_OUT = "timed out: the attempt was killed at the per-attempt timeout while this test ran";
 function signalBehind(code) {
   if (code === null || code <= 128 || code > 128 + 64) return "";
   const name = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];

@@ -159,7 +159,7 @@ function fromEvents(
   if (!collected.ok) {
     if (ended.length === 0 && events.running.length === 0) return collected;
     const how = record.timedOut
-      ? "timed out: the attempt was killed at the per-attempt timeout while this test ran"
+      ? TIMED_OUT
       : `crashed: the process ${record.signal ? `was killed by ${record.signal}` : `exited with ${record.exitCode}${signalBehind(record.exitCode)}`} while this test ran`;
     return {
       ok: true,
@@ -185,7 +185,7 @@ function fromEvents(
         .find((l) => l.trim() !== "")
         ?.trim() ?? "";
     const how = record.timedOut
-      ? "timed out: the attempt was killed at the per-attempt timeout while this test ran"
+      ? TIMED_OUT
       : `crashed: the process running ${t.file} died while this test ran${why ? ` (${why})` : ""}`;
     for (const r of running) tests.push(crashed(r, how));
     for (const e of ended) if (e.file === t.file && !reported.has(e.id)) tests.push(e);
@@ -211,12 +211,15 @@ function timeoutsOf(collected: Collected, record: AttemptRecord): Collected {
         ? {
             ...t,
             died: "timedOut",
-            message: "timed out: the attempt was killed at the per-attempt timeout while this test ran",
+            message: TIMED_OUT,
           }
         : t,
     ),
   };
 }
+
+/** The failure message of the test that was running when our per-attempt timeout killed the attempt. */
+const TIMED_OUT = "timed out: the attempt was killed at the per-attempt timeout while this test ran";
 
 /** A wrapper (npx, a shell) exits 128 + n when its child died by signal n: name it. */
 function signalBehind(code: number | null): string {

@@ -1,5 +1,5 @@
 import { InfraError, UsageError } from "../errors.js";
-import { retrying, sleep } from "../util/retry.js";
+import { retrying } from "../util/retry.js";
 
 /**
  * JSON over HTTP for the job APIs we call (our server, RunPod's endpoint API): every request is
@@ -131,5 +131,3 @@ export function causeOf(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (e as Error).message;
 }
-
-export { sleep };

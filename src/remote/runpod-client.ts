@@ -1,5 +1,6 @@
 import { UsageError } from "../errors.js";
 import type { ShardResult } from "../pipeline/shard.js";
+import { sleep } from "../util/retry.js";
 import {
   failureOf,
   ShardFailure,
@@ -7,7 +8,7 @@ import {
   type ShardRunOptions,
   type ShardTransport,
 } from "./fan-out.js";
-import { Http, sleep } from "./http.js";
+import { Http } from "./http.js";
 import { isShardResult } from "./shard-result.js";
 
 /**

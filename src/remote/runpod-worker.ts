@@ -2,8 +2,9 @@ import type { Report } from "../analysis/report.js";
 import { isFlakyDetectorError, UsageError } from "../errors.js";
 import { fitShardResult } from "../pipeline/shard.js";
 import { type JobContext, validateRunRequest } from "../server/job-input.js";
+import { sleep } from "../util/retry.js";
 import { executeJob, type JobOutput } from "./execute.js";
-import { causeOf, sleep } from "./http.js";
+import { causeOf } from "./http.js";
 
 /**
  * `flaky-detector worker runpod`: the RunPod Serverless worker protocol (RunPod ships no JS worker

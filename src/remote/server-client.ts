@@ -2,7 +2,8 @@ import { createParser } from "eventsource-parser";
 import type { EventSink, RunEvent } from "../analysis/events.js";
 import type { Report } from "../analysis/report.js";
 import { InfraError, UsageError } from "../errors.js";
-import { Http, sleep } from "./http.js";
+import { sleep } from "../util/retry.js";
+import { Http } from "./http.js";
 
 /**
  * Client of a job API shaped like RunPod Serverless (`flaky-detector serve`): submit with /run,

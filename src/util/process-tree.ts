@@ -162,9 +162,11 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
       opts.tailBytes,
       opts.logFile ? Number.POSITIVE_INFINITY : Math.max(TRIM_AT, 4 * (opts.headBytes + opts.tailBytes)),
     );
-    const trimmer = setInterval(() => capture.trim(), TRIM_EVERY_MS);
-    trimmer.unref();
-    timers.push(trimmer);
+    if (!opts.logFile) {
+      const trimmer = setInterval(() => capture.trim(), TRIM_EVERY_MS);
+      trimmer.unref();
+      timers.push(trimmer);
+    }
     let stdoutFd: number | undefined;
     try {
       if (opts.stdoutFile) stdoutFd = openSync(opts.stdoutFile, "w");
