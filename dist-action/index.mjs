@@ -58827,9 +58827,57 @@ function tail(text2) {
   return text2.split("\n").slice(-20);
 }
 
+// src/source/identity.ts
+var SCP_LIKE = /^(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+):(?!\/\/)([^\s]+)$/;
+function identityFromRemote(remote) {
+  const value = remote.trim();
+  let host;
+  let path;
+  const scp = SCP_LIKE.exec(value);
+  if (scp && !/^[A-Za-z]:/.test(value.slice(0, 2)) && !value.includes("://")) {
+    host = scp[1].toLowerCase();
+    path = scp[2];
+  } else {
+    let url2;
+    try {
+      url2 = new URL(value);
+    } catch {
+      return null;
+    }
+    if (!["https:", "http:", "ssh:", "git:"].includes(url2.protocol) || url2.hostname === "") return null;
+    host = url2.hostname.toLowerCase();
+    path = decodeURIComponent(url2.pathname);
+  }
+  const segments = path.replace(/\/+$/, "").replace(/\.git$/, "").split("/").filter((s) => s !== "");
+  if (segments.length < 2 || segments.some((s) => s === "." || s === ".." || !/^[\w.-]+$/.test(s))) {
+    return null;
+  }
+  const ownerName = segments.join("/");
+  return {
+    name: host === "github.com" ? ownerName : `${host}/${ownerName}`,
+    url: `https://${host}/${ownerName}`
+  };
+}
+function identityFromActions(env) {
+  const repo = env.GITHUB_REPOSITORY;
+  if (!repo || !/^[\w.-]+\/[\w.-]+$/.test(repo)) return null;
+  const server = actionsServer(env);
+  if (server === null) return null;
+  return identityFromRemote(`${server}/${repo}`);
+}
+function actionsServer(env) {
+  const server = (env.GITHUB_SERVER_URL || "https://github.com").replace(/\/+$/, "");
+  try {
+    const u = new URL(server);
+    return u.protocol === "https:" && !u.username && !u.password ? `https://${u.host}` : null;
+  } catch {
+    return null;
+  }
+}
+
 // src/source/repo-spec.ts
 import { fileURLToPath } from "node:url";
-var SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
+var SCP_LIKE2 = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 function parseRepoSpec(value) {
   if (value.trim() === "" || value.startsWith("-") || /[\0\r\n]/.test(value)) {
     throw new UsageError(
@@ -58837,7 +58885,7 @@ function parseRepoSpec(value) {
       `--repo: invalid repository ${JSON.stringify(value)}; give a path, an https:// URL or git@host:owner/repo.git`
     );
   }
-  if (SCP_LIKE.test(value)) {
+  if (SCP_LIKE2.test(value)) {
     const host = value.slice(value.indexOf("@") + 1, value.indexOf(":"));
     return { kind: "url", url: value, display: value, scheme: "ssh", host: host.toLowerCase() };
   }
@@ -58903,14 +58951,18 @@ function validateRef(ref) {
 async function acquireSource(req, ctx) {
   const ref = req.ref === void 0 ? void 0 : validateRef(req.ref);
   if (req.repo === void 0) {
-    if (ref !== void 0) return cloneAt(req.cwd, req.cwd, ref, ctx);
+    if (ref !== void 0) {
+      const cloned = await cloneAt(req.cwd, req.cwd, ref, ctx);
+      return { ...cloned, identity: await localIdentity(req.cwd, ctx, true) };
+    }
     return {
       dir: req.cwd,
       owned: false,
       kind: "cwd",
       repo: req.cwd,
       ref: null,
-      commit: await headCommit(req.cwd, ctx)
+      commit: await headCommit(req.cwd, ctx),
+      identity: await localIdentity(req.cwd, ctx, true)
     };
   }
   const spec = parseRepoSpec(req.repo);
@@ -58922,7 +58974,10 @@ async function acquireSource(req, ctx) {
       `--repo: no such directory: ${path} (give an existing directory or a git URL)`
     );
   }
-  if (ref !== void 0) return cloneAt(path, path, ref, ctx);
+  if (ref !== void 0) {
+    const cloned = await cloneAt(path, path, ref, ctx);
+    return { ...cloned, identity: await localIdentity(path, ctx, false) };
+  }
   const dir = ctx.temp.create("source");
   try {
     await copyTree(path, dir, {
@@ -58932,7 +58987,15 @@ async function acquireSource(req, ctx) {
   } catch (e) {
     throw new InfraError("E_REPO_COPY", `--repo: cannot copy ${path}: ${e.message}`);
   }
-  return { dir, owned: true, kind: "path", repo: path, ref: null, commit: await headCommit(path, ctx) };
+  return {
+    dir,
+    owned: true,
+    kind: "path",
+    repo: path,
+    ref: null,
+    commit: await headCommit(path, ctx),
+    identity: await localIdentity(path, ctx, false)
+  };
 }
 async function cloneAt(url2, display, ref, ctx) {
   const dir = ctx.temp.create("clone");
@@ -58962,7 +59025,15 @@ async function cloneAt(url2, display, ref, ctx) {
     `checking out ${ref ?? "the default branch"}`
   );
   const commit = (await git(["rev-parse", "HEAD"], dir, g, "reading the commit")).trim();
-  return { dir, owned: true, kind: "git", repo: display, ref: ref ?? null, commit };
+  return {
+    dir,
+    owned: true,
+    kind: "git",
+    repo: display,
+    ref: ref ?? null,
+    commit,
+    identity: identityFromRemote(url2)
+  };
 }
 async function resolveRef2(dir, ref, g) {
   for (const candidate of [`refs/remotes/origin/${ref}`, `refs/tags/${ref}`, ref]) {
@@ -58982,6 +59053,23 @@ async function resolveRef2(dir, ref, g) {
 async function headCommit(dir, ctx) {
   try {
     return (await git(["rev-parse", "HEAD"], dir, { env: gitEnv(ctx.env, void 0).env }, "reading the commit")).trim();
+  } catch {
+    return null;
+  }
+}
+async function localIdentity(dir, ctx, isWorkingDirectory) {
+  if (isWorkingDirectory && ctx.env.GITHUB_ACTIONS === "true") {
+    const fromActions = identityFromActions(ctx.env);
+    if (fromActions) return fromActions;
+  }
+  try {
+    const remote = await git(
+      ["remote", "get-url", "origin"],
+      dir,
+      { env: gitEnv(ctx.env, void 0).env, timeoutMs: 1e4 },
+      "reading the origin remote"
+    );
+    return identityFromRemote(remote);
   } catch {
     return null;
   }
@@ -60652,7 +60740,14 @@ function buildReport(b) {
       tests: b.requestedTests,
       ignorePatterns: config2.ignore_patterns
     },
-    source: { repo: b.source.repo, ref: b.source.ref, commit: b.source.commit, kind: b.source.kind },
+    source: {
+      repo: b.source.repo,
+      ref: b.source.ref,
+      commit: b.source.commit,
+      kind: b.source.kind,
+      ...b.source.identity ? { name: b.source.identity.name } : {},
+      ...b.source.identity?.url ? { url: b.source.identity.url } : {}
+    },
     framework: framework.name,
     frameworkSource: b.frameworkSource,
     summary: summary2,

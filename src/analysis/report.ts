@@ -151,7 +151,16 @@ export interface Report {
     tests: string[];
     ignorePatterns: string[];
   };
-  source: { repo: string; ref: string | null; commit: string | null; kind: "cwd" | "path" | "git" };
+  source: {
+    repo: string;
+    ref: string | null;
+    commit: string | null;
+    kind: "cwd" | "path" | "git";
+    /** owner/name from the repository's remote (absent in older reports and without a remote). */
+    name?: string;
+    /** Its web address, for links to commits and pull requests. */
+    url?: string;
+  };
   framework: string;
   /** How the framework was chosen ("detected from the command", "--framework", …). */
   frameworkSource: string;

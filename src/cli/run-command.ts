@@ -17,7 +17,9 @@ import {
   parseTestCommand,
   splitAssignments,
 } from "../runner/command-line.js";
+import { actionsRunUrl, pullRequestOf } from "../source/identity.js";
 import type { Store } from "../store/open.js";
+import type { RecordMeta } from "../store/record.js";
 import { redactUrl } from "../store/target.js";
 import { flagsLayer } from "./flags.js";
 import { historyTarget } from "./history-command.js";
@@ -133,6 +135,7 @@ export async function runCommand(
       historyTarget(options.db as string | undefined, config.history.db, io.env),
       io,
       backend,
+      { quarantine: config.quarantine, today: isoDay(new Date()) },
     );
   }
   io.stdout.write(
@@ -238,6 +241,7 @@ async function recordHistory(
   target: string,
   io: CliIo,
   backend: "local" | "runpod" | "server",
+  quarantine: Pick<RecordMeta, "quarantine" | "today">,
 ): Promise<void> {
   let store: Store | undefined;
   try {
@@ -246,7 +250,7 @@ async function recordHistory(
       import("../store/record.js"),
     ]);
     store = await openStore(target, io.cwd);
-    await recordDetection(store, report, { trigger: "cli", backend });
+    await recordDetection(store, report, { trigger: "cli", backend, ...quarantine, ...ciContext(io.env) });
     io.stderr.write(`recorded in ${store.location}\n`);
   } catch (e) {
     io.stderr.write(
@@ -255,4 +259,14 @@ async function recordHistory(
   } finally {
     await store?.close().catch(() => {});
   }
+}
+
+/** Where a run in GitHub Actions came from: the branch, pull request and run the dashboard links to. */
+function ciContext(env: NodeJS.ProcessEnv): Pick<RecordMeta, "branch" | "prNumber" | "ciRunUrl"> {
+  if (env.GITHUB_ACTIONS !== "true") return {};
+  return {
+    branch: env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || null,
+    prNumber: pullRequestOf(env.GITHUB_REF),
+    ciRunUrl: actionsRunUrl(env),
+  };
 }

@@ -28,7 +28,8 @@ export interface BuildInput {
   config: Config;
   command: { argv: string[]; env: Record<string, string> };
   env: NodeJS.ProcessEnv;
-  source: Pick<AcquiredSource, "repo" | "ref" | "commit" | "kind">;
+  source: Pick<AcquiredSource, "repo" | "ref" | "commit" | "kind"> &
+    Partial<Pick<AcquiredSource, "identity">>;
   framework: Pick<FrameworkAdapter, "name" | "results">;
   /** The one-line command that reproduces a test's first failure (see reproducer()). */
   reproduce: (t: TestTally) => string;
@@ -175,7 +176,14 @@ export function buildReport(b: BuildInput): Report {
       tests: b.requestedTests,
       ignorePatterns: config.ignore_patterns,
     },
-    source: { repo: b.source.repo, ref: b.source.ref, commit: b.source.commit, kind: b.source.kind },
+    source: {
+      repo: b.source.repo,
+      ref: b.source.ref,
+      commit: b.source.commit,
+      kind: b.source.kind,
+      ...(b.source.identity ? { name: b.source.identity.name } : {}),
+      ...(b.source.identity?.url ? { url: b.source.identity.url } : {}),
+    },
     framework: framework.name,
     frameworkSource: b.frameworkSource,
     summary,

@@ -4,6 +4,7 @@ import { InfraError, UsageError } from "../errors.js";
 import { copyTree, REINSTALLED_DIRS } from "../util/copy-tree.js";
 import type { TempDirs } from "../util/temp-dirs.js";
 import { git, gitEnv } from "./git.js";
+import { identityFromActions, identityFromRemote, type RepositoryIdentity } from "./identity.js";
 import { parseRepoSpec, validateRef } from "./repo-spec.js";
 
 export interface SourceRequest {
@@ -23,6 +24,8 @@ export interface AcquiredSource {
   repo: string;
   ref: string | null;
   commit: string | null;
+  /** Who the repository is (owner/name from its remote), for history; null when it has no remote. */
+  identity: RepositoryIdentity | null;
 }
 
 export interface SourceContext {
@@ -35,7 +38,10 @@ export interface SourceContext {
 export async function acquireSource(req: SourceRequest, ctx: SourceContext): Promise<AcquiredSource> {
   const ref = req.ref === undefined ? undefined : validateRef(req.ref);
   if (req.repo === undefined) {
-    if (ref !== undefined) return cloneAt(req.cwd, req.cwd, ref, ctx);
+    if (ref !== undefined) {
+      const cloned = await cloneAt(req.cwd, req.cwd, ref, ctx);
+      return { ...cloned, identity: await localIdentity(req.cwd, ctx, true) };
+    }
     return {
       dir: req.cwd,
       owned: false,
@@ -43,6 +49,7 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
       repo: req.cwd,
       ref: null,
       commit: await headCommit(req.cwd, ctx),
+      identity: await localIdentity(req.cwd, ctx, true),
     };
   }
   const spec = parseRepoSpec(req.repo);
@@ -55,7 +62,10 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
       `--repo: no such directory: ${path} (give an existing directory or a git URL)`,
     );
   }
-  if (ref !== undefined) return cloneAt(path, path, ref, ctx);
+  if (ref !== undefined) {
+    const cloned = await cloneAt(path, path, ref, ctx);
+    return { ...cloned, identity: await localIdentity(path, ctx, false) };
+  }
   const dir = ctx.temp.create("source");
   try {
     await copyTree(path, dir, {
@@ -65,7 +75,15 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
   } catch (e) {
     throw new InfraError("E_REPO_COPY", `--repo: cannot copy ${path}: ${(e as Error).message}`);
   }
-  return { dir, owned: true, kind: "path", repo: path, ref: null, commit: await headCommit(path, ctx) };
+  return {
+    dir,
+    owned: true,
+    kind: "path",
+    repo: path,
+    ref: null,
+    commit: await headCommit(path, ctx),
+    identity: await localIdentity(path, ctx, false),
+  };
 }
 
 async function cloneAt(
@@ -102,7 +120,15 @@ async function cloneAt(
     `checking out ${ref ?? "the default branch"}`,
   );
   const commit = (await git(["rev-parse", "HEAD"], dir, g, "reading the commit")).trim();
-  return { dir, owned: true, kind: "git", repo: display, ref: ref ?? null, commit };
+  return {
+    dir,
+    owned: true,
+    kind: "git",
+    repo: display,
+    ref: ref ?? null,
+    commit,
+    identity: identityFromRemote(url),
+  };
 }
 
 async function resolveRef(
@@ -131,6 +157,32 @@ async function headCommit(dir: string, ctx: SourceContext): Promise<string | nul
     return (
       await git(["rev-parse", "HEAD"], dir, { env: gitEnv(ctx.env, undefined).env }, "reading the commit")
     ).trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A local checkout's identity: in GitHub Actions the working directory is the repository the run
+ * is for; elsewhere its `origin` remote names it. Best effort: no remote, no identity.
+ */
+async function localIdentity(
+  dir: string,
+  ctx: SourceContext,
+  isWorkingDirectory: boolean,
+): Promise<RepositoryIdentity | null> {
+  if (isWorkingDirectory && ctx.env.GITHUB_ACTIONS === "true") {
+    const fromActions = identityFromActions(ctx.env);
+    if (fromActions) return fromActions;
+  }
+  try {
+    const remote = await git(
+      ["remote", "get-url", "origin"],
+      dir,
+      { env: gitEnv(ctx.env, undefined).env, timeoutMs: 10_000 },
+      "reading the origin remote",
+    );
+    return identityFromRemote(remote);
   } catch {
     return null;
   }

@@ -1,9 +1,11 @@
-import { type Kysely, sql } from "kysely";
+import { type Kysely, type Migration as KyselyMigration, Migrator, sql } from "kysely";
 import type { Database } from "./schema.js";
 
 /**
  * Forward-only, versioned migrations. A version, once released, is never edited: a change to the
- * schema is a new entry. Each runs in its own transaction with its record in fd_migrations.
+ * schema is a new entry. kysely's Migrator applies them, each in its own transaction, under its
+ * lock (a PostgreSQL advisory lock), so several `serve` instances starting on one database migrate
+ * it once. Applied migrations are recorded in fd_schema_migrations.
  */
 export interface Migration {
   version: number;
@@ -183,39 +185,78 @@ export const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    version: 4,
+    name: "repository links, owners, quarantine and per-attempt outcomes for the dashboard",
+    async up(db) {
+      await db.schema.alterTable("detections").addColumn("repository_url", "text").execute();
+      await db.schema.alterTable("detections").addColumn("ci_run_url", "text").execute();
+      await db.schema.alterTable("test_results").addColumn("owner", "text").execute();
+      await db.schema
+        .alterTable("test_results")
+        .addColumn("quarantined", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable("test_results").addColumn("outcomes", "text").execute();
+      // The runner before kysely's Migrator kept its own table; its record moved to ours.
+      await db.schema.dropTable("fd_migrations").ifExists().execute();
+    },
+  },
 ];
 
-/** Apply every migration newer than the database, each in a transaction. Returns the versions applied. */
-export async function migrate(db: Kysely<Database>): Promise<number[]> {
-  await db.schema
-    .createTable("fd_migrations")
-    .ifNotExists()
-    .addColumn("version", "integer", (c) => c.primaryKey())
-    .addColumn("name", "text", (c) => c.notNull())
-    .addColumn("applied_at", "varchar(32)", (c) => c.notNull())
-    .execute();
-  const done = new Set(
-    (await db.selectFrom("fd_migrations").select("version").execute()).map((r) => Number(r.version)),
-  );
-  const applied: number[] = [];
-  for (const m of MIGRATIONS) {
-    if (done.has(m.version)) continue;
-    await db.transaction().execute(async (trx) => {
-      await m.up(trx);
-      await trx
-        .insertInto("fd_migrations")
-        .values({ version: m.version, name: m.name, applied_at: new Date().toISOString() })
-        .execute();
-    });
-    applied.push(m.version);
-  }
-  return applied;
+const MIGRATION_TABLE = "fd_schema_migrations";
+
+/** kysely orders migrations by name: zero-padded versions keep that the order of MIGRATIONS. */
+function migrationName(m: Migration): string {
+  return `${String(m.version).padStart(4, "0")}`;
 }
 
+/**
+ * Versions 1–3 were applied by an earlier runner that recorded them in fd_migrations. On such a
+ * database they are recorded as applied without running again (inside the Migrator's lock, so a
+ * concurrent start cannot apply them twice).
+ */
+async function appliedByEarlierRunner(db: Kysely<Database>, version: number): Promise<boolean> {
+  const tables = await db.introspection.getTables();
+  if (!tables.some((t) => t.name === "fd_migrations")) return false;
+  const row = await sql<{
+    version: number;
+  }>`select version from fd_migrations where version = ${version}`.execute(db);
+  return row.rows.length > 0;
+}
+
+/** Apply every migration newer than the database. Returns the versions that ran. */
+export async function migrate(db: Kysely<Database>): Promise<number[]> {
+  const ran: number[] = [];
+  const migrations: Record<string, KyselyMigration> = {};
+  for (const m of MIGRATIONS) {
+    migrations[migrationName(m)] = {
+      async up(trx: Kysely<unknown>) {
+        const tx = trx as Kysely<Database>;
+        if (await appliedByEarlierRunner(tx, m.version)) return;
+        await m.up(tx);
+        ran.push(m.version);
+      },
+    };
+  }
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error");
+    const what = failed ? `migration ${failed.migrationName}` : "migrating";
+    throw new Error(`history database: ${what} failed: ${(error as Error).message ?? error}`);
+  }
+  return ran;
+}
+
+/** The latest version applied to this database (0 for an empty one). */
 export async function schemaVersion(db: Kysely<Database>): Promise<number> {
-  const row = await db
-    .selectFrom("fd_migrations")
-    .select(sql<number>`max(version)`.as("v"))
-    .executeTakeFirst();
-  return Number(row?.v ?? 0);
+  const row = await sql<{
+    v: string | null;
+  }>`select max(name) as v from ${sql.table(MIGRATION_TABLE)}`.execute(db);
+  return Number(row.rows[0]?.v ?? 0);
 }

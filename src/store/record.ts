@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
-import type { Report } from "../analysis/report.js";
+import { type QuarantineEntry, quarantineOf } from "../analysis/quarantine.js";
+import type { Report, ReportAttempt } from "../analysis/report.js";
 import type { Store } from "./open.js";
 import type { Database } from "./schema.js";
 
@@ -8,8 +9,13 @@ export interface RecordMeta {
   backend: "local" | "server" | "runpod";
   branch?: string | null;
   prNumber?: number | null;
-  /** Repository identity used for grouping; defaults to the report's source.repo. */
+  /** Repository identity used for grouping; defaults to the report's source name (owner/name), else its path or URL. */
   repository?: string;
+  /** The CI run that triggered this detection, linked from the dashboard. */
+  ciRunUrl?: string | null;
+  /** The config's quarantine entries: each test's owner and whether it was quarantined (on `today`). */
+  quarantine?: readonly QuarantineEntry[];
+  today?: string;
 }
 
 /** Output kept per attempt in the database (the report keeps more). */
@@ -23,7 +29,8 @@ export async function recordDetection(store: Store, report: Report, meta: Record
 
 /** The writes of recordDetection inside a transaction the caller owns (a job's completion). */
 export async function writeDetection(trx: Kysely<Database>, report: Report, meta: RecordMeta): Promise<void> {
-  const repository = meta.repository ?? report.source.repo;
+  const repository = meta.repository ?? report.source.name ?? report.source.repo;
+  const today = meta.today ?? startedAtDay(report.createdAt);
   const s = report.summary;
   const startedAt = report.createdAt;
   await trx
@@ -53,27 +60,36 @@ export async function writeDetection(trx: Kysely<Database>, report: Report, meta
       tests_failing: s.tests?.failing ?? 0,
       job_seed: String(report.request.seed),
       stop_reason: s.stopReason,
+      repository_url: report.source.url ?? null,
+      ci_run_url: meta.ciRunUrl ?? null,
     })
     .execute();
-  const tests = report.tests.map((t) => ({
-    detection_id: report.id,
-    repository,
-    test_id: t.id,
-    name: t.name,
-    file: t.file,
-    started_at: startedAt,
-    attempts: t.attempts,
-    failures: t.failures,
-    failure_rate: t.failureRate,
-    interval_lo: t.interval[0],
-    interval_hi: t.interval[1],
-    severity: t.severity,
-    verdict: t.verdict,
-    failing_seeds: JSON.stringify(t.failingSeeds.slice(0, 20)),
-    first_failure: t.firstFailure?.message ?? null,
-    reproduce: t.reproduce,
-    seed_deterministic: t.seedDeterministic === null ? null : t.seedDeterministic ? 1 : 0,
-  }));
+  const outcomes = outcomeColumns(report.attempts);
+  const tests = report.tests.map((t) => {
+    const q = quarantineOf(t.id, meta.quarantine ?? [], today);
+    return {
+      detection_id: report.id,
+      repository,
+      test_id: t.id,
+      name: t.name,
+      file: t.file,
+      started_at: startedAt,
+      attempts: t.attempts,
+      failures: t.failures,
+      failure_rate: t.failureRate,
+      interval_lo: t.interval[0],
+      interval_hi: t.interval[1],
+      severity: t.severity,
+      verdict: t.verdict,
+      failing_seeds: JSON.stringify(t.failingSeeds.slice(0, 20)),
+      first_failure: t.firstFailure?.message ?? null,
+      reproduce: t.reproduce,
+      seed_deterministic: t.seedDeterministic === null ? null : t.seedDeterministic ? 1 : 0,
+      owner: q?.entry.owner ?? null,
+      quarantined: q && !q.expired ? 1 : 0,
+      outcomes: t.failures > 0 ? outcomes(t.id) : null,
+    };
+  });
   for (let i = 0; i < tests.length; i += CHUNK)
     await trx
       .insertInto("test_results")
@@ -120,4 +136,19 @@ export async function writeDetection(trx: Kysely<Database>, report: Report, meta
       )
       .execute();
   }
+}
+
+function startedAtDay(iso: string): string {
+  return iso.slice(0, 10);
+}
+
+/**
+ * Per-test outcome strings for the dashboard's tests × attempts grid, one character per attempt
+ * in attempt order: F the test failed in it, ? the attempt left no per-test results, . otherwise
+ * (it passed, or did not run: attempts record failures by id, not every pass).
+ */
+function outcomeColumns(attempts: readonly ReportAttempt[]): (id: string) => string {
+  const ordered = [...attempts].sort((a, b) => a.index - b.index);
+  const failed = ordered.map((a) => (a.tests ? new Set(a.tests.failed) : null));
+  return (id) => failed.map((f) => (f === null ? "?" : f.has(id) ? "F" : ".")).join("");
 }

@@ -27,6 +27,10 @@ export interface DetectionsTable {
   tests_failing: number;
   job_seed: string;
   stop_reason: string;
+  /** The repository's web address (https://host/owner/name) from its remote; null when unknown. */
+  repository_url: string | null;
+  /** The CI run that triggered it (GitHub Actions run URL); null outside CI. */
+  ci_run_url: string | null;
 }
 
 export interface TestResultsTable {
@@ -47,6 +51,15 @@ export interface TestResultsTable {
   first_failure: string | null;
   reproduce: string | null;
   seed_deterministic: number | null;
+  /** From the config's quarantine entry covering the test. */
+  owner: string | null;
+  /** 1 when an unexpired quarantine entry covered the test in this detection. */
+  quarantined: number;
+  /**
+   * One character per attempt, in attempt order, for tests that failed at least once: F failed,
+   * . ran without failing or was not run, ? the attempt left no results. Null otherwise.
+   */
+  outcomes: string | null;
 }
 
 export interface AttemptsTable {
@@ -69,12 +82,6 @@ export interface TestCatalogTable {
   last_severity: string;
   first_flaky_at: string | null;
   detections: number;
-}
-
-export interface MigrationsTable {
-  version: number;
-  name: string;
-  applied_at: string;
 }
 
 /** A job submitted to `serve` (RunPod-shaped). Terminal jobs are deleted once `expires_at` passes. */
@@ -123,5 +130,4 @@ export interface Database {
   test_results: TestResultsTable;
   attempts: AttemptsTable;
   test_catalog: TestCatalogTable;
-  fd_migrations: MigrationsTable;
 }

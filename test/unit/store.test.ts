@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS, migrate, schemaVersion } from "../../src/store/migrations.js";
 import { openStore, type Store } from "../../src/store/open.js";
@@ -40,8 +41,9 @@ for (const engine of ["sqlite", "postgres"] as const) {
       expect(await migrate(store.db)).toEqual([]);
     });
 
-    it("upgrades a version-1 database with data in it", async () => {
-      // Roll this database back to exactly what version 1 created, with a detection recorded.
+    it("upgrades a version-1 database of the earlier migration runner, with data in it", async () => {
+      // Roll this database back to exactly what version 1 created under the runner that kept its
+      // record in fd_migrations, with a detection recorded.
       for (const t of [
         "jobs",
         "api_keys",
@@ -49,31 +51,29 @@ for (const engine of ["sqlite", "postgres"] as const) {
         "test_results",
         "test_catalog",
         "detections",
-        "fd_migrations",
-      ] as const)
+        "fd_schema_migrations",
+        "fd_schema_migrations_lock",
+      ])
         await store.db.schema.dropTable(t).ifExists().execute();
       await (MIGRATIONS[0] as (typeof MIGRATIONS)[0]).up(store.db);
-      await store.db.schema
-        .createTable("fd_migrations")
-        .addColumn("version", "integer", (c) => c.primaryKey())
-        .addColumn("name", "text", (c) => c.notNull())
-        .addColumn("applied_at", "varchar(32)", (c) => c.notNull())
-        .execute();
-      await store.db
-        .insertInto("fd_migrations")
-        .values({ version: 1, name: "v1", applied_at: "x" })
-        .execute();
-      await recordDetection(
-        store,
-        report("old", "2026-10-01T00:00:00.000Z", [{ id: "a", attempts: 3, failures: 1 }]),
-        {
-          trigger: "cli",
-          backend: "local",
-        },
+      await sql`create table fd_migrations (version integer primary key, name text not null, applied_at varchar(32) not null)`.execute(
+        store.db,
       );
+      await sql`insert into fd_migrations values (1, 'v1', 'x')`.execute(store.db);
+      await sql`insert into detections (id, repository, command, framework, trigger, backend, started_at, duration_ms, attempts, failed_attempts, failure_rate, interval_lo, interval_hi, severity, verdict, tests_total, tests_flaky, tests_failing, job_seed, stop_reason) values ('old', '/home/me/app', 'npm test', 'jest', 'cli', 'local', '2026-10-01T00:00:00.000Z', 10, 3, 1, 0.33, 0.01, 0.9, 'high', 'flaky', 1, 1, 0, '1', 'budget')`.execute(
+        store.db,
+      );
+      await sql`insert into test_results (detection_id, repository, test_id, name, started_at, attempts, failures, failure_rate, interval_lo, interval_hi, severity, verdict, failing_seeds) values ('old', '/home/me/app', 'a', 'a', '2026-10-01T00:00:00.000Z', 3, 1, 0.33, 0.01, 0.9, 'high', 'flaky', '[]')`.execute(
+        store.db,
+      );
+      // Version 1 is not applied again (its tables exist: it would fail); the rest are.
       expect(await migrate(store.db)).toEqual(MIGRATIONS.slice(1).map((m) => m.version));
       expect(await schemaVersion(store.db)).toBe(MIGRATIONS.length);
-      expect((await getDetection(store, "old"))?.tests).toHaveLength(1);
+      const tables = (await store.db.introspection.getTables()).map((t) => t.name);
+      expect(tables).not.toContain("fd_migrations");
+      const old = await getDetection(store, "old");
+      expect(old?.detection.repository_url).toBeNull();
+      expect(old?.tests).toMatchObject([{ test_id: "a", quarantined: 0, owner: null, outcomes: null }]);
       expect(await topFlaky(store, { minAttempts: 1 })).toHaveLength(1);
     });
 
@@ -106,6 +106,40 @@ for (const engine of ["sqlite", "postgres"] as const) {
       expect(got?.attempts).toHaveLength(3);
       expect(got?.attempts[0]?.output_tail).toHaveLength(4096);
       expect(await getDetection(store, "nope")).toBeUndefined();
+    });
+
+    it("records the repository by its remote, with its links, owners, quarantine and per-attempt outcomes", async () => {
+      const r = report("d3", "2026-11-01T10:00:00.000Z", [
+        { id: "a", attempts: 3, failures: 1 },
+        { id: "b", attempts: 3, failures: 0 },
+        { id: "c", attempts: 3, failures: 1 },
+      ]);
+      r.source = { ...r.source, name: "octo/app", url: "https://github.com/octo/app" };
+      r.attempts = r.attempts.map((a) => ({
+        ...a,
+        tests: a.index === 2 ? null : { passed: 1, failed: a.index === 1 ? ["a", "c"] : [], skipped: 0 },
+      }));
+      await recordDetection(store, r, {
+        trigger: "cli",
+        backend: "local",
+        ciRunUrl: "https://github.com/octo/app/actions/runs/9",
+        today: "2026-11-01",
+        quarantine: [
+          { test: "a", owner: "@alice", review_by: "2026-12-31" },
+          { test: "c", owner: "@bob", review_by: "2026-10-01" },
+        ],
+      });
+      const got = await getDetection(store, "d3");
+      expect(got?.detection).toMatchObject({
+        repository: "octo/app",
+        repository_url: "https://github.com/octo/app",
+        ci_run_url: "https://github.com/octo/app/actions/runs/9",
+      });
+      expect(got?.tests.map((t) => [t.test_id, t.owner, t.quarantined, t.outcomes])).toEqual([
+        ["a", "@alice", 1, ".F?"],
+        ["c", "@bob", 0, ".F?"],
+        ["b", null, 0, null],
+      ]);
     });
 
     it("keeps the detection out entirely when any part fails (one transaction)", async () => {
@@ -198,3 +232,26 @@ for (const engine of ["sqlite", "postgres"] as const) {
     });
   });
 }
+
+describe("migrating one PostgreSQL database from several processes at once", () => {
+  it("applies each migration once while four servers start together", async () => {
+    // Several `serve` instances on one database is the documented team set-up: they all migrate
+    // on start. Without the Migrator's lock they race to create the same tables.
+    const admin = await openStore(pgServer?.url as string);
+    const name = `fd_race_${process.pid}`;
+    await sql`drop database if exists ${sql.id(name)}`.execute(admin.db);
+    await sql`create database ${sql.id(name)}`.execute(admin.db);
+    await admin.close();
+    const url = String(pgServer?.url).replace(/\/postgres$/, `/${name}`);
+    const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(url)));
+    try {
+      for (const s of stores) expect(await schemaVersion(s.db)).toBe(MIGRATIONS.length);
+      const rows = await sql<{ name: string }>`select name from fd_schema_migrations order by name`.execute(
+        stores[0]?.db as Store["db"],
+      );
+      expect(rows.rows.map((r) => Number(r.name))).toEqual(MIGRATIONS.map((m) => m.version));
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+});
