@@ -57,6 +57,14 @@ export interface Detection {
   tests: { total: number; flaky: number; failing: number };
   jobSeed: string;
   stopReason: string;
+  links: Links;
+}
+
+export interface Links {
+  repository: string | null;
+  commit: string | null;
+  pullRequest: string | null;
+  ciRun: string | null;
 }
 
 export interface TestResult {
@@ -73,6 +81,10 @@ export interface TestResult {
   firstFailure: string | null;
   reproduce: string | null;
   seedDeterministic: boolean | null;
+  owner: string | null;
+  quarantined: boolean;
+  /** One character per attempt: F failed, ? no results, . otherwise; null for tests that never failed. */
+  outcomes: string | null;
 }
 
 export interface Attempt {
@@ -95,6 +107,9 @@ export interface Overview {
   meanFailureRate: number;
   runtimeMs: number;
   flakyTests: number;
+  brokenTests: number;
+  quarantinedTests: number;
+  newFlakyTestsThisWeek: number;
   lastStartedAt: string | null;
   bySeverity: Record<string, number>;
 }
@@ -109,6 +124,9 @@ export interface TrendDay {
 export interface TopTest {
   testId: string;
   repository: string;
+  owner: string | null;
+  quarantined: boolean;
+  recent: { rate: number; verdict: string }[];
   detections: number;
   failingDetections: number;
   attempts: number;
@@ -120,6 +138,18 @@ export interface TopTest {
 
 export interface Repository {
   name: string;
+  url: string | null;
   detections: number;
   lastStartedAt: string;
+}
+
+export interface CatalogTest {
+  repository: string;
+  id: string;
+  firstSeen: string;
+  lastSeen: string;
+  lastVerdict: string;
+  lastSeverity: string;
+  firstFlakyAt: string | null;
+  detections: number;
 }

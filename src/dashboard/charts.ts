@@ -37,23 +37,16 @@ const percentAxis = {
   title: { display: true, text: "failure rate" },
 };
 
-/** Mean failure rate per day (line) over detections per day (bars) and flaky tests seen (dashed). */
+/**
+ * Flaky tests seen per day (line) over detections per day (bars). No command-level failure rate:
+ * a suite with one broken test fails every attempt, so its rate says 100% whatever else happens.
+ */
 export function trendChart(canvas: HTMLCanvasElement, days: TrendDay[]): void {
   make(canvas, {
     type: "bar",
     data: {
       labels: days.map((d) => d.day),
       datasets: [
-        {
-          type: "line",
-          label: "mean failure rate",
-          data: days.map((d) => d.failureRate * 100),
-          borderColor: "#b3261e",
-          backgroundColor: "#b3261e",
-          yAxisID: "rate",
-          tension: 0.2,
-          pointRadius: days.length > 60 ? 0 : 3,
-        },
         {
           type: "bar",
           label: "detections",
@@ -62,14 +55,11 @@ export function trendChart(canvas: HTMLCanvasElement, days: TrendDay[]): void {
           yAxisID: "count",
         },
         {
-          // A suite with one broken test fails every attempt: its command-level rate says 100%
-          // whatever else happens, so the flaky tests seen each day carry the trend too.
           type: "line",
           label: "flaky tests seen",
           data: days.map((d) => d.flakyTests ?? 0),
           borderColor: "#e8710a",
           backgroundColor: "#e8710a",
-          borderDash: [4, 3],
           yAxisID: "count",
           tension: 0.2,
           pointRadius: days.length > 60 ? 0 : 3,
@@ -82,24 +72,15 @@ export function trendChart(canvas: HTMLCanvasElement, days: TrendDay[]): void {
       animation: false,
       interaction: { mode: "index", intersect: false },
       scales: {
-        rate: { ...percentAxis, position: "left" },
         count: {
           beginAtZero: true,
-          position: "right",
-          grid: { drawOnChartArea: false },
+          position: "left",
           ticks: { precision: 0 },
           title: { display: true, text: "detections · flaky tests" },
         },
       },
       plugins: {
-        tooltip: {
-          callbacks: {
-            label: (ctx) =>
-              ctx.dataset.yAxisID === "rate"
-                ? `mean failure rate ${Number(ctx.parsed.y).toFixed(1)}%`
-                : `${ctx.parsed.y} ${ctx.dataset.label}`,
-          },
-        },
+        tooltip: { callbacks: { label: (ctx) => `${ctx.parsed.y} ${ctx.dataset.label}` } },
       },
     },
   });

@@ -34,3 +34,15 @@ export function shortSha(sha: string | null): string {
 export function count(n: number): string {
   return n.toLocaleString("en-US");
 }
+
+/**
+ * A test's rate in the CLI's style (reporters/format.ts rateText), from what the history keeps:
+ * stable "< upper", failing "> lower", flaky "rate (low–high)", at the interval's confidence.
+ */
+export function rateText(verdict: string, rate: number, iv: [number, number]): string {
+  if (verdict === "error") return "not run";
+  if (verdict === "skipped") return "skipped";
+  if (verdict === "stable") return `< ${pct(iv[1])}`;
+  if (verdict === "failing") return `> ${pct(iv[0])}`;
+  return `${pct(rate)} (${pct(iv[0])}–${pct(iv[1])})`;
+}

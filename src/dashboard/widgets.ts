@@ -23,7 +23,7 @@ export function table<T>(
     sort?: { key: string; order: "asc" | "desc"; onSort: (key: string) => void };
     rowClass?: (row: T) => string | undefined;
   },
-): HTMLTableElement {
+): HTMLElement {
   const head = columns.map((c) => {
     const cls = c.numeric ? "num" : undefined;
     if (!c.sortKey || !opts.sort) return h("th", { class: cls, scope: "col" }, c.title);
@@ -45,18 +45,23 @@ export function table<T>(
       ),
     );
   });
+  // Wide tables scroll inside their own box: the page itself never scrolls sideways (390 px phones).
   return h(
-    "table",
-    { "aria-label": opts.label },
-    h("thead", {}, h("tr", {}, head)),
+    "div",
+    { class: "table-wrap" },
     h(
-      "tbody",
-      {},
-      rows.map((r) =>
-        h(
-          "tr",
-          { class: opts.rowClass?.(r) },
-          columns.map((c) => h("td", { class: c.numeric ? "num" : undefined }, c.cell(r))),
+      "table",
+      { "aria-label": opts.label },
+      h("thead", {}, h("tr", {}, head)),
+      h(
+        "tbody",
+        {},
+        rows.map((r) =>
+          h(
+            "tr",
+            { class: opts.rowClass?.(r) },
+            columns.map((c) => h("td", { class: c.numeric ? "num" : undefined }, c.cell(r))),
+          ),
         ),
       ),
     ),
@@ -83,4 +88,46 @@ export function notice(title: string, ...body: (Child | Child[])[]): HTMLElement
 
 export function codeLine(text: string): HTMLElement {
   return h("code", { class: "shell" }, text);
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/**
+ * A test's failure rate over its latest detections, oldest left: one bar per detection, red where
+ * it failed every attempt (broken there), amber where it flaked, a grey tick where it passed.
+ */
+export function sparkline(points: { rate: number; verdict: string }[], label: string): SVGSVGElement {
+  const w = 4;
+  const gap = 1;
+  const height = 18;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "sparkline");
+  svg.setAttribute("width", String(Math.max(1, points.length) * (w + gap)));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", label);
+  points.forEach((p, i) => {
+    const bar = document.createElementNS(SVG, "rect");
+    const barHeight = Math.max(1.5, p.rate * height);
+    bar.setAttribute("x", String(i * (w + gap)));
+    bar.setAttribute("y", String(height - barHeight));
+    bar.setAttribute("width", String(w));
+    bar.setAttribute("height", String(barHeight));
+    bar.setAttribute(
+      "class",
+      `spark-${p.verdict === "failing" ? "failing" : p.rate > 0 ? "flaky" : "stable"}`,
+    );
+    svg.appendChild(bar);
+  });
+  return svg;
+}
+
+/** Quarantine and ownership, as the config recorded them with the detection. */
+export function ownership(owner: string | null, quarantined: boolean): (HTMLElement | string)[] {
+  return [
+    ...(quarantined
+      ? [h("span", { class: "badge quarantined", title: "covered by a quarantine entry" }, "quarantined")]
+      : []),
+    ...(owner ? [h("span", { class: "owner" }, owner)] : []),
+  ];
 }

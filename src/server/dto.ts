@@ -28,6 +28,31 @@ export function detectionDto(d: DetectionsTable) {
     tests: { total: d.tests_total, flaky: d.tests_flaky, failing: d.tests_failing },
     jobSeed: d.job_seed,
     stopReason: d.stop_reason,
+    links: detectionLinks(d),
+  };
+}
+
+/**
+ * Links to where a detection came from, when its repository has a web address: the commit, the
+ * pull request and the CI run. GitLab spells merge requests differently; other hosts get GitHub's
+ * paths, which Gitea and Forgejo share.
+ */
+export function detectionLinks(d: {
+  repository_url: string | null;
+  commit_sha: string | null;
+  pr_number: number | null;
+  ci_run_url: string | null;
+}) {
+  const base = d.repository_url;
+  const gitlab = base !== null && /^https:\/\/[^/]*gitlab/.test(base);
+  return {
+    repository: base,
+    commit: base && d.commit_sha ? `${base}${gitlab ? "/-" : ""}/commit/${d.commit_sha}` : null,
+    pullRequest:
+      base && d.pr_number !== null
+        ? `${base}${gitlab ? "/-/merge_requests/" : "/pull/"}${d.pr_number}`
+        : null,
+    ciRun: d.ci_run_url,
   };
 }
 
@@ -55,6 +80,9 @@ export function testResultDto(t: TestResultsTable) {
     firstFailure: t.first_failure,
     reproduce: t.reproduce,
     seedDeterministic: t.seed_deterministic === null ? null : t.seed_deterministic === 1,
+    owner: t.owner,
+    quarantined: t.quarantined === 1,
+    outcomes: t.outcomes,
   };
 }
 

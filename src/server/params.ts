@@ -79,6 +79,12 @@ export const testQuery = z.strictObject({
   limit: count(1000, 200),
 });
 
+export const searchQuery = z.strictObject({
+  q: z.string().trim().min(1, { message: "expected text to search test ids for" }).max(500),
+  repository: z.string().min(1).max(2000).optional(),
+  limit: count(200, 50),
+});
+
 /** Parse or throw BadRequest naming each parameter. */
 export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.output<S> {
   const res = schema.safeParse(query ?? {});

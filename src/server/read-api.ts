@@ -5,13 +5,29 @@ import {
   listDetections,
   overview,
   repositorySummaries,
+  searchTests,
   statsBySeverity,
   testTimeline,
   topFlaky,
   trend,
 } from "../store/queries.js";
-import { attemptDto, catalogDto, detectionDto, detectionReproduce, testResultDto } from "./dto.js";
-import { detectionsQuery, parseQuery, testQuery, topQuery, trendQuery, windowQuery } from "./params.js";
+import {
+  attemptDto,
+  catalogDto,
+  detectionDto,
+  detectionLinks,
+  detectionReproduce,
+  testResultDto,
+} from "./dto.js";
+import {
+  detectionsQuery,
+  parseQuery,
+  searchQuery,
+  testQuery,
+  topQuery,
+  trendQuery,
+  windowQuery,
+} from "./params.js";
 
 const SORT_COLUMN = {
   startedAt: "started_at",
@@ -42,6 +58,16 @@ export function registerReadApi(app: FastifyInstance, store: Store): void {
   app.get("/api/v1/top-tests", async (req) => {
     const q = parseQuery(topQuery, req.query);
     return { tests: await topFlaky(store, q) };
+  });
+
+  app.get("/api/v1/tests", async (req) => {
+    const q = parseQuery(searchQuery, req.query);
+    const rows = await searchTests(store, {
+      text: q.q,
+      limit: q.limit,
+      ...(q.repository ? { repository: q.repository } : {}),
+    });
+    return { tests: rows.map(catalogDto) };
   });
 
   app.get("/api/v1/detections", async (req) => {
@@ -84,8 +110,13 @@ export function registerReadApi(app: FastifyInstance, store: Store): void {
         },
       });
     }
+    const latest = results.at(-1);
     return {
-      test: catalogDto(catalog),
+      test: {
+        ...catalogDto(catalog),
+        owner: latest?.owner ?? null,
+        quarantined: latest?.quarantined === 1,
+      },
       total,
       history: results.map((r) => ({
         detectionId: r.detection_id,
@@ -98,6 +129,7 @@ export function registerReadApi(app: FastifyInstance, store: Store): void {
         verdict: r.verdict,
         commit: r.commit_sha,
         branch: r.branch,
+        links: detectionLinks(r),
       })),
     };
   });

@@ -125,6 +125,8 @@ export async function topFlaky(store: Store, opts: Window & { minAttempts?: numb
       sql<number>`sum(attempts)`.as("attempts"),
       sql<number>`sum(failures)`.as("failures"),
       sql<string>`max(started_at)`.as("last_seen"),
+      sql<number>`max(quarantined)`.as("quarantined"),
+      sql<string | null>`max(owner)`.as("owner"),
     ])
     // A test that failed every time in a detection was broken there, not flaky: it does not rank.
     .where("verdict", "in", ["flaky", "stable"])
@@ -140,10 +142,14 @@ export async function topFlaky(store: Store, opts: Window & { minAttempts?: numb
     .orderBy("test_id")
     .limit(Math.min(opts.limit ?? 20, 500))
     .execute();
-  return rows.map((r) => {
+  const recent = await Promise.all(rows.map((r) => recentRates(store, r.repository, r.test_id, opts)));
+  return rows.map((r, i) => {
     const rate = Number(r.failures) / Number(r.attempts);
     return {
       testId: r.test_id,
+      owner: r.owner ?? null,
+      quarantined: Number(r.quarantined) === 1,
+      recent: recent[i] ?? [],
       repository: r.repository,
       detections: Number(r.detections),
       failingDetections: Number(r.failing_detections),
@@ -154,6 +160,38 @@ export async function topFlaky(store: Store, opts: Window & { minAttempts?: numb
       lastSeen: r.last_seen,
     };
   });
+}
+
+/** A test's failure rate in its latest detections of the window, oldest first: the ranking's sparkline. */
+async function recentRates(store: Store, repository: string, testId: string, w: Window, limit = 20) {
+  const rows = await store.db
+    .selectFrom("test_results")
+    .select(["failure_rate", "verdict"])
+    .where("repository", "=", repository)
+    .where("test_id", "=", testId)
+    .where(inWindow({ ...w, repository }))
+    .orderBy("started_at", "desc")
+    .limit(limit)
+    .execute();
+  return rows.reverse().map((r) => ({ rate: Number(r.failure_rate), verdict: r.verdict }));
+}
+
+/**
+ * Tests whose id contains `text` (case-insensitive), across the catalogue: the dashboard's search.
+ * Most recently seen first.
+ */
+export async function searchTests(store: Store, opts: { text: string; repository?: string; limit?: number }) {
+  const pattern = `%${opts.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  let q = store.db
+    .selectFrom("test_catalog")
+    .selectAll()
+    .where(sql<SqlBool>`lower(test_id) like ${pattern} escape '\\'`);
+  if (opts.repository) q = q.where("repository", "=", opts.repository);
+  return q
+    .orderBy("last_seen", "desc")
+    .orderBy("test_id")
+    .limit(Math.min(opts.limit ?? 50, 200))
+    .execute();
 }
 
 export async function statsBySeverity(store: Store, opts: Window) {
@@ -191,8 +229,13 @@ export async function testTimeline(store: Store, repository: string, testId: str
       "test_results.interval_hi",
       "test_results.severity",
       "test_results.verdict",
+      "test_results.owner",
+      "test_results.quarantined",
       "detections.commit_sha",
       "detections.branch",
+      "detections.pr_number",
+      "detections.repository_url",
+      "detections.ci_run_url",
     ])
     .where("test_results.repository", "=", repository)
     .where("test_results.test_id", "=", testId)
@@ -203,7 +246,7 @@ export async function testTimeline(store: Store, repository: string, testId: str
 }
 
 /** Headline figures for a window: what the dashboard's overview cards show. */
-export async function overview(store: Store, opts: Window) {
+export async function overview(store: Store, opts: Window & { now?: number }) {
   const q = store.db
     .selectFrom("detections")
     .select([
@@ -219,16 +262,29 @@ export async function overview(store: Store, opts: Window) {
     ])
     .where(inWindow(opts));
   const d = await q.executeTakeFirstOrThrow();
-  const t = store.db
-    .selectFrom("test_results")
-    .select(["repository", "test_id"])
-    .where("verdict", "=", "flaky")
-    .groupBy(["repository", "test_id"])
-    .where(inWindow(opts));
-  const flakyTests = await store.db
-    .selectFrom(t.as("f"))
+  const distinctTests = async (where: "flaky" | "failing" | "quarantined") => {
+    let t = store.db.selectFrom("test_results").select(["repository", "test_id"]).where(inWindow(opts));
+    t = where === "quarantined" ? t.where("quarantined", "=", 1) : t.where("verdict", "=", where);
+    const row = await store.db
+      .selectFrom(t.groupBy(["repository", "test_id"]).as("f"))
+      .select(sql<number>`count(*)`.as("n"))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  };
+  // "New this week" is relative to now, whatever the window: tests whose first flaky detection
+  // (kept in the catalogue) is at most 7 days old.
+  const weekAgo = new Date((opts.now ?? Date.now()) - 7 * 86_400_000).toISOString();
+  let fresh = store.db
+    .selectFrom("test_catalog")
     .select(sql<number>`count(*)`.as("n"))
-    .executeTakeFirstOrThrow();
+    .where("first_flaky_at", ">=", weekAgo);
+  if (opts.repository) fresh = fresh.where("repository", "=", opts.repository);
+  const [flakyTests, brokenTests, quarantinedTests, newFlaky] = await Promise.all([
+    distinctTests("flaky"),
+    distinctTests("failing"),
+    distinctTests("quarantined"),
+    fresh.executeTakeFirstOrThrow(),
+  ]);
   return {
     detections: Number(d.detections),
     attempts: Number(d.attempts),
@@ -238,7 +294,10 @@ export async function overview(store: Store, opts: Window) {
     stableDetections: Number(d.stable),
     meanFailureRate: Number(d.mean_rate),
     runtimeMs: Number(d.duration_ms),
-    flakyTests: Number(flakyTests.n),
+    flakyTests,
+    brokenTests,
+    quarantinedTests,
+    newFlakyTestsThisWeek: Number(newFlaky.n),
     lastStartedAt: d.last_started_at ?? null,
   };
 }
@@ -247,11 +306,21 @@ export async function overview(store: Store, opts: Window) {
 export async function repositorySummaries(store: Store) {
   const rows = await store.db
     .selectFrom("detections")
-    .select(["repository", sql<number>`count(*)`.as("n"), sql<string>`max(started_at)`.as("last")])
+    .select([
+      "repository",
+      sql<number>`count(*)`.as("n"),
+      sql<string>`max(started_at)`.as("last"),
+      sql<string | null>`max(repository_url)`.as("url"),
+    ])
     .groupBy("repository")
     .orderBy(sql`max(started_at)`, "desc")
     .execute();
-  return rows.map((r) => ({ name: r.repository, detections: Number(r.n), lastStartedAt: r.last }));
+  return rows.map((r) => ({
+    name: r.repository,
+    url: r.url ?? null,
+    detections: Number(r.n),
+    lastStartedAt: r.last,
+  }));
 }
 
 export async function repositories(store: Store): Promise<string[]> {

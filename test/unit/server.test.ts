@@ -81,8 +81,8 @@ for (const engine of ["sqlite", "postgres"] as const) {
       await seed(store);
       const repos = (await get("/api/v1/repositories")).body.repositories;
       expect(repos).toEqual([
-        { name: "/srv/other", detections: 1, lastStartedAt: "2026-11-03T12:00:00.000Z" },
-        { name: "/srv/app", detections: 2, lastStartedAt: "2026-11-03T09:00:00.000Z" },
+        { name: "/srv/other", url: null, detections: 1, lastStartedAt: "2026-11-03T12:00:00.000Z" },
+        { name: "/srv/app", url: null, detections: 2, lastStartedAt: "2026-11-03T09:00:00.000Z" },
       ]);
       const all = (await get("/api/v1/overview")).body;
       expect(all).toMatchObject({
@@ -90,6 +90,10 @@ for (const engine of ["sqlite", "postgres"] as const) {
         flakyDetections: 2,
         stableDetections: 1,
         flakyTests: 1,
+        brokenTests: 0,
+        quarantinedTests: 0,
+        // First flaky on 2026-11-01: more than a week before today.
+        newFlakyTestsThisWeek: 0,
         attempts: 9,
       });
       expect(all.bySeverity).toEqual({ CRITICAL: 0, HIGH: 0, MEDIUM: 2, LOW: 0, NONE: 1 });
@@ -116,8 +120,32 @@ for (const engine of ["sqlite", "postgres"] as const) {
         failingDetections: 2,
         attempts: 60,
         failures: 12,
+        owner: null,
+        quarantined: false,
+        recent: [
+          { rate: 0.3, verdict: "flaky" },
+          { rate: 0.1, verdict: "flaky" },
+        ],
       });
       expect(top[0].failureRate).toBeCloseTo(0.2);
+    });
+
+    it("searches test ids case-insensitively, with LIKE's wildcards taken literally", async () => {
+      await seed(store);
+      const found = (await get("/api/v1/tests?q=A")).body.tests;
+      expect(found.map((t: { id: string; repository: string }) => `${t.repository} ${t.id}`).sort()).toEqual(
+        (await get("/api/v1/tests?q=a")).body.tests
+          .map((t: { id: string; repository: string }) => `${t.repository} ${t.id}`)
+          .sort(),
+      );
+      expect(found.length).toBeGreaterThan(0);
+      expect(found.every((t: { id: string }) => t.id.toLowerCase().includes("a"))).toBe(true);
+      expect((await get("/api/v1/tests?q=%25")).body.tests).toEqual([]);
+      expect((await get("/api/v1/tests?q=_")).body.tests).toEqual([]);
+      expect((await get("/api/v1/tests?q=a&repository=/srv/nowhere")).body.tests).toEqual([]);
+      const bad = await get("/api/v1/tests?q=");
+      expect(bad.status).toBe(400);
+      expect(JSON.stringify(bad.body)).toContain("q");
     });
 
     it("lists detections with filters, sorting and pagination", async () => {

@@ -1,9 +1,17 @@
-import { type Detection, get, type Overview, type Repository, type TopTest, type TrendDay } from "../api.js";
+import {
+  type CatalogTest,
+  type Detection,
+  get,
+  type Overview,
+  type Repository,
+  type TopTest,
+  type TrendDay,
+} from "../api.js";
 import { severityChart, trendChart } from "../charts.js";
 import { copyButton, h } from "../dom.js";
 import { count, duration, pct, shortSha, when } from "../format.js";
 import { detectionLink, link, testLink } from "../router.js";
-import { badge, card, codeLine, notice, section, table } from "../widgets.js";
+import { badge, card, codeLine, notice, ownership, section, sparkline, table } from "../widgets.js";
 
 const RANGES: Record<string, string> = {
   "7d": "Last 7 days",
@@ -125,15 +133,46 @@ export async function renderOverview(
           ),
         ]
       : [];
+  const repoUrl = repositories.find((r) => r.name === repo)?.url ?? null;
+  const search = p.get("q") ?? "";
   root.append(
     h(
       "div",
       { class: "toolbar" },
       h("label", {}, "Repository ", repoSelect),
+      repoUrl
+        ? h(
+            "a",
+            { id: "repo-link", href: repoUrl, rel: "noopener noreferrer", target: "_blank" },
+            repoHost(repoUrl),
+          )
+        : null,
       h("label", {}, "Range ", rangeSelect),
       custom,
+      h(
+        "form",
+        {
+          class: "inline search",
+          role: "search",
+          onsubmit: (e: Event) => {
+            e.preventDefault();
+            const input = (e.target as HTMLFormElement).elements.namedItem("q") as HTMLInputElement;
+            update({ q: input.value.trim() }, false);
+          },
+        },
+        h("input", {
+          id: "search",
+          name: "q",
+          type: "search",
+          value: search,
+          placeholder: "Search tests",
+          "aria-label": "Search tests by id",
+        }),
+        h("button", { type: "submit" }, "Search"),
+      ),
     ),
   );
+  if (search) root.append(await searchResults(search, repo));
 
   // Detections table state.
   const verdict = p.get("verdict") ?? "";
@@ -174,19 +213,22 @@ export async function renderOverview(
     return;
   }
 
+  // The headline counts tests, not commands: one broken test makes every detection of its suite
+  // "failing", so detection-level figures would contradict the test counts next to them.
   root.append(
+    h(
+      "p",
+      { class: "headline", id: "headline" },
+      `${count(ov.flakyTests)} flaky ${plural(ov.flakyTests, "test")}, ${count(ov.brokenTests)} broken, ${count(ov.newFlakyTestsThisWeek)} new this week, ${count(ov.quarantinedTests)} quarantined`,
+    ),
     h(
       "div",
       { class: "cards" },
+      card("Flaky tests", count(ov.flakyTests), "failed some attempts, passed others"),
+      card("Broken tests", count(ov.brokenTests), "failed every attempt of a detection"),
+      card("New flaky this week", count(ov.newFlakyTestsThisWeek), "first seen flaky in the last 7 days"),
+      card("Quarantined", count(ov.quarantinedTests), "covered by a quarantine entry"),
       card("Detections", count(ov.detections), `last ${when(ov.lastStartedAt)}`),
-      card(
-        "Flaky detections",
-        count(ov.flakyDetections),
-        `${pct(ov.flakyDetections / ov.detections)} of detections`,
-      ),
-      card("Broken (failing every run)", count(ov.failingDetections)),
-      card("Flaky tests", count(ov.flakyTests), "distinct tests seen flaky"),
-      card("Mean failure rate", pct(ov.meanFailureRate), "per detection"),
       card("Attempts run", count(ov.attempts), `${duration(ov.runtimeMs)} of detection time`),
     ),
   );
@@ -194,7 +236,7 @@ export async function renderOverview(
   const trendCanvas = h("canvas", {
     id: "trend-chart",
     role: "img",
-    "aria-label": "Flakiness trend: mean failure rate and detections per day",
+    "aria-label": "Flakiness trend: flaky tests seen and detections per day",
   });
   const sevCanvas = h("canvas", {
     id: "severity-chart",
@@ -223,8 +265,23 @@ export async function renderOverview(
           )
         : table<TopTest>(
             [
-              { title: "Test", cell: (t) => h("a", { href: testLink(t.repository, t.testId) }, t.testId) },
+              {
+                title: "Test",
+                cell: (t) => [
+                  h("a", { href: testLink(t.repository, t.testId) }, t.testId),
+                  " ",
+                  ...ownership(t.owner, t.quarantined),
+                ],
+              },
               ...(repo ? [] : [{ title: "Repository", cell: (t: TopTest) => t.repository }]),
+              {
+                title: "Recent",
+                cell: (t) =>
+                  sparkline(
+                    t.recent,
+                    `failure rate in its latest ${t.recent.length} detections: ${t.recent.map((r) => pct(r.rate)).join(", ")}`,
+                  ),
+              },
               { title: "Impact", cell: (t) => t.impact.toFixed(2), numeric: true },
               { title: "Failure rate", cell: (t) => pct(t.failureRate), numeric: true },
               {
@@ -241,7 +298,7 @@ export async function renderOverview(
       h(
         "p",
         { class: "muted" },
-        "Impact = failure rate × detections in which the test failed; runs where it failed every time (broken) are left out.",
+        "Impact = failure rate × detections in which the test failed; runs where it failed every time (broken) are left out. Recent: its rate in its latest detections, oldest first.",
       ),
     ),
   );
@@ -341,7 +398,13 @@ export async function renderOverview(
               },
               ...(repo ? [] : [{ title: "Repository", cell: (d: Detection) => d.repository }]),
               { title: "Command", cell: (d) => h("code", { class: "cmd", title: d.command }, d.command) },
-              { title: "Commit", cell: (d) => shortSha(d.commit) },
+              {
+                title: "Commit",
+                cell: (d) =>
+                  d.links.commit
+                    ? h("a", { href: d.links.commit, rel: "noopener noreferrer" }, shortSha(d.commit))
+                    : shortSha(d.commit),
+              },
               { title: "Verdict", cell: (d) => badge("verdict", d.verdict) },
               { title: "Severity", cell: (d) => badge("severity", d.severity) },
               { title: "Failed", cell: (d) => `${d.failedAttempts}/${d.attempts}`, numeric: true },
@@ -371,5 +434,36 @@ export async function renderOverview(
           ),
       pager,
     ),
+  );
+}
+
+function plural(n: number, word: string): string {
+  return n === 1 ? word : `${word}s`;
+}
+
+/** github.com/owner/name from https://github.com/owner/name. */
+function repoHost(url: string): string {
+  return `${url.replace(/^https:\/\//, "")} ↗`;
+}
+
+async function searchResults(text: string, repo: string): Promise<HTMLElement> {
+  const { tests } = await get<{ tests: CatalogTest[] }>("tests", { q: text, repository: repo || undefined });
+  return section(
+    `Tests matching “${text}” (${tests.length}${tests.length === 50 ? "+" : ""})`,
+    tests.length === 0
+      ? h("p", { class: "muted" }, `No test id contains “${text}”${repo ? ` in ${repo}` : ""}.`)
+      : table<CatalogTest>(
+          [
+            { title: "Test", cell: (t) => h("a", { href: testLink(t.repository, t.id) }, t.id) },
+            ...(repo ? [] : [{ title: "Repository", cell: (t: CatalogTest) => t.repository }]),
+            { title: "Last verdict", cell: (t) => badge("verdict", t.lastVerdict) },
+            { title: "Severity", cell: (t) => badge("severity", t.lastSeverity) },
+            { title: "First flaky", cell: (t) => (t.firstFlakyAt ? when(t.firstFlakyAt) : "never") },
+            { title: "Last seen", cell: (t) => when(t.lastSeen) },
+            { title: "Detections", cell: (t) => count(t.detections), numeric: true },
+          ],
+          tests,
+          { label: "Search results" },
+        ),
   );
 }

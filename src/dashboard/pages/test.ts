@@ -1,9 +1,10 @@
+import type { Links } from "../api.js";
 import { get } from "../api.js";
 import { testChart } from "../charts.js";
 import { h } from "../dom.js";
-import { interval, pct, shortId, shortSha, when } from "../format.js";
+import { rateText, shortId, shortSha, when } from "../format.js";
 import { detectionLink, link } from "../router.js";
-import { badge, section, table } from "../widgets.js";
+import { badge, ownership, section, table } from "../widgets.js";
 
 interface Point {
   detectionId: string;
@@ -16,6 +17,7 @@ interface Point {
   verdict: string;
   commit: string | null;
   branch: string | null;
+  links: Links;
 }
 
 interface TestPage {
@@ -28,6 +30,8 @@ interface TestPage {
     lastSeverity: string;
     firstFlakyAt: string | null;
     detections: number;
+    owner: string | null;
+    quarantined: boolean;
   };
   history: Point[];
   total: number;
@@ -46,6 +50,12 @@ export async function renderTest(root: HTMLElement, p: URLSearchParams): Promise
       { class: "facts" },
       h("dt", {}, "Now"),
       h("dd", {}, badge("verdict", test.lastVerdict), " ", badge("severity", test.lastSeverity)),
+      h("dt", {}, "Owner · quarantine"),
+      h(
+        "dd",
+        { id: "ownership" },
+        test.owner || test.quarantined ? ownership(test.owner, test.quarantined) : "no quarantine entry",
+      ),
       h("dt", {}, "First turned flaky"),
       h("dd", { id: "first-flaky" }, test.firstFlakyAt ? when(test.firstFlakyAt) : "never seen flaky"),
       h("dt", {}, "First seen · last seen"),
@@ -75,12 +85,23 @@ export async function renderTest(root: HTMLElement, p: URLSearchParams): Promise
                 `${when(r.startedAt)} (${shortId(r.detectionId)})`,
               ),
           },
-          { title: "Commit", cell: (r) => `${shortSha(r.commit)}${r.branch ? ` on ${r.branch}` : ""}` },
+          {
+            title: "Commit",
+            cell: (r) => [
+              r.links.commit
+                ? h("a", { href: r.links.commit, rel: "noopener noreferrer" }, shortSha(r.commit))
+                : shortSha(r.commit),
+              r.branch ? ` on ${r.branch}` : "",
+            ],
+          },
           { title: "Verdict", cell: (r) => badge("verdict", r.verdict) },
           { title: "Severity", cell: (r) => badge("severity", r.severity) },
           { title: "Failed", cell: (r) => `${r.failures}/${r.attempts}`, numeric: true },
-          { title: "Rate", cell: (r) => pct(r.failureRate), numeric: true },
-          { title: "95% interval", cell: (r) => interval(r.interval), numeric: true },
+          {
+            title: "Rate (95% CI)",
+            cell: (r) => rateText(r.verdict, r.failureRate, r.interval),
+            numeric: true,
+          },
         ],
         [...history].reverse(),
         { label: "Test history" },
