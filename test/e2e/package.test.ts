@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, tempDir } from "../helpers/cli.js";
@@ -36,9 +37,12 @@ beforeAll(() => {
   });
   const tarball = join(dir.path, (JSON.parse(packed) as { filename: string }[])[0]?.filename ?? "");
   prefix = join(dir.path, "prefix");
-  execFileSync("npm", ["install", "--prefix", prefix, "--no-audit", "--no-fund", "--no-save", tarball], {
-    stdio: "ignore",
-  });
+  // --engine-strict: an installer on the oldest Node we declare gets no package that refuses it.
+  execFileSync(
+    "npm",
+    ["install", "--prefix", prefix, "--no-audit", "--no-fund", "--no-save", "--engine-strict", tarball],
+    { stdio: "ignore" },
+  );
   bin = join(prefix, "node_modules/.bin/flaky-detector");
   project = join(dir.path, "project");
   cpSync(join(ROOT, "examples/node-test"), project, { recursive: true });
@@ -66,6 +70,45 @@ describe("the packed package, installed into an empty prefix", () => {
       "vitest",
     ]);
     expect(cli(["--version"]).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("installs nothing that declares a newer Node than our engines field", () => {
+    // What installers get is not what this repository's lockfile and overrides pin: read the
+    // engines of every package the install actually placed.
+    const semver = createRequire(import.meta.url)("semver") as {
+      minVersion(range: string): { version: string } | null;
+      satisfies(version: string, range: string): boolean;
+    };
+    const ours = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      engines: { node: string };
+    };
+    const floor = semver.minVersion(ours.engines.node)?.version as string;
+    const refusing: string[] = [];
+    const walk = (modules: string) => {
+      if (!existsSync(modules)) return;
+      for (const name of readdirSync(modules)) {
+        if (name.startsWith(".")) continue;
+        if (name.startsWith("@")) {
+          for (const scoped of readdirSync(join(modules, name))) visit(join(modules, name, scoped));
+        } else visit(join(modules, name));
+      }
+    };
+    const visit = (dir: string) => {
+      const file = join(dir, "package.json");
+      if (!existsSync(file)) return;
+      const pkg = JSON.parse(readFileSync(file, "utf8")) as {
+        name: string;
+        version: string;
+        engines?: { node?: string };
+      };
+      const range = pkg.engines?.node;
+      if (range && !semver.satisfies(floor, range))
+        refusing.push(`${pkg.name}@${pkg.version} wants node ${range}`);
+      walk(join(dir, "node_modules"));
+    };
+    walk(join(prefix, "node_modules"));
+    expect(readdirSync(join(prefix, "node_modules")).length).toBeGreaterThan(50);
+    expect(refusing, `our engines say node ${ours.engines.node}`).toEqual([]);
   });
 
   it("runs a detection and records it in SQLite", () => {
