@@ -57424,6 +57424,8 @@ async function runPool(opts) {
 // src/pipeline/diagnose.ts
 var TELLING = [
   { pattern: /Missing script:\s*"?[^"\n]+"?/i, kind: "setup", strong: true },
+  // npm given an option it took for a command: `npm --require x test` never reached the tests.
+  { pattern: /^Unknown command: "[^"\n]*"/m, kind: "setup", strong: true },
   { pattern: /(unknown|unrecognized|unexpected|invalid) (option|flag|argument)s?\b[^\n]*/i, kind: "flag" },
   { pattern: /error: unrecognized arguments?:[^\n]*/i, kind: "flag" },
   { pattern: /flag provided but not defined:[^\n]*/i, kind: "flag" },
@@ -59190,7 +59192,7 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 
 // src/pipeline/framework.ts
 import { existsSync as existsSync7, readFileSync as readFileSync8 } from "node:fs";
-import { join as join14 } from "node:path";
+import { basename as basename2, join as join14 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2) {
@@ -59931,8 +59933,9 @@ function scriptName(argv) {
   return basename(argv[0]) === "npm" ? void 0 : argv[1];
 }
 function viaPackageScript(argv, scriptArgv, inner) {
-  if (!APPENDABLE.has(inner.name)) return void 0;
   const isNpm = basename(argv[0]) === "npm";
+  if (inner.name === "node-test") return nodeTestDirect(scriptArgv, inner, isNpm);
+  if (!APPENDABLE.has(inner.name)) return void 0;
   return {
     ...inner,
     matches: () => false,
@@ -59945,6 +59948,22 @@ function viaPackageScript(argv, scriptArgv, inner) {
     // The listing runs the script's command itself (node_modules/.bin is on PATH): `vitest list`
     // replaces a subcommand, which cannot be appended to `npm test`.
     ...inner.list ? { list: (_a4, listFile) => inner.list?.(scriptArgv, listFile) } : {}
+  };
+}
+function nodeTestDirect(scriptArgv, inner, isNpm) {
+  const extra = (a) => {
+    if (isNpm) {
+      const sep8 = a.indexOf("--");
+      return sep8 < 0 ? [] : a.slice(sep8 + 1);
+    }
+    const named = a[1] === "run" || a[1] === "run-script" ? 3 : 2;
+    return a.slice(named);
+  };
+  return {
+    ...inner,
+    matches: () => false,
+    prepare: (a, ctx, report = true) => inner.prepare([...scriptArgv, ...extra(a)], ctx, report),
+    ...inner.list ? { list: (a, listFile) => inner.list?.([...scriptArgv, ...extra(a)], listFile) } : {}
   };
 }
 
@@ -59974,29 +59993,43 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
         `--framework ${config2.framework}: the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))}); pass --framework ${other.name}, or leave --framework out to detect it`
       );
     }
+    const viaScript2 = config2.framework === "command" ? void 0 : scriptAdapter(argv, workspace);
+    if (viaScript2?.adapter?.name === config2.framework) {
+      return { adapter: viaScript2.adapter, how: `--framework, through ${viaScript2.how}`, warnings };
+    }
+    if (viaScript2?.adapter) {
+      throw new UsageError(
+        "E_FRAMEWORK_MISMATCH",
+        `--framework ${config2.framework}: ${JSON.stringify(argv.join(" "))} runs package.json scripts.${viaScript2.script} (${JSON.stringify(viaScript2.text)}), which runs ${viaScript2.adapter.name}; pass --framework ${viaScript2.adapter.name}, or leave --framework out to detect it`
+      );
+    }
     return { adapter: ADAPTERS[config2.framework], how: "--framework", warnings };
   }
   const direct = detectFramework(argv);
   if (direct) return { adapter: direct, how: "detected from the command", warnings };
-  const script = scriptName(argv);
-  if (script) {
-    const text2 = packageScript(workspace, script);
-    if (text2) {
-      let inner;
-      try {
-        inner = parseCommandString(text2, `package.json scripts.${script}`).argv;
-      } catch {
-        inner = void 0;
-      }
-      const innerAdapter = inner ? detectFramework(inner) : void 0;
-      const wrapped = inner && innerAdapter ? viaPackageScript(argv, inner, innerAdapter) : void 0;
-      if (wrapped) return { adapter: wrapped, how: `detected from package.json scripts.${script}`, warnings };
-      warnings.push(
-        `per-test results need a framework flaky-detector can drive; scripts.${script} is ${JSON.stringify(text2)}. Measuring the command as a whole; run the test tool directly (e.g. -- npx jest) or pass --framework`
-      );
-    }
+  const viaScript = scriptAdapter(argv, workspace);
+  if (viaScript?.adapter) return { adapter: viaScript.adapter, how: viaScript.how, warnings };
+  if (viaScript?.text) {
+    warnings.push(
+      `per-test results need a framework flaky-detector can drive; scripts.${viaScript.script} is ${JSON.stringify(viaScript.text)}. Measuring the command as a whole; run the test tool directly (e.g. -- npx jest) or pass --framework`
+    );
   }
   return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
+}
+function scriptAdapter(argv, workspace) {
+  const script = scriptName(argv);
+  if (!script) return void 0;
+  const text2 = packageScript(workspace, script);
+  let inner;
+  try {
+    inner = text2 ? parseCommandString(text2, `package.json scripts.${script}`).argv : void 0;
+  } catch {
+    inner = void 0;
+  }
+  const innerAdapter = inner ? detectFramework(inner) : void 0;
+  const adapter = inner && innerAdapter ? viaPackageScript(argv, inner, innerAdapter) : void 0;
+  const how = innerAdapter?.name === "node-test" ? `detected from package.json scripts.${script}, run directly (${text2}): node's options cannot pass through ${basename2(argv[0] ?? "npm")}` : `detected from package.json scripts.${script}`;
+  return { script, text: text2, adapter, how };
 }
 function packageScript(dir, name) {
   const file2 = join14(dir, "package.json");

@@ -21,8 +21,9 @@ export function viaPackageScript(
   scriptArgv: readonly string[],
   inner: FrameworkAdapter,
 ): FrameworkAdapter | undefined {
-  if (!APPENDABLE.has(inner.name)) return undefined;
   const isNpm = basename(argv[0]) === "npm";
+  if (inner.name === "node-test") return nodeTestDirect(scriptArgv, inner, isNpm);
+  if (!APPENDABLE.has(inner.name)) return undefined;
   return {
     ...inner,
     matches: () => false,
@@ -35,5 +36,34 @@ export function viaPackageScript(
     // The listing runs the script's command itself (node_modules/.bin is on PATH): `vitest list`
     // replaces a subcommand, which cannot be appended to `npm test`.
     ...(inner.list ? { list: (_a, listFile) => inner.list?.(scriptArgv, listFile) as Listing } : {}),
+  };
+}
+
+/**
+ * `node --test` behind a package script runs directly: node's own options (reporters, the events
+ * plugin, a name pattern) must come before its test files, and npm appends what follows `--` after
+ * them. The user's extra arguments (after `--` for npm, after the script name for yarn and pnpm)
+ * are kept; npm's pre/post scripts do not run.
+ */
+function nodeTestDirect(
+  scriptArgv: readonly string[],
+  inner: FrameworkAdapter,
+  isNpm: boolean,
+): FrameworkAdapter {
+  const extra = (a: readonly string[]) => {
+    if (isNpm) {
+      const sep = a.indexOf("--");
+      return sep < 0 ? [] : a.slice(sep + 1);
+    }
+    const named = a[1] === "run" || a[1] === "run-script" ? 3 : 2;
+    return a.slice(named);
+  };
+  return {
+    ...inner,
+    matches: () => false,
+    prepare: (a, ctx, report = true) => inner.prepare([...scriptArgv, ...extra(a)], ctx, report),
+    ...(inner.list
+      ? { list: (a, listFile) => inner.list?.([...scriptArgv, ...extra(a)], listFile) as Listing }
+      : {}),
   };
 }

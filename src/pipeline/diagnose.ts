@@ -12,6 +12,8 @@ import type { AttemptRecord } from "../runner/attempt.js";
 /** Lines that say the runner did not run tests at all, with what they mean. */
 const TELLING: { pattern: RegExp; kind: NoTestKind; strong?: true }[] = [
   { pattern: /Missing script:\s*"?[^"\n]+"?/i, kind: "setup", strong: true },
+  // npm given an option it took for a command: `npm --require x test` never reached the tests.
+  { pattern: /^Unknown command: "[^"\n]*"/m, kind: "setup", strong: true },
   { pattern: /(unknown|unrecognized|unexpected|invalid) (option|flag|argument)s?\b[^\n]*/i, kind: "flag" },
   { pattern: /error: unrecognized arguments?:[^\n]*/i, kind: "flag" },
   { pattern: /flag provided but not defined:[^\n]*/i, kind: "flag" },

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { ADAPTERS, detectFramework, type FrameworkAdapter } from "../frameworks/index.js";
@@ -46,30 +46,59 @@ export function resolveFramework(
         `--framework ${config.framework}: the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))}); pass --framework ${other.name}, or leave --framework out to detect it`,
       );
     }
+    const viaScript = config.framework === "command" ? undefined : scriptAdapter(argv, workspace);
+    // `npm test` with a framework named: the framework's options reach it only through the script.
+    if (viaScript?.adapter?.name === config.framework) {
+      return { adapter: viaScript.adapter, how: `--framework, through ${viaScript.how}`, warnings };
+    }
+    if (viaScript?.adapter) {
+      throw new UsageError(
+        "E_FRAMEWORK_MISMATCH",
+        `--framework ${config.framework}: ${JSON.stringify(argv.join(" "))} runs package.json scripts.${viaScript.script} (${JSON.stringify(viaScript.text)}), which runs ${viaScript.adapter.name}; pass --framework ${viaScript.adapter.name}, or leave --framework out to detect it`,
+      );
+    }
+    // A script we cannot read (a wrapper of the project's own) is taken at the user's word.
     return { adapter: ADAPTERS[config.framework], how: "--framework", warnings };
   }
   const direct = detectFramework(argv);
   if (direct) return { adapter: direct, how: "detected from the command", warnings };
-  const script = scriptName(argv);
-  if (script) {
-    const text = packageScript(workspace, script);
-    if (text) {
-      let inner: string[] | undefined;
-      try {
-        inner = parseCommandString(text, `package.json scripts.${script}`).argv;
-      } catch {
-        inner = undefined;
-      }
-      const innerAdapter = inner ? detectFramework(inner) : undefined;
-      const wrapped = inner && innerAdapter ? viaPackageScript(argv, inner, innerAdapter) : undefined;
-      if (wrapped) return { adapter: wrapped, how: `detected from package.json scripts.${script}`, warnings };
-      warnings.push(
-        `per-test results need a framework flaky-detector can drive; scripts.${script} is ${JSON.stringify(text)}. ` +
-          "Measuring the command as a whole; run the test tool directly (e.g. -- npx jest) or pass --framework",
-      );
-    }
+  const viaScript = scriptAdapter(argv, workspace);
+  if (viaScript?.adapter) return { adapter: viaScript.adapter, how: viaScript.how, warnings };
+  if (viaScript?.text) {
+    warnings.push(
+      `per-test results need a framework flaky-detector can drive; scripts.${viaScript.script} is ${JSON.stringify(viaScript.text)}. ` +
+        "Measuring the command as a whole; run the test tool directly (e.g. -- npx jest) or pass --framework",
+    );
   }
   return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
+}
+
+/**
+ * The package script a command runs (`npm test`, `yarn test:unit`) and the adapter that drives the
+ * framework inside it; undefined for a command that runs no package script.
+ */
+function scriptAdapter(
+  argv: readonly string[],
+  workspace: string,
+):
+  | { script: string; text: string | undefined; adapter: FrameworkAdapter | undefined; how: string }
+  | undefined {
+  const script = scriptName(argv);
+  if (!script) return undefined;
+  const text = packageScript(workspace, script);
+  let inner: string[] | undefined;
+  try {
+    inner = text ? parseCommandString(text, `package.json scripts.${script}`).argv : undefined;
+  } catch {
+    inner = undefined;
+  }
+  const innerAdapter = inner ? detectFramework(inner) : undefined;
+  const adapter = inner && innerAdapter ? viaPackageScript(argv, inner, innerAdapter) : undefined;
+  const how =
+    innerAdapter?.name === "node-test"
+      ? `detected from package.json scripts.${script}, run directly (${text}): node's options cannot pass through ${basename(argv[0] ?? "npm")}`
+      : `detected from package.json scripts.${script}`;
+  return { script, text, adapter, how };
 }
 
 function packageScript(dir: string, name: string): string | undefined {

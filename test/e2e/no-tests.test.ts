@@ -55,6 +55,43 @@ describe("no test ran", () => {
     expectNoVerdict(r);
   });
 
+  it("--framework naming another framework than the package script runs: exit 2 before anything runs", async () => {
+    writeFileSync(
+      join(dir.path, "package.json"),
+      JSON.stringify({ name: "p", version: "1.0.0", scripts: { test: "node --test" } }),
+    );
+    const r = await runCli(["run", "--framework", "jest", "--json", json(), "--", "npm", "test"], {
+      cwd: dir.path,
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /--framework jest: "npm test" runs package.json scripts.test \("node --test"\), which runs node-test; pass --framework node-test/,
+    );
+    expectNoVerdict(r);
+  });
+
+  it("npm refusing options it took for a command: no test ran, exit 3 with npm's line", async () => {
+    // A wrapper script flaky-detector cannot read, with node:test's options forced on `npm test`:
+    // npm answers "Unknown command" and no test runs — errored attempts, never a broken test.
+    writeFileSync(
+      join(dir.path, "package.json"),
+      JSON.stringify({ name: "p", version: "1.0.0", scripts: { test: "node run-tests.js" } }),
+    );
+    writeFileSync(
+      join(dir.path, "run-tests.js"),
+      "require('node:child_process').execFileSync('node', ['--test'], { stdio: 'inherit' });\n",
+    );
+    const r = await runCli(
+      ["run", "--runs", "3", "--framework", "node-test", "--json", json(), "--", "npm", "test"],
+      {
+        cwd: dir.path,
+      },
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/no test ran in any of 3 attempt\(s\): Unknown command/);
+    expectNoVerdict(r);
+  });
+
   it("a pytest usage error (exit 4): exit 3 with pytest's own line", async () => {
     writeFileSync(join(dir.path, "test_x.py"), "def test_ok():\n    pass\n");
     const r = await runCli(

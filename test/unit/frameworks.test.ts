@@ -184,7 +184,23 @@ describe("package scripts", () => {
       "test",
       "--reporter=default",
     ]);
-    expect(viaPackageScript(["npm", "test"], ["node", "--test"], ADAPTERS["node-test"])).toBeUndefined();
+  });
+
+  it("a node --test script runs directly, the user's extra arguments kept after node's options", () => {
+    const npm = viaPackageScript(["npm", "test"], ["node", "--test", "test/"], ADAPTERS["node-test"]);
+    const argv = npm?.prepare(["npm", "test", "--", "--test-concurrency=1"], {
+      ...ctx,
+      tests: ["cart > adds"],
+    }).argv as string[];
+    expect(argv[0]).toBe("node");
+    expect(argv).toContain("--test-name-pattern=^(?:adds)$");
+    expect(argv.slice(-3)).toEqual(["--test", "test/", "--test-concurrency=1"]);
+    expect(argv.indexOf("--test-reporter=junit")).toBeLessThan(argv.indexOf("test/"));
+    const pnpm = viaPackageScript(["pnpm", "run", "test:unit"], ["node", "--test"], ADAPTERS["node-test"]);
+    expect(pnpm?.prepare(["pnpm", "run", "test:unit", "--test-only"], ctx).argv.slice(-2)).toEqual([
+      "--test",
+      "--test-only",
+    ]);
   });
 });
 
