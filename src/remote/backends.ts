@@ -6,6 +6,7 @@ import { UsageError } from "../errors.js";
 import { failedTestsOf } from "../pipeline/detect.js";
 import { parseTestCommand } from "../runner/command-line.js";
 import { JOB_CONFIG_KEYS } from "../server/job-input.js";
+import { actionsRunUrl, pullRequestOf } from "../source/identity.js";
 import { fanOut } from "./fan-out.js";
 import { RunpodTransport } from "./runpod-client.js";
 import { runOnServer, type ServerJobResult } from "./server-client.js";
@@ -150,8 +151,14 @@ export function jobInputOf(
   ];
   if (tests.length > 0) input.tests = [...new Set(tests)];
   if (typeof options.junit === "string") input.junit = options.junit;
-  const branch = io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME;
-  if (branch) input.branch = branch;
+  if (io.env.GITHUB_ACTIONS === "true") {
+    const branch = io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME;
+    if (branch) input.branch = branch;
+    const pr = pullRequestOf(io.env.GITHUB_REF);
+    if (pr !== null) input.pr_number = pr;
+    const run = actionsRunUrl(io.env);
+    if (run !== null) input.ci_run_url = run;
+  }
   return input;
 }
 

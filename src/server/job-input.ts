@@ -112,6 +112,12 @@ export const jobInputSchema = z
       .max(2_147_483_647)
       .optional()
       .describe("Pull request number recorded in history."),
+    ci_run_url: z
+      .url({ protocol: /^https$/ })
+      .max(2000)
+      .refine((u) => !/^https:\/\/[^/]*@/.test(u), { message: "must not contain credentials" })
+      .optional()
+      .describe("The CI run that asked for this detection (linked from the dashboard)."),
     shard: shardSchema
       .optional()
       .describe(

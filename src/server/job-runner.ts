@@ -334,6 +334,7 @@ export class JobRunner {
             backend: "server",
             branch: input.branch ?? null,
             prNumber: input.pr_number ?? null,
+            ciRunUrl: input.ci_run_url ?? null,
           }),
       );
       return ok ? "COMPLETED" : undefined;

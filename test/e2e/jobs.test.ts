@@ -61,6 +61,7 @@ describe("job API: submit, poll, cancel, retry, runsync", () => {
       framework: "node-test",
       branch: "feature/x",
       pr_number: 42,
+      ci_run_url: "https://github.com/acme/shop/actions/runs/77",
     });
     const done = await waitStatus(served.url, id, ["COMPLETED", "FAILED"]);
     expect(done.status, String(done.error)).toBe("COMPLETED");
@@ -87,13 +88,21 @@ describe("job API: submit, poll, cancel, retry, runsync", () => {
       prNumber: 42,
       repository: EXAMPLE,
       attempts: 12,
+      links: { ciRun: "https://github.com/acme/shop/actions/runs/77" },
     });
   });
 
   it("lists every problem of a bad request by field path, and never runs it", async () => {
     const bad = await call(served.url, "/run", {
       body: {
-        input: { repo: "/etc", runs: 0, parallelism: "4", framwork: "go", history: { enabled: false } },
+        input: {
+          repo: "/etc",
+          runs: 0,
+          parallelism: "4",
+          framwork: "go",
+          history: { enabled: false },
+          ci_run_url: "https://user:pw@github.com/x",
+        },
         policy: { executionTimeout: -1 },
         extra: true,
       },
@@ -104,6 +113,7 @@ describe("job API: submit, poll, cancel, retry, runsync", () => {
     expect(Object.keys(byPath).sort()).toEqual(
       [
         "extra",
+        "input.ci_run_url",
         "input.framwork",
         "input.history",
         "input.parallelism",
@@ -118,6 +128,8 @@ describe("job API: submit, poll, cancel, retry, runsync", () => {
     expect(byPath["input.history"]).toContain("cannot be set by a job");
     expect(byPath["input.repo"]).toContain("not under an allowed root");
     expect(byPath["input.test_command"]).toContain("is required");
+    expect(byPath["input.ci_run_url"]).toContain("URL");
+    expect(JSON.stringify(bad.body)).not.toContain("user:pw");
 
     const notJson = await fetch(`${served.url}/run`, {
       method: "POST",
