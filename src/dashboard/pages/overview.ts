@@ -53,8 +53,8 @@ function emptyState(): HTMLElement {
     h(
       "p",
       {},
-      codeLine("npx flaky-detector run --runs 50 -- npm test"),
-      copyButton("npx flaky-detector run --runs 50 -- npm test"),
+      codeLine("flaky-detector run --runs 50 -- npm test"),
+      copyButton("flaky-detector run --runs 50 -- npm test"),
     ),
     h(
       "p",
