@@ -6,9 +6,9 @@ import { type ParsedTest, ResultParseError, type TestStatus } from "./types.js";
  * `file > describe > test` with the file relative to the project root.
  */
 interface Assertion {
-  title?: string;
-  fullName?: string;
-  ancestorTitles?: string[];
+  title?: unknown;
+  fullName?: unknown;
+  ancestorTitles?: unknown[];
   status?: string;
   failureMessages?: string[];
   duration?: number | null;
@@ -53,9 +53,11 @@ export function parseJestJson(
       if (flavor === "vitest" && a.status === "pending") continue; // not run: absent, not skipped
       const status = statusOf(a.status);
       if (!status) continue;
-      const title = a.title ?? a.fullName ?? "";
+      // Titles are whatever `it(...)` was given: `it(2010, …)` and `it([2010, 6], …)` exist in real
+      // suites (dayjs), and jest prints them as String() does.
+      const title = String(a.title ?? a.fullName ?? "");
       out.push({
-        id: [path ?? "", ...(a.ancestorTitles ?? []), title].filter((p) => p !== "").join(" > "),
+        id: [path ?? "", ...(a.ancestorTitles ?? []).map(String), title].filter((p) => p !== "").join(" > "),
         name: title,
         file: path,
         status,

@@ -258,6 +258,29 @@ describe("Jest and Vitest JSON", () => {
   });
 });
 
+describe("Jest titles that are not strings", () => {
+  it("names tests given a number or an array as jest prints them (dayjs has it([2010, 6], …))", () => {
+    const doc = {
+      testResults: [
+        {
+          name: "/p/test/array.test.js",
+          status: "passed",
+          assertionResults: [
+            { title: [2010, 6], ancestorTitles: ["parse array", 7], status: "passed" },
+            { title: 2010, ancestorTitles: [], status: "failed", failureMessages: ["boom"] },
+          ],
+        },
+      ],
+    };
+    const tests = parseJestJson(JSON.stringify(doc), "/p");
+    expect(tests.map((t) => [t.id, t.name])).toEqual([
+      ["test/array.test.js > parse array > 7 > 2010,6", "2010,6"],
+      ["test/array.test.js > 2010", "2010"],
+    ]);
+    expect(tests.every((t) => typeof t.name === "string")).toBe(true);
+  });
+});
+
 describe("TAP", () => {
   it("node:test TAP: statuses, block-scalar error messages, durations", async () => {
     const tests = parseTap(golden("node-test.tap"));
