@@ -311,6 +311,8 @@ async function measure(engine: "sqlite" | "postgres", target: string) {
       `/api/v1/detections${q({ since: since30, verdict: "flaky", limit: 25, offset: 475 })}`,
     "detection by id": () => `/api/v1/detections/${id()}`,
     "test history": () => `/api/v1/test${q({ repository: big, id: test() })}`,
+    "test search (largest repo)": () => `/api/v1/tests${q({ repository: big, q: "test_1" })}`,
+    "test search (all repos)": () => `/api/v1/tests${q({ q: "test_1" })}`,
     // Worst cases reported for information: a whole year across every repository.
     "overview (all repos, all time)": () => "/api/v1/overview",
     "top-tests (all repos, 365d)": () =>
