@@ -3,7 +3,7 @@ import type { Database } from "./schema.js";
 
 /**
  * Forward-only, versioned migrations. A version, once released, is never edited: a change to the
- * schema is a new entry. kysely's Migrator applies them, each in its own transaction, under its
+ * schema is a new entry. kysely's Migrator applies the pending ones in one transaction, under its
  * lock (a PostgreSQL advisory lock), so several `serve` instances starting on one database migrate
  * it once. Applied migrations are recorded in fd_schema_migrations.
  */
@@ -197,6 +197,14 @@ export const MIGRATIONS: Migration[] = [
         .addColumn("quarantined", "integer", (c) => c.notNull().defaultTo(0))
         .execute();
       await db.schema.alterTable("test_results").addColumn("outcomes", "text").execute();
+      // The headline's quarantined tests in a window: few rows, so a partial index finds them
+      // without reading every test result of the window.
+      await db.schema
+        .createIndex("test_results_quarantined")
+        .on("test_results")
+        .columns(["started_at", "repository", "test_id"])
+        .where(sql.ref("quarantined"), "=", 1)
+        .execute();
       // The runner before kysely's Migrator kept its own table; its record moved to ours.
       await db.schema.dropTable("fd_migrations").ifExists().execute();
     },

@@ -125,8 +125,6 @@ export async function topFlaky(store: Store, opts: Window & { minAttempts?: numb
       sql<number>`sum(attempts)`.as("attempts"),
       sql<number>`sum(failures)`.as("failures"),
       sql<string>`max(started_at)`.as("last_seen"),
-      sql<number>`max(quarantined)`.as("quarantined"),
-      sql<string | null>`max(owner)`.as("owner"),
     ])
     // A test that failed every time in a detection was broken there, not flaky: it does not rank.
     .where("verdict", "in", ["flaky", "stable"])
@@ -147,9 +145,9 @@ export async function topFlaky(store: Store, opts: Window & { minAttempts?: numb
     const rate = Number(r.failures) / Number(r.attempts);
     return {
       testId: r.test_id,
-      owner: r.owner ?? null,
-      quarantined: Number(r.quarantined) === 1,
-      recent: recent[i] ?? [],
+      owner: recent[i]?.owner ?? null,
+      quarantined: recent[i]?.quarantined ?? false,
+      recent: recent[i]?.rates ?? [],
       repository: r.repository,
       detections: Number(r.detections),
       failingDetections: Number(r.failing_detections),
@@ -162,18 +160,28 @@ export async function topFlaky(store: Store, opts: Window & { minAttempts?: numb
   });
 }
 
-/** A test's failure rate in its latest detections of the window, oldest first: the ranking's sparkline. */
+/**
+ * A test's failure rate in its latest detections of the window, oldest first (the ranking's
+ * sparkline), and its owner and quarantine state in the latest of them. Read per ranked test from
+ * the (repository, test_id, started_at) index: in the ranking's aggregate these columns would make
+ * it read every row of the window instead of its covering index.
+ */
 async function recentRates(store: Store, repository: string, testId: string, w: Window, limit = 20) {
   const rows = await store.db
     .selectFrom("test_results")
-    .select(["failure_rate", "verdict"])
+    .select(["failure_rate", "verdict", "owner", "quarantined"])
     .where("repository", "=", repository)
     .where("test_id", "=", testId)
     .where(inWindow({ ...w, repository }))
     .orderBy("started_at", "desc")
     .limit(limit)
     .execute();
-  return rows.reverse().map((r) => ({ rate: Number(r.failure_rate), verdict: r.verdict }));
+  const latest = rows[0];
+  return {
+    owner: latest?.owner ?? null,
+    quarantined: Number(latest?.quarantined ?? 0) === 1,
+    rates: rows.reverse().map((r) => ({ rate: Number(r.failure_rate), verdict: r.verdict })),
+  };
 }
 
 /**
@@ -306,18 +314,26 @@ export async function overview(store: Store, opts: Window & { now?: number }) {
 export async function repositorySummaries(store: Store) {
   const rows = await store.db
     .selectFrom("detections")
-    .select([
-      "repository",
-      sql<number>`count(*)`.as("n"),
-      sql<string>`max(started_at)`.as("last"),
-      sql<string | null>`max(repository_url)`.as("url"),
-    ])
+    .select(["repository", sql<number>`count(*)`.as("n"), sql<string>`max(started_at)`.as("last")])
     .groupBy("repository")
     .orderBy(sql`max(started_at)`, "desc")
     .execute();
-  return rows.map((r) => ({
+  // The web address from each one's latest detection: one index seek per repository (in the
+  // aggregate it would read every detection row).
+  const urls = await Promise.all(
+    rows.map((r) =>
+      store.db
+        .selectFrom("detections")
+        .select("repository_url")
+        .where("repository", "=", r.repository)
+        .orderBy("started_at", "desc")
+        .limit(1)
+        .executeTakeFirst(),
+    ),
+  );
+  return rows.map((r, i) => ({
     name: r.repository,
-    url: r.url ?? null,
+    url: urls[i]?.repository_url ?? null,
     detections: Number(r.n),
     lastStartedAt: r.last,
   }));

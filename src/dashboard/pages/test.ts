@@ -1,4 +1,4 @@
-import type { Links } from "../api.js";
+import type { CatalogTest, Links } from "../api.js";
 import { get } from "../api.js";
 import { testChart } from "../charts.js";
 import { h } from "../dom.js";
@@ -21,18 +21,8 @@ interface Point {
 }
 
 interface TestPage {
-  test: {
-    repository: string;
-    id: string;
-    firstSeen: string;
-    lastSeen: string;
-    lastVerdict: string;
-    lastSeverity: string;
-    firstFlakyAt: string | null;
-    detections: number;
-    owner: string | null;
-    quarantined: boolean;
-  };
+  /** The catalogue entry with the owner and quarantine state of its latest detection. */
+  test: CatalogTest & { owner: string | null; quarantined: boolean };
   history: Point[];
   total: number;
 }
