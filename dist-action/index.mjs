@@ -58867,6 +58867,16 @@ function identityFromActions(env) {
   if (server === null) return null;
   return identityFromRemote(`${server}/${repo}`);
 }
+function actionsRunUrl(env) {
+  const id = actionsIdentity(env);
+  const runId = env.GITHUB_RUN_ID;
+  if (!id?.url || !runId || !/^\d+$/.test(runId)) return null;
+  const attempt = env.GITHUB_RUN_ATTEMPT;
+  return `${id.url}/actions/runs/${runId}${attempt && /^\d+$/.test(attempt) && attempt !== "1" ? `/attempts/${attempt}` : ""}`;
+}
+function actionsIdentity(env) {
+  return env.GITHUB_ACTIONS === "true" ? identityFromActions(env) : null;
+}
 function actionsServer(env) {
   const server = (env.GITHUB_SERVER_URL || "https://github.com").replace(/\/+$/, "");
   try {
@@ -58875,6 +58885,10 @@ function actionsServer(env) {
   } catch {
     return null;
   }
+}
+function pullRequestOf(ref) {
+  const m = /^refs\/pull\/(\d+)\/(?:merge|head)$/.exec(ref ?? "");
+  return m ? Number(m[1]) : null;
 }
 
 // src/source/repo-spec.ts
@@ -59460,9 +59474,9 @@ function parseJestJson(text2, rootDir, flavor = "jest") {
       if (flavor === "vitest" && a.status === "pending") continue;
       const status = statusOf(a.status);
       if (!status) continue;
-      const title = a.title ?? a.fullName ?? "";
+      const title = String(a.title ?? a.fullName ?? "");
       out.push({
-        id: [path ?? "", ...a.ancestorTitles ?? [], title].filter((p) => p !== "").join(" > "),
+        id: [path ?? "", ...(a.ancestorTitles ?? []).map(String), title].filter((p) => p !== "").join(" > "),
         name: title,
         file: path,
         status,
@@ -61168,6 +61182,7 @@ var jobInputSchema = external_exports.strictObject({
   junit: external_exports.string().min(1).max(1e3).optional().describe("Glob of JUnit XML files the command writes (generic per-test results)."),
   branch: external_exports.string().min(1).max(500).optional().describe("Branch name recorded in history."),
   pr_number: external_exports.int().min(1).max(2147483647).optional().describe("Pull request number recorded in history."),
+  ci_run_url: external_exports.url({ protocol: /^https$/ }).max(2e3).refine((u) => !/^https:\/\/[^/]*@/.test(u), { message: "must not contain credentials" }).optional().describe("The CI run that asked for this detection (linked from the dashboard)."),
   shard: shardSchema.optional().describe(
     "Set by a coordinator (run --backend runpod, serve --redis): run only attempts [first, first + count) of the job seeded jobSeed, or the follow-ups, and return a shard result instead of a report."
   ),
@@ -62094,8 +62109,14 @@ function jobInputOf(backend, operands, options, config2, io) {
   ];
   if (tests.length > 0) input2.tests = [...new Set(tests)];
   if (typeof options.junit === "string") input2.junit = options.junit;
-  const branch = io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME;
-  if (branch) input2.branch = branch;
+  if (io.env.GITHUB_ACTIONS === "true") {
+    const branch = io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME;
+    if (branch) input2.branch = branch;
+    const pr = pullRequestOf(io.env.GITHUB_REF);
+    if (pr !== null) input2.pr_number = pr;
+    const run = actionsRunUrl(io.env);
+    if (run !== null) input2.ci_run_url = run;
+  }
   return input2;
 }
 function commandOf(operands, config2) {
