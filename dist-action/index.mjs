@@ -62109,14 +62109,14 @@ function jobInputOf(backend, operands, options, config2, io) {
   ];
   if (tests.length > 0) input2.tests = [...new Set(tests)];
   if (typeof options.junit === "string") input2.junit = options.junit;
-  if (io.env.GITHUB_ACTIONS === "true") {
-    const branch = io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME;
-    if (branch) input2.branch = branch;
-    const pr = pullRequestOf(io.env.GITHUB_REF);
-    if (pr !== null) input2.pr_number = pr;
-    const run = actionsRunUrl(io.env);
-    if (run !== null) input2.ci_run_url = run;
-  }
+  const ci = options.ci ?? (io.env.GITHUB_ACTIONS === "true" ? {
+    branch: io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME || null,
+    prNumber: pullRequestOf(io.env.GITHUB_REF),
+    runUrl: actionsRunUrl(io.env)
+  } : void 0);
+  if (ci?.branch) input2.branch = ci.branch;
+  if (ci?.prNumber) input2.pr_number = ci.prNumber;
+  if (ci?.runUrl && /^https:\/\/[^@/]+\//.test(ci.runUrl)) input2.ci_run_url = ci.runUrl;
   return input2;
 }
 function commandOf(operands, config2) {
@@ -67664,7 +67664,18 @@ async function act(env, signal) {
   };
   const command2 = commandOf2(inputs, config2);
   const tests = await testsToRerun(inputs, trigger, workspace, gh, env, signal);
-  const report = await detectOn(inputs, trigger, config2, command2, tests, workspace, env, signal, warnings);
+  const report = await detectOn(
+    inputs,
+    trigger,
+    config2,
+    command2,
+    tests,
+    workspace,
+    env,
+    signal,
+    warnings,
+    prNumber
+  );
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
   const reportPath = join19(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
@@ -67811,7 +67822,7 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
   info(`rerunning the ${failures.length} failure(s) of ${from}`);
   return { tests: [], ciFailures: failures };
 }
-async function detectOn(inputs, trigger, config2, command2, rerun, workspace, env, signal, warnings) {
+async function detectOn(inputs, trigger, config2, command2, rerun, workspace, env, signal, warnings, prNumber) {
   const { tests, ciFailures } = rerun;
   const progress = createProgress({ stream: process.stdout, mode: "plain" });
   try {
@@ -67835,6 +67846,9 @@ async function detectOn(inputs, trigger, config2, command2, rerun, workspace, en
       apiKey: inputs.apiKey ?? void 0,
       endpointId: inputs.endpointId ?? void 0,
       runpodApi: inputs.runpodApi ?? void 0,
+      // The server's history records the failed run's branch, pull request and URL, not this
+      // workflow's (a workflow_run job runs on the default branch).
+      ci: { branch: trigger.headBranch, prNumber, runUrl: trigger.runUrl },
       ...tests.length > 0 || ciFailures.length > 0 ? { test: [...tests, ...remoteIds(config2, command2, workspace, ciFailures)] } : {}
     };
     const operands = inputs.command !== null ? [inputs.command] : [];

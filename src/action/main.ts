@@ -144,7 +144,18 @@ async function act(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<number>
 
   const command = commandOf(inputs, config);
   const tests = await testsToRerun(inputs, trigger, workspace, gh, env, signal);
-  const report = await detectOn(inputs, trigger, config, command, tests, workspace, env, signal, warnings);
+  const report = await detectOn(
+    inputs,
+    trigger,
+    config,
+    command,
+    tests,
+    workspace,
+    env,
+    signal,
+    warnings,
+    prNumber,
+  );
   for (const w of new Set([...warnings, ...report.warnings])) core.warning(w);
 
   const reportPath = join(env.RUNNER_TEMP || tmpdir(), "flaky-detector", `report-${report.id}.json`);
@@ -328,6 +339,7 @@ async function detectOn(
   env: NodeJS.ProcessEnv,
   signal: AbortSignal,
   warnings: string[],
+  prNumber: number | null,
 ): Promise<Report> {
   const { tests, ciFailures } = rerun;
   const progress = createProgress({ stream: process.stdout, mode: "plain" });
@@ -352,6 +364,9 @@ async function detectOn(
       apiKey: inputs.apiKey ?? undefined,
       endpointId: inputs.endpointId ?? undefined,
       runpodApi: inputs.runpodApi ?? undefined,
+      // The server's history records the failed run's branch, pull request and URL, not this
+      // workflow's (a workflow_run job runs on the default branch).
+      ci: { branch: trigger.headBranch, prNumber, runUrl: trigger.runUrl },
       ...(tests.length > 0 || ciFailures.length > 0
         ? { test: [...tests, ...remoteIds(config, command, workspace, ciFailures)] }
         : {}),

@@ -19,6 +19,11 @@ import { runOnServer, type ServerJobResult } from "./server-client.js";
 export interface RemoteOptions {
   repo?: string | undefined;
   ref?: string | undefined;
+  /**
+   * Where the request comes from, for the server's history: the Action knows the failed run's
+   * branch, pull request and URL; without this, GitHub Actions' variables say them.
+   */
+  ci?: { branch: string | null; prNumber: number | null; runUrl: string | null } | undefined;
   [flag: string]: unknown;
 }
 
@@ -151,14 +156,19 @@ export function jobInputOf(
   ];
   if (tests.length > 0) input.tests = [...new Set(tests)];
   if (typeof options.junit === "string") input.junit = options.junit;
-  if (io.env.GITHUB_ACTIONS === "true") {
-    const branch = io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME;
-    if (branch) input.branch = branch;
-    const pr = pullRequestOf(io.env.GITHUB_REF);
-    if (pr !== null) input.pr_number = pr;
-    const run = actionsRunUrl(io.env);
-    if (run !== null) input.ci_run_url = run;
-  }
+  const ci =
+    options.ci ??
+    (io.env.GITHUB_ACTIONS === "true"
+      ? {
+          branch: io.env.GITHUB_HEAD_REF || io.env.GITHUB_REF_NAME || null,
+          prNumber: pullRequestOf(io.env.GITHUB_REF),
+          runUrl: actionsRunUrl(io.env),
+        }
+      : undefined);
+  if (ci?.branch) input.branch = ci.branch;
+  if (ci?.prNumber) input.pr_number = ci.prNumber;
+  // The server refuses anything but https without credentials: a GHES run on http is left out.
+  if (ci?.runUrl && /^https:\/\/[^@/]+\//.test(ci.runUrl)) input.ci_run_url = ci.runUrl;
   return input;
 }
 
