@@ -60002,9 +60002,10 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
   if (config2.framework !== "auto") {
     const other = detectFramework(argv);
     if (other && other.name !== config2.framework && config2.framework !== "command") {
-      throw new UsageError(
-        "E_FRAMEWORK_MISMATCH",
-        `--framework ${config2.framework}: the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))}); pass --framework ${other.name}, or leave --framework out to detect it`
+      throw frameworkMismatch(
+        config2.framework,
+        `the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))})`,
+        other.name
       );
     }
     const viaScript2 = config2.framework === "command" ? void 0 : scriptAdapter(argv, workspace);
@@ -60012,9 +60013,10 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
       return { adapter: viaScript2.adapter, how: `--framework, through ${viaScript2.how}`, warnings };
     }
     if (viaScript2?.adapter) {
-      throw new UsageError(
-        "E_FRAMEWORK_MISMATCH",
-        `--framework ${config2.framework}: ${JSON.stringify(argv.join(" "))} runs package.json scripts.${viaScript2.script} (${JSON.stringify(viaScript2.text)}), which runs ${viaScript2.adapter.name}; pass --framework ${viaScript2.adapter.name}, or leave --framework out to detect it`
+      throw frameworkMismatch(
+        config2.framework,
+        `${JSON.stringify(argv.join(" "))} runs package.json scripts.${viaScript2.script} (${JSON.stringify(viaScript2.text)}), which runs ${viaScript2.adapter.name}`,
+        viaScript2.adapter.name
       );
     }
     return { adapter: ADAPTERS[config2.framework], how: "--framework", warnings };
@@ -60029,6 +60031,12 @@ function resolveFramework(config2, argv, workspace, junitGlob2) {
     );
   }
   return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
+}
+function frameworkMismatch(named, what, actual) {
+  return new UsageError(
+    "E_FRAMEWORK_MISMATCH",
+    `--framework ${named}: ${what}; pass --framework ${actual}, or leave --framework out to detect it`
+  );
 }
 function scriptAdapter(argv, workspace) {
   const script = scriptName(argv);

@@ -41,9 +41,10 @@ export function resolveFramework(
     // look like "no test ran" at best: say so before anything runs.
     const other = detectFramework(argv);
     if (other && other.name !== config.framework && config.framework !== "command") {
-      throw new UsageError(
-        "E_FRAMEWORK_MISMATCH",
-        `--framework ${config.framework}: the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))}); pass --framework ${other.name}, or leave --framework out to detect it`,
+      throw frameworkMismatch(
+        config.framework,
+        `the command runs ${other.name} (${JSON.stringify(argv.join(" ").slice(0, 120))})`,
+        other.name,
       );
     }
     const viaScript = config.framework === "command" ? undefined : scriptAdapter(argv, workspace);
@@ -52,9 +53,10 @@ export function resolveFramework(
       return { adapter: viaScript.adapter, how: `--framework, through ${viaScript.how}`, warnings };
     }
     if (viaScript?.adapter) {
-      throw new UsageError(
-        "E_FRAMEWORK_MISMATCH",
-        `--framework ${config.framework}: ${JSON.stringify(argv.join(" "))} runs package.json scripts.${viaScript.script} (${JSON.stringify(viaScript.text)}), which runs ${viaScript.adapter.name}; pass --framework ${viaScript.adapter.name}, or leave --framework out to detect it`,
+      throw frameworkMismatch(
+        config.framework,
+        `${JSON.stringify(argv.join(" "))} runs package.json scripts.${viaScript.script} (${JSON.stringify(viaScript.text)}), which runs ${viaScript.adapter.name}`,
+        viaScript.adapter.name,
       );
     }
     // A script we cannot read (a wrapper of the project's own) is taken at the user's word.
@@ -71,6 +73,13 @@ export function resolveFramework(
     );
   }
   return { adapter: ADAPTERS.command, how: "no framework detected: the command as a whole", warnings };
+}
+
+function frameworkMismatch(named: string, what: string, actual: string): UsageError {
+  return new UsageError(
+    "E_FRAMEWORK_MISMATCH",
+    `--framework ${named}: ${what}; pass --framework ${actual}, or leave --framework out to detect it`,
+  );
 }
 
 /**

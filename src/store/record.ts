@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { type QuarantineEntry, quarantineOf } from "../analysis/quarantine.js";
+import { isoDay, type QuarantineEntry, quarantineOf } from "../analysis/quarantine.js";
 import type { Report, ReportAttempt } from "../analysis/report.js";
 import type { Store } from "./open.js";
 import type { Database } from "./schema.js";
@@ -30,7 +30,7 @@ export async function recordDetection(store: Store, report: Report, meta: Record
 /** The writes of recordDetection inside a transaction the caller owns (a job's completion). */
 export async function writeDetection(trx: Kysely<Database>, report: Report, meta: RecordMeta): Promise<void> {
   const repository = meta.repository ?? report.source.name ?? report.source.repo;
-  const today = meta.today ?? startedAtDay(report.createdAt);
+  const today = meta.today ?? isoDay(new Date(report.createdAt));
   const s = report.summary;
   const startedAt = report.createdAt;
   await trx
@@ -136,10 +136,6 @@ export async function writeDetection(trx: Kysely<Database>, report: Report, meta
       )
       .execute();
   }
-}
-
-function startedAtDay(iso: string): string {
-  return iso.slice(0, 10);
 }
 
 /**
