@@ -34,6 +34,8 @@ export interface CauseEvidence {
   } | null;
   orderDependent: boolean;
   polluters: string[];
+  /** Tests it passes only after (it fails alone). */
+  stateSetters?: string[];
   /** Serial replays of the first failing seed, and how many failed. */
   replays: { runs: number; failed: number } | null;
   /** Serial confirmation runs (parallelism 1), and how many failed. */
@@ -47,6 +49,10 @@ export function flakeCause(e: CauseEvidence): FlakeCause {
   if (e.polluters.length > 0) {
     const names = e.polluters.slice(0, 3).join(", ");
     return { kind: "order-dependent", evidence: `fails after ${names}; passes alone` };
+  }
+  if (e.stateSetters && e.stateSetters.length > 0) {
+    const names = e.stateSetters.slice(0, 3).join(", ");
+    return { kind: "order-dependent", evidence: `fails alone; passes only after ${names}` };
   }
   if (e.orderDependent && e.shuffle) {
     return {

@@ -34,9 +34,28 @@ export interface TestTally {
    * The tests that ran before it in its first failing shuffled attempt, in order (results list
    * tests in the order they ran): where a polluter search starts.
    */
-  orderBefore?: { seed: number; ids: string[] };
+  orderBefore?: RunOrder;
+  /**
+   * Where it ran in its first passing attempt: where the search for a state-setter starts (a test
+   * that fails alone and passes only after another test). The attempt's order is shared by every
+   * test that first passed in it, not copied per test.
+   */
+  firstPass?: { index: number; seed: number; shuffled: boolean; order: readonly string[]; position: number };
   /** A module's collection finding rather than a test (ParsedTest.kind). */
   collection?: boolean;
+}
+
+/** Tests that ran before one test in one attempt, and how to run that order again. */
+export interface RunOrder {
+  seed: number;
+  shuffled: boolean;
+  ids: string[];
+}
+
+/** The tests before it in its first passing attempt, in the order they ran. */
+export function passBefore(t: TestTally): RunOrder | undefined {
+  const p = t.firstPass;
+  return p && { seed: p.seed, shuffled: p.shuffled, ids: [...new Set(p.order.slice(0, p.position))] };
 }
 
 const TIMEOUT_MESSAGE = /\b(timed? ?out|timeout|deadline exceeded)\b/i;
@@ -74,6 +93,19 @@ export class TestAggregator {
         if (attempt.shuffled) t.shuffled.attempts++;
       }
     }
+    // The attempt's order, built once and only if some test first passes here.
+    let order: { ids: string[]; at: Map<string, number> } | undefined;
+    const ran = () => {
+      if (!order) {
+        const ids = results.filter((x) => x.kind !== "collection" && x.status !== "skipped").map((x) => x.id);
+        const at = new Map<string, number>();
+        ids.forEach((id, n) => {
+          if (!at.has(id)) at.set(id, n);
+        });
+        order = { ids, at };
+      }
+      return order;
+    };
     for (const [i, r] of results.entries()) {
       // A test reported twice in one attempt (retries, parametrised duplicates) counts once: any failure fails it.
       if (seen.has(r.id)) {
@@ -102,8 +134,21 @@ export class TestAggregator {
         this.fail(t, attempt, r);
         if (attempt.shuffled && t.orderBefore === undefined) {
           const before = results.slice(0, i).filter((x) => x.kind !== "collection" && x.status !== "skipped");
-          t.orderBefore = { seed: attempt.seed, ids: [...new Set(before.map((x) => x.id))] };
+          t.orderBefore = { seed: attempt.seed, shuffled: true, ids: [...new Set(before.map((x) => x.id))] };
         }
+      } else if (
+        (t.firstPass === undefined || attempt.index < t.firstPass.index) &&
+        r.kind !== "collection"
+      ) {
+        // The first by attempt index, whatever order attempts are folded in.
+        const { ids, at } = ran();
+        t.firstPass = {
+          index: attempt.index,
+          seed: attempt.seed,
+          shuffled: attempt.shuffled,
+          order: ids,
+          position: at.get(r.id) ?? 0,
+        };
       }
     }
   }

@@ -19,7 +19,16 @@ export interface ReportAttempt {
   /** With --shuffle: whether this attempt ran in a shuffled order. */
   shuffled?: boolean;
   /** Per-test counts when a framework adapter parsed results; null for a plain command. */
-  tests: { passed: number; failed: string[]; skipped: number } | null;
+  tests: {
+    passed: number;
+    failed: string[];
+    skipped: number;
+    /**
+     * With --shuffle: the tests that ran, in the order they ran (read from our event reporter where
+     * the framework's results list them as declared). Absent without --shuffle.
+     */
+    order?: string[];
+  } | null;
   /** Bounded head and tail of the attempt's output. */
   outputTail: string;
   outputBytes: number;
@@ -108,11 +117,16 @@ export interface TestResult {
   /** Mean duration of its runs as the framework reported them; null when none did (absent in older reports). */
   meanDurationMs?: number | null;
   /**
-   * Order-dependent tests (--shuffle, pytest): the tests that, run before it, make it fail (its
-   * reproduce line runs them, then it); empty when the search could not isolate them. Absent
-   * when no search ran.
+   * Order-dependent tests that pass alone (--shuffle; pytest, jest, vitest, go): the tests that,
+   * run before it, make it fail (its reproduce line runs them, then it); empty when the search
+   * could not isolate them. Absent when no search ran or it failed alone.
    */
   polluters?: { ids: string[]; unresolved?: string };
+  /**
+   * Order-dependent tests that fail alone: the tests it passes only after (it relies on state
+   * they leave; its reproduce line runs it alone). Absent when no search ran or it passed alone.
+   */
+  stateSetters?: { ids: string[]; unresolved?: string };
 }
 
 export interface FollowUp {

@@ -10,6 +10,8 @@ export const go: FrameworkAdapter = {
   results: "stdout",
   extension: "jsonl",
   shuffleUnsupported: null,
+  // -shuffle permutes all of a package's tests before -run selects; each package is its own binary.
+  orderReplay: { by: "seed", group: packageOfId },
   matches: (argv) => basename(argv[0]) === "go" && argv[1] === "test",
   prepare(argv, ctx, report = true) {
     const flags: string[] = [];
@@ -40,6 +42,11 @@ export const go: FrameworkAdapter = {
   },
   parse: (text, cwd) => parseGoTestJson(text).map((t) => withRelativePackage(t, cwd)),
 };
+
+/** The package of a test id "pkg.TestName[/sub]" (the package path may itself contain dots). */
+export function packageOfId(id: string): string {
+  return /^(.+?)\.(?:Test|Example|Fuzz)/.exec(id)?.[1] ?? id;
+}
 
 /** `go test -json -list .`: output events whose text is a test name, per package. */
 function parseGoList(stdout: string, cwd: string): ListedTest[] {

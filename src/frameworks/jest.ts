@@ -15,11 +15,17 @@ export function jestFilter(tests: readonly string[]): { files: string[]; pattern
   return { files: [...files], pattern: `^(?:${[...names].map(escapeRegExp).join("|")})$` };
 }
 
+/** The file of a test id "file > describe > title" (jest, vitest). */
+export function fileOfId(id: string): string {
+  return id.split(" > ")[0] ?? id;
+}
+
 export const jest: FrameworkAdapter = {
   name: "jest",
   results: "file",
   extension: "json",
   shuffleUnsupported: null,
+  orderReplay: { by: "seed", group: fileOfId },
   matches: (argv) => toolIndex(argv, "jest") !== -1,
   prepare(argv, ctx, report = true) {
     const args = [...argv];

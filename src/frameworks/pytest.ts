@@ -7,7 +7,7 @@ import { basename, type FrameworkAdapter, type ListedTest, type PrepareContext }
 export const pytest: FrameworkAdapter = {
   name: "pytest",
   repeatsShareId: true,
-  ordersByArguments: true,
+  orderReplay: { by: "arguments" },
   results: "file",
   extension: "xml",
   // Our plugin orders the collected tests from the attempt's seed (pytest-randomly not needed).

@@ -62,8 +62,15 @@ export interface FrameworkAdapter {
    * name each test binary, and how a binary died, go to stderr).
    */
   readonly stderrWithResults?: boolean;
-  /** Tests given as arguments run in the order given (pytest): a polluter search can order them. */
-  readonly ordersByArguments?: boolean;
+  /**
+   * How a polluter search replays an order with fewer tests (docs/design/order.md):
+   * - "arguments": tests given as arguments run in the order given (pytest);
+   * - "seed": the framework shuffles all of a group's tests with the seed before its name filter
+   *   skips the others (jest's and vitest's tests of one file, go's tests of one package), so the
+   *   same seed with fewer tests runs them in the same relative order. `group` names the file or
+   *   package of an id; only tests of the same group can be replayed together.
+   */
+  readonly orderReplay?: { by: "arguments" } | { by: "seed"; group(id: string): string };
   /** Does this argv run this framework? */
   matches(argv: readonly string[]): boolean;
   /** The attempt's argv and extra environment; `report: false` gives the line a person would paste. */

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { parseJestJson } from "../parsers/jest-json.js";
 import { ResultParseError } from "../parsers/types.js";
-import { jestFilter } from "./jest.js";
+import { fileOfId, jestFilter } from "./jest.js";
 import { pluginDir } from "./plugins.js";
 import { type FrameworkAdapter, type ListedTest, repoRelative, toolIndex } from "./types.js";
 
@@ -11,6 +11,7 @@ export const vitest: FrameworkAdapter = {
   results: "file",
   extension: "json",
   shuffleUnsupported: null,
+  orderReplay: { by: "seed", group: fileOfId },
   matches: (argv) => toolIndex(argv, "vitest") !== -1,
   prepare(argv, ctx, report = true) {
     const args = [...argv];

@@ -16,6 +16,8 @@ export interface TestEvents {
   /** Tests that started and never ended: the process died (or was killed) while they ran. */
   running: { id: string; name: string; file: string | null }[];
   collectErrors: { file: string; message: string }[];
+  /** Every test id in the order the tests started (the order they ran in, within a worker). */
+  startOrder: string[];
 }
 
 const OUTCOMES = new Set<TestStatus>(["passed", "failed", "skipped"]);
@@ -24,6 +26,7 @@ export function parseTestEvents(text: string): TestEvents {
   const started = new Map<string, { file: string | null; name: string }>();
   const ended = new Map<string, ParsedTest>();
   const collectErrors: TestEvents["collectErrors"] = [];
+  const startOrder: string[] = [];
   for (const line of text.split("\n")) {
     if (!line.startsWith("{")) continue;
     let e: Record<string, unknown>;
@@ -37,6 +40,7 @@ export function parseTestEvents(text: string): TestEvents {
     // Reporters whose ids are not "file::name" (mocha's "suite > title") say the name.
     const name = typeof e.name === "string" ? e.name : (id?.split("::").pop() ?? "");
     if (e.event === "start" && id) {
+      if (!started.has(id)) startOrder.push(id);
       started.set(id, { file, name });
       ended.delete(id);
     } else if (e.event === "end" && id && OUTCOMES.has(e.outcome as TestStatus)) {
@@ -53,5 +57,5 @@ export function parseTestEvents(text: string): TestEvents {
     }
   }
   const running = [...started].filter(([id]) => !ended.has(id)).map(([id, s]) => ({ id, ...s }));
-  return { ended: [...ended.values()], running, collectErrors };
+  return { ended: [...ended.values()], running, collectErrors, startOrder };
 }

@@ -131,7 +131,7 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     const { run, shuffled } = entry;
     const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
     if (ran && p.adapter.results !== "none") {
-      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled));
+      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config.shuffle));
     }
     if (run.record.outcome !== "cancelled") prefix.push(run.record);
   };

@@ -109,14 +109,14 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
           signal: req.signal ?? new AbortController().signal,
           jobTimeoutMs: config.job_timeout === null ? null : Math.max(1, config.job_timeout * 1000 - elapsed),
           emit,
+          confidence: config.confidence,
         },
       );
     }
 
-    // Order-dependent tests: which tests, run before them, make them fail (serially, pytest).
+    // Order-dependent tests: which tests, run before them, make them fail or pass (serially).
     let polluters: PolluterResult[] = [];
-    const victims =
-      config.shuffle && prep.adapter.ordersByArguments ? polluterCandidates(aggregator.list()) : [];
+    const victims = config.shuffle && prep.adapter.orderReplay ? polluterCandidates(aggregator.list()) : [];
     if (finishedNormally && victims.length > 0 && !(req.signal?.aborted ?? false)) {
       emit({
         type: "phase",

@@ -115,6 +115,58 @@ export async function confirmSerially(
   return followUps;
 }
 
+/**
+ * Each test alone at parallelism 1 with fresh seeds, until it fails (then parallel attempts are
+ * not what makes it fail) or confirmRuns(rate) runs pass. A random test at 30% stops after about
+ * three runs; only a test that really fails only beside others costs the full count.
+ */
+async function confirmAlone(
+  s: Session,
+  tests: readonly { id: string; rate: number }[],
+  opts: {
+    confidence: number;
+    jobSeed: number;
+    seedRange: { min: number; max: number };
+    firstIndex: number;
+    signal: AbortSignal;
+    jobTimeoutMs: number | null;
+  },
+): Promise<FollowUp[]> {
+  const followUps: FollowUp[] = [];
+  let index = opts.firstIndex;
+  for (const t of tests) {
+    const runs = confirmRuns(t.rate, opts.confidence);
+    for (let n = 0; n < runs && !opts.signal.aborted; n++) {
+      let result: FollowUp["result"] | undefined;
+      await runPool({
+        total: 1,
+        parallelism: 1,
+        signal: opts.signal,
+        jobTimeoutMs: opts.jobTimeoutMs,
+        run: async (_i, slot, signal) => {
+          const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
+          const run = await runWithResults(s, {
+            index: index++,
+            slot,
+            seed,
+            shuffled: false,
+            tests: [t.id],
+            signal,
+            tag: "-serial",
+          });
+          if (run.record.outcome !== "cancelled") {
+            result = resultFor(t.id, run);
+            followUps.push({ kind: "serial-confirmation", test: t.id, seed, result });
+          }
+          return run.record;
+        },
+      });
+      if (result === "failed") break;
+    }
+  }
+  return followUps;
+}
+
 /** Runs at parallelism 1 per test in the confirmation pass. */
 const SERIAL_CONFIRMATION_RUNS = 20;
 
@@ -127,6 +179,29 @@ export interface FollowUpPlan {
    * parallel attempts, with how many attempts they had.
    */
   serial: { id: string; attempts: number }[];
+  /**
+   * The other flaky tests of a job run at parallelism > 1, with their failure rate: each is run
+   * alone, serially, after the seed replays — unless its failing seed failed every replay (the seed
+   * decides it) — until it fails or enough runs pass to rule chance out (confirmRuns): a test that
+   * fails beside parallel attempts and never alone is interference.
+   */
+  confirm?: { id: string; rate: number }[];
+}
+
+/** Most serial runs confirming one test (a 5% test needs 59 clean runs to rule chance out at 95%). */
+export const MAX_CONFIRM_RUNS = 60;
+
+/**
+ * Serial runs that, all passing, rule out chance for a test failing at `rate`: the least n with
+ * (1 − rate)^n < 1 − confidence; 0 when that needs more than MAX_CONFIRM_RUNS (then none run: they
+ * could not tell).
+ */
+export function confirmRuns(rate: number, confidence: number): number {
+  if (rate <= 0) return 0;
+  if (rate >= 1) return 1;
+  // Strictly below: the cause rule (report-builder) asks (1 − rate)^n < 1 − confidence.
+  const n = Math.floor(Math.log(1 - confidence) / Math.log(1 - rate)) + 1;
+  return n > MAX_CONFIRM_RUNS ? 0 : Math.max(1, n);
 }
 
 /**
@@ -151,7 +226,16 @@ export function planFollowUps(
     parallelism > 1
       ? flaky.filter((x) => x.timeouts === x.failures || looksLikeInterference(x.firstFailure?.message))
       : [];
+  const serial = new Set(timeoutOnly.map((t) => t.id));
   return {
+    confirm:
+      parallelism > 1
+        ? flaky
+            // Failures only in shuffled orders point at order; the polluter search runs those alone.
+            .filter((t) => !serial.has(t.id) && t.shuffled.failures < t.failures)
+            .filter((t) => confirmRuns(t.failures / t.attempts, confidence) > 0)
+            .map((t) => ({ id: t.id, rate: t.failures / t.attempts }))
+        : [],
     replay: flaky.flatMap((t) => {
       const k = replayRuns(t.failures / t.attempts, confidence);
       const seed = t.failingSeeds[0];
@@ -175,6 +259,8 @@ export async function runFollowUps(
     signal: AbortSignal;
     jobTimeoutMs: number | null;
     emit: EventSink;
+    /** The job's confidence: how many clean serial runs rule chance out (default 0.95). */
+    confidence?: number;
   },
 ): Promise<FollowUp[]> {
   const followUps: FollowUp[] = [];
@@ -188,6 +274,33 @@ export async function runFollowUps(
       ...(await replaySeeds(s, plan.replay, opts.shuffledSeeds, {
         parallelism: opts.parallelism,
         firstIndex: opts.budget,
+        signal: opts.signal,
+        jobTimeoutMs: opts.jobTimeoutMs,
+      })),
+    );
+  }
+  // Tests whose seed did not decide them (a replay passed, or none could tell) are run alone.
+  const decided = new Set(
+    plan.replay
+      .map((t) => t.id)
+      .filter((id) => {
+        const mine = followUps.filter((f) => f.test === id && f.result !== "absent");
+        return mine.length > 0 && mine.every((f) => f.result === "failed");
+      }),
+  );
+  const confirm = (plan.confirm ?? []).filter((t) => !decided.has(t.id));
+  if (confirm.length > 0) {
+    opts.emit({
+      type: "phase",
+      phase: "serial-confirmation",
+      detail: `${confirm.length} test(s) run alone, one at a time, until each fails or enough runs pass to rule out chance`,
+    });
+    followUps.push(
+      ...(await confirmAlone(s, confirm, {
+        confidence: opts.confidence ?? 0.95,
+        jobSeed: opts.jobSeed,
+        seedRange: s.config.random_seed_range,
+        firstIndex: opts.budget + 15_000,
         signal: opts.signal,
         jobTimeoutMs: opts.jobTimeoutMs,
       })),

@@ -1,54 +1,70 @@
-import type { TestTally } from "../analysis/per-test.js";
+import { passBefore, type RunOrder, type TestTally } from "../analysis/per-test.js";
+import type { FrameworkAdapter } from "../frameworks/types.js";
 import { runPool } from "../runner/pool.js";
 import { runWithResults, type Session } from "./session.js";
 
 /**
- * The polluter search (docs/design/order.md): a test that failed only in shuffled orders is rerun
- * after the tests that preceded it in a failing order, one process per trial and one trial at a
- * time, and those tests are halved until the smallest prefix set that still makes it fail is
- * left — usually the one test that changes shared state and does not restore it.
+ * The order search (docs/design/order.md) for a test that failed only in shuffled orders. Run
+ * alone, it either passes — then some test before it in a failing order broke it (a *polluter*) —
+ * or fails — then some test before it in a passing order set up what it needs (a *state-setter*).
+ * The tests before it in that order are replayed with it, one process per trial and one trial at a
+ * time, and halved until the smallest set that still decides its outcome is left.
  */
 
 export interface PolluterResult {
   test: string;
-  /** The tests that, run before it, make it fail; empty when none could be isolated. */
+  /** What the search looked for: tests that make it fail, or tests it needs to pass. */
+  kind: "polluters" | "state-setters";
+  /** The tests that, run before it, make it fail (polluters) or pass (state-setters); empty when none were isolated. */
   polluters: string[];
-  /** Why the search stopped without a polluter, when it did. */
+  /** How the order was replayed: the seed (and whether shuffled) the reproduce line needs. */
+  order: { seed: number; shuffled: boolean };
+  /** Why the search stopped without a result, when it did. */
   unresolved?: string;
   /** Serial trials spent. */
   trials: number;
 }
 
-/** Most trials spent on one victim (halving n preceding tests takes about 2·log2(n) + 3). */
+/** Most trials spent on one test (halving n preceding tests takes about 2·log2(n) + 5). */
 const MAX_TRIALS = 40;
-/** Confirmations of the pair: every one must fail. */
+/** Confirmations of the result: every one must go the same way. */
 const CONFIRMATIONS = 3;
 
 export function polluterCandidates(tallies: readonly TestTally[]): TestTally[] {
   return tallies.filter(
-    (t) =>
-      t.shuffled.failures > 0 &&
-      t.failures === t.shuffled.failures &&
-      t.attempts > t.shuffled.attempts &&
-      (t.orderBefore?.ids.length ?? 0) > 0,
+    (t) => t.shuffled.failures > 0 && t.failures === t.shuffled.failures && t.attempts > t.shuffled.attempts,
   );
+}
+
+type Outcome = "failed" | "passed" | null;
+type Replay = NonNullable<FrameworkAdapter["orderReplay"]>;
+
+/**
+ * The tests of an order that can be replayed with `test`: for a seed-ordered framework only those
+ * of its own file or package (a filter over several would change the order the seed gives them).
+ */
+function replayable(order: RunOrder, test: string, replay: Replay): RunOrder {
+  if (replay.by === "arguments") return { ...order, shuffled: false };
+  const group = replay.group(test);
+  return { ...order, ids: order.ids.filter((id) => replay.group(id) === group) };
 }
 
 export async function findPolluters(
   s: Session,
-  victims: readonly TestTally[],
+  candidates: readonly TestTally[],
   opts: { firstIndex: number; signal: AbortSignal; jobTimeoutMs: number | null },
 ): Promise<PolluterResult[]> {
+  const replay = s.adapter.orderReplay;
+  if (!replay) return [];
   const out: PolluterResult[] = [];
   let index = opts.firstIndex;
-  for (const v of victims) {
+  for (const v of candidates) {
     if (opts.signal.aborted) break;
-    const seed = v.orderBefore?.seed ?? 0;
     let trials = 0;
-    // One serial run of `before` then the victim, in that order: did the victim fail?
-    const fails = async (before: readonly string[]): Promise<boolean | null> => {
+    // One serial run of `before`, then the test, in the order `how` gives: how did the test end?
+    const trial = async (before: readonly string[], how: RunOrder): Promise<Outcome> => {
       trials++;
-      let failed: boolean | null = null;
+      let outcome: Outcome = null;
       await runPool({
         total: 1,
         parallelism: 1,
@@ -58,20 +74,22 @@ export async function findPolluters(
           const run = await runWithResults(s, {
             index: index++,
             slot,
-            seed,
-            shuffled: false,
+            seed: how.seed,
+            shuffled: how.shuffled,
             tests: [...before, v.id],
             signal,
             tag: "-polluter",
           });
           const r = run.results.ok ? run.results.tests.find((t) => t.id === v.id) : undefined;
-          failed = r === undefined || r.status === "skipped" ? null : r.status === "failed";
+          outcome = r === undefined || r.status === "skipped" ? null : r.status;
           return run.record;
         },
       });
-      return failed;
+      return outcome;
     };
-    const result = await search(v.id, v.orderBefore?.ids ?? [], fails);
+    const failing = v.orderBefore && replayable(v.orderBefore, v.id, replay);
+    const passing = passBefore(v);
+    const result = await search(v.id, failing, passing && replayable(passing, v.id, replay), trial);
     out.push({ ...result, trials });
   }
   return out;
@@ -79,34 +97,66 @@ export async function findPolluters(
 
 async function search(
   test: string,
-  before: readonly string[],
-  fails: (before: readonly string[]) => Promise<boolean | null>,
+  failing: RunOrder | undefined,
+  passing: RunOrder | undefined,
+  trial: (before: readonly string[], how: RunOrder) => Promise<Outcome>,
 ): Promise<Omit<PolluterResult, "trials">> {
-  const none = (unresolved: string) => ({ test, polluters: [], unresolved });
-  if ((await fails(before)) !== true) return none("the failing order did not fail again when replayed alone");
-  if ((await fails([])) !== false) return none("it does not pass alone");
-  let candidates = [...before];
-  let spent = 2;
+  const first = failing ?? passing ?? { seed: 0, shuffled: false, ids: [] };
+  const alone = await trial([], first);
+  // Passing alone, it was broken by a test before it; failing alone, it needs one.
+  const kind: PolluterResult["kind"] = alone === "failed" ? "state-setters" : "polluters";
+  const from = kind === "polluters" ? failing : passing;
+  const want: Outcome = kind === "polluters" ? "failed" : "passed";
+  const none = (unresolved: string): Omit<PolluterResult, "trials"> => ({
+    test,
+    kind,
+    polluters: [],
+    order: { seed: from?.seed ?? first.seed, shuffled: from?.shuffled ?? first.shuffled },
+    unresolved,
+  });
+  if (alone === null) return none("it did not run when replayed alone");
+  if (!from || from.ids.length === 0)
+    return none(
+      kind === "polluters"
+        ? "no test that can be replayed with it ran before it in its failing order"
+        : "it fails alone, and no test that can be replayed with it ran before it in a passing order",
+    );
+  const how = { seed: from.seed, shuffled: from.shuffled };
+  const decides = async (before: readonly string[]) => (await trial(before, from)) === want;
+  if (!(await decides(from.ids)))
+    return none(
+      kind === "polluters"
+        ? "the failing order did not fail again when replayed alone"
+        : "the passing order did not pass again when replayed alone",
+    );
+  let candidates = [...from.ids];
+  let spent = 3;
   while (candidates.length > 1 && spent < MAX_TRIALS) {
     const half = Math.ceil(candidates.length / 2);
-    const first = candidates.slice(0, half);
-    const second = candidates.slice(half);
+    const firstHalf = candidates.slice(0, half);
+    const secondHalf = candidates.slice(half);
     spent++;
-    if ((await fails(first)) === true) {
-      candidates = first;
+    if (await decides(firstHalf)) {
+      candidates = firstHalf;
       continue;
     }
     spent++;
-    if ((await fails(second)) === true) {
-      candidates = second;
+    if (await decides(secondHalf)) {
+      candidates = secondHalf;
       continue;
     }
-    // Neither half alone: the polluters are spread over both (or the failure needs several).
+    // Neither half alone: the tests involved are spread over both (or it takes several).
     break;
   }
   for (let i = 0; i < CONFIRMATIONS; i++) {
-    if ((await fails(candidates)) !== true)
-      return none(`running ${candidates.length} test(s) before it did not fail every time`);
+    if (!(await decides(candidates)))
+      return none(
+        `running ${candidates.length} test(s) before it did not ${kind === "polluters" ? "fail" : "pass"} every time`,
+      );
   }
-  return { test, polluters: candidates };
+  // A state-setter's test is reproduced alone: that run must fail every time too.
+  if (kind === "state-setters")
+    for (let i = 0; i < CONFIRMATIONS; i++)
+      if ((await trial([], from)) !== "failed") return none("it did not fail every time alone");
+  return { test, kind, polluters: candidates, order: how };
 }

@@ -33,8 +33,11 @@ export interface BuildInput {
   framework: Pick<FrameworkAdapter, "name" | "results">;
   /** The one-line command that reproduces a test's first failure (see reproducer()). */
   reproduce: (t: TestTally) => string;
-  /** The command that runs these tests in this order, unshuffled (an order-dependent failure). */
-  orderedReproduce?: (ids: readonly string[]) => string;
+  /**
+   * The command that runs these tests in this order (an order-dependent failure): unshuffled, or
+   * with the seed that orders them where the framework orders by seed.
+   */
+  orderedReproduce?: (ids: readonly string[], order: { seed: number; shuffled: boolean }) => string;
   frameworkSource: string;
   parallelism: number;
   jobSeed: number;
@@ -80,15 +83,19 @@ export function reproducer(
   };
 }
 
-/** The command running exactly these tests in this order, declared order otherwise (no shuffle). */
+/**
+ * The command running exactly these tests in this order: given as arguments in that order (pytest),
+ * or filtered from the order the seed gives (jest, vitest, go), as the polluter search ran them.
+ */
 export function orderedReproducer(
   adapter: FrameworkAdapter,
   command: { argv: string[]; env: Record<string, string> },
-): (ids: readonly string[]) => string {
-  return (ids) => {
+): (ids: readonly string[], order: { seed: number; shuffled: boolean }) => string {
+  return (ids, order) => {
+    const shuffle = adapter.orderReplay?.by === "seed" && order.shuffled;
     const prepared = adapter.prepare(
       command.argv,
-      { resultFile: null, seed: 0, shuffle: false, tests: frameworkIds([...ids], adapter) },
+      { resultFile: null, seed: shuffle ? order.seed : 0, shuffle, tests: frameworkIds([...ids], adapter) },
       false,
     );
     return shellLine(prepared.argv, { ...command.env, ...prepared.env });
@@ -265,7 +272,8 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
               }
             : null,
           orderDependent: dependsOnOrder,
-          polluters: search?.polluters ?? [],
+          polluters: search?.kind === "polluters" ? search.polluters : [],
+          stateSetters: search?.kind === "state-setters" ? search.polluters : [],
           replays:
             replays.length > 0
               ? { runs: replays.length, failed: replays.filter((f) => f.result === "failed").length }
@@ -291,13 +299,19 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
     resourceSensitive,
     ...(search
       ? {
-          polluters: {
+          [search.kind === "polluters" ? "polluters" : "stateSetters"]: {
             ids: search.polluters,
             ...(search.unresolved ? { unresolved: search.unresolved } : {}),
           },
-          // The pair reproduces; the victim alone (the seed line) passes.
+          // Polluters: the ordered run fails where the test alone passes. State-setters: the test
+          // alone fails every time.
           ...(search.polluters.length > 0 && b.orderedReproduce
-            ? { reproduce: b.orderedReproduce([...search.polluters, t.id]) }
+            ? {
+                reproduce: b.orderedReproduce(
+                  search.kind === "polluters" ? [...search.polluters, t.id] : [t.id],
+                  search.order,
+                ),
+              }
             : {}),
         }
       : {}),

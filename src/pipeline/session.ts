@@ -100,7 +100,14 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
   });
   s.timeout.observe(record);
   const collected = timeoutsOf(
-    fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record, cwd, s.adapter),
+    fromEvents(
+      collectResults(s.adapter, sink, cwd, s.junitGlob),
+      eventsFile,
+      record,
+      cwd,
+      s.adapter,
+      spec.shuffled,
+    ),
     record,
   );
   const wanted = new Set(spec.tests);
@@ -122,6 +129,8 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
  *   as a failure of its file, its tests pending or absent): the test the events say was running in
  *   that file crashed, and replaces the file's finding; tests of that file that ended before count
  *   with their outcome.
+ * - A complete results file of a shuffled attempt: the events give the order the tests ran in,
+ *   which vitest's json report does not (it lists tests as declared, whatever order ran them).
  */
 function fromEvents(
   collected: Collected,
@@ -129,22 +138,20 @@ function fromEvents(
   record: AttemptRecord,
   cwd: string,
   adapter: FrameworkAdapter,
+  shuffled: boolean,
 ): Collected {
+  const incomplete = !collected.ok || collected.tests.some(isFileFailure);
+  if (collected.ok && !incomplete && shuffled && record.outcome !== "cancelled") {
+    const order = readEvents(eventsFile)?.startOrder;
+    return order ? { ok: true, tests: inRunOrder(collected.tests, order) } : collected;
+  }
   // A complete results file is the account: the events are not even read.
-  const needed = !collected.ok || collected.tests.some(isFileFailure);
-  if (!needed || record.outcome === "cancelled") {
+  if (!incomplete || record.outcome === "cancelled") {
     rmSync(eventsFile, { force: true });
     return collected;
   }
-  let text: string;
-  try {
-    text = readFileSync(eventsFile, "utf8");
-  } catch {
-    return collected;
-  } finally {
-    rmSync(eventsFile, { force: true });
-  }
-  const events = parseTestEvents(text);
+  const events = readEvents(eventsFile);
+  if (events === null) return collected;
   const died = record.timedOut ? ("timedOut" as const) : ("crashed" as const);
   const crashed = (r: TestEvents["running"][number], how: string): ParsedTest => ({
     id: r.id,
@@ -192,6 +199,31 @@ function fromEvents(
   }
   return { ok: true, tests: distinguishDuplicates(tests, adapter) };
 }
+
+function readEvents(eventsFile: string): TestEvents | null {
+  try {
+    return parseTestEvents(readFileSync(eventsFile, "utf8"));
+  } catch {
+    return null;
+  } finally {
+    rmSync(eventsFile, { force: true });
+  }
+}
+
+/**
+ * The results in the order their tests started. Only when every test has a start event: a partial
+ * account would move the tests it names ahead of the ones it does not, an order that never ran.
+ */
+export function inRunOrder(tests: readonly ParsedTest[], startOrder: readonly string[]): ParsedTest[] {
+  const rank = new Map(startOrder.map((id, i) => [id, i] as const));
+  const base = (t: ParsedTest) => rank.get(t.id.replace(OCCURRENCE, ""));
+  if (tests.some((t) => t.kind !== "collection" && base(t) === undefined)) return [...tests];
+  // Stable, so tests sharing an id ("x", "x [2]") keep their order; a file's finding (no start) leads.
+  return [...tests].sort((a, b) => (base(a) ?? -1) - (base(b) ?? -1));
+}
+
+/** "name [2]", the second test of that name (results.ts distinguishDuplicates). */
+const OCCURRENCE = / \[\d+\]$/;
 
 /** A file's own failure (a dead worker, an import error) reported in place of its tests. */
 function isFileFailure(t: ParsedTest): boolean {
@@ -254,8 +286,17 @@ export function withTmpDir(env: NodeJS.ProcessEnv, dir: string | undefined): Nod
   return dir === undefined ? env : { ...env, TMPDIR: dir, TMP: dir, TEMP: dir };
 }
 
-/** Fold a main-phase attempt into the per-test tallies; returns its per-test summary for the report. */
-export function foldAttempt(agg: TestAggregator, run: AttemptRun, shuffled: boolean): ReportAttempt["tests"] {
+/**
+ * Fold a main-phase attempt into the per-test tallies; returns its per-test summary for the report,
+ * with the order its tests ran in when `withOrder` (a --shuffle job: declared and shuffled orders
+ * are compared, and each attempt's order is what a developer replays).
+ */
+export function foldAttempt(
+  agg: TestAggregator,
+  run: AttemptRun,
+  shuffled: boolean,
+  withOrder = false,
+): ReportAttempt["tests"] {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
   agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests);
   const failed: string[] = [];
@@ -266,5 +307,9 @@ export function foldAttempt(agg: TestAggregator, run: AttemptRun, shuffled: bool
     else if (t.status === "passed") passed++;
     else skipped++;
   }
-  return { passed, failed, skipped };
+  if (!withOrder) return { passed, failed, skipped };
+  const order = run.results.tests
+    .filter((t) => t.kind !== "collection" && t.status !== "skipped")
+    .map((t) => t.id);
+  return { passed, failed, skipped, order };
 }

@@ -120,6 +120,7 @@ async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardR
         signal: req.signal ?? new AbortController().signal,
         jobTimeoutMs: config.job_timeout === null ? null : config.job_timeout * 1000,
         emit,
+        confidence: config.confidence,
       });
     }
     timings.runMs = performance.now() - t;

@@ -44,6 +44,8 @@ export function aggregate(
   const attemptTests = new Map<number, ReportAttempt["tests"]>();
   let withoutResults = 0;
   if (results === "none") return { aggregator, attemptTests, withoutResults };
+  // A --shuffle job (some attempt shuffled) records each attempt's order, as a local run does.
+  const withOrder = attempts.some((a) => a.shuffled);
   for (const a of attempts) {
     if (a.outcome === "cancelled" || a.outcome === "errored") continue;
     const run = {
@@ -52,7 +54,7 @@ export function aggregate(
         ? { ok: true as const, tests: a.tests }
         : { ok: false as const, reason: a.noResults ?? "no results" },
     };
-    attemptTests.set(a.index, foldAttempt(aggregator, run, a.shuffled));
+    attemptTests.set(a.index, foldAttempt(aggregator, run, a.shuffled, withOrder));
     if (!a.tests) withoutResults++;
   }
   return { aggregator, attemptTests, withoutResults };

@@ -16,7 +16,8 @@ export function rateText(t: TestResult, confidence: number): string {
 export function notes(t: TestResult): string[] {
   const out: string[] = [];
   if (t.cause) out.push(`cause: ${t.cause.kind} — ${t.cause.evidence}`);
-  if (t.seedDeterministic === true)
+  // An order-dependent test's seed decides only which tests ran before it: its cause line says more.
+  if (t.seedDeterministic === true && t.cause?.kind !== "order-dependent")
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
   // An order-dependent failure is not reproducible by seed alone either, but its cause is known.
   if (t.seedDeterministic === false && !t.orderDependent)
@@ -31,8 +32,12 @@ export function notes(t: TestResult): string[] {
       out.push(`order-dependent: fails after ${names}${more}; passes alone`);
     }
     out.push("the reproduce line runs the polluter, then this test");
+  } else if (t.stateSetters && t.stateSetters.ids.length > 0) {
+    out.push("the reproduce line runs this test alone, without the test it relies on");
   } else if (t.orderDependent && t.polluters?.unresolved) {
     out.push(`order-dependent, no polluter isolated: ${t.polluters.unresolved}`);
+  } else if (t.orderDependent && t.stateSetters?.unresolved) {
+    out.push(`order-dependent, no state-setter isolated: ${t.stateSetters.unresolved}`);
   } else if (t.orderDependent && t.cause?.kind !== "order-dependent") {
     out.push("order-dependent: fails only in shuffled orders");
   }

@@ -75,6 +75,10 @@ const shardSchema = z.strictObject({
       serial: z
         .array(z.strictObject({ id: z.string().min(1).max(4000), attempts: z.int().min(1).max(10000) }))
         .max(10000),
+      confirm: z
+        .array(z.strictObject({ id: z.string().min(1).max(4000), rate: z.number().gt(0).lt(1) }))
+        .max(10000)
+        .optional(),
       shuffledSeeds: z.array(seedSchema).max(10000),
     })
     .optional(),

@@ -463,10 +463,11 @@ describe("seed replays that tell the seed from chance", () => {
     // At 0.8, three replays would all fail half the time; 14 (0.8^14 < 0.05) include a pass.
     expect(t?.seedDeterministic).toBe(false);
     // Not decided by the seed, and nothing else shown: random as far as the checks go.
-    expect(t?.cause).toEqual({
-      kind: "random",
-      evidence: "not decided by the seed (its failing seed passed on replay)",
-    });
+    expect(t?.cause?.kind).toBe("random");
+    // Run alone until it failed: at 80%, almost always within two runs.
+    expect(t?.cause?.evidence).toMatch(
+      /^not decided by the seed \(its failing seed passed on replay\); not interference \(it failed serially too, 1 of [1-9]\)$/,
+    );
     expect(t?.reproduce).toMatch(/^flaky-detector run --runs 10 --test test_p80\.py::test_mostly_fails -- /);
     expect(r.stdout).toContain("not decided by the seed (timing, concurrency or unseeded randomness)");
   }, 300_000);

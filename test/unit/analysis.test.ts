@@ -242,6 +242,36 @@ describe("seed replays", () => {
   });
 });
 
+describe("serial confirmation", () => {
+  it("runs alone just enough times that a clean record rules chance out ((1 - p)^n < 1 - confidence)", async () => {
+    const { confirmRuns, planFollowUps } = await import("../../src/pipeline/follow-ups.js");
+    expect(confirmRuns(0.3, 0.95)).toBe(9);
+    expect(confirmRuns(0.05, 0.95)).toBe(59);
+    // 0.95: one clean run has probability exactly 0.05, not below it.
+    expect(confirmRuns(0.95, 0.95)).toBe(2);
+    expect(confirmRuns(0.04, 0.95)).toBe(0);
+    for (let p = 0.05; p < 1; p += 0.05) {
+      const n = confirmRuns(p, 0.95);
+      expect((1 - p) ** n, `p = ${p}`).toBeLessThan(0.05);
+      expect(n === 1 || (1 - p) ** (n - 1) >= 0.05, `p = ${p}: n is the least`).toBe(true);
+    }
+    const tally = (id: string, attempts: number, failures: number, shuffledFailures = 0) => ({
+      id,
+      attempts,
+      failures,
+      timeouts: 0,
+      failingSeeds: [1],
+      shuffled: { attempts: attempts / 2, failures: shuffledFailures },
+      firstFailure: { attempt: 0, seed: 1, message: "expected 1 got 2" },
+    });
+    const tallies = [tally("random", 20, 6), tally("shuffled-only", 20, 4, 4), tally("rare", 100, 2)];
+    const plan = planFollowUps(tallies as never, 2, 0.95);
+    // Order-dependent candidates go to the order search; a 2% test would need 149 runs.
+    expect(plan.confirm).toEqual([{ id: "random", rate: 0.3 }]);
+    expect(planFollowUps(tallies as never, 1, 0.95).confirm).toEqual([]);
+  });
+});
+
 describe("the cause of a flaky test", () => {
   const base: CauseEvidence = {
     failureRate: 0.3,
@@ -266,6 +296,13 @@ describe("the cause of a flaky test", () => {
     expect(flakeCause({ ...base, orderDependent: true, shuffle }).evidence).toBe(
       "failed 4 of 10 shuffled runs and 0 of 10 in the declared order",
     );
+  });
+
+  it("names a state-setter for a test that fails alone", () => {
+    expect(flakeCause({ ...base, orderDependent: true, stateSetters: ["t::open"] })).toEqual({
+      kind: "order-dependent",
+      evidence: "fails alone; passes only after t::open",
+    });
   });
 
   it("states how unlikely chance is for a seed-deterministic failure", () => {

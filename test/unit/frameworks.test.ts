@@ -157,6 +157,21 @@ describe("argv each adapter builds", () => {
     expect(ADAPTERS.jest.shuffleUnsupported).toBeNull();
     expect(ADAPTERS.go.shuffleUnsupported).toBeNull();
   });
+
+  it("replays an order by argument order (pytest) or by seed within a file or package", () => {
+    expect(ADAPTERS.pytest.orderReplay).toEqual({ by: "arguments" });
+    const group = (name: "jest" | "vitest" | "go", id: string) => {
+      const r = ADAPTERS[name].orderReplay;
+      return r?.by === "seed" ? r.group(id) : null;
+    };
+    expect(group("jest", "src/a.spec.js > store > reads")).toBe("src/a.spec.js");
+    expect(group("vitest", "a.test.ts > x")).toBe("a.test.ts");
+    // The package path may hold dots; a subtest's name may hold anything.
+    expect(group("go", "example.com/m/pkg.TestA/case_1.5")).toBe("example.com/m/pkg");
+    expect(group("go", "..TestFlaky")).toBe(".");
+    expect(group("go", "./sub.TestSub")).toBe("./sub");
+    expect(ADAPTERS.mocha.orderReplay).toBeUndefined();
+  });
 });
 
 describe("package scripts", () => {

@@ -1,12 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { rateInterval } from "../../src/analysis/intervals.js";
-import { sortTests, TestAggregator, testResultOf } from "../../src/analysis/per-test.js";
+import { passBefore, sortTests, TestAggregator, testResultOf } from "../../src/analysis/per-test.js";
 import { checkpoints, runsToBound, settleState } from "../../src/analysis/stopping.js";
 import { summarize, withTests } from "../../src/analysis/summarize.js";
 import type { FrameworkAdapter } from "../../src/frameworks/index.js";
 import type { ParsedTest } from "../../src/parsers/types.js";
 import { distinguishDuplicates, frameworkIds } from "../../src/pipeline/results.js";
+import { inRunOrder } from "../../src/pipeline/session.js";
 
 const thresholds = { critical: 0.9, high: 0.5, medium: 0.1, low: 0 };
 const opts = {
@@ -43,6 +44,36 @@ describe("TestAggregator", () => {
       failingSeeds: [10],
       firstFailure: { attempt: 0, seed: 10, message: "boom" },
     });
+  });
+
+  it("keeps where each test failed first in a shuffled order and passed first in any order (by index)", () => {
+    const agg = new TestAggregator();
+    // Folded out of order: attempt 1 (shuffled) before attempt 0 (declared).
+    agg.add({ index: 1, seed: 11, shuffled: true }, [r("b", "passed"), r("c", "skipped"), r("a", "failed")]);
+    agg.add({ index: 0, seed: 10, shuffled: false }, [r("a", "passed"), r("b", "passed")]);
+    const a = agg.get("a");
+    expect(a?.orderBefore).toEqual({ seed: 11, shuffled: true, ids: ["b"] });
+    expect(passBefore(a as NonNullable<typeof a>)).toEqual({ seed: 10, shuffled: false, ids: [] });
+    const b = agg.get("b");
+    expect(passBefore(b as NonNullable<typeof b>)).toEqual({ seed: 10, shuffled: false, ids: ["a"] });
+  });
+
+  it("orders an attempt's results as its tests started, only when every test has a start", () => {
+    const tests = [
+      r("f > a", "passed"),
+      r("f > b", "failed"),
+      r("f > b [2]", "passed"),
+      r("f > c", "passed"),
+    ];
+    const ids = (ts: ParsedTest[]) => ts.map((t) => t.id);
+    expect(ids(inRunOrder(tests, ["f > c", "f > b", "f > a"]))).toEqual([
+      "f > c",
+      "f > b",
+      "f > b [2]",
+      "f > a",
+    ]);
+    // A start line missing (a torn events file): the framework's order stands.
+    expect(ids(inRunOrder(tests, ["f > c", "f > a"]))).toEqual(ids(tests));
   });
 
   it("counts a test reported twice in one attempt once, failed if either failed", () => {
