@@ -52069,7 +52069,7 @@ function rateText(t, confidence) {
 function notes(t) {
   const out = [];
   if (t.cause) out.push(`cause: ${t.cause.kind} \u2014 ${t.cause.evidence}`);
-  if (t.seedDeterministic === true)
+  if (t.seedDeterministic === true && t.cause?.kind !== "order-dependent")
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
   if (t.seedDeterministic === false && !t.orderDependent)
     out.push(
@@ -52082,8 +52082,12 @@ function notes(t) {
       out.push(`order-dependent: fails after ${names}${more}; passes alone`);
     }
     out.push("the reproduce line runs the polluter, then this test");
+  } else if (t.stateSetters && t.stateSetters.ids.length > 0) {
+    out.push("the reproduce line runs this test alone, without the test it relies on");
   } else if (t.orderDependent && t.polluters?.unresolved) {
     out.push(`order-dependent, no polluter isolated: ${t.polluters.unresolved}`);
+  } else if (t.orderDependent && t.stateSetters?.unresolved) {
+    out.push(`order-dependent, no state-setter isolated: ${t.stateSetters.unresolved}`);
   } else if (t.orderDependent && t.cause?.kind !== "order-dependent") {
     out.push("order-dependent: fails only in shuffled orders");
   }
@@ -52575,6 +52579,10 @@ function safeJson(text2) {
 import { resolve as resolve5 } from "node:path";
 
 // src/analysis/per-test.ts
+function passBefore(t) {
+  const p = t.firstPass;
+  return p && { seed: p.seed, shuffled: p.shuffled, ids: [...new Set(p.order.slice(0, p.position))] };
+}
 var TIMEOUT_MESSAGE = /\b(timed? ?out|timeout|deadline exceeded)\b/i;
 var MAX_FAILING_SEEDS = 50;
 var TestAggregator = class {
@@ -52605,6 +52613,18 @@ var TestAggregator = class {
         if (attempt.shuffled) t.shuffled.attempts++;
       }
     }
+    let order;
+    const ran = () => {
+      if (!order) {
+        const ids = results.filter((x2) => x2.kind !== "collection" && x2.status !== "skipped").map((x2) => x2.id);
+        const at = /* @__PURE__ */ new Map();
+        ids.forEach((id, n) => {
+          if (!at.has(id)) at.set(id, n);
+        });
+        order = { ids, at };
+      }
+      return order;
+    };
     for (const [i2, r] of results.entries()) {
       if (seen.has(r.id)) {
         const t2 = this.tallies.get(r.id);
@@ -52632,8 +52652,17 @@ var TestAggregator = class {
         this.fail(t, attempt, r);
         if (attempt.shuffled && t.orderBefore === void 0) {
           const before = results.slice(0, i2).filter((x2) => x2.kind !== "collection" && x2.status !== "skipped");
-          t.orderBefore = { seed: attempt.seed, ids: [...new Set(before.map((x2) => x2.id))] };
+          t.orderBefore = { seed: attempt.seed, shuffled: true, ids: [...new Set(before.map((x2) => x2.id))] };
         }
+      } else if ((t.firstPass === void 0 || attempt.index < t.firstPass.index) && r.kind !== "collection") {
+        const { ids, at } = ran();
+        t.firstPass = {
+          index: attempt.index,
+          seed: attempt.seed,
+          shuffled: attempt.shuffled,
+          order: ids,
+          position: at.get(r.id) ?? 0
+        };
       }
     }
   }
@@ -57529,6 +57558,7 @@ function parseTestEvents(text2) {
   const started = /* @__PURE__ */ new Map();
   const ended = /* @__PURE__ */ new Map();
   const collectErrors = [];
+  const startOrder = [];
   for (const line of text2.split("\n")) {
     if (!line.startsWith("{")) continue;
     let e;
@@ -57541,6 +57571,7 @@ function parseTestEvents(text2) {
     const file2 = typeof e.file === "string" ? e.file : null;
     const name = typeof e.name === "string" ? e.name : id?.split("::").pop() ?? "";
     if (e.event === "start" && id) {
+      if (!started.has(id)) startOrder.push(id);
       started.set(id, { file: file2, name });
       ended.delete(id);
     } else if (e.event === "end" && id && OUTCOMES.has(e.outcome)) {
@@ -57557,7 +57588,7 @@ function parseTestEvents(text2) {
     }
   }
   const running = [...started].filter(([id]) => !ended.has(id)).map(([id, s]) => ({ id, ...s }));
-  return { ended: [...ended.values()], running, collectErrors };
+  return { ended: [...ended.values()], running, collectErrors, startOrder };
 }
 
 // src/util/process-tree.ts
@@ -58290,7 +58321,14 @@ async function runWithResults(s, spec) {
   });
   s.timeout.observe(record3);
   const collected = timeoutsOf(
-    fromEvents(collectResults(s.adapter, sink, cwd, s.junitGlob), eventsFile, record3, cwd, s.adapter),
+    fromEvents(
+      collectResults(s.adapter, sink, cwd, s.junitGlob),
+      eventsFile,
+      record3,
+      cwd,
+      s.adapter,
+      spec.shuffled
+    ),
     record3
   );
   const wanted = new Set(spec.tests);
@@ -58299,21 +58337,18 @@ async function runWithResults(s, spec) {
   if (noTests) return { record: { ...record3, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record: record3, results };
 }
-function fromEvents(collected, eventsFile, record3, cwd, adapter) {
-  const needed = !collected.ok || collected.tests.some(isFileFailure);
-  if (!needed || record3.outcome === "cancelled") {
+function fromEvents(collected, eventsFile, record3, cwd, adapter, shuffled) {
+  const incomplete = !collected.ok || collected.tests.some(isFileFailure);
+  if (collected.ok && !incomplete && shuffled && record3.outcome !== "cancelled") {
+    const order = readEvents(eventsFile)?.startOrder;
+    return order ? { ok: true, tests: inRunOrder(collected.tests, order) } : collected;
+  }
+  if (!incomplete || record3.outcome === "cancelled") {
     rmSync4(eventsFile, { force: true });
     return collected;
   }
-  let text2;
-  try {
-    text2 = readFileSync7(eventsFile, "utf8");
-  } catch {
-    return collected;
-  } finally {
-    rmSync4(eventsFile, { force: true });
-  }
-  const events = parseTestEvents(text2);
+  const events = readEvents(eventsFile);
+  if (events === null) return collected;
   const died = record3.timedOut ? "timedOut" : "crashed";
   const crashed = (r, how) => ({
     id: r.id,
@@ -58353,6 +58388,22 @@ function fromEvents(collected, eventsFile, record3, cwd, adapter) {
   }
   return { ok: true, tests: distinguishDuplicates(tests, adapter) };
 }
+function readEvents(eventsFile) {
+  try {
+    return parseTestEvents(readFileSync7(eventsFile, "utf8"));
+  } catch {
+    return null;
+  } finally {
+    rmSync4(eventsFile, { force: true });
+  }
+}
+function inRunOrder(tests, startOrder) {
+  const rank = new Map(startOrder.map((id, i2) => [id, i2]));
+  const base = (t) => rank.get(t.id.replace(OCCURRENCE2, ""));
+  if (tests.some((t) => t.kind !== "collection" && base(t) === void 0)) return [...tests];
+  return [...tests].sort((a, b) => (base(a) ?? -1) - (base(b) ?? -1));
+}
+var OCCURRENCE2 = / \[\d+\]$/;
 function isFileFailure(t) {
   return t.kind === "collection" && t.status === "failed";
 }
@@ -58396,7 +58447,7 @@ function addedWords(user, prepared) {
 function withTmpDir(env, dir) {
   return dir === void 0 ? env : { ...env, TMPDIR: dir, TMP: dir, TEMP: dir };
 }
-function foldAttempt(agg, run, shuffled) {
+function foldAttempt(agg, run, shuffled, withOrder = false) {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
   agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests);
   const failed = [];
@@ -58407,7 +58458,9 @@ function foldAttempt(agg, run, shuffled) {
     else if (t.status === "passed") passed++;
     else skipped2++;
   }
-  return { passed, failed, skipped: skipped2 };
+  if (!withOrder) return { passed, failed, skipped: skipped2 };
+  const order = run.results.tests.filter((t) => t.kind !== "collection" && t.status !== "skipped").map((t) => t.id);
+  return { passed, failed, skipped: skipped2, order };
 }
 
 // src/pipeline/attempts.ts
@@ -58473,7 +58526,7 @@ async function runAttempts(p, r) {
     const { run, shuffled } = entry;
     const ran2 = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
     if (ran2 && p.adapter.results !== "none") {
-      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled));
+      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config2.shuffle));
     }
     if (run.record.outcome !== "cancelled") prefix.push(run.record);
   };
@@ -58632,7 +58685,49 @@ async function confirmSerially(s, candidates, opts) {
   });
   return followUps;
 }
+async function confirmAlone(s, tests, opts) {
+  const followUps = [];
+  let index = opts.firstIndex;
+  for (const t of tests) {
+    const runs = confirmRuns(t.rate, opts.confidence);
+    for (let n = 0; n < runs && !opts.signal.aborted; n++) {
+      let result;
+      await runPool({
+        total: 1,
+        parallelism: 1,
+        signal: opts.signal,
+        jobTimeoutMs: opts.jobTimeoutMs,
+        run: async (_i, slot, signal) => {
+          const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
+          const run = await runWithResults(s, {
+            index: index++,
+            slot,
+            seed,
+            shuffled: false,
+            tests: [t.id],
+            signal,
+            tag: "-serial"
+          });
+          if (run.record.outcome !== "cancelled") {
+            result = resultFor(t.id, run);
+            followUps.push({ kind: "serial-confirmation", test: t.id, seed, result });
+          }
+          return run.record;
+        }
+      });
+      if (result === "failed") break;
+    }
+  }
+  return followUps;
+}
 var SERIAL_CONFIRMATION_RUNS = 20;
+var MAX_CONFIRM_RUNS = 60;
+function confirmRuns(rate2, confidence) {
+  if (rate2 <= 0) return 0;
+  if (rate2 >= 1) return 1;
+  const n = Math.floor(Math.log(1 - confidence) / Math.log(1 - rate2)) + 1;
+  return n > MAX_CONFIRM_RUNS ? 0 : Math.max(1, n);
+}
 var INTERFERENCE = /\b(EADDRINUSE|address already in use|port \d+ (is )?(already )?in use|database is locked|SQLITE_BUSY|EBUSY|resource busy|text file busy|ETXTBSY|lock(ed)? by another process|could not (obtain|acquire) (a )?lock|deadlock detected|ECONNREFUSED|connection refused)\b/i;
 function looksLikeInterference(message) {
   return message !== null && message !== void 0 && INTERFERENCE.test(message);
@@ -58640,7 +58735,9 @@ function looksLikeInterference(message) {
 function planFollowUps(tallies, parallelism, confidence = 0.95) {
   const flaky = tallies.filter((x2) => x2.failures > 0 && x2.failures < x2.attempts);
   const timeoutOnly = parallelism > 1 ? flaky.filter((x2) => x2.timeouts === x2.failures || looksLikeInterference(x2.firstFailure?.message)) : [];
+  const serial = new Set(timeoutOnly.map((t) => t.id));
   return {
+    confirm: parallelism > 1 ? flaky.filter((t) => !serial.has(t.id) && t.shuffled.failures < t.failures).filter((t) => confirmRuns(t.failures / t.attempts, confidence) > 0).map((t) => ({ id: t.id, rate: t.failures / t.attempts })) : [],
     replay: flaky.flatMap((t) => {
       const k = replayRuns(t.failures / t.attempts, confidence);
       const seed = t.failingSeeds[0];
@@ -58661,6 +58758,30 @@ async function runFollowUps(s, plan, opts) {
       ...await replaySeeds(s, plan.replay, opts.shuffledSeeds, {
         parallelism: opts.parallelism,
         firstIndex: opts.budget,
+        signal: opts.signal,
+        jobTimeoutMs: opts.jobTimeoutMs
+      })
+    );
+  }
+  const decided = new Set(
+    plan.replay.map((t) => t.id).filter((id) => {
+      const mine = followUps.filter((f) => f.test === id && f.result !== "absent");
+      return mine.length > 0 && mine.every((f) => f.result === "failed");
+    })
+  );
+  const confirm = (plan.confirm ?? []).filter((t) => !decided.has(t.id));
+  if (confirm.length > 0) {
+    opts.emit({
+      type: "phase",
+      phase: "serial-confirmation",
+      detail: `${confirm.length} test(s) run alone, one at a time, until each fails or enough runs pass to rule out chance`
+    });
+    followUps.push(
+      ...await confirmAlone(s, confirm, {
+        confidence: opts.confidence ?? 0.95,
+        jobSeed: opts.jobSeed,
+        seedRange: s.config.random_seed_range,
+        firstIndex: opts.budget + 15e3,
         signal: opts.signal,
         jobTimeoutMs: opts.jobTimeoutMs
       })
@@ -59393,6 +59514,8 @@ var go = {
   results: "stdout",
   extension: "jsonl",
   shuffleUnsupported: null,
+  // -shuffle permutes all of a package's tests before -run selects; each package is its own binary.
+  orderReplay: { by: "seed", group: packageOfId },
   matches: (argv) => basename(argv[0]) === "go" && argv[1] === "test",
   prepare(argv, ctx, report = true) {
     const flags = [];
@@ -59417,6 +59540,9 @@ var go = {
   },
   parse: (text2, cwd) => parseGoTestJson(text2).map((t) => withRelativePackage(t, cwd))
 };
+function packageOfId(id) {
+  return /^(.+?)\.(?:Test|Example|Fuzz)/.exec(id)?.[1] ?? id;
+}
 function parseGoList(stdout, cwd) {
   const out = [];
   for (const line of stdout.split("\n")) {
@@ -59539,11 +59665,15 @@ function jestFilter(tests) {
   }
   return { files: [...files], pattern: `^(?:${[...names].map(escapeRegExp).join("|")})$` };
 }
+function fileOfId(id) {
+  return id.split(" > ")[0] ?? id;
+}
 var jest = {
   name: "jest",
   results: "file",
   extension: "json",
   shuffleUnsupported: null,
+  orderReplay: { by: "seed", group: fileOfId },
   matches: (argv) => toolIndex(argv, "jest") !== -1,
   prepare(argv, ctx, report = true) {
     const args = [...argv];
@@ -59780,7 +59910,7 @@ function playwrightGrep(tests) {
 var pytest = {
   name: "pytest",
   repeatsShareId: true,
-  ordersByArguments: true,
+  orderReplay: { by: "arguments" },
   results: "file",
   extension: "xml",
   // Our plugin orders the collected tests from the attempt's seed (pytest-randomly not needed).
@@ -59872,6 +60002,7 @@ var vitest = {
   results: "file",
   extension: "json",
   shuffleUnsupported: null,
+  orderReplay: { by: "seed", group: fileOfId },
   matches: (argv) => toolIndex(argv, "vitest") !== -1,
   prepare(argv, ctx, report = true) {
     const args = [...argv];
@@ -60577,19 +60708,25 @@ var MAX_TRIALS = 40;
 var CONFIRMATIONS = 3;
 function polluterCandidates(tallies) {
   return tallies.filter(
-    (t) => t.shuffled.failures > 0 && t.failures === t.shuffled.failures && t.attempts > t.shuffled.attempts && (t.orderBefore?.ids.length ?? 0) > 0
+    (t) => t.shuffled.failures > 0 && t.failures === t.shuffled.failures && t.attempts > t.shuffled.attempts
   );
 }
-async function findPolluters(s, victims, opts) {
+function replayable(order, test, replay) {
+  if (replay.by === "arguments") return { ...order, shuffled: false };
+  const group = replay.group(test);
+  return { ...order, ids: order.ids.filter((id) => replay.group(id) === group) };
+}
+async function findPolluters(s, candidates, opts) {
+  const replay = s.adapter.orderReplay;
+  if (!replay) return [];
   const out = [];
   let index = opts.firstIndex;
-  for (const v of victims) {
+  for (const v of candidates) {
     if (opts.signal.aborted) break;
-    const seed = v.orderBefore?.seed ?? 0;
     let trials = 0;
-    const fails = async (before) => {
+    const trial = async (before, how) => {
       trials++;
-      let failed = null;
+      let outcome = null;
       await runPool({
         total: 1,
         parallelism: 1,
@@ -60599,51 +60736,79 @@ async function findPolluters(s, victims, opts) {
           const run = await runWithResults(s, {
             index: index++,
             slot,
-            seed,
-            shuffled: false,
+            seed: how.seed,
+            shuffled: how.shuffled,
             tests: [...before, v.id],
             signal,
             tag: "-polluter"
           });
           const r = run.results.ok ? run.results.tests.find((t) => t.id === v.id) : void 0;
-          failed = r === void 0 || r.status === "skipped" ? null : r.status === "failed";
+          outcome = r === void 0 || r.status === "skipped" ? null : r.status;
           return run.record;
         }
       });
-      return failed;
+      return outcome;
     };
-    const result = await search(v.id, v.orderBefore?.ids ?? [], fails);
+    const failing = v.orderBefore && replayable(v.orderBefore, v.id, replay);
+    const passing = passBefore(v);
+    const result = await search(v.id, failing, passing && replayable(passing, v.id, replay), trial);
     out.push({ ...result, trials });
   }
   return out;
 }
-async function search(test, before, fails) {
-  const none = (unresolved) => ({ test, polluters: [], unresolved });
-  if (await fails(before) !== true) return none("the failing order did not fail again when replayed alone");
-  if (await fails([]) !== false) return none("it does not pass alone");
-  let candidates = [...before];
-  let spent = 2;
+async function search(test, failing, passing, trial) {
+  const first = failing ?? passing ?? { seed: 0, shuffled: false, ids: [] };
+  const alone = await trial([], first);
+  const kind = alone === "failed" ? "state-setters" : "polluters";
+  const from = kind === "polluters" ? failing : passing;
+  const want = kind === "polluters" ? "failed" : "passed";
+  const none = (unresolved) => ({
+    test,
+    kind,
+    polluters: [],
+    order: { seed: from?.seed ?? first.seed, shuffled: from?.shuffled ?? first.shuffled },
+    unresolved
+  });
+  if (alone === null) return none("it did not run when replayed alone");
+  if (!from || from.ids.length === 0)
+    return none(
+      kind === "polluters" ? "no test that can be replayed with it ran before it in its failing order" : "it fails alone, and no test that can be replayed with it ran before it in a passing order"
+    );
+  const how = { seed: from.seed, shuffled: from.shuffled };
+  const decides = async (before) => await trial(before, from) === want;
+  if (!await decides(from.ids))
+    return none(
+      kind === "polluters" ? "the failing order did not fail again when replayed alone" : "the passing order did not pass again when replayed alone"
+    );
+  let candidates = [...from.ids];
+  let spent = 3;
   while (candidates.length > 1 && spent < MAX_TRIALS) {
     const half = Math.ceil(candidates.length / 2);
-    const first = candidates.slice(0, half);
-    const second = candidates.slice(half);
+    const firstHalf = candidates.slice(0, half);
+    const secondHalf = candidates.slice(half);
     spent++;
-    if (await fails(first) === true) {
-      candidates = first;
+    if (await decides(firstHalf)) {
+      candidates = firstHalf;
       continue;
     }
     spent++;
-    if (await fails(second) === true) {
-      candidates = second;
+    if (await decides(secondHalf)) {
+      candidates = secondHalf;
       continue;
     }
     break;
   }
   for (let i2 = 0; i2 < CONFIRMATIONS; i2++) {
-    if (await fails(candidates) !== true)
-      return none(`running ${candidates.length} test(s) before it did not fail every time`);
+    if (!await decides(candidates))
+      return none(
+        `running ${candidates.length} test(s) before it did not ${kind === "polluters" ? "fail" : "pass"} every time`
+      );
   }
-  return { test, polluters: candidates };
+  if (kind === "state-setters") {
+    for (let i2 = 0; i2 < CONFIRMATIONS; i2++)
+      if (await trial([], from) !== "failed") return none("it did not fail every time alone");
+  }
+  return { test, kind, polluters: candidates, order: how };
 }
 
 // src/pipeline/report-builder.ts
@@ -60656,6 +60821,10 @@ function flakeCause(e) {
   if (e.polluters.length > 0) {
     const names = e.polluters.slice(0, 3).join(", ");
     return { kind: "order-dependent", evidence: `fails after ${names}; passes alone` };
+  }
+  if (e.stateSetters && e.stateSetters.length > 0) {
+    const names = e.stateSetters.slice(0, 3).join(", ");
+    return { kind: "order-dependent", evidence: `fails alone; passes only after ${names}` };
   }
   if (e.orderDependent && e.shuffle) {
     return {
@@ -60720,10 +60889,11 @@ function reproducer(adapter, command2, shuffledSeeds) {
   };
 }
 function orderedReproducer(adapter, command2) {
-  return (ids) => {
+  return (ids, order) => {
+    const shuffle = adapter.orderReplay?.by === "seed" && order.shuffled;
     const prepared = adapter.prepare(
       command2.argv,
-      { resultFile: null, seed: 0, shuffle: false, tests: frameworkIds([...ids], adapter) },
+      { resultFile: null, seed: shuffle ? order.seed : 0, shuffle, tests: frameworkIds([...ids], adapter) },
       false
     );
     return shellLine(prepared.argv, { ...command2.env, ...prepared.env });
@@ -60871,7 +61041,8 @@ function annotate(r, t, b) {
       plainFailures: t.failures - t.shuffled.failures
     } : null,
     orderDependent: dependsOnOrder,
-    polluters: search2?.polluters ?? [],
+    polluters: search2?.kind === "polluters" ? search2.polluters : [],
+    stateSetters: search2?.kind === "state-setters" ? search2.polluters : [],
     replays: replays.length > 0 ? { runs: replays.length, failed: replays.filter((f) => f.result === "failed").length } : null,
     serial: serial.length > 0 ? { runs: serial.length, failed: serial.filter((f) => f.result === "failed").length } : null,
     parallelism: b.parallelism,
@@ -60887,12 +61058,18 @@ function annotate(r, t, b) {
     orderDependent: dependsOnOrder,
     resourceSensitive,
     ...search2 ? {
-      polluters: {
+      [search2.kind === "polluters" ? "polluters" : "stateSetters"]: {
         ids: search2.polluters,
         ...search2.unresolved ? { unresolved: search2.unresolved } : {}
       },
-      // The pair reproduces; the victim alone (the seed line) passes.
-      ...search2.polluters.length > 0 && b.orderedReproduce ? { reproduce: b.orderedReproduce([...search2.polluters, t.id]) } : {}
+      // Polluters: the ordered run fails where the test alone passes. State-setters: the test
+      // alone fails every time.
+      ...search2.polluters.length > 0 && b.orderedReproduce ? {
+        reproduce: b.orderedReproduce(
+          search2.kind === "polluters" ? [...search2.polluters, t.id] : [t.id],
+          search2.order
+        )
+      } : {}
     } : {}
   };
 }
@@ -61007,12 +61184,13 @@ async function detectMasked(req, masker) {
           shuffledSeeds,
           signal: req.signal ?? new AbortController().signal,
           jobTimeoutMs: config2.job_timeout === null ? null : Math.max(1, config2.job_timeout * 1e3 - elapsed),
-          emit
+          emit,
+          confidence: config2.confidence
         }
       );
     }
     let polluters = [];
-    const victims = config2.shuffle && prep.adapter.ordersByArguments ? polluterCandidates(aggregator.list()) : [];
+    const victims = config2.shuffle && prep.adapter.orderReplay ? polluterCandidates(aggregator.list()) : [];
     if (finishedNormally && victims.length > 0 && !(req.signal?.aborted ?? false)) {
       emit({
         type: "phase",
@@ -61177,6 +61355,7 @@ var shardSchema = external_exports.strictObject({
   followUps: external_exports.strictObject({
     replay: external_exports.array(external_exports.strictObject({ id: external_exports.string().min(1).max(4e3), failingSeeds: external_exports.array(seedSchema).max(30) })).max(1e4),
     serial: external_exports.array(external_exports.strictObject({ id: external_exports.string().min(1).max(4e3), attempts: external_exports.int().min(1).max(1e4) })).max(1e4),
+    confirm: external_exports.array(external_exports.strictObject({ id: external_exports.string().min(1).max(4e3), rate: external_exports.number().gt(0).lt(1) })).max(1e4).optional(),
     shuffledSeeds: external_exports.array(seedSchema).max(1e4)
   }).optional()
 });
@@ -61221,13 +61400,14 @@ function aggregate(attempts, results) {
   const attemptTests = /* @__PURE__ */ new Map();
   let withoutResults = 0;
   if (results === "none") return { aggregator, attemptTests, withoutResults };
+  const withOrder = attempts.some((a) => a.shuffled);
   for (const a of attempts) {
     if (a.outcome === "cancelled" || a.outcome === "errored") continue;
     const run = {
       record: a,
       results: a.tests ? { ok: true, tests: a.tests } : { ok: false, reason: a.noResults ?? "no results" }
     };
-    attemptTests.set(a.index, foldAttempt(aggregator, run, a.shuffled));
+    attemptTests.set(a.index, foldAttempt(aggregator, run, a.shuffled, withOrder));
     if (!a.tests) withoutResults++;
   }
   return { aggregator, attemptTests, withoutResults };
@@ -61435,7 +61615,7 @@ async function fanOut(req) {
   const parallelism = peakParallelism(results);
   if ((finalReason === "budget" || finalReason === "adaptive") && aggregator.size > 0) {
     const followPlan = planFollowUps(aggregator.list(), parallelism, config2.confidence);
-    if (followPlan.replay.length > 0 || followPlan.serial.length > 0) {
+    if (followPlan.replay.length > 0 || followPlan.serial.length > 0 || (followPlan.confirm ?? []).length > 0) {
       const shuffledSeeds = merged.filter((a) => a.shuffled).map((a) => a.seed);
       const input2 = {
         ...req.input,
@@ -61448,7 +61628,7 @@ async function fanOut(req) {
           signal: req.signal ?? new AbortController().signal,
           executionTimeoutMs: executionTimeoutOf(
             config2,
-            followPlan.replay.reduce((n, t) => n + t.failingSeeds.length, 0) + 20
+            followPlan.replay.reduce((n, t) => n + t.failingSeeds.length, 0) + 20 + (followPlan.confirm ?? []).reduce((n, t) => n + confirmRuns(t.rate, config2.confidence), 0)
           )
         });
         followUps = extra.followUps;
