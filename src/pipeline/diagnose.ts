@@ -14,6 +14,14 @@ const TELLING: { pattern: RegExp; kind: NoTestKind; strong?: true }[] = [
   { pattern: /Missing script:\s*"?[^"\n]+"?/i, kind: "setup", strong: true },
   // npm given an option it took for a command: `npm --require x test` never reached the tests.
   { pattern: /^Unknown command: "[^"\n]*"/m, kind: "setup", strong: true },
+  // npx asked for a runner the project does not have (non-interactive: it will not install it).
+  { pattern: /npx canceled due to missing packages[^\n]*/i, kind: "setup", strong: true },
+  { pattern: /could not determine executable to run[^\n]*/i, kind: "setup", strong: true },
+  {
+    pattern: /npm (?:error|ERR!) code E(?:NOTCACHED|AI_AGAIN|CONNREFUSED|NOTFOUND|404)\b[^\n]*/,
+    kind: "setup",
+    strong: true,
+  },
   { pattern: /(unknown|unrecognized|unexpected|invalid) (option|flag|argument)s?\b[^\n]*/i, kind: "flag" },
   { pattern: /error: unrecognized arguments?:[^\n]*/i, kind: "flag" },
   { pattern: /flag provided but not defined:[^\n]*/i, kind: "flag" },

@@ -92,6 +92,22 @@ describe("no test ran", () => {
     expectNoVerdict(r);
   });
 
+  it("npx naming a runner the project does not have: exit 3 with npx's line, never a failing test", async () => {
+    // Found on commander.js with its dependencies not installed: all 10 attempts were reported
+    // "FAILING, CRITICAL" for `npx jest`, which only said it would not install jest.
+    writeFileSync(join(dir.path, "package.json"), JSON.stringify({ name: "p", version: "1.0.0" }));
+    const r = await runCli(["run", "--runs", "3", "--json", json(), "--", "npx", "jest"], {
+      cwd: dir.path,
+      env: { npm_config_yes: "false" },
+    });
+    expect(r.code, r.stderr).toBe(3);
+    // npx's own line; offline (no registry), npm's error code instead.
+    expect(r.stderr).toMatch(
+      /no test ran in any of 3 attempt\(s\): (npx canceled due to missing packages|npm error code E)/,
+    );
+    expectNoVerdict(r);
+  });
+
   it("a pytest usage error (exit 4): exit 3 with pytest's own line", async () => {
     writeFileSync(join(dir.path, "test_x.py"), "def test_ok():\n    pass\n");
     const r = await runCli(
