@@ -13,8 +13,26 @@ export const MARK_VARIABLE = "FLAKY_DETECTOR_RUN_MARK";
 /** Which flaky-detector process started the run (owner.ts): finds orphans of one killed with -9. */
 export const OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
 
+/**
+ * The pids the kernel can have given out since `first` was: the ones after it up to the last pid it
+ * allocated (the fifth field of /proc/loadavg, in this pid namespace), or, once the counter has
+ * wrapped, the ones after `first` and the ones up to the last. A process started by `first`'s run
+ * has one of them, so the environ blocks of older processes need not be read: on a busy machine
+ * that read was most of an attempt's own cost. Null when the last pid cannot be read (scan all).
+ */
+export function pidsSince(first: number): ((pid: number) => boolean) | null {
+  let last: number;
+  try {
+    last = Number(readFileSync("/proc/loadavg", "utf8").trim().split(/\s+/)[4]);
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(last) || last <= 0) return null;
+  return last >= first ? (pid) => pid >= first && pid <= last : (pid) => pid >= first || pid <= last;
+}
+
 /** Live processes other than this one, with their environment block (empty off Linux). */
-function* processes(): Generator<{ pid: number; env: Buffer }> {
+function* processes(only?: ((pid: number) => boolean) | null): Generator<{ pid: number; env: Buffer }> {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
@@ -24,7 +42,7 @@ function* processes(): Generator<{ pid: number; env: Buffer }> {
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
-    if (pid === process.pid) continue;
+    if (pid === process.pid || (only && !only(pid))) continue;
     try {
       yield { pid, env: readFileSync(`/proc/${name}/environ`) };
     } catch {
@@ -51,7 +69,8 @@ function valueIn(env: Buffer, name: string): string | undefined {
  */
 export function findMarked(mark: string, group?: number): number[] {
   const found: number[] = [];
-  for (const p of processes()) {
+  // The group's leader is the first process of the run: every marked process came after it.
+  for (const p of processes(group === undefined ? null : pidsSince(group))) {
     if (valueIn(p.env, MARK_VARIABLE) !== mark) continue;
     if (group !== undefined && groupOf(p.pid) === group) continue;
     found.push(p.pid);

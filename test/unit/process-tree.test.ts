@@ -157,6 +157,23 @@ describe("runTree", () => {
     expect(await waitDead([pid as number])).toBe(true);
   });
 
+  it("looks for escapees only among pids given out since the run started, wrapped or not", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { pidsSince } = await import("../../src/util/escapees.js");
+    const later = spawnSync("true").pid as number;
+    const since = pidsSince(process.pid);
+    expect(since).not.toBeNull();
+    if (later > process.pid) {
+      expect(since?.(later)).toBe(true);
+      // An older process cannot carry a mark given to a later one.
+      expect(pidsSince(later)?.(process.pid)).toBe(false);
+    }
+    // A counter that wrapped past the first pid: the pids after it, and the low ones given out since.
+    const wrapped = pidsSince(Number.MAX_SAFE_INTEGER);
+    expect(wrapped?.(later)).toBe(true);
+    expect(wrapped?.(Number.MAX_SAFE_INTEGER)).toBe(true);
+  });
+
   it("reports no escapee when everything stayed in the group", async () => {
     const r = await runTree({ ...base, argv: node("grandchild.mjs", dir.path), timeoutMs: 500 });
     expect(r.terminatedBy).toBe("timeout");
