@@ -57455,6 +57455,14 @@ var TELLING = [
   { pattern: /Missing script:\s*"?[^"\n]+"?/i, kind: "setup", strong: true },
   // npm given an option it took for a command: `npm --require x test` never reached the tests.
   { pattern: /^Unknown command: "[^"\n]*"/m, kind: "setup", strong: true },
+  // npx asked for a runner the project does not have (non-interactive: it will not install it).
+  { pattern: /npx canceled due to missing packages[^\n]*/i, kind: "setup", strong: true },
+  { pattern: /could not determine executable to run[^\n]*/i, kind: "setup", strong: true },
+  {
+    pattern: /npm (?:error|ERR!) code E(?:NOTCACHED|AI_AGAIN|CONNREFUSED|NOTFOUND|404)\b[^\n]*/,
+    kind: "setup",
+    strong: true
+  },
   { pattern: /(unknown|unrecognized|unexpected|invalid) (option|flag|argument)s?\b[^\n]*/i, kind: "flag" },
   { pattern: /error: unrecognized arguments?:[^\n]*/i, kind: "flag" },
   { pattern: /flag provided but not defined:[^\n]*/i, kind: "flag" },
@@ -57600,7 +57608,17 @@ import { closeSync as closeSync2, openSync as openSync2 } from "node:fs";
 import { readdirSync as readdirSync2, readFileSync as readFileSync6 } from "node:fs";
 var MARK_VARIABLE = "FLAKY_DETECTOR_RUN_MARK";
 var OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
-function* processes() {
+function pidsSince(first) {
+  let last;
+  try {
+    last = Number(readFileSync6("/proc/loadavg", "utf8").trim().split(/\s+/)[4]);
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(last) || last <= 0) return null;
+  return last >= first ? (pid) => pid >= first && pid <= last : (pid) => pid >= first || pid <= last;
+}
+function* processes(only) {
   let entries;
   try {
     entries = readdirSync2("/proc");
@@ -57610,7 +57628,7 @@ function* processes() {
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
-    if (pid === process.pid) continue;
+    if (pid === process.pid || only && !only(pid)) continue;
     try {
       yield { pid, env: readFileSync6(`/proc/${name}/environ`) };
     } catch {
@@ -57628,7 +57646,7 @@ function valueIn(env, name) {
 }
 function findMarked(mark, group) {
   const found = [];
-  for (const p of processes()) {
+  for (const p of processes(group === void 0 ? null : pidsSince(group))) {
     if (valueIn(p.env, MARK_VARIABLE) !== mark) continue;
     if (group !== void 0 && groupOf(p.pid) === group) continue;
     found.push(p.pid);
