@@ -58631,6 +58631,22 @@ async function runAttempts(p, r) {
   return out;
 }
 
+// src/pipeline/serial-run.ts
+async function runAlone(s, spec, opts) {
+  let out;
+  await runPool({
+    total: 1,
+    parallelism: 1,
+    signal: opts.signal,
+    jobTimeoutMs: opts.jobTimeoutMs,
+    run: async (_i, slot, signal) => {
+      out = await runWithResults(s, { ...spec, slot, signal });
+      return out.record;
+    }
+  });
+  return out;
+}
+
 // src/pipeline/follow-ups.ts
 function resultFor(test, run) {
   if (!run.results.ok) return "absent";
@@ -58709,30 +58725,15 @@ async function confirmAlone(s, tests, opts) {
   for (const t of tests) {
     const runs = confirmRuns(t.rate, opts.confidence);
     for (let n = 0; n < runs && !opts.signal.aborted; n++) {
-      let result;
-      await runPool({
-        total: 1,
-        parallelism: 1,
-        signal: opts.signal,
-        jobTimeoutMs: opts.jobTimeoutMs,
-        run: async (_i, slot, signal) => {
-          const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
-          const run = await runWithResults(s, {
-            index: index++,
-            slot,
-            seed,
-            shuffled: false,
-            tests: [t.id],
-            signal,
-            tag: "-serial"
-          });
-          if (run.record.outcome !== "cancelled") {
-            result = resultFor(t.id, run);
-            followUps.push({ kind: "serial-confirmation", test: t.id, seed, result });
-          }
-          return run.record;
-        }
-      });
+      const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
+      const run = await runAlone(
+        s,
+        { index: index++, seed, shuffled: false, tests: [t.id], tag: "-serial" },
+        opts
+      );
+      if (!run || run.record.outcome === "cancelled") break;
+      const result = resultFor(t.id, run);
+      followUps.push({ kind: "serial-confirmation", test: t.id, seed, result });
       if (result === "failed") break;
     }
   }
@@ -60744,28 +60745,19 @@ async function findPolluters(s, candidates, opts) {
     let trials = 0;
     const trial = async (before, how) => {
       trials++;
-      let outcome = null;
-      await runPool({
-        total: 1,
-        parallelism: 1,
-        signal: opts.signal,
-        jobTimeoutMs: opts.jobTimeoutMs,
-        run: async (_i, slot, signal) => {
-          const run = await runWithResults(s, {
-            index: index++,
-            slot,
-            seed: how.seed,
-            shuffled: how.shuffled,
-            tests: [...before, v.id],
-            signal,
-            tag: "-polluter"
-          });
-          const r = run.results.ok ? run.results.tests.find((t) => t.id === v.id) : void 0;
-          outcome = r === void 0 || r.status === "skipped" ? null : r.status;
-          return run.record;
-        }
-      });
-      return outcome;
+      const run = await runAlone(
+        s,
+        {
+          index: index++,
+          seed: how.seed,
+          shuffled: how.shuffled,
+          tests: [...before, v.id],
+          tag: "-polluter"
+        },
+        opts
+      );
+      const r = run?.results.ok ? run.results.tests.find((t) => t.id === v.id) : void 0;
+      return r === void 0 || r.status === "skipped" ? null : r.status;
     };
     const failing = v.orderBefore && replayable(v.orderBefore, v.id, replay);
     const passing = passBefore(v);

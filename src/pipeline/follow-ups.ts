@@ -3,6 +3,7 @@ import type { TestTally } from "../analysis/per-test.js";
 import type { FollowUp } from "../analysis/report.js";
 import { runPool } from "../runner/pool.js";
 import { attemptSeed } from "../runner/seeds.js";
+import { runAlone } from "./serial-run.js";
 import { runWithResults, type Session } from "./session.js";
 
 /** Outcome of one follow-up run for the test it targeted. */
@@ -137,30 +138,15 @@ async function confirmAlone(
   for (const t of tests) {
     const runs = confirmRuns(t.rate, opts.confidence);
     for (let n = 0; n < runs && !opts.signal.aborted; n++) {
-      let result: FollowUp["result"] | undefined;
-      await runPool({
-        total: 1,
-        parallelism: 1,
-        signal: opts.signal,
-        jobTimeoutMs: opts.jobTimeoutMs,
-        run: async (_i, slot, signal) => {
-          const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
-          const run = await runWithResults(s, {
-            index: index++,
-            slot,
-            seed,
-            shuffled: false,
-            tests: [t.id],
-            signal,
-            tag: "-serial",
-          });
-          if (run.record.outcome !== "cancelled") {
-            result = resultFor(t.id, run);
-            followUps.push({ kind: "serial-confirmation", test: t.id, seed, result });
-          }
-          return run.record;
-        },
-      });
+      const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
+      const run = await runAlone(
+        s,
+        { index: index++, seed, shuffled: false, tests: [t.id], tag: "-serial" },
+        opts,
+      );
+      if (!run || run.record.outcome === "cancelled") break;
+      const result = resultFor(t.id, run);
+      followUps.push({ kind: "serial-confirmation", test: t.id, seed, result });
       if (result === "failed") break;
     }
   }

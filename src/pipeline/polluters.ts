@@ -1,7 +1,7 @@
 import { passBefore, type RunOrder, type TestTally } from "../analysis/per-test.js";
 import type { FrameworkAdapter } from "../frameworks/types.js";
-import { runPool } from "../runner/pool.js";
-import { runWithResults, type Session } from "./session.js";
+import { runAlone } from "./serial-run.js";
+import type { Session } from "./session.js";
 
 /**
  * The order search (docs/design/order.md) for a test that failed only in shuffled orders. Run
@@ -64,28 +64,19 @@ export async function findPolluters(
     // One serial run of `before`, then the test, in the order `how` gives: how did the test end?
     const trial = async (before: readonly string[], how: RunOrder): Promise<Outcome> => {
       trials++;
-      let outcome: Outcome = null;
-      await runPool({
-        total: 1,
-        parallelism: 1,
-        signal: opts.signal,
-        jobTimeoutMs: opts.jobTimeoutMs,
-        run: async (_i, slot, signal) => {
-          const run = await runWithResults(s, {
-            index: index++,
-            slot,
-            seed: how.seed,
-            shuffled: how.shuffled,
-            tests: [...before, v.id],
-            signal,
-            tag: "-polluter",
-          });
-          const r = run.results.ok ? run.results.tests.find((t) => t.id === v.id) : undefined;
-          outcome = r === undefined || r.status === "skipped" ? null : r.status;
-          return run.record;
+      const run = await runAlone(
+        s,
+        {
+          index: index++,
+          seed: how.seed,
+          shuffled: how.shuffled,
+          tests: [...before, v.id],
+          tag: "-polluter",
         },
-      });
-      return outcome;
+        opts,
+      );
+      const r = run?.results.ok ? run.results.tests.find((t) => t.id === v.id) : undefined;
+      return r === undefined || r.status === "skipped" ? null : r.status;
     };
     const failing = v.orderBefore && replayable(v.orderBefore, v.id, replay);
     const passing = passBefore(v);
