@@ -31561,6 +31561,7 @@ function defaultConfig() {
     confidence: 0.95,
     min_detectable_rate: 0.05,
     shuffle: false,
+    focus: true,
     isolation: "copy",
     fail_on: "none",
     history: { enabled: true, db: null },
@@ -51489,6 +51490,9 @@ var configSchema = external_exports.strictObject({
   confidence: external_exports.number().min(0.5).max(0.9999).describe("Confidence level of intervals and stopping."),
   min_detectable_rate: external_exports.number().min(1e-3).max(0.5).describe("Adaptive stopping: a test that never failed is settled once its rate is bounded below this."),
   shuffle: external_exports.boolean().describe("Framework-native random test order per attempt (seeded)."),
+  focus: external_exports.boolean().describe(
+    "With adaptive stopping: once some tests are settled, later attempts run only the tests still open, through the framework's filter (off with --shuffle, where the whole order matters)."
+  ),
   isolation: external_exports.enum(ISOLATIONS).describe("copy: one copy of the workspace per parallel slot; shared: all slots use one directory."),
   fail_on: external_exports.enum(SEVERITIES).describe("Exit 1 when the result reaches this severity; none never does."),
   history: historySchema.describe("History database."),
@@ -52596,8 +52600,21 @@ var TestAggregator = class {
   collection = /* @__PURE__ */ new Set();
   /** Attempts folded with readable results (the denominator of collection findings). */
   resultAttempts = 0;
-  /** Fold one attempt's parsed results in. Tests absent from `results` did not run: not counted. */
-  add(attempt, results) {
+  /**
+   * Focused attempts (pipeline/focus.ts), and per test how many of them selected it: a settled test
+   * left out of a focused attempt did not fail to run there.
+   */
+  focused = 0;
+  selectedIn = /* @__PURE__ */ new Map();
+  /**
+   * Fold one attempt's parsed results in. Tests absent from `results` did not run: not counted.
+   * `selected`: the tests a focused attempt was asked to run; the others were not left out by it.
+   */
+  add(attempt, results, selected) {
+    if (selected) {
+      this.focused++;
+      for (const id of selected) this.selectedIn.set(id, (this.selectedIn.get(id) ?? 0) + 1);
+    }
     const seen = /* @__PURE__ */ new Set();
     for (const r of results) {
       if (r.kind === "collection" && !this.collection.has(r.id) && !this.tallies.has(r.id)) {
@@ -52715,7 +52732,13 @@ var TestAggregator = class {
   /** Every tally, with `notRun` counted against the attempts that had results. */
   list() {
     return [...this.tallies.values()].map(
-      (t) => t.collection ? t : { ...t, notRun: Math.max(0, this.resultAttempts - t.attempts - t.skipped) }
+      (t) => t.collection ? t : {
+        ...t,
+        notRun: Math.max(
+          0,
+          this.resultAttempts - (this.focused - (this.selectedIn.get(t.id) ?? 0)) - t.attempts - t.skipped
+        )
+      }
     );
   }
   get size() {
@@ -58465,9 +58488,9 @@ function addedWords(user, prepared) {
 function withTmpDir(env, dir) {
   return dir === void 0 ? env : { ...env, TMPDIR: dir, TMP: dir, TEMP: dir };
 }
-function foldAttempt(agg, run, shuffled, withOrder = false) {
+function foldAttempt(agg, run, shuffled, withOrder = false, focus) {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
-  agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests);
+  agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests, focus);
   const failed = [];
   let passed = 0;
   let skipped2 = 0;
@@ -58476,9 +58499,10 @@ function foldAttempt(agg, run, shuffled, withOrder = false) {
     else if (t.status === "passed") passed++;
     else skipped2++;
   }
-  if (!withOrder) return { passed, failed, skipped: skipped2 };
+  const counts = { passed, failed, skipped: skipped2, ...focus ? { focus: [...focus] } : {} };
+  if (!withOrder) return counts;
   const order = run.results.tests.filter((t) => t.kind !== "collection" && t.status !== "skipped").map((t) => t.id);
-  return { passed, failed, skipped: skipped2, order };
+  return { ...counts, order };
 }
 
 // src/pipeline/attempts.ts
@@ -58534,6 +58558,20 @@ async function runAttempts(p, r) {
     withoutResults: 0
   };
   const done = /* @__PURE__ */ new Map();
+  const focusAt = [...r.focus?.at ?? []].filter((n) => n > 0 && n < r.count).sort((a, b) => a - b);
+  const decisions = /* @__PURE__ */ new Map();
+  const waiting = /* @__PURE__ */ new Map();
+  const decided = (n) => {
+    for (const wake of waiting.get(n) ?? []) wake();
+    waiting.delete(n);
+  };
+  const focusFor = async (i2) => {
+    const n = focusAt.filter((c) => c <= i2).at(-1);
+    if (n === void 0) return void 0;
+    if (!decisions.has(n) && decidedAt === void 0)
+      await new Promise((wake) => waiting.set(n, [...waiting.get(n) ?? [], wake]));
+    return decisions.get(n) ?? void 0;
+  };
   let nextFold = r.first;
   let decidedAt;
   const prefix = [];
@@ -58541,10 +58579,10 @@ async function runAttempts(p, r) {
     const entry = done.get(index);
     if (!entry) return;
     done.delete(index);
-    const { run, shuffled } = entry;
+    const { run, shuffled, focus } = entry;
     const ran2 = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
     if (ran2 && p.adapter.results !== "none") {
-      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config2.shuffle));
+      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config2.shuffle, focus));
     }
     if (run.record.outcome !== "cancelled") prefix.push(run.record);
   };
@@ -58553,7 +58591,13 @@ async function runAttempts(p, r) {
       fold(nextFold);
       nextFold++;
       if (r.shouldStop && prefix.length > 0 && r.shouldStop(prefix)) decidedAt = nextFold;
+      const folded = nextFold - r.first;
+      if (r.focus && decidedAt === void 0 && focusAt.includes(folded)) {
+        decisions.set(folded, r.focus.decide(folded));
+        decided(folded);
+      }
     }
+    if (decidedAt !== void 0) for (const n of [...waiting.keys()]) decided(n);
   };
   out.pool = await runPool({
     total: r.count,
@@ -58567,12 +58611,13 @@ async function runAttempts(p, r) {
       const index = r.first + i2;
       const seed = attemptSeed(r.jobSeed, index, config2.random_seed_range);
       const shuffled = isShuffledAttempt(config2.shuffle, index);
+      const focus = r.focus ? await focusFor(i2) : void 0;
       const run = await runWithResults(p.session, {
         index,
         slot,
         seed,
         shuffled,
-        tests: p.requested,
+        tests: focus ?? p.requested,
         signal
       });
       const ran2 = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
@@ -58581,9 +58626,10 @@ async function runAttempts(p, r) {
         record: run.record,
         shuffled,
         tests: ran2 && run.results.ok ? run.results.tests : null,
-        noResults: ran2 && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null
+        noResults: ran2 && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null,
+        ...focus ? { focus } : {}
       });
-      done.set(index, { run, shuffled });
+      done.set(index, { run, shuffled, focus });
       advance();
       return run.record;
     }
@@ -61169,7 +61215,8 @@ async function detectMasked(req, masker) {
       warnings,
       jobTimeoutMs: config2.job_timeout === null ? null : config2.job_timeout * 1e3,
       ...req.signal ? { signal: req.signal } : {},
-      shouldStop: (finished) => config2.stop === "adaptive" && looks.has(finished.length) && allSettled(finished, aggregator, prep.adapter, rule)
+      shouldStop: (finished) => config2.stop === "adaptive" && looks.has(finished.length) && allSettled(finished, aggregator, prep.adapter, rule),
+      ...focusable(config2, prep.adapter) ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } } : {}
     });
     const { pool, shuffledSeeds } = main;
     timings.runMs = performance.now() - t;
@@ -61258,6 +61305,16 @@ function stopRuleOf(config2) {
     budget: config2.runs
   };
 }
+function focusable(config2, adapter) {
+  return config2.focus && config2.stop === "adaptive" && !config2.shuffle && (adapter.results === "file" || adapter.results === "stdout");
+}
+function openTests(aggregator, rule) {
+  const tallies = aggregator.list();
+  if (tallies.length === 0 || tallies.some((t) => t.collection)) return null;
+  const open3 = tallies.filter((t) => t.attempts > 0 && settleState(t.attempts, t.failures, rule) === "open");
+  if (open3.length === 0 || open3.length === tallies.filter((t) => t.attempts > 0).length) return null;
+  return open3.map((t) => t.id);
+}
 function allSettled(finished, aggregator, adapter, rule) {
   if (adapter.results !== "none" && aggregator.size > 0) {
     return aggregator.list().every((t) => settleState(t.attempts, t.failures, rule) !== "open");
@@ -61341,6 +61398,7 @@ var JOB_CONFIG_KEYS = {
   severity_thresholds: true,
   auto_install_dependencies: true,
   event_reporters: true,
+  focus: true,
   install_timeout: true,
   max_error_length: true,
   output_head_bytes: true,

@@ -74,9 +74,26 @@ export class TestAggregator {
   private readonly collection = new Set<string>();
   /** Attempts folded with readable results (the denominator of collection findings). */
   private resultAttempts = 0;
+  /**
+   * Focused attempts (pipeline/focus.ts), and per test how many of them selected it: a settled test
+   * left out of a focused attempt did not fail to run there.
+   */
+  private focused = 0;
+  private readonly selectedIn = new Map<string, number>();
 
-  /** Fold one attempt's parsed results in. Tests absent from `results` did not run: not counted. */
-  add(attempt: { index: number; seed: number; shuffled: boolean }, results: readonly ParsedTest[]): void {
+  /**
+   * Fold one attempt's parsed results in. Tests absent from `results` did not run: not counted.
+   * `selected`: the tests a focused attempt was asked to run; the others were not left out by it.
+   */
+  add(
+    attempt: { index: number; seed: number; shuffled: boolean },
+    results: readonly ParsedTest[],
+    selected?: readonly string[],
+  ): void {
+    if (selected) {
+      this.focused++;
+      for (const id of selected) this.selectedIn.set(id, (this.selectedIn.get(id) ?? 0) + 1);
+    }
     const seen = new Set<string>();
     for (const r of results) {
       if (r.kind === "collection" && !this.collection.has(r.id) && !this.tallies.has(r.id)) {
@@ -211,7 +228,15 @@ export class TestAggregator {
   /** Every tally, with `notRun` counted against the attempts that had results. */
   list(): TestTally[] {
     return [...this.tallies.values()].map((t) =>
-      t.collection ? t : { ...t, notRun: Math.max(0, this.resultAttempts - t.attempts - t.skipped) },
+      t.collection
+        ? t
+        : {
+            ...t,
+            notRun: Math.max(
+              0,
+              this.resultAttempts - (this.focused - (this.selectedIn.get(t.id) ?? 0)) - t.attempts - t.skipped,
+            ),
+          },
     );
   }
 

@@ -28,6 +28,11 @@ export interface ReportAttempt {
      * the framework's results list them as declared). Absent without --shuffle.
      */
     order?: string[];
+    /**
+     * A focused attempt (adaptive stopping, docs/design/stopping.md): the tests still open that it
+     * was asked to run; the others were settled. Absent when the attempt ran the whole command.
+     */
+    focus?: string[];
   } | null;
   /** Bounded head and tail of the attempt's output. */
   outputTail: string;

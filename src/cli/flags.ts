@@ -12,6 +12,7 @@ export const FLAG_KEYS = {
   confidence: ["confidence"],
   "min-detectable-rate": ["min_detectable_rate"],
   shuffle: ["shuffle"],
+  focus: ["focus"],
   isolation: ["isolation"],
   seed: ["seed"],
   "shard-size": ["shard_size"],

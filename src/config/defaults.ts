@@ -33,6 +33,7 @@ export function defaultConfig(): Config {
     confidence: 0.95,
     min_detectable_rate: 0.05,
     shuffle: false,
+    focus: true,
     isolation: "copy",
     fail_on: "none",
     history: { enabled: true, db: null },

@@ -147,6 +147,11 @@ export const configSchema = z.strictObject({
     .max(0.5)
     .describe("Adaptive stopping: a test that never failed is settled once its rate is bounded below this."),
   shuffle: z.boolean().describe("Framework-native random test order per attempt (seeded)."),
+  focus: z
+    .boolean()
+    .describe(
+      "With adaptive stopping: once some tests are settled, later attempts run only the tests still open, through the framework's filter (off with --shuffle, where the whole order matters).",
+    ),
   isolation: z
     .enum(ISOLATIONS)
     .describe("copy: one copy of the workspace per parallel slot; shared: all slots use one directory."),

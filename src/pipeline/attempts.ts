@@ -20,6 +20,8 @@ export interface MainAttempt {
   noResults: string | null;
   /** Why the attempt ran no test at all (it is then errored). */
   diagnosis?: NoTestDiagnosis | undefined;
+  /** The open tests a focused attempt was asked to run; absent when it ran the whole command. */
+  focus?: string[];
 }
 
 export interface AttemptRange {
@@ -35,6 +37,13 @@ export interface AttemptRange {
   warnings: string[];
   /** Adaptive stopping: asked after every attempt (locally); a shard runs its whole range. */
   shouldStop?(finished: readonly AttemptRecord[]): boolean;
+  /**
+   * Focus (docs/design/stopping.md): at each of these attempt counts, once exactly that many
+   * attempts are folded, `decide` names the tests later attempts run — the ones still open — or
+   * null for the whole command. Attempts past a count wait for its decision, so which attempt runs
+   * what depends on the job seed alone, never on the parallelism or on which attempt finished first.
+   */
+  focus?: { at: readonly number[]; decide(folded: number): string[] | null };
 }
 
 export interface AttemptsOutcome {
@@ -120,7 +129,25 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
   // Attempts are folded into the tallies in index order, not as they finish, and the stopping rule
   // looks at attempts first..first+n-1 exactly: the same job seed then stops after the same
   // attempts with the same verdicts at any parallelism (docs/design/stopping.md).
-  const done = new Map<number, { run: Awaited<ReturnType<typeof runWithResults>>; shuffled: boolean }>();
+  const done = new Map<
+    number,
+    { run: Awaited<ReturnType<typeof runWithResults>>; shuffled: boolean; focus: string[] | undefined }
+  >();
+  // Focus decisions by attempt count, and the attempts waiting for one.
+  const focusAt = [...(r.focus?.at ?? [])].filter((n) => n > 0 && n < r.count).sort((a, b) => a - b);
+  const decisions = new Map<number, string[] | null>();
+  const waiting = new Map<number, (() => void)[]>();
+  const decided = (n: number) => {
+    for (const wake of waiting.get(n) ?? []) wake();
+    waiting.delete(n);
+  };
+  const focusFor = async (i: number): Promise<string[] | undefined> => {
+    const n = focusAt.filter((c) => c <= i).at(-1);
+    if (n === undefined) return undefined;
+    if (!decisions.has(n) && decidedAt === undefined)
+      await new Promise<void>((wake) => waiting.set(n, [...(waiting.get(n) ?? []), wake]));
+    return decisions.get(n) ?? undefined;
+  };
   let nextFold = r.first;
   let decidedAt: number | undefined;
   const prefix: AttemptRecord[] = [];
@@ -128,10 +155,10 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     const entry = done.get(index);
     if (!entry) return;
     done.delete(index);
-    const { run, shuffled } = entry;
+    const { run, shuffled, focus } = entry;
     const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
     if (ran && p.adapter.results !== "none") {
-      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config.shuffle));
+      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config.shuffle, focus));
     }
     if (run.record.outcome !== "cancelled") prefix.push(run.record);
   };
@@ -140,7 +167,14 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
       fold(nextFold);
       nextFold++;
       if (r.shouldStop && prefix.length > 0 && r.shouldStop(prefix)) decidedAt = nextFold;
+      const folded = nextFold - r.first;
+      if (r.focus && decidedAt === undefined && focusAt.includes(folded)) {
+        decisions.set(folded, r.focus.decide(folded));
+        decided(folded);
+      }
     }
+    // A job that stopped runs nothing more: wake every waiting attempt (the pool stops it).
+    if (decidedAt !== undefined) for (const n of [...waiting.keys()]) decided(n);
   };
 
   out.pool = await runPool({
@@ -155,12 +189,13 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
       const index = r.first + i;
       const seed = attemptSeed(r.jobSeed, index, config.random_seed_range);
       const shuffled = isShuffledAttempt(config.shuffle, index);
+      const focus = r.focus ? await focusFor(i) : undefined;
       const run = await runWithResults(p.session, {
         index,
         slot,
         seed,
         shuffled,
-        tests: p.requested,
+        tests: focus ?? p.requested,
         signal,
       });
       const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
@@ -170,8 +205,9 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
         shuffled,
         tests: ran && run.results.ok ? run.results.tests : null,
         noResults: ran && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null,
+        ...(focus ? { focus } : {}),
       });
-      done.set(index, { run, shuffled });
+      done.set(index, { run, shuffled, focus });
       advance();
       return run.record;
     },

@@ -83,6 +83,9 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
         config.stop === "adaptive" &&
         looks.has(finished.length) &&
         allSettled(finished, aggregator, prep.adapter, rule),
+      ...(focusable(config, prep.adapter)
+        ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } }
+        : {}),
     });
     const { pool, shuffledSeeds } = main;
     timings.runMs = performance.now() - t;
@@ -178,6 +181,33 @@ export function stopRuleOf(config: Config): StopRule {
 }
 
 /** The adaptive rule at a checkpoint: every test settled, or, without per-test results, the command. */
+/**
+ * Focus needs adaptive stopping (settled tests), a framework filter (per-test results, not files a
+ * glob finds), and the declared order: with --shuffle the order around each test is what is
+ * measured, so every attempt keeps running the whole command.
+ */
+function focusable(config: Config, adapter: Pick<FrameworkAdapter, "results">): boolean {
+  return (
+    config.focus &&
+    config.stop === "adaptive" &&
+    !config.shuffle &&
+    (adapter.results === "file" || adapter.results === "stdout")
+  );
+}
+
+/**
+ * The tests later attempts run: those the stopping rule has not settled, when some are settled;
+ * null (the whole command) when none or all are, or when a file failed to load (a collection
+ * finding is no test a filter can select).
+ */
+export function openTests(aggregator: TestAggregator, rule: StopRule): string[] | null {
+  const tallies = aggregator.list();
+  if (tallies.length === 0 || tallies.some((t) => t.collection)) return null;
+  const open = tallies.filter((t) => t.attempts > 0 && settleState(t.attempts, t.failures, rule) === "open");
+  if (open.length === 0 || open.length === tallies.filter((t) => t.attempts > 0).length) return null;
+  return open.map((t) => t.id);
+}
+
 export function allSettled(
   finished: readonly AttemptRecord[],
   aggregator: TestAggregator,

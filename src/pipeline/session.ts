@@ -296,9 +296,10 @@ export function foldAttempt(
   run: AttemptRun,
   shuffled: boolean,
   withOrder = false,
+  focus?: readonly string[],
 ): ReportAttempt["tests"] {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
-  agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests);
+  agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests, focus);
   const failed: string[] = [];
   let passed = 0;
   let skipped = 0;
@@ -307,9 +308,10 @@ export function foldAttempt(
     else if (t.status === "passed") passed++;
     else skipped++;
   }
-  if (!withOrder) return { passed, failed, skipped };
+  const counts = { passed, failed, skipped, ...(focus ? { focus: [...focus] } : {}) };
+  if (!withOrder) return counts;
   const order = run.results.tests
     .filter((t) => t.kind !== "collection" && t.status !== "skipped")
     .map((t) => t.id);
-  return { passed, failed, skipped, order };
+  return { ...counts, order };
 }

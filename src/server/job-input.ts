@@ -28,6 +28,7 @@ export const JOB_CONFIG_KEYS = {
   severity_thresholds: true,
   auto_install_dependencies: true,
   event_reporters: true,
+  focus: true,
   install_timeout: true,
   max_error_length: true,
   output_head_bytes: true,
