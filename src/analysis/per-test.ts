@@ -234,7 +234,10 @@ export class TestAggregator {
             ...t,
             notRun: Math.max(
               0,
-              this.resultAttempts - (this.focused - (this.selectedIn.get(t.id) ?? 0)) - t.attempts - t.skipped,
+              this.resultAttempts -
+                (this.focused - (this.selectedIn.get(t.id) ?? 0)) -
+                t.attempts -
+                t.skipped,
             ),
           },
     );
