@@ -52073,6 +52073,10 @@ function rateText(t, confidence) {
 function notes(t) {
   const out = [];
   if (t.cause) out.push(`cause: ${t.cause.kind} \u2014 ${t.cause.evidence}`);
+  if (t.severitySpan)
+    out.push(
+      `severity ${t.severitySpan[0].toUpperCase()} to ${t.severitySpan[1].toUpperCase()}: its interval (${pct(t.interval[0])}\u2013${pct(t.interval[1])}) spans a severity edge; more runs would tell which`
+    );
   if (t.seedDeterministic === true && t.cause?.kind !== "order-dependent")
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
   if (t.seedDeterministic === false && !t.orderDependent)
@@ -52774,6 +52778,7 @@ function testResultOf(t, o) {
     failureRate: rate2,
     interval,
     severity: t.attempts === 0 ? "none" : severityOf(rate2, o.thresholds),
+    ...verdict === "flaky" && severityOf(interval[0], o.thresholds) !== severityOf(interval[1], o.thresholds) ? { severitySpan: [severityOf(interval[0], o.thresholds), severityOf(interval[1], o.thresholds)] } : {},
     verdict,
     bound: verdict === "stable" ? { kind: "upper", value: interval[1] } : verdict === "failing" ? { kind: "lower", value: interval[0] } : null,
     failingSeeds: t.failingSeeds,

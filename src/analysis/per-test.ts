@@ -295,6 +295,9 @@ export function testResultOf(t: TestTally, o: TestResultOptions): TestResult {
     failureRate: rate,
     interval,
     severity: t.attempts === 0 ? "none" : severityOf(rate, o.thresholds),
+    ...(verdict === "flaky" && severityOf(interval[0], o.thresholds) !== severityOf(interval[1], o.thresholds)
+      ? { severitySpan: [severityOf(interval[0], o.thresholds), severityOf(interval[1], o.thresholds)] }
+      : {}),
     verdict,
     bound:
       verdict === "stable"

@@ -111,6 +111,12 @@ export interface TestResult {
   /** --shuffle: failed only in shuffled orders; null without --shuffle. */
   orderDependent: boolean | null;
   /** Failures vanished in a confirmation pass at parallelism 1; null when not checked. */
+  /**
+   * A flaky test whose interval spans a severity edge: the severities at its two ends (its
+   * `severity` is the point estimate's). More runs would say which; absent when the interval lies
+   * in one band.
+   */
+  severitySpan?: [Severity, Severity];
   resourceSensitive: boolean | null;
   /**
    * Why a flaky test flakes, with the evidence (analysis/cause.ts): null for other verdicts;

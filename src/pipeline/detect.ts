@@ -180,7 +180,6 @@ export function stopRuleOf(config: Config): StopRule {
   };
 }
 
-/** The adaptive rule at a checkpoint: every test settled, or, without per-test results, the command. */
 /**
  * Focus needs adaptive stopping (settled tests), a framework filter (per-test results, not files a
  * glob finds), and the declared order: with --shuffle the order around each test is what is
@@ -208,6 +207,7 @@ export function openTests(aggregator: TestAggregator, rule: StopRule): string[] 
   return open.map((t) => t.id);
 }
 
+/** The adaptive rule at a checkpoint: every test settled, or, without per-test results, the command. */
 export function allSettled(
   finished: readonly AttemptRecord[],
   aggregator: TestAggregator,

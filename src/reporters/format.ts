@@ -16,6 +16,10 @@ export function rateText(t: TestResult, confidence: number): string {
 export function notes(t: TestResult): string[] {
   const out: string[] = [];
   if (t.cause) out.push(`cause: ${t.cause.kind} — ${t.cause.evidence}`);
+  if (t.severitySpan)
+    out.push(
+      `severity ${t.severitySpan[0].toUpperCase()} to ${t.severitySpan[1].toUpperCase()}: its interval (${pct(t.interval[0])}–${pct(t.interval[1])}) spans a severity edge; more runs would tell which`,
+    );
   // An order-dependent test's seed decides only which tests ran before it: its cause line says more.
   if (t.seedDeterministic === true && t.cause?.kind !== "order-dependent")
     out.push(`seed-deterministic: reproduce with TEST_SEED=${t.firstFailure?.seed}`);
