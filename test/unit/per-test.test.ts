@@ -187,6 +187,20 @@ describe("TestAggregator", () => {
     expect(frameworkIds(["TestX [2]"], go)).toEqual(["TestX [2]"]);
   });
 
+  it("says when a flaky test's interval spans a severity edge, and not otherwise", () => {
+    const of = (failures: number, runs: number) => {
+      const agg = new TestAggregator();
+      for (let i = 0; i < runs; i++)
+        agg.add({ index: i, seed: i, shuffled: false }, [r("x", i < failures ? "failed" : "passed")]);
+      return testResultOf(agg.get("x") as NonNullable<ReturnType<TestAggregator["get"]>>, opts);
+    };
+    // 12/100: 6.4%–20.0%, across the 10% LOW/MEDIUM edge.
+    expect(of(12, 100)).toMatchObject({ severity: "medium", severitySpan: ["low", "medium"] });
+    expect(of(30, 100).severitySpan).toBeUndefined();
+    expect(of(0, 100).severitySpan).toBeUndefined();
+    expect(of(100, 100).severitySpan).toBeUndefined();
+  });
+
   it("builds results with the shared definitions and trims messages to max_error_length", () => {
     const agg = new TestAggregator();
     for (let i = 0; i < 10; i++)
