@@ -360,6 +360,62 @@ try {
     };
   }
 
+  if (only === "focus" || (!only && process.env.BENCH_ADAPTIVE !== "0")) {
+    // Focus (docs/design/stopping.md): examples/node-test at 200 runs, adaptive with focus against
+    // adaptive running the whole command every time, same job seed: test executions, wall, verdicts.
+    const row = {};
+    for (const [arm, extra] of [
+      ["whole", ["--no-focus"]],
+      ["focus", []],
+    ]) {
+      const file = join(work, `focus-${arm}.json`);
+      const r = await run(
+        [
+          process.execPath,
+          BIN,
+          "run",
+          "--repo",
+          join(ROOT, "examples/node-test"),
+          "--runs",
+          "200",
+          "--seed",
+          "424242",
+          "--progress",
+          "none",
+          "--no-history",
+          "--json",
+          file,
+          ...extra,
+          "--",
+          "node",
+          "--test",
+        ],
+        { cwd: work },
+      );
+      const rep = JSON.parse(readFileSync(file, "utf8"));
+      row[arm] = {
+        attempts: rep.summary.attempts,
+        testExecutions: rep.attempts.reduce((n, a) => n + (a.tests ? a.tests.passed + a.tests.failed.length : 0), 0),
+        wallMs: Math.round(r.ms),
+        verdicts: Object.fromEntries(rep.tests.map((t) => [t.name, `${t.verdict} ${t.severity}`])),
+      };
+    }
+    row.executionShare = Number((row.focus.testExecutions / row.whole.testExecutions).toFixed(3));
+    row.wallShare = Number((row.focus.wallMs / row.whole.wallMs).toFixed(3));
+    row.sameVerdicts = Object.keys(row.whole.verdicts).every(
+      (k) => row.whole.verdicts[k].split(" ")[0] === row.focus.verdicts[k]?.split(" ")[0],
+    );
+    results.benchmarks.focus = {
+      what: "examples/node-test at 200 runs, job seed 424242: adaptive with focus vs --no-focus",
+      goal: "<= 50% of the test executions, same verdicts",
+      met: row.executionShare <= 0.5 && row.sameVerdicts,
+      ...row,
+    };
+    console.log(
+      `focus: ${row.focus.testExecutions} vs ${row.whole.testExecutions} test executions (${(row.executionShare * 100).toFixed(1)}%), wall ${row.focus.wallMs} vs ${row.whole.wallMs} ms, same verdicts: ${row.sameVerdicts}`,
+    );
+  }
+
   if (!only || only === "isolation") {
     // Setup cost of isolation for 4 slots of a workspace with a 6,000-file node_modules:
     // per-slot copy with shared dependency folders (what we do) vs copying everything.
