@@ -395,7 +395,10 @@ try {
       const rep = JSON.parse(readFileSync(file, "utf8"));
       row[arm] = {
         attempts: rep.summary.attempts,
-        testExecutions: rep.attempts.reduce((n, a) => n + (a.tests ? a.tests.passed + a.tests.failed.length : 0), 0),
+        testExecutions: rep.attempts.reduce(
+          (n, a) => n + (a.tests ? a.tests.passed + a.tests.failed.length : 0),
+          0,
+        ),
         wallMs: Math.round(r.ms),
         verdicts: Object.fromEntries(rep.tests.map((t) => [t.name, `${t.verdict} ${t.severity}`])),
       };

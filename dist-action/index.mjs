@@ -58565,6 +58565,7 @@ async function runAttempts(p, r) {
   const done = /* @__PURE__ */ new Map();
   const focusAt = [...r.focus?.at ?? []].filter((n) => n > 0 && n < r.count).sort((a, b) => a - b);
   const decisions = /* @__PURE__ */ new Map();
+  let focusFailed = false;
   const waiting = /* @__PURE__ */ new Map();
   const decided = (n) => {
     for (const wake of waiting.get(n) ?? []) wake();
@@ -58585,6 +58586,15 @@ async function runAttempts(p, r) {
     if (!entry) return;
     done.delete(index);
     const { run, shuffled, focus } = entry;
+    if (focus && !focusFailed && run.record.outcome !== "cancelled" && run.results.ok) {
+      const got = new Set(run.results.tests.map((t) => t.id));
+      if (!focus.some((id) => got.has(id))) {
+        focusFailed = true;
+        r.warnings.push(
+          `attempt ${index} was asked to run only the tests still open (${focus.length}) and ran none of them; later attempts run the whole command (--no-focus does so from the start)`
+        );
+      }
+    }
     const ran2 = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
     if (ran2 && p.adapter.results !== "none") {
       out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config2.shuffle, focus));
@@ -58598,7 +58608,7 @@ async function runAttempts(p, r) {
       if (r.shouldStop && prefix.length > 0 && r.shouldStop(prefix)) decidedAt = nextFold;
       const folded = nextFold - r.first;
       if (r.focus && decidedAt === void 0 && focusAt.includes(folded)) {
-        decisions.set(folded, r.focus.decide(folded));
+        decisions.set(folded, focusFailed ? null : r.focus.decide(folded));
         decided(folded);
       }
     }

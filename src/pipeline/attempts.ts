@@ -136,6 +136,8 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
   // Focus decisions by attempt count, and the attempts waiting for one.
   const focusAt = [...(r.focus?.at ?? [])].filter((n) => n > 0 && n < r.count).sort((a, b) => a - b);
   const decisions = new Map<number, string[] | null>();
+  // A focused attempt that ran none of its tests (ids the filter cannot select): focus stops.
+  let focusFailed = false;
   const waiting = new Map<number, (() => void)[]>();
   const decided = (n: number) => {
     for (const wake of waiting.get(n) ?? []) wake();
@@ -156,6 +158,15 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     if (!entry) return;
     done.delete(index);
     const { run, shuffled, focus } = entry;
+    if (focus && !focusFailed && run.record.outcome !== "cancelled" && run.results.ok) {
+      const got = new Set(run.results.tests.map((t) => t.id));
+      if (!focus.some((id) => got.has(id))) {
+        focusFailed = true;
+        r.warnings.push(
+          `attempt ${index} was asked to run only the tests still open (${focus.length}) and ran none of them; later attempts run the whole command (--no-focus does so from the start)`,
+        );
+      }
+    }
     const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
     if (ran && p.adapter.results !== "none") {
       out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config.shuffle, focus));
@@ -169,7 +180,7 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
       if (r.shouldStop && prefix.length > 0 && r.shouldStop(prefix)) decidedAt = nextFold;
       const folded = nextFold - r.first;
       if (r.focus && decidedAt === undefined && focusAt.includes(folded)) {
-        decisions.set(folded, r.focus.decide(folded));
+        decisions.set(folded, focusFailed ? null : r.focus.decide(folded));
         decided(folded);
       }
     }

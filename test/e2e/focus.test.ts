@@ -94,6 +94,39 @@ describe("focus on the open tests", () => {
     expect(executions(one)).toBeLessThan(0.65 * executions(whole));
   }, 300_000);
 
+  it("goes back to the whole command when a focused attempt runs none of its tests", async () => {
+    const p = join(dir.path, "renamed");
+    mkdirSync(p);
+    // A test named after its attempt: no id it had can be selected again.
+    writeFileSync(
+      join(p, "suite.test.mjs"),
+      [
+        'import { test } from "node:test";',
+        ...[1, 2, 3].map((n) => `test("stable ${n}", () => {});`),
+        "test(`attempt ${process.env.ATTEMPT}`, () => {});",
+        "",
+      ].join("\n"),
+    );
+    const out = join(p, "report.json");
+    const r = await runCli(
+      ["run", "--runs", "100", "--seed", "3", "--json", out, "--progress", "none", "--", "node", "--test"],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(out);
+    // Attempt 72 (the first checkpoint that settled tests) was focused and ran none of its tests:
+    // errored, not a verdict, and so were the attempts up to the next checkpoint (decided alike).
+    const errored = report.attempts.filter((a) => a.outcome === "errored").map((a) => a.index);
+    expect(errored).toEqual(Array.from({ length: 18 }, (_, i) => 72 + i));
+    expect(report.warnings.join("\n")).toMatch(
+      /was asked to run only the tests still open \(\d+\) and ran none of them; later attempts run the whole command/,
+    );
+    // After that, whole-command attempts again: every stable test kept being run.
+    const last = report.attempts.at(-1);
+    expect(last?.tests?.focus).toBeUndefined();
+    expect(last?.tests?.passed).toBe(4);
+  }, 300_000);
+
   it("keeps running the whole command with --shuffle, where the order around each test is measured", async () => {
     const p = join(dir.path, "go");
     mkdirSync(p);
