@@ -103,7 +103,7 @@ describe("focus on the open tests", () => {
       [
         'import { test } from "node:test";',
         ...[1, 2, 3].map((n) => `test("stable ${n}", () => {});`),
-        "test(`attempt ${process.env.ATTEMPT}`, () => {});",
+        'test("attempt " + process.env.ATTEMPT, () => {});',
         "",
       ].join("\n"),
     );
