@@ -71,6 +71,16 @@ export async function replaySeeds(
   return byJob.filter((f): f is FollowUp => f !== undefined);
 }
 
+/** Where serial runs take their seeds and indices from, and what ends them. */
+interface SerialRuns {
+  jobSeed: number;
+  seedRange: { min: number; max: number };
+  /** Index of the first run (past the main phase's, so seeds and files never collide). */
+  firstIndex: number;
+  signal: AbortSignal;
+  jobTimeoutMs: number | null;
+}
+
 /**
  * Confirmation at parallelism 1 for tests whose failures were all timeouts: failures that vanish
  * when nothing runs beside the test point at CPU or I/O contention, not at the test's logic.
@@ -78,14 +88,7 @@ export async function replaySeeds(
 export async function confirmSerially(
   s: Session,
   candidates: readonly Pick<TestTally, "id" | "attempts">[],
-  opts: {
-    runs: number;
-    jobSeed: number;
-    seedRange: { min: number; max: number };
-    firstIndex: number;
-    signal: AbortSignal;
-    jobTimeoutMs: number | null;
-  },
+  opts: SerialRuns & { runs: number },
 ): Promise<FollowUp[]> {
   const jobs = candidates.flatMap((t) => Array.from({ length: Math.min(opts.runs, t.attempts) }, () => t.id));
   if (jobs.length === 0) return [];
@@ -124,14 +127,7 @@ export async function confirmSerially(
 async function confirmAlone(
   s: Session,
   tests: readonly { id: string; rate: number }[],
-  opts: {
-    confidence: number;
-    jobSeed: number;
-    seedRange: { min: number; max: number };
-    firstIndex: number;
-    signal: AbortSignal;
-    jobTimeoutMs: number | null;
-  },
+  opts: SerialRuns & { confidence: number },
 ): Promise<FollowUp[]> {
   const followUps: FollowUp[] = [];
   let index = opts.firstIndex;
