@@ -60836,7 +60836,7 @@ async function search(test, failing, passing, trial) {
   const none = (unresolved) => ({
     test,
     kind,
-    polluters: [],
+    ids: [],
     order: { seed: from?.seed ?? first.seed, shuffled: from?.shuffled ?? first.shuffled },
     unresolved
   });
@@ -60879,7 +60879,7 @@ async function search(test, failing, passing, trial) {
     for (let i2 = 0; i2 < CONFIRMATIONS; i2++)
       if (await trial([], from) !== "failed") return none("it did not fail every time alone");
   }
-  return { test, kind, polluters: candidates, order: how };
+  return { test, kind, ids: candidates, order: how };
 }
 
 // src/pipeline/report-builder.ts
@@ -61100,7 +61100,7 @@ function annotate(r, t, b) {
   }
   const search2 = b.polluters?.find((p) => p.test === t.id);
   const seedDeterministic = replays.length === 0 ? null : replays.every((f) => f.result === "failed");
-  const dependsOnOrder = orderDependent || search2 !== void 0 && search2.polluters.length > 0;
+  const dependsOnOrder = orderDependent || search2 !== void 0 && search2.ids.length > 0;
   const cause = r.verdict === "flaky" ? flakeCause({
     failureRate: r.failureRate,
     failures: r.failures,
@@ -61112,8 +61112,8 @@ function annotate(r, t, b) {
       plainFailures: t.failures - t.shuffled.failures
     } : null,
     orderDependent: dependsOnOrder,
-    polluters: search2?.kind === "polluters" ? search2.polluters : [],
-    stateSetters: search2?.kind === "state-setters" ? search2.polluters : [],
+    polluters: search2?.kind === "polluters" ? search2.ids : [],
+    stateSetters: search2?.kind === "state-setters" ? search2.ids : [],
     replays: replays.length > 0 ? { runs: replays.length, failed: replays.filter((f) => f.result === "failed").length } : null,
     serial: serial.length > 0 ? { runs: serial.length, failed: serial.filter((f) => f.result === "failed").length } : null,
     parallelism: b.parallelism,
@@ -61130,14 +61130,14 @@ function annotate(r, t, b) {
     resourceSensitive,
     ...search2 ? {
       [search2.kind === "polluters" ? "polluters" : "stateSetters"]: {
-        ids: search2.polluters,
+        ids: search2.ids,
         ...search2.unresolved ? { unresolved: search2.unresolved } : {}
       },
       // Polluters: the ordered run fails where the test alone passes. State-setters: the test
       // alone fails every time.
-      ...search2.polluters.length > 0 && b.orderedReproduce ? {
+      ...search2.ids.length > 0 && b.orderedReproduce ? {
         reproduce: b.orderedReproduce(
-          search2.kind === "polluters" ? [...search2.polluters, t.id] : [t.id],
+          search2.kind === "polluters" ? [...search2.ids, t.id] : [t.id],
           search2.order
         )
       } : {}

@@ -16,7 +16,7 @@ export interface PolluterResult {
   /** What the search looked for: tests that make it fail, or tests it needs to pass. */
   kind: "polluters" | "state-setters";
   /** The tests that, run before it, make it fail (polluters) or pass (state-setters); empty when none were isolated. */
-  polluters: string[];
+  ids: string[];
   /** How the order was replayed: the seed (and whether shuffled) the reproduce line needs. */
   order: { seed: number; shuffled: boolean };
   /** Why the search stopped without a result, when it did. */
@@ -101,7 +101,7 @@ async function search(
   const none = (unresolved: string): Omit<PolluterResult, "trials"> => ({
     test,
     kind,
-    polluters: [],
+    ids: [],
     order: { seed: from?.seed ?? first.seed, shuffled: from?.shuffled ?? first.shuffled },
     unresolved,
   });
@@ -149,5 +149,5 @@ async function search(
   if (kind === "state-setters")
     for (let i = 0; i < CONFIRMATIONS; i++)
       if ((await trial([], from)) !== "failed") return none("it did not fail every time alone");
-  return { test, kind, polluters: candidates, order: how };
+  return { test, kind, ids: candidates, order: how };
 }

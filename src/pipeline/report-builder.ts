@@ -256,7 +256,7 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
   }
   const search = b.polluters?.find((p) => p.test === t.id);
   const seedDeterministic = replays.length === 0 ? null : replays.every((f) => f.result === "failed");
-  const dependsOnOrder = orderDependent || (search !== undefined && search.polluters.length > 0);
+  const dependsOnOrder = orderDependent || (search !== undefined && search.ids.length > 0);
   const cause =
     r.verdict === "flaky"
       ? flakeCause({
@@ -272,8 +272,8 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
               }
             : null,
           orderDependent: dependsOnOrder,
-          polluters: search?.kind === "polluters" ? search.polluters : [],
-          stateSetters: search?.kind === "state-setters" ? search.polluters : [],
+          polluters: search?.kind === "polluters" ? search.ids : [],
+          stateSetters: search?.kind === "state-setters" ? search.ids : [],
           replays:
             replays.length > 0
               ? { runs: replays.length, failed: replays.filter((f) => f.result === "failed").length }
@@ -300,15 +300,15 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
     ...(search
       ? {
           [search.kind === "polluters" ? "polluters" : "stateSetters"]: {
-            ids: search.polluters,
+            ids: search.ids,
             ...(search.unresolved ? { unresolved: search.unresolved } : {}),
           },
           // Polluters: the ordered run fails where the test alone passes. State-setters: the test
           // alone fails every time.
-          ...(search.polluters.length > 0 && b.orderedReproduce
+          ...(search.ids.length > 0 && b.orderedReproduce
             ? {
                 reproduce: b.orderedReproduce(
-                  search.kind === "polluters" ? [...search.polluters, t.id] : [t.id],
+                  search.kind === "polluters" ? [...search.ids, t.id] : [t.id],
                   search.order,
                 ),
               }
