@@ -51655,7 +51655,7 @@ function toProblems(issue3, values, origin, schema) {
   }
   const at = schemaAt(schema, path);
   const value = valueAt(values, path);
-  const own2 = issue3.code === "invalid_format" && issue3.message.startsWith("expected") ? issue3.message : void 0;
+  const own2 = issue3.code === "invalid_format" && issue3.message.startsWith("expected") || issue3.code === "custom" ? issue3.message : void 0;
   const message = value === void 0 ? `is required: must be ${at ? expectation(at) : "set"}` : own2 ? `${own2}, got ${show(value)}` : `must be ${at ? expectation(at) : issue3.message}, got ${show(value)}`;
   return [{ path: dotted(path), message, hint: origin.where(path) }];
 }
@@ -58692,6 +58692,22 @@ async function runAttempts(p, r) {
   return out;
 }
 
+// src/analysis/interference.ts
+var MAX_CONFIRM_RUNS = 100;
+function serialCleanChance(attempts, failures, serialRuns) {
+  let p = 1;
+  for (let i2 = 0; i2 < failures; i2++) p *= (attempts - i2) / (attempts + serialRuns - i2);
+  return p;
+}
+function confirmRuns(attempts, failures, confidence) {
+  if (failures <= 0 || attempts <= 0) return 0;
+  const alpha = 1 - confidence;
+  for (let n = 1; n <= MAX_CONFIRM_RUNS; n++) {
+    if (serialCleanChance(attempts, failures, n) < alpha) return n;
+  }
+  return 0;
+}
+
 // src/pipeline/serial-run.ts
 async function runAlone(s, spec, opts) {
   let out;
@@ -58751,40 +58767,11 @@ async function replaySeeds(s, flaky, shuffledSeeds, opts) {
   });
   return byJob.filter((f) => f !== void 0);
 }
-async function confirmSerially(s, candidates, opts) {
-  const jobs = candidates.flatMap((t) => Array.from({ length: Math.min(opts.runs, t.attempts) }, () => t.id));
-  if (jobs.length === 0) return [];
-  const followUps = [];
-  await runPool({
-    total: jobs.length,
-    parallelism: 1,
-    signal: opts.signal,
-    jobTimeoutMs: opts.jobTimeoutMs,
-    run: async (i2, slot, signal) => {
-      const test = jobs[i2];
-      const index = opts.firstIndex + i2;
-      const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
-      const run = await runWithResults(s, {
-        index,
-        slot,
-        seed,
-        shuffled: false,
-        tests: [test],
-        signal,
-        tag: "-serial"
-      });
-      if (run.record.outcome !== "cancelled")
-        followUps.push({ kind: "serial-confirmation", test, seed, result: resultFor(test, run) });
-      return run.record;
-    }
-  });
-  return followUps;
-}
 async function confirmAlone(s, tests, opts) {
   const followUps = [];
   let index = opts.firstIndex;
   for (const t of tests) {
-    const runs = confirmRuns(t.rate, opts.confidence);
+    const runs = confirmRuns(t.attempts, t.failures, opts.confidence);
     for (let n = 0; n < runs && !opts.signal.aborted; n++) {
       const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
       const run = await runAlone(
@@ -58800,30 +58787,20 @@ async function confirmAlone(s, tests, opts) {
   }
   return followUps;
 }
-var SERIAL_CONFIRMATION_RUNS = 20;
-var MAX_CONFIRM_RUNS = 60;
-function confirmRuns(rate2, confidence) {
-  if (rate2 <= 0) return 0;
-  if (rate2 >= 1) return 1;
-  const n = Math.floor(Math.log(1 - confidence) / Math.log(1 - rate2)) + 1;
-  return n > MAX_CONFIRM_RUNS ? 0 : Math.max(1, n);
-}
 var INTERFERENCE = /\b(EADDRINUSE|address already in use|port \d+ (is )?(already )?in use|database is locked|SQLITE_BUSY|EBUSY|resource busy|text file busy|ETXTBSY|lock(ed)? by another process|could not (obtain|acquire) (a )?lock|deadlock detected|ECONNREFUSED|connection refused)\b/i;
 function looksLikeInterference(message) {
   return message !== null && message !== void 0 && INTERFERENCE.test(message);
 }
 function planFollowUps(tallies, parallelism, confidence = 0.95) {
   const flaky = tallies.filter((x2) => x2.failures > 0 && x2.failures < x2.attempts);
-  const timeoutOnly = parallelism > 1 ? flaky.filter((x2) => x2.timeouts === x2.failures || looksLikeInterference(x2.firstFailure?.message)) : [];
-  const serial = new Set(timeoutOnly.map((t) => t.id));
+  const contention = (x2) => x2.timeouts === x2.failures || looksLikeInterference(x2.firstFailure?.message);
   return {
-    confirm: parallelism > 1 ? flaky.filter((t) => !serial.has(t.id) && t.shuffled.failures < t.failures).filter((t) => confirmRuns(t.failures / t.attempts, confidence) > 0).map((t) => ({ id: t.id, rate: t.failures / t.attempts })) : [],
+    confirm: parallelism > 1 ? flaky.filter((t) => contention(t) || t.shuffled.failures < t.failures).filter((t) => confirmRuns(t.attempts, t.failures, confidence) > 0).map((t) => ({ id: t.id, attempts: t.attempts, failures: t.failures })) : [],
     replay: flaky.flatMap((t) => {
       const k = replayRuns(t.failures / t.attempts, confidence);
       const seed = t.failingSeeds[0];
       return k === 0 || seed === void 0 ? [] : [{ id: t.id, failingSeeds: Array.from({ length: k }, () => seed) }];
-    }),
-    serial: timeoutOnly.map((t) => ({ id: t.id, attempts: t.attempts }))
+    })
   };
 }
 async function runFollowUps(s, plan, opts) {
@@ -58849,7 +58826,7 @@ async function runFollowUps(s, plan, opts) {
       return mine.length > 0 && mine.every((f) => f.result === "failed");
     })
   );
-  const confirm = (plan.confirm ?? []).filter((t) => !decided.has(t.id));
+  const confirm = plan.confirm.filter((t) => !decided.has(t.id));
   if (confirm.length > 0) {
     opts.emit({
       type: "phase",
@@ -58862,23 +58839,6 @@ async function runFollowUps(s, plan, opts) {
         jobSeed: opts.jobSeed,
         seedRange: s.config.random_seed_range,
         firstIndex: opts.budget + 15e3,
-        signal: opts.signal,
-        jobTimeoutMs: opts.jobTimeoutMs
-      })
-    );
-  }
-  if (plan.serial.length > 0) {
-    opts.emit({
-      type: "phase",
-      phase: "serial-confirmation",
-      detail: `${plan.serial.length} test(s) whose failures point at timing or parallel attempts`
-    });
-    followUps.push(
-      ...await confirmSerially(s, plan.serial, {
-        runs: SERIAL_CONFIRMATION_RUNS,
-        jobSeed: opts.jobSeed,
-        seedRange: s.config.random_seed_range,
-        firstIndex: opts.budget + 1e4,
         signal: opts.signal,
         jobTimeoutMs: opts.jobTimeoutMs
       })
@@ -61096,7 +61056,7 @@ function annotate(r, t, b) {
   let resourceSensitive = null;
   if (serial.length > 0) {
     const vanished = serial.every((f) => f.result === "passed");
-    resourceSensitive = vanished && (1 - r.failureRate) ** serial.length < alpha;
+    resourceSensitive = vanished && serialCleanChance(t.attempts, t.failures, serial.length) < alpha;
   }
   const search2 = b.polluters?.find((p) => p.test === t.id);
   const seedDeterministic = replays.length === 0 ? null : replays.every((f) => f.result === "failed");
@@ -61437,8 +61397,16 @@ var shardSchema = external_exports.strictObject({
   count: external_exports.int().min(0).max(1e4),
   followUps: external_exports.strictObject({
     replay: external_exports.array(external_exports.strictObject({ id: external_exports.string().min(1).max(4e3), failingSeeds: external_exports.array(seedSchema).max(30) })).max(1e4),
-    serial: external_exports.array(external_exports.strictObject({ id: external_exports.string().min(1).max(4e3), attempts: external_exports.int().min(1).max(1e4) })).max(1e4),
-    confirm: external_exports.array(external_exports.strictObject({ id: external_exports.string().min(1).max(4e3), rate: external_exports.number().gt(0).lt(1) })).max(1e4).optional(),
+    confirm: external_exports.array(
+      external_exports.strictObject({
+        id: external_exports.string().min(1).max(4e3),
+        attempts: external_exports.int().min(2).max(1e5),
+        failures: external_exports.int().min(1).max(1e5)
+      }).refine((t) => t.failures < t.attempts, {
+        message: "failures must be fewer than attempts (only a flaky test is confirmed)",
+        path: ["failures"]
+      })
+    ).max(1e4),
     shuffledSeeds: external_exports.array(seedSchema).max(1e4)
   }).optional()
 });
@@ -61698,7 +61666,7 @@ async function fanOut(req) {
   const parallelism = peakParallelism(results);
   if ((finalReason === "budget" || finalReason === "adaptive") && aggregator.size > 0) {
     const followPlan = planFollowUps(aggregator.list(), parallelism, config2.confidence);
-    if (followPlan.replay.length > 0 || followPlan.serial.length > 0 || (followPlan.confirm ?? []).length > 0) {
+    if (followPlan.replay.length > 0 || followPlan.confirm.length > 0) {
       const shuffledSeeds = merged.filter((a) => a.shuffled).map((a) => a.seed);
       const input2 = {
         ...req.input,
@@ -61711,7 +61679,10 @@ async function fanOut(req) {
           signal: req.signal ?? new AbortController().signal,
           executionTimeoutMs: executionTimeoutOf(
             config2,
-            followPlan.replay.reduce((n, t) => n + t.failingSeeds.length, 0) + 20 + (followPlan.confirm ?? []).reduce((n, t) => n + confirmRuns(t.rate, config2.confidence), 0)
+            followPlan.replay.reduce((n, t) => n + t.failingSeeds.length, 0) + followPlan.confirm.reduce(
+              (n, t) => n + confirmRuns(t.attempts, t.failures, config2.confidence),
+              0
+            )
           )
         });
         followUps = extra.followUps;

@@ -98,8 +98,11 @@ export function toProblems(
   const at = schemaAt(schema, path);
   const value = valueAt(values, path);
   // A pattern's own message ("expected a variable name or a glob…") says more than "a string".
+  // So does a refinement's (a rule between fields, which the field's type cannot express).
   const own =
-    issue.code === "invalid_format" && issue.message.startsWith("expected") ? issue.message : undefined;
+    (issue.code === "invalid_format" && issue.message.startsWith("expected")) || issue.code === "custom"
+      ? issue.message
+      : undefined;
   const message =
     value === undefined
       ? `is required: must be ${at ? expectation(at) : "set"}`

@@ -1,4 +1,5 @@
 import type { EventSink } from "../analysis/events.js";
+import { confirmRuns } from "../analysis/interference.js";
 import type { TestTally } from "../analysis/per-test.js";
 import type { FollowUp } from "../analysis/report.js";
 import { runPool } from "../runner/pool.js";
@@ -82,57 +83,19 @@ interface SerialRuns {
 }
 
 /**
- * Confirmation at parallelism 1 for tests whose failures were all timeouts: failures that vanish
- * when nothing runs beside the test point at CPU or I/O contention, not at the test's logic.
- */
-export async function confirmSerially(
-  s: Session,
-  candidates: readonly Pick<TestTally, "id" | "attempts">[],
-  opts: SerialRuns & { runs: number },
-): Promise<FollowUp[]> {
-  const jobs = candidates.flatMap((t) => Array.from({ length: Math.min(opts.runs, t.attempts) }, () => t.id));
-  if (jobs.length === 0) return [];
-  const followUps: FollowUp[] = [];
-  await runPool({
-    total: jobs.length,
-    parallelism: 1,
-    signal: opts.signal,
-    jobTimeoutMs: opts.jobTimeoutMs,
-    run: async (i, slot, signal) => {
-      const test = jobs[i] as string;
-      const index = opts.firstIndex + i;
-      const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
-      const run = await runWithResults(s, {
-        index,
-        slot,
-        seed,
-        shuffled: false,
-        tests: [test],
-        signal,
-        tag: "-serial",
-      });
-      if (run.record.outcome !== "cancelled")
-        followUps.push({ kind: "serial-confirmation", test, seed, result: resultFor(test, run) });
-      return run.record;
-    },
-  });
-  return followUps;
-}
-
-/**
  * Each test alone at parallelism 1 with fresh seeds, until it fails (then parallel attempts are
- * not what makes it fail) or confirmRuns(rate) runs pass. A random test at 30% stops after about
- * three runs; only a test that really fails only beside others costs the full count.
+ * not what makes it fail) or confirmRuns runs pass. A random test at 30% stops after about three
+ * runs; only a test that really fails only beside others costs the full count.
  */
 async function confirmAlone(
   s: Session,
-  tests: readonly { id: string; rate: number }[],
+  tests: readonly { id: string; attempts: number; failures: number }[],
   opts: SerialRuns & { confidence: number },
 ): Promise<FollowUp[]> {
   const followUps: FollowUp[] = [];
   let index = opts.firstIndex;
   for (const t of tests) {
-    const runs = confirmRuns(t.rate, opts.confidence);
+    const runs = confirmRuns(t.attempts, t.failures, opts.confidence);
     for (let n = 0; n < runs && !opts.signal.aborted; n++) {
       const seed = attemptSeed(opts.jobSeed, index, opts.seedRange);
       const run = await runAlone(
@@ -149,47 +112,25 @@ async function confirmAlone(
   return followUps;
 }
 
-/** Runs at parallelism 1 per test in the confirmation pass. */
-const SERIAL_CONFIRMATION_RUNS = 20;
-
 /** Which follow-ups a finished main phase calls for; computed where the tallies are (locally or by the coordinator). */
 export interface FollowUpPlan {
   /** Flaky tests with the seeds to replay (their first failing seed, replayRuns times). */
   replay: { id: string; failingSeeds: number[] }[];
   /**
-   * Flaky tests whose failures were all timeouts, or whose failure looks like interference between
-   * parallel attempts, with how many attempts they had.
-   */
-  serial: { id: string; attempts: number }[];
-  /**
-   * The other flaky tests of a job run at parallelism > 1, with their failure rate: each is run
-   * alone, serially, after the seed replays — unless its failing seed failed every replay (the seed
+   * The flaky tests of a job run at parallelism > 1, with their tallies: each is run alone,
+   * serially, after the seed replays — unless its failing seed failed every replay (the seed
    * decides it) — until it fails or enough runs pass to rule chance out (confirmRuns): a test that
-   * fails beside parallel attempts and never alone is interference.
+   * fails beside parallel attempts and never alone is interference. Tests that failed only in
+   * shuffled orders go to the order search instead, unless every failure was a timeout or names a
+   * resource parallel attempts share.
    */
-  confirm?: { id: string; rate: number }[];
-}
-
-/** Most serial runs confirming one test (a 5% test needs 59 clean runs to rule chance out at 95%). */
-export const MAX_CONFIRM_RUNS = 60;
-
-/**
- * Serial runs that, all passing, rule out chance for a test failing at `rate`: the least n with
- * (1 − rate)^n < 1 − confidence; 0 when that needs more than MAX_CONFIRM_RUNS (then none run: they
- * could not tell).
- */
-export function confirmRuns(rate: number, confidence: number): number {
-  if (rate <= 0) return 0;
-  if (rate >= 1) return 1;
-  // Strictly below: the cause rule (report-builder) asks (1 − rate)^n < 1 − confidence.
-  const n = Math.floor(Math.log(1 - confidence) / Math.log(1 - rate)) + 1;
-  return n > MAX_CONFIRM_RUNS ? 0 : Math.max(1, n);
+  confirm: { id: string; attempts: number; failures: number }[];
 }
 
 /**
  * Failure messages that point at parallel attempts getting in each other's way: a port, a lock,
- * a file or a database another attempt holds. Such a test is confirmed at parallelism 1, like a
- * test whose failures were all timeouts.
+ * a file or a database another attempt holds. Such a test is confirmed alone even when it failed
+ * only in shuffled orders, like a test whose failures were all timeouts.
  */
 const INTERFERENCE =
   /\b(EADDRINUSE|address already in use|port \d+ (is )?(already )?in use|database is locked|SQLITE_BUSY|EBUSY|resource busy|text file busy|ETXTBSY|lock(ed)? by another process|could not (obtain|acquire) (a )?lock|deadlock detected|ECONNREFUSED|connection refused)\b/i;
@@ -204,19 +145,16 @@ export function planFollowUps(
   confidence = 0.95,
 ): FollowUpPlan {
   const flaky = tallies.filter((x) => x.failures > 0 && x.failures < x.attempts);
-  const timeoutOnly =
-    parallelism > 1
-      ? flaky.filter((x) => x.timeouts === x.failures || looksLikeInterference(x.firstFailure?.message))
-      : [];
-  const serial = new Set(timeoutOnly.map((t) => t.id));
+  const contention = (x: TestTally) =>
+    x.timeouts === x.failures || looksLikeInterference(x.firstFailure?.message);
   return {
     confirm:
       parallelism > 1
         ? flaky
             // Failures only in shuffled orders point at order; the polluter search runs those alone.
-            .filter((t) => !serial.has(t.id) && t.shuffled.failures < t.failures)
-            .filter((t) => confirmRuns(t.failures / t.attempts, confidence) > 0)
-            .map((t) => ({ id: t.id, rate: t.failures / t.attempts }))
+            .filter((t) => contention(t) || t.shuffled.failures < t.failures)
+            .filter((t) => confirmRuns(t.attempts, t.failures, confidence) > 0)
+            .map((t) => ({ id: t.id, attempts: t.attempts, failures: t.failures }))
         : [],
     replay: flaky.flatMap((t) => {
       const k = replayRuns(t.failures / t.attempts, confidence);
@@ -225,7 +163,6 @@ export function planFollowUps(
         ? []
         : [{ id: t.id, failingSeeds: Array.from({ length: k }, () => seed) }];
     }),
-    serial: timeoutOnly.map((t) => ({ id: t.id, attempts: t.attempts })),
   };
 }
 
@@ -270,7 +207,7 @@ export async function runFollowUps(
         return mine.length > 0 && mine.every((f) => f.result === "failed");
       }),
   );
-  const confirm = (plan.confirm ?? []).filter((t) => !decided.has(t.id));
+  const confirm = plan.confirm.filter((t) => !decided.has(t.id));
   if (confirm.length > 0) {
     opts.emit({
       type: "phase",
@@ -283,23 +220,6 @@ export async function runFollowUps(
         jobSeed: opts.jobSeed,
         seedRange: s.config.random_seed_range,
         firstIndex: opts.budget + 15_000,
-        signal: opts.signal,
-        jobTimeoutMs: opts.jobTimeoutMs,
-      })),
-    );
-  }
-  if (plan.serial.length > 0) {
-    opts.emit({
-      type: "phase",
-      phase: "serial-confirmation",
-      detail: `${plan.serial.length} test(s) whose failures point at timing or parallel attempts`,
-    });
-    followUps.push(
-      ...(await confirmSerially(s, plan.serial, {
-        runs: SERIAL_CONFIRMATION_RUNS,
-        jobSeed: opts.jobSeed,
-        seedRange: s.config.random_seed_range,
-        firstIndex: opts.budget + 10_000,
         signal: opts.signal,
         jobTimeoutMs: opts.jobTimeoutMs,
       })),

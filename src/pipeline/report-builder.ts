@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import picomatch from "picomatch";
 import { flakeCause } from "../analysis/cause.js";
+import { serialCleanChance } from "../analysis/interference.js";
 import { sortTests, type TestAggregator, type TestTally, testResultOf } from "../analysis/per-test.js";
 import type { FollowUp, Report, ReportAttempt, TestResult } from "../analysis/report.js";
 import { summarize, withTests } from "../analysis/summarize.js";
@@ -252,7 +253,8 @@ function annotate(r: TestResult, t: TestTally, b: BuildInput): TestResult {
   let resourceSensitive: boolean | null = null;
   if (serial.length > 0) {
     const vanished = serial.every((f) => f.result === "passed");
-    resourceSensitive = vanished && (1 - r.failureRate) ** serial.length < alpha;
+    // Exact, not (1 − rate)^n: the observed rate is an estimate (src/analysis/interference.ts).
+    resourceSensitive = vanished && serialCleanChance(t.attempts, t.failures, serial.length) < alpha;
   }
   const search = b.polluters?.find((p) => p.test === t.id);
   const seedDeterministic = replays.length === 0 ? null : replays.every((f) => f.result === "failed");

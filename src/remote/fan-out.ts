@@ -1,10 +1,11 @@
 import type { EventSink } from "../analysis/events.js";
+import { confirmRuns } from "../analysis/interference.js";
 import type { FollowUp, Report, StopReason } from "../analysis/report.js";
 import { checkpoints } from "../analysis/stopping.js";
 import type { Config } from "../config/schema.js";
 import { InfraError, isFlakyDetectorError } from "../errors.js";
 import { allSettled, stopRuleOf } from "../pipeline/detect.js";
-import { confirmRuns, planFollowUps } from "../pipeline/follow-ups.js";
+import { planFollowUps } from "../pipeline/follow-ups.js";
 import type { ShardResult, ShardSpec } from "../pipeline/shard.js";
 import { AUTO_CEILING_S } from "../pipeline/timeout.js";
 import { shellLine } from "../runner/command-line.js";
@@ -248,11 +249,7 @@ export async function fanOut(req: FanOutRequest): Promise<Report> {
   const parallelism = peakParallelism(results);
   if ((finalReason === "budget" || finalReason === "adaptive") && aggregator.size > 0) {
     const followPlan = planFollowUps(aggregator.list(), parallelism, config.confidence);
-    if (
-      followPlan.replay.length > 0 ||
-      followPlan.serial.length > 0 ||
-      (followPlan.confirm ?? []).length > 0
-    ) {
+    if (followPlan.replay.length > 0 || followPlan.confirm.length > 0) {
       const shuffledSeeds = merged.filter((a) => a.shuffled).map((a) => a.seed);
       const input: ShardInput = {
         ...req.input,
@@ -266,8 +263,10 @@ export async function fanOut(req: FanOutRequest): Promise<Report> {
           executionTimeoutMs: executionTimeoutOf(
             config,
             followPlan.replay.reduce((n, t) => n + t.failingSeeds.length, 0) +
-              20 +
-              (followPlan.confirm ?? []).reduce((n, t) => n + confirmRuns(t.rate, config.confidence), 0),
+              followPlan.confirm.reduce(
+                (n, t) => n + confirmRuns(t.attempts, t.failures, config.confidence),
+                0,
+              ),
           ),
         });
         followUps = extra.followUps;

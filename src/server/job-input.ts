@@ -73,13 +73,20 @@ const shardSchema = z.strictObject({
       replay: z
         .array(z.strictObject({ id: z.string().min(1).max(4000), failingSeeds: z.array(seedSchema).max(30) }))
         .max(10000),
-      serial: z
-        .array(z.strictObject({ id: z.string().min(1).max(4000), attempts: z.int().min(1).max(10000) }))
-        .max(10000),
       confirm: z
-        .array(z.strictObject({ id: z.string().min(1).max(4000), rate: z.number().gt(0).lt(1) }))
-        .max(10000)
-        .optional(),
+        .array(
+          z
+            .strictObject({
+              id: z.string().min(1).max(4000),
+              attempts: z.int().min(2).max(100000),
+              failures: z.int().min(1).max(100000),
+            })
+            .refine((t) => t.failures < t.attempts, {
+              message: "failures must be fewer than attempts (only a flaky test is confirmed)",
+              path: ["failures"],
+            }),
+        )
+        .max(10000),
       shuffledSeeds: z.array(seedSchema).max(10000),
     })
     .optional(),

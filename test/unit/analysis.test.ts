@@ -243,18 +243,42 @@ describe("seed replays", () => {
 });
 
 describe("serial confirmation", () => {
-  it("runs alone just enough times that a clean record rules chance out ((1 - p)^n < 1 - confidence)", async () => {
-    const { confirmRuns, planFollowUps } = await import("../../src/pipeline/follow-ups.js");
-    expect(confirmRuns(0.3, 0.95)).toBe(9);
-    expect(confirmRuns(0.05, 0.95)).toBe(59);
-    // 0.95: one clean run has probability exactly 0.05, not below it.
-    expect(confirmRuns(0.95, 0.95)).toBe(2);
-    expect(confirmRuns(0.04, 0.95)).toBe(0);
-    for (let p = 0.05; p < 1; p += 0.05) {
-      const n = confirmRuns(p, 0.95);
-      expect((1 - p) ** n, `p = ${p}`).toBeLessThan(0.05);
-      expect(n === 1 || (1 - p) ** (n - 1) >= 0.05, `p = ${p}: n is the least`).toBe(true);
+  it("runs alone just enough times that a clean record rules chance out, exactly (C(N,k)/C(N+n,k) < 1 - confidence)", async () => {
+    const { planFollowUps } = await import("../../src/pipeline/follow-ups.js");
+    const { confirmRuns, serialCleanChance } = await import("../../src/analysis/interference.js");
+    // 30 of 100 parallel runs: 9 clean serial runs; 6 of 20 needs more, the rate being less sure.
+    expect(confirmRuns(100, 30, 0.95)).toBe(9);
+    expect(confirmRuns(20, 6, 0.95)).toBe(12);
+    expect(confirmRuns(200, 10, 0.95)).toBe(69);
+    // One failure can never be told from chance; two in 100 cannot within 100 runs.
+    expect(confirmRuns(60, 1, 0.95)).toBe(0);
+    expect(confirmRuns(100, 2, 0.95)).toBe(0);
+    for (const [n, k] of [
+      [30, 9],
+      [60, 7],
+      [100, 50],
+      [200, 12],
+    ] as const) {
+      const runs = confirmRuns(n, k, 0.95);
+      expect(serialCleanChance(n, k, runs), `${k} of ${n}`).toBeLessThan(0.05);
+      expect(serialCleanChance(n, k, runs - 1), `${k} of ${n}: the least`).toBeGreaterThanOrEqual(0.05);
     }
+    // The stated error rate holds: a test failing at one rate p everywhere is called interference
+    // (all its serial runs pass) in at most 5% of jobs, summed exactly over its main-phase failures.
+    const binomial = (n: number, k: number, p: number) => {
+      let c = 1;
+      for (let i = 0; i < k; i++) c = (c * (n - i)) / (i + 1);
+      return c * p ** k * (1 - p) ** (n - k);
+    };
+    for (const n of [30, 60, 200])
+      for (const p of [0.05, 0.125, 0.3, 0.5, 0.8]) {
+        let wrong = 0;
+        for (let k = 1; k < n; k++) {
+          const runs = confirmRuns(n, k, 0.95);
+          if (runs > 0) wrong += binomial(n, k, p) * (1 - p) ** runs;
+        }
+        expect(wrong, `p = ${p}, ${n} runs`).toBeLessThanOrEqual(0.05);
+      }
     const tally = (id: string, attempts: number, failures: number, shuffledFailures = 0) => ({
       id,
       attempts,
@@ -266,8 +290,8 @@ describe("serial confirmation", () => {
     });
     const tallies = [tally("random", 20, 6), tally("shuffled-only", 20, 4, 4), tally("rare", 100, 2)];
     const plan = planFollowUps(tallies as never, 2, 0.95);
-    // Order-dependent candidates go to the order search; a 2% test would need 149 runs.
-    expect(plan.confirm).toEqual([{ id: "random", rate: 0.3 }]);
+    // Order-dependent candidates go to the order search; 2 failures in 100 cannot be told from chance.
+    expect(plan.confirm).toEqual([{ id: "random", attempts: 20, failures: 6 }]);
     expect(planFollowUps(tallies as never, 1, 0.95).confirm).toEqual([]);
   });
 });

@@ -180,6 +180,39 @@ describe("POST /run input validation (property)", () => {
     expect(problems.map((p) => p.path).sort()).toEqual(["input.ref", "input.test_command"]);
     expect(problems.find((p) => p.path === "input.test_command")?.message).toMatch(/&&/);
   });
+
+  it("a coordinator's follow-ups asking to confirm a test that never passed: 400 naming the field", async () => {
+    const confirm = (failures: number) =>
+      app.inject({
+        method: "POST",
+        url: "/run",
+        payload: {
+          input: {
+            repo: ROOT,
+            test_command: "npm test",
+            runs: 20,
+            shard: {
+              jobSeed: 7,
+              first: 20,
+              count: 0,
+              followUps: { replay: [], confirm: [{ id: "t", attempts: 20, failures }], shuffledSeeds: [] },
+            },
+          },
+        },
+      });
+    const bad = await confirm(20);
+    expect(bad.statusCode).toBe(400);
+    const problems = (bad.json() as { error: { problems: { path: string; message: string }[] } }).error
+      .problems;
+    expect(problems).toEqual([
+      {
+        path: "input.shard.followUps.confirm.0.failures",
+        message: expect.stringMatching(/fewer than attempts/),
+        value: expect.anything(),
+      },
+    ]);
+    expect((await confirm(6)).statusCode).toBe(200);
+  });
 });
 
 describe("repositories a server refuses by default", () => {

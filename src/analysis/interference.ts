@@ -1,0 +1,39 @@
+/**
+ * Is a test that failed beside parallel attempts and never alone really interference, or did its
+ * serial runs just pass by chance? The exact conditional test (Fisher's, one-sided): if the test
+ * fails at the same unknown rate whichever way it runs, its k failures are equally likely to fall
+ * on any k of the N + n runs, so all of them landing among the N parallel ones has probability
+ * C(N, k) / C(N + n, k). It needs no estimate of the rate.
+ *
+ * Rejected: (1 − k/N)^n < 1 − confidence, which treats the observed rate as the true one. When the
+ * estimate runs high it runs too few serial runs: a random 5% test was called interference in 6.6%
+ * of 60-run jobs and 7.8% of 30-run jobs, over the 5% the report states (bench/interference.mjs;
+ * docs/design/order.md).
+ */
+
+/** Most serial runs confirming one test (a 5% test of 200 runs needs 69 to rule chance out at 95%). */
+export const MAX_CONFIRM_RUNS = 100;
+
+/**
+ * Probability that a test failing at one rate throughout puts all its `failures` of `attempts`
+ * parallel runs there and none in `serialRuns` serial runs: C(N, k) / C(N + n, k).
+ */
+export function serialCleanChance(attempts: number, failures: number, serialRuns: number): number {
+  let p = 1;
+  for (let i = 0; i < failures; i++) p *= (attempts - i) / (attempts + serialRuns - i);
+  return p;
+}
+
+/**
+ * Serial runs that, all passing, rule chance out for a test that failed `failures` of `attempts`
+ * times: the least n with serialCleanChance < 1 − confidence; 0 when that needs more than
+ * MAX_CONFIRM_RUNS (then none run: they could not tell — one failure in 60 never can).
+ */
+export function confirmRuns(attempts: number, failures: number, confidence: number): number {
+  if (failures <= 0 || attempts <= 0) return 0;
+  const alpha = 1 - confidence;
+  for (let n = 1; n <= MAX_CONFIRM_RUNS; n++) {
+    if (serialCleanChance(attempts, failures, n) < alpha) return n;
+  }
+  return 0;
+}
