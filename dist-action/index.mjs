@@ -30923,7 +30923,7 @@ var require_light = __commonJS({
 // src/action/main.ts
 import { appendFileSync as appendFileSync2, existsSync as existsSync10, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute8, join as join19, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
+import { isAbsolute as isAbsolute8, join as join20, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -31562,6 +31562,7 @@ function defaultConfig() {
     min_detectable_rate: 0.05,
     shuffle: false,
     focus: true,
+    repeat: "auto",
     isolation: "copy",
     fail_on: "none",
     history: { enabled: true, db: null },
@@ -51493,6 +51494,9 @@ var configSchema = external_exports.strictObject({
   focus: external_exports.boolean().describe(
     "With adaptive stopping: once some tests are settled, later attempts run only the tests still open, through the framework's filter (off with --shuffle, where the whole order matters)."
   ),
+  repeat: external_exports.union([external_exports.literal("auto"), external_exports.literal("off"), external_exports.int().min(1).max(100)]).describe(
+    "In-process repetition where the framework can repeat its tests (pytest, through our plugin): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md)."
+  ),
   isolation: external_exports.enum(ISOLATIONS).describe("copy: one copy of the workspace per parallel slot; shared: all slots use one directory."),
   fail_on: external_exports.enum(SEVERITIES).describe("Exit 1 when the result reaches this severity; none never does."),
   history: historySchema.describe("History database."),
@@ -52099,6 +52103,12 @@ function notes(t) {
   } else if (t.orderDependent && t.cause?.kind !== "order-dependent") {
     out.push("order-dependent: fails only in shuffled orders");
   }
+  if (t.repetitionDependent) {
+    const d = t.repetitionDependent;
+    out.push(
+      `fails only after an earlier run in the same process (${d.laterFailures} of ${d.laterRuns} repetitions, 0 of ${d.firstRuns} first in a process): it keeps state between runs; counted from the ${d.firstRuns} fresh-process attempts alone (--repeat off measures it one process per attempt)`
+    );
+  }
   if (t.resourceSensitive === true && t.cause?.kind !== "interference")
     out.push("resource-sensitive: failures vanished at parallelism 1");
   if (t.timeouts > 0 && t.timeouts === t.failures) out.push("every failure was a timeout");
@@ -52604,6 +52614,8 @@ var TestAggregator = class {
   collection = /* @__PURE__ */ new Set();
   /** Attempts folded with readable results (the denominator of collection findings). */
   resultAttempts = 0;
+  /** Attempts with results that ran first in their process (all of them without in-process repetition). */
+  freshAttempts = 0;
   /**
    * Focused attempts (pipeline/focus.ts), and per test how many of them selected it: a settled test
    * left out of a focused attempt did not fail to run there.
@@ -52623,12 +52635,14 @@ var TestAggregator = class {
     for (const r of results) {
       if (r.kind === "collection" && !this.collection.has(r.id) && !this.tallies.has(r.id)) {
         this.collection.add(r.id);
-        this.tallies.set(r.id, { ...this.blank(r), attempts: this.resultAttempts });
+        this.tallies.set(r.id, { ...this.blank(r), attempts: this.freshAttempts });
       }
     }
     this.resultAttempts++;
+    const fresh = !attempt.laterInProcess;
+    if (fresh) this.freshAttempts++;
     for (const id of this.collection) {
-      if (!results.some((r) => r.id === id)) {
+      if (fresh && !results.some((r) => r.id === id)) {
         const t = this.tallies.get(id);
         t.attempts++;
         if (attempt.shuffled) t.shuffled.attempts++;
@@ -52664,6 +52678,7 @@ var TestAggregator = class {
       }
       t.attempts++;
       if (attempt.shuffled) t.shuffled.attempts++;
+      if (attempt.laterInProcess) t.laterInProcess.attempts++;
       if (r.reruns && r.status === "passed") t.innerReruns += r.reruns.failed;
       if (r.durationMs !== null && r.durationMs >= 0) {
         t.timed.ms += r.durationMs;
@@ -52690,6 +52705,7 @@ var TestAggregator = class {
   fail(t, attempt, r) {
     t.failures++;
     if (attempt.shuffled) t.shuffled.failures++;
+    if (attempt.laterInProcess) t.laterInProcess.failures++;
     if (r.died === "crashed") t.crashes++;
     else if (r.died === "timedOut" || r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? ""))
       t.timeouts++;
@@ -52718,6 +52734,7 @@ var TestAggregator = class {
       failingSeeds: [],
       firstFailure: null,
       shuffled: { attempts: 0, failures: 0 },
+      laterInProcess: { attempts: 0, failures: 0 },
       innerReruns: 0,
       timed: { ms: 0, runs: 0 },
       ...r.kind === "collection" ? { collection: true } : {}
@@ -57442,27 +57459,29 @@ async function runPool(opts) {
   const slot = async (slotId) => {
     while (!stopReason && next < opts.total) {
       const index = next++;
-      const attempt = await opts.run(index, slotId, inner.signal);
-      if (attempt.outcome === "cancelled") continue;
-      finished.push(attempt);
-      if (attempt.outcome === "failed" || attempt.outcome === "timedOut") failures++;
-      if (attempt.outcome === "errored") erroredInARow++;
-      else {
-        erroredInARow = 0;
-        everRan = true;
+      const ran = await opts.run(index, slotId, inner.signal);
+      for (const attempt of Array.isArray(ran) ? ran : [ran]) {
+        if (attempt.outcome === "cancelled") continue;
+        finished.push(attempt);
+        if (attempt.outcome === "failed" || attempt.outcome === "timedOut") failures++;
+        if (attempt.outcome === "errored") erroredInARow++;
+        else {
+          erroredInARow = 0;
+          everRan = true;
+        }
+        opts.emit?.({
+          type: "attempt-finished",
+          index: attempt.index,
+          slot: attempt.slot,
+          seed: attempt.seed,
+          outcome: attempt.outcome,
+          durationMs: attempt.durationMs,
+          done: finished.length,
+          failures,
+          total: opts.attempts ?? opts.total,
+          ...opts.testsSoFar ? { tests: opts.testsSoFar() } : {}
+        });
       }
-      opts.emit?.({
-        type: "attempt-finished",
-        index: attempt.index,
-        slot: attempt.slot,
-        seed: attempt.seed,
-        outcome: attempt.outcome,
-        durationMs: attempt.durationMs,
-        done: finished.length,
-        failures,
-        total: opts.total,
-        ...opts.testsSoFar ? { tests: opts.testsSoFar() } : {}
-      });
       if (!everRan && erroredInARow >= errorLimit) stop("errors", true);
       else if (opts.shouldStop?.(finished)) stop("adaptive", opts.abortOnStop ?? false);
     }
@@ -57583,10 +57602,9 @@ function adviceFor(d, adapter) {
   }
 }
 
-// src/pipeline/session.ts
-import { readFileSync as readFileSync7, rmSync as rmSync4 } from "node:fs";
-import { constants as osConstants } from "node:os";
-import { delimiter, join as join5 } from "node:path";
+// src/pipeline/repeat.ts
+import { readFileSync as readFileSync8 } from "node:fs";
+import { join as join6 } from "node:path";
 
 // src/parsers/events.ts
 var OUTCOMES = /* @__PURE__ */ new Set(["passed", "failed", "skipped"]);
@@ -57625,6 +57643,35 @@ function parseTestEvents(text2) {
   }
   const running = [...started].filter(([id]) => !ended.has(id)).map(([id, s]) => ({ id, ...s }));
   return { ended: [...ended.values()], running, collectErrors, startOrder };
+}
+function splitRepetitions(text2) {
+  const chunks = [{ head: null, lines: [], end: null }];
+  for (const line of text2.split("\n")) {
+    const e = line.includes('"repetition') ? repetitionLine(line) : null;
+    const current = chunks.at(-1);
+    if (e?.event === "repetition") chunks.push({ head: e, lines: [], end: null });
+    else if (e?.event === "repetition-end") current.end = e;
+    else current.lines.push(line);
+  }
+  const [first, ...rest] = chunks;
+  return {
+    before: parseTestEvents((first?.lines ?? []).join("\n")),
+    repetitions: rest.filter((c) => typeof c.head?.attempt === "number" && typeof c.head?.seed === "number").map((c) => ({
+      attempt: c.head?.attempt,
+      seed: c.head?.seed,
+      events: parseTestEvents(c.lines.join("\n")),
+      finished: c.end !== null,
+      durationMs: typeof c.end?.durationMs === "number" ? c.end.durationMs : null
+    }))
+  };
+}
+function repetitionLine(line) {
+  try {
+    const e = JSON.parse(line);
+    return e.event === "repetition" || e.event === "repetition-end" ? e : null;
+  } catch {
+    return null;
+  }
 }
 
 // src/util/process-tree.ts
@@ -58329,6 +58376,9 @@ function globFiles(cwd, glob) {
 }
 
 // src/pipeline/session.ts
+import { readFileSync as readFileSync7, rmSync as rmSync4 } from "node:fs";
+import { constants as osConstants } from "node:os";
+import { delimiter, join as join5 } from "node:path";
 async function runWithResults(s, spec) {
   const cwd = s.slotDirs[spec.slot];
   const tag = spec.tag ?? "";
@@ -58366,6 +58416,16 @@ async function runWithResults(s, spec) {
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
   });
   s.timeout.observe(record3);
+  return finishAttempt(s, spec, {
+    record: record3,
+    sink,
+    eventsFile,
+    cwd,
+    addedWords: addedWords(s.argv, prepared.argv)
+  });
+}
+function finishAttempt(s, spec, ran) {
+  const { record: record3, sink, eventsFile, cwd } = ran;
   const collected = timeoutsOf(
     fromEvents(
       collectResults(s.adapter, sink, cwd, s.junitGlob),
@@ -58379,7 +58439,7 @@ async function runWithResults(s, spec) {
   );
   const wanted = new Set(spec.tests);
   const results = collected.ok && spec.tests.length > 0 ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) } : collected;
-  const noTests = diagnoseNoTests(s.adapter, record3, results, addedWords(s.argv, prepared.argv), spec.tests);
+  const noTests = diagnoseNoTests(s.adapter, record3, results, ran.addedWords, spec.tests);
   if (noTests) return { record: { ...record3, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record: record3, results };
 }
@@ -58408,7 +58468,7 @@ function fromEvents(collected, eventsFile, record3, cwd, adapter, shuffled) {
   const ended = events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
   if (!collected.ok) {
     if (ended.length === 0 && events.running.length === 0) return collected;
-    const how = record3.timedOut ? TIMED_OUT : `crashed: the process ${record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`} while this test ran`;
+    const how = diedWhileRunning(record3);
     return {
       ok: true,
       tests: distinguishDuplicates([...ended, ...events.running.map((r) => crashed(r, how))], adapter)
@@ -58467,6 +58527,12 @@ function timeoutsOf(collected, record3) {
   };
 }
 var TIMED_OUT = "timed out: the attempt was killed at the per-attempt timeout while this test ran";
+function timedOutMessage() {
+  return TIMED_OUT;
+}
+function diedWhileRunning(record3) {
+  return record3.timedOut ? TIMED_OUT : `crashed: the process ${record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`} while this test ran`;
+}
 function signalBehind(code) {
   if (code === null || code <= 128 || code > 128 + 64) return "";
   const name = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
@@ -58495,7 +58561,17 @@ function withTmpDir(env, dir) {
 }
 function foldAttempt(agg, run, shuffled, withOrder = false, focus) {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
-  agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests, focus);
+  const p = run.record.process;
+  agg.add(
+    {
+      index: run.record.index,
+      seed: run.record.seed,
+      shuffled,
+      laterInProcess: p !== void 0 && run.record.index > p.first
+    },
+    run.results.tests,
+    focus
+  );
   const failed = [];
   let passed = 0;
   let skipped2 = 0;
@@ -58508,6 +58584,257 @@ function foldAttempt(agg, run, shuffled, withOrder = false, focus) {
   if (!withOrder) return counts;
   const order = run.results.tests.filter((t) => t.kind !== "collection" && t.status !== "skipped").map((t) => t.id);
   return { ...counts, order };
+}
+
+// src/pipeline/repeat.ts
+async function runRepeated(s, spec) {
+  const runs = [];
+  let processMs = 0;
+  let left = spec.reps;
+  while (left.length > 0) {
+    const one = await runProcess(s, { ...spec, reps: left });
+    processMs += one.processMs;
+    const used = Math.max(1, one.reached);
+    runs.push(...one.runs.slice(0, used));
+    if (used >= left.length || spec.signal.aborted) break;
+    left = left.slice(used);
+  }
+  return { runs, processMs };
+}
+async function runProcess(s, spec) {
+  const first = spec.reps[0];
+  if (!first) return { runs: [], processMs: 0, reached: 0 };
+  const cwd = s.slotDirs[spec.slot];
+  const tag = `-x${spec.reps.length}`;
+  const sink = resultSink(s.adapter, s.resultsDir, first.index, tag);
+  if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
+  const eventsFile = join6(s.resultsDir, `attempt-${first.index}${tag}.events.jsonl`);
+  const prepared = s.adapter.prepare(
+    s.argv,
+    {
+      resultFile: sink.resultFile,
+      eventsFile,
+      seed: first.seed,
+      shuffle: false,
+      tests: frameworkIds(spec.tests, s.adapter),
+      repeat: spec.reps
+    },
+    true
+  );
+  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
+  const perAttemptMs = s.timeout.ms;
+  const record3 = await runAttempt({
+    index: first.index,
+    seed: first.seed,
+    slot: spec.slot,
+    argv: prepared.argv,
+    cwd,
+    baseEnv,
+    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
+    // The per-attempt timeout, once per repetition the process runs.
+    timeoutMs: perAttemptMs * spec.reps.length,
+    killGraceMs: s.config.kill_grace * 1e3,
+    headBytes: s.config.output_head_bytes,
+    tailBytes: s.config.output_tail_bytes,
+    signal: spec.signal,
+    masker: s.masker,
+    ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
+    ...sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {},
+    ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${first.index}${tag}.log` } : {}
+  });
+  const process2 = { first: first.index, count: spec.reps.length };
+  if (record3.outcome === "cancelled")
+    return {
+      runs: spec.reps.map((r) => ({ record: { ...record3, ...r }, results: cancelled })),
+      processMs: 0,
+      reached: 0
+    };
+  let text2 = "";
+  try {
+    text2 = readFileSync8(eventsFile, "utf8");
+  } catch {
+  }
+  const { before, repetitions } = splitRepetitions(text2);
+  if (repetitions.length === 0) {
+    const single = finishAttempt(
+      s,
+      { tests: spec.tests, shuffled: false },
+      { record: record3, sink, eventsFile, cwd, addedWords: addedWords(s.argv, prepared.argv) }
+    );
+    s.timeout.observe(single.record);
+    const why = `not run: the process meant to repeat attempts ${first.index}\u2013${(spec.reps.at(-1) ?? first).index} in-process ended before its first repetition (${single.record.error ?? `exit ${record3.exitCode}`})`;
+    return {
+      runs: [
+        { ...single, record: { ...single.record, process: process2 } },
+        ...spec.reps.slice(1).map((r) => notReached({ ...record3, process: process2 }, r, why))
+      ],
+      processMs: record3.durationMs,
+      reached: 0
+    };
+  }
+  const wanted = new Set(spec.tests);
+  const last = repetitions.at(-1);
+  const runs = spec.reps.map((r) => {
+    const rep = repetitions.find((x2) => x2.attempt === r.index);
+    if (!rep) {
+      const died2 = describeEnd(record3);
+      return notReached(
+        { ...record3, process: process2 },
+        r,
+        `not run: the process repeating attempts ${first.index}\u2013${(spec.reps.at(-1) ?? first).index} ${died2} in attempt ${last.attempt}, before this one`
+      );
+    }
+    const all = testsOf(rep, before, record3, cwd, s).filter((t) => wanted.size === 0 || wanted.has(t.id));
+    const { tests, over } = withinLimit(all, rep.finished ? perAttemptMs : Number.POSITIVE_INFINITY);
+    const isLast = rep === last;
+    const died = !rep.finished;
+    const outcome = died && record3.timedOut || over ? "timedOut" : tests.some((t) => t.status === "failed") ? "failed" : "passed";
+    const rec = {
+      ...record3,
+      index: r.index,
+      seed: r.seed,
+      outcome,
+      timedOut: died && record3.timedOut || over,
+      exitCode: isLast ? record3.exitCode : 0,
+      signal: isLast ? record3.signal : null,
+      durationMs: rep.durationMs ?? record3.durationMs,
+      // The process's output once, on the attempt it ended in.
+      output: isLast ? record3.output : "",
+      outputBytes: isLast ? record3.outputBytes : 0,
+      escapedProcesses: isLast ? record3.escapedProcesses ?? 0 : 0,
+      process: process2
+    };
+    if (tests.length === 0) {
+      return {
+        record: { ...rec, outcome: "errored", error: "this repetition ran no test" },
+        results: { ok: false, reason: "this repetition ran no test" }
+      };
+    }
+    s.timeout.observe(rec);
+    return { record: rec, results: { ok: true, tests } };
+  });
+  return { runs, processMs: record3.durationMs, reached: repetitions.length };
+}
+var cancelled = { ok: false, reason: "cancelled" };
+function notReached(record3, r, why) {
+  return {
+    record: {
+      ...record3,
+      ...r,
+      outcome: "errored",
+      error: why,
+      exitCode: null,
+      signal: null,
+      durationMs: 0,
+      timedOut: false,
+      output: "",
+      outputBytes: 0,
+      escapedProcesses: 0
+    },
+    results: { ok: false, reason: why }
+  };
+}
+function describeEnd(record3) {
+  if (record3.timedOut) return "was killed at the timeout";
+  if (record3.signal) return `was killed by ${record3.signal}`;
+  return `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`;
+}
+function testsOf(rep, before, record3, cwd, s) {
+  const ended = rep.events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
+  const how = diedWhileRunning(record3);
+  const running = rep.finished ? [] : rep.events.running.map((x2) => ({
+    id: x2.id,
+    name: x2.name || x2.id,
+    file: repoRelativeFile(x2.file, cwd),
+    status: "failed",
+    message: how,
+    durationMs: null,
+    died: record3.timedOut ? "timedOut" : "crashed"
+  }));
+  const collection = before.collectErrors.map((c) => {
+    const file2 = repoRelativeFile(c.file, cwd) ?? c.file;
+    return {
+      id: file2,
+      name: `collection of ${file2}`,
+      file: file2,
+      status: "failed",
+      kind: "collection",
+      message: `collection error: ${c.message}`,
+      durationMs: null
+    };
+  });
+  return distinguishDuplicates([...collection, ...ended, ...running], s.adapter);
+}
+var RepetitionPlanner = class {
+  constructor(count, checkpoints2, parallelism, max2) {
+    this.count = count;
+    this.parallelism = parallelism;
+    this.max = max2;
+    this.edges = [.../* @__PURE__ */ new Set([0, ...checkpoints2.filter((c) => c > 0 && c < count), count])].sort(
+      (a, b) => a - b
+    );
+  }
+  count;
+  parallelism;
+  max;
+  edges;
+  cursor = 0;
+  size = 1;
+  startupMs = [];
+  repMs = [];
+  /** The next group of attempts, or null when all are handed out. */
+  next() {
+    if (this.cursor >= this.count) return null;
+    const end = this.edges.find((e) => e > this.cursor);
+    if (this.edges.includes(this.cursor)) this.size = this.sizeFor(end - this.cursor);
+    const group = { start: this.cursor, size: Math.min(this.size, end - this.cursor) };
+    this.cursor += group.size;
+    return group;
+  }
+  /** What a repeated process cost: its whole wall time and its repetitions' own. */
+  observe(processMs, repetitionsMs) {
+    if (repetitionsMs.length === 0) return;
+    const work = repetitionsMs.reduce((a, b) => a + b, 0);
+    this.startupMs.push(Math.max(1, processMs - work));
+    this.repMs.push(work / repetitionsMs.length);
+  }
+  sizeFor(length) {
+    if (this.max <= 1) return 1;
+    const slots = Math.max(1, this.parallelism);
+    let processes2 = slots;
+    if (this.startupMs.length > 0) {
+      const startup = median(this.startupMs);
+      const rep = median(this.repMs);
+      processes2 = Math.min(slots, Math.max(1, Math.ceil(length * rep / startup)));
+    }
+    return Math.max(1, Math.min(this.max, Math.ceil(length / processes2)));
+  }
+};
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+var AUTO_REPEAT = 20;
+function repeatOf(config2, adapter, checkpoints2) {
+  if (!adapter.repeats || !config2.event_reporters || config2.shuffle || config2.repeat === "off")
+    return void 0;
+  const max2 = config2.repeat === "auto" ? AUTO_REPEAT : config2.repeat;
+  return max2 > 1 ? { max: max2, checkpoints: checkpoints2 } : void 0;
+}
+function withRepeat(r) {
+  return r ? { repeat: r } : {};
+}
+function withinLimit(tests, limitMs) {
+  let elapsed = 0;
+  for (const [i2, t] of tests.entries()) {
+    elapsed += t.durationMs ?? 0;
+    if (elapsed > limitMs) {
+      const killed = { ...t, status: "failed", died: "timedOut", message: timedOutMessage() };
+      return { tests: [...tests.slice(0, i2), killed], over: true };
+    }
+  }
+  return { tests: [...tests], over: false };
 }
 
 // src/pipeline/attempts.ts
@@ -58614,19 +58941,61 @@ async function runAttempts(p, r) {
     }
     if (decidedAt !== void 0) for (const n of [...waiting.keys()]) decided(n);
   };
+  const finish = (index, run, shuffled, focus) => {
+    const ran2 = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
+    out.runs.set(index, {
+      diagnosis: run.noTests,
+      record: run.record,
+      shuffled,
+      tests: ran2 && run.results.ok ? run.results.tests : null,
+      noResults: ran2 && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null,
+      ...focus ? { focus } : {}
+    });
+    done.set(index, { run, shuffled, focus });
+  };
+  const planner = new RepetitionPlanner(
+    r.count,
+    r.repeat?.checkpoints ?? [],
+    p.parallelism,
+    r.repeat && !config2.shuffle ? r.repeat.max : 1
+  );
   out.pool = await runPool({
+    // An upper bound: each pool job takes the planner's next group, none once all are handed out.
     total: r.count,
+    attempts: r.count,
     parallelism: p.parallelism,
     jobTimeoutMs: r.jobTimeoutMs,
     emit: r.emit,
     ...p.adapter.results !== "none" ? { testsSoFar: () => r.aggregator.soFar() } : {},
     ...r.signal ? { signal: r.signal } : {},
     ...r.shouldStop ? { shouldStop: () => decidedAt !== void 0, abortOnStop: true } : {},
-    run: async (i2, slot, signal) => {
-      const index = r.first + i2;
+    run: async (_g, slot, signal) => {
+      const group = planner.next();
+      if (!group) return [];
+      const focus = r.focus ? await focusFor(group.start) : void 0;
+      if (group.size > 1) {
+        const reps = Array.from({ length: group.size }, (_, j) => {
+          const index2 = r.first + group.start + j;
+          return { index: index2, seed: attemptSeed(r.jobSeed, index2, config2.random_seed_range) };
+        });
+        const { runs, processMs } = await runRepeated(p.session, {
+          slot,
+          reps,
+          tests: focus ?? p.requested,
+          signal
+        });
+        planner.observe(
+          processMs,
+          runs.filter((x2) => x2.record.outcome === "passed" || x2.record.outcome === "failed").map((x2) => x2.record.durationMs)
+        );
+        for (const [j, run2] of runs.entries())
+          finish(reps[j].index, run2, false, focus);
+        advance();
+        return runs.map((x2) => x2.record);
+      }
+      const index = r.first + group.start;
       const seed = attemptSeed(r.jobSeed, index, config2.random_seed_range);
       const shuffled = isShuffledAttempt(config2.shuffle, index);
-      const focus = r.focus ? await focusFor(i2) : void 0;
       const run = await runWithResults(p.session, {
         index,
         slot,
@@ -58635,16 +59004,7 @@ async function runAttempts(p, r) {
         tests: focus ?? p.requested,
         signal
       });
-      const ran2 = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
-      out.runs.set(index, {
-        diagnosis: run.noTests,
-        record: run.record,
-        shuffled,
-        tests: ran2 && run.results.ok ? run.results.tests : null,
-        noResults: ran2 && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null,
-        ...focus ? { focus } : {}
-      });
-      done.set(index, { run, shuffled, focus });
+      finish(index, run, shuffled, focus);
       advance();
       return run.record;
     }
@@ -58744,25 +59104,48 @@ async function replaySeeds(s, flaky, shuffledSeeds, opts) {
   );
   if (jobs.length === 0) return [];
   const byJob = [];
+  const inProcess = repeatOf(s.config, s.adapter, []) !== void 0;
+  const groups2 = [];
+  jobs.forEach((job, i2) => {
+    const prev = groups2.at(-1);
+    const head = prev ? jobs[prev[0]] : void 0;
+    if (inProcess && prev && head && head.test === job.test && !shuffledSeeds.has(job.seed)) prev.push(i2);
+    else groups2.push([i2]);
+  });
   await runPool({
-    total: jobs.length,
+    total: groups2.length,
     parallelism: 1,
     signal: opts.signal,
     jobTimeoutMs: opts.jobTimeoutMs,
-    run: async (i2, slot, signal) => {
-      const job = jobs[i2];
-      const run = await runWithResults(s, {
-        index: opts.firstIndex + i2,
+    run: async (g, slot, signal) => {
+      const members2 = groups2[g];
+      const job = jobs[members2[0]];
+      const runs = members2.length > 1 ? (await runRepeated(s, {
         slot,
-        seed: job.seed,
-        shuffled: shuffledSeeds.has(job.seed),
+        reps: members2.map((i2) => ({ index: opts.firstIndex + i2, seed: job.seed })),
         tests: [job.test],
-        signal,
-        tag: "-replay"
+        signal
+      })).runs : [
+        await runWithResults(s, {
+          index: opts.firstIndex + members2[0],
+          slot,
+          seed: job.seed,
+          shuffled: shuffledSeeds.has(job.seed),
+          tests: [job.test],
+          signal,
+          tag: "-replay"
+        })
+      ];
+      runs.forEach((run, j) => {
+        if (run.record.outcome !== "cancelled")
+          byJob[members2[j]] = {
+            kind: "seed-replay",
+            test: job.test,
+            seed: job.seed,
+            result: resultFor(job.test, run)
+          };
       });
-      if (run.record.outcome !== "cancelled")
-        byJob[i2] = { kind: "seed-replay", test: job.test, seed: job.seed, result: resultFor(job.test, run) };
-      return run.record;
+      return runs.map((r) => r.record);
     }
   });
   return byJob.filter((f) => f !== void 0);
@@ -58849,13 +59232,13 @@ async function runFollowUps(s, plan, opts) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join17, resolve as resolve4 } from "node:path";
+import { join as join18, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
-import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join6, resolve } from "node:path";
+import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join7, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
-  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join6(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
+  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join7(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates) {
     try {
       if (!statSync3(c).isFile()) continue;
@@ -58885,7 +59268,7 @@ import { resolve as resolve3 } from "node:path";
 // src/util/copy-tree.ts
 import { constants as constants4 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, readlink as readlink2, symlink as symlink2 } from "node:fs/promises";
-import { join as join7, resolve as resolve2 } from "node:path";
+import { join as join8, resolve as resolve2 } from "node:path";
 var SHARED_DEPENDENCY_DIRS = /* @__PURE__ */ new Set(["node_modules", ".venv", "venv", ".flaky-venv"]);
 var REINSTALLED_DIRS = /* @__PURE__ */ new Set([
   "node_modules",
@@ -58903,8 +59286,8 @@ async function copyTree(src, dst, opts = {}) {
     const entries = await readdir2(from, { withFileTypes: true });
     await Promise.all(
       entries.map(async (entry) => {
-        const a = join7(from, entry.name);
-        const b = join7(to, entry.name);
+        const a = join8(from, entry.name);
+        const b = join8(to, entry.name);
         if (skip.has(a)) return;
         if (entry.isDirectory()) {
           if (opts.exclude?.has(entry.name)) return;
@@ -59254,10 +59637,10 @@ async function localIdentity(dir, ctx, isWorkingDirectory) {
 
 // src/workspace/install.ts
 import { existsSync as existsSync5 } from "node:fs";
-import { join as join8 } from "node:path";
+import { join as join9 } from "node:path";
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync5(join8(dir, f));
+  const has = (f) => existsSync5(join9(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -59273,7 +59656,7 @@ function detectInstallSteps(dir) {
   const requirements = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
   if (requirements.length > 0 || has("pyproject.toml") || has("setup.py")) {
     const pip = [
-      join8(VENV_DIR, "bin", "python"),
+      join9(VENV_DIR, "bin", "python"),
       "-m",
       "pip",
       "install",
@@ -59294,11 +59677,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync5(join8(dir, VENV_DIR, "bin"))) {
-    bins.push(join8(dir, VENV_DIR, "bin"));
-    env.VIRTUAL_ENV = join8(dir, VENV_DIR);
+  if (existsSync5(join9(dir, VENV_DIR, "bin"))) {
+    bins.push(join9(dir, VENV_DIR, "bin"));
+    env.VIRTUAL_ENV = join9(dir, VENV_DIR);
   }
-  if (existsSync5(join8(dir, "node_modules", ".bin"))) bins.push(join8(dir, "node_modules", ".bin"));
+  if (existsSync5(join9(dir, "node_modules", ".bin"))) bins.push(join9(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -59366,8 +59749,8 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync7, readFileSync as readFileSync8 } from "node:fs";
-import { basename as basename2, join as join14 } from "node:path";
+import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:fs";
+import { basename as basename2, join as join15 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2) {
@@ -59615,7 +59998,7 @@ function withRelativePackage(t, cwd) {
 }
 
 // src/frameworks/jest.ts
-import { join as join10 } from "node:path";
+import { join as join11 } from "node:path";
 
 // src/parsers/jest-json.ts
 import { relative as relative5 } from "node:path/posix";
@@ -59682,12 +60065,12 @@ function toRelative(file2, rootDir) {
 
 // src/frameworks/plugins.ts
 import { existsSync as existsSync6 } from "node:fs";
-import { dirname, join as join9 } from "node:path";
+import { dirname, join as join10 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 function pluginDir(framework) {
   let dir = dirname(fileURLToPath2(import.meta.url));
   for (let i2 = 0; i2 < 4; i2++) {
-    const candidate = join9(dir, "plugins", framework);
+    const candidate = join10(dir, "plugins", framework);
     if (existsSync6(candidate)) return candidate;
     dir = dirname(dir);
   }
@@ -59729,7 +60112,7 @@ var jest = {
     if (plugins && ctx.eventsFile) {
       if (!argv.some((w) => w === "--reporters" || w.startsWith("--reporters=")))
         args.push("--reporters=default");
-      args.push(`--reporters=${join10(plugins, "flaky-detector-reporter.cjs")}`);
+      args.push(`--reporters=${join11(plugins, "flaky-detector-reporter.cjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -59765,7 +60148,7 @@ var command = {
 };
 
 // src/frameworks/mocha.ts
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 var mocha = {
   name: "mocha",
   results: "file",
@@ -59783,7 +60166,7 @@ var mocha = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("mocha") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push("--require", join11(plugins, "flaky-detector-events.cjs"));
+      args.push("--require", join12(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -59809,7 +60192,7 @@ function mochaId(c) {
 }
 
 // src/frameworks/node-test.ts
-import { isAbsolute as isAbsolute6, join as join12, relative as relative6, sep as sep5 } from "node:path";
+import { isAbsolute as isAbsolute6, join as join13, relative as relative6, sep as sep5 } from "node:path";
 var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 var nodeTest = {
   name: "node-test",
@@ -59838,7 +60221,7 @@ var nodeTest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("node-test") : void 0;
     if (plugins && ctx.eventsFile) {
-      extra.push("--require", join12(plugins, "flaky-detector-events.cjs"));
+      extra.push("--require", join13(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: [argv[0], ...extra, ...rest], env };
@@ -59951,6 +60334,9 @@ var pytest = {
   name: "pytest",
   repeatsShareId: true,
   orderReplay: { by: "arguments" },
+  repeats: {
+    shares: "imported modules and their globals, and PYTHONHASHSEED (str hashing is fixed per process); fixtures of every scope are set up afresh"
+  },
   results: "file",
   extension: "xml",
   // Our plugin orders the collected tests from the attempt's seed (pytest-randomly not needed).
@@ -59979,6 +60365,8 @@ var pytest = {
       env.PYTHONPATH = plugins;
       if (events) env.FLAKY_DETECTOR_EVENTS = events;
       if (ctx.shuffle) env.FLAKY_DETECTOR_SHUFFLE_SEED = String(ctx.seed);
+      if (events && ctx.repeat && ctx.repeat.length > 0)
+        env.FLAKY_DETECTOR_REPEAT = JSON.stringify(ctx.repeat.map((r) => [r.index, r.seed]));
     }
     return { argv: args, env };
   },
@@ -60036,7 +60424,7 @@ function isPrefixOfAny(arg, files) {
 }
 
 // src/frameworks/vitest.ts
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 var vitest = {
   name: "vitest",
   results: "file",
@@ -60056,7 +60444,7 @@ var vitest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push(`--reporter=${join13(plugins, "flaky-detector-reporter.mjs")}`);
+      args.push(`--reporter=${join14(plugins, "flaky-detector-reporter.mjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60225,10 +60613,10 @@ function scriptAdapter(argv, workspace) {
   return { script, text: text2, adapter, how };
 }
 function packageScript(dir, name) {
-  const file2 = join14(dir, "package.json");
+  const file2 = join15(dir, "package.json");
   if (!existsSync7(file2)) return void 0;
   try {
-    const pkg = JSON.parse(readFileSync8(file2, "utf8"));
+    const pkg = JSON.parse(readFileSync9(file2, "utf8"));
     return pkg.scripts?.[name];
   } catch {
     return void 0;
@@ -60241,13 +60629,13 @@ function assertShuffleSupported(adapter, shuffle) {
 }
 
 // src/pipeline/list-tests.ts
-import { existsSync as existsSync8, readFileSync as readFileSync9 } from "node:fs";
-import { join as join15 } from "node:path";
+import { existsSync as existsSync8, readFileSync as readFileSync10 } from "node:fs";
+import { join as join16 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
-  const file2 = join15(opts.dir, `listing.${adapter.extension}`);
+  const file2 = join16(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file2);
-  const stdoutFile = join15(opts.dir, "listing.stdout");
+  const stdoutFile = join16(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
@@ -60271,12 +60659,12 @@ async function listTests(adapter, argv, opts) {
     };
   let stdout = "";
   try {
-    stdout = readFileSync9(stdoutFile, "utf8");
+    stdout = readFileSync10(stdoutFile, "utf8");
   } catch {
   }
   let tests;
   try {
-    const fileText = existsSync8(file2) ? readFileSync9(file2, "utf8") : null;
+    const fileText = existsSync8(file2) ? readFileSync10(file2, "utf8") : null;
     tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
@@ -60295,7 +60683,7 @@ async function listTests(adapter, argv, opts) {
 
 // src/pipeline/resolve-tests.ts
 import { existsSync as existsSync9 } from "node:fs";
-import { isAbsolute as isAbsolute7, join as join16 } from "node:path";
+import { isAbsolute as isAbsolute7, join as join17 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
   if (c.classname === "Test suite failed to run") return `jest could not run the test file ${c.name}`;
@@ -60360,7 +60748,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync9(join16(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync9(join17(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -60702,7 +61090,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join17(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join18(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -60952,7 +61340,15 @@ function buildReport(b) {
   const results = [];
   const ignored = [];
   for (const tally of b.aggregator.list()) {
-    const r = annotate(testResultOf(tally, opts), tally, b);
+    const dependent = repetitionDependence(tally, 1 - config2.confidence);
+    const measured = dependent ? freshProcessesOnly(tally) : tally;
+    const r = annotate(testResultOf(measured, opts), measured, b);
+    if (dependent) {
+      r.repetitionDependent = dependent;
+      b.warnings.push(
+        `${tally.id} failed only after an earlier repetition in the same process (${dependent.laterFailures} of ${dependent.laterRuns}; 0 of ${dependent.firstRuns} first in a process): it keeps state between runs, so only its ${dependent.firstRuns} fresh-process attempts are counted. Rerun with --repeat off to measure it one process per attempt.`
+      );
+    }
     (isIgnored(tally.id) ? ignored : results).push(r);
   }
   const notRerun = b.requestedTests.filter((id) => !b.aggregator.get(id));
@@ -60994,7 +61390,8 @@ function buildReport(b) {
       failOn: config2.fail_on,
       severityThresholds: config2.severity_thresholds,
       tests: b.requestedTests,
-      ignorePatterns: config2.ignore_patterns
+      ignorePatterns: config2.ignore_patterns,
+      ...repetitionOf(attempts, framework)
     },
     source: {
       repo: b.source.repo,
@@ -61025,7 +61422,8 @@ function buildReport(b) {
       outputBytes: a.outputBytes,
       ...a.error ? { error: a.error } : {},
       ...a.logFile ? { logFile: a.logFile } : {},
-      ...a.escapedProcesses ? { escapedProcesses: a.escapedProcesses } : {}
+      ...a.escapedProcesses ? { escapedProcesses: a.escapedProcesses } : {},
+      ...a.process ? { process: a.process } : {}
     })),
     reproduce: firstFailure ? shellLine(b.command.argv, { TEST_SEED: String(firstFailure.seed), ...b.command.env }) : null,
     timings: roundTimings(b.timings),
@@ -61139,6 +61537,32 @@ function roundTimings(t) {
     totalMs: Math.round(t.totalMs)
   };
 }
+function repetitionOf(attempts, framework) {
+  if (!framework.repeats || !attempts.some((a) => a.process && a.process.count > 1)) return {};
+  const processes2 = new Set(attempts.map((a) => a.process ? `p${a.process.first}` : `a${a.index}`));
+  return {
+    repetition: { attempts: attempts.length, processes: processes2.size, shares: framework.repeats.shares }
+  };
+}
+function repetitionDependence(t, alpha) {
+  const later = t.laterInProcess;
+  const firstRuns = t.attempts - later.attempts;
+  if (later.failures === 0 || later.failures < t.failures || firstRuns === 0) return void 0;
+  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha) return void 0;
+  return { laterRuns: later.attempts, laterFailures: later.failures, firstRuns };
+}
+function freshProcessesOnly(t) {
+  return {
+    ...t,
+    attempts: t.attempts - t.laterInProcess.attempts,
+    failures: 0,
+    timeouts: 0,
+    crashes: 0,
+    failingSeeds: [],
+    firstFailure: null,
+    laterInProcess: { attempts: 0, failures: 0 }
+  };
+}
 
 // src/pipeline/detect.ts
 function detect(req) {
@@ -61191,7 +61615,8 @@ async function detectMasked(req, masker) {
       jobTimeoutMs: config2.job_timeout === null ? null : config2.job_timeout * 1e3,
       ...req.signal ? { signal: req.signal } : {},
       shouldStop: (finished) => config2.stop === "adaptive" && looks.has(finished.length) && allSettled(finished, aggregator, prep.adapter, rule),
-      ...focusable(config2, prep.adapter) ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } } : {}
+      ...focusable(config2, prep.adapter) ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } } : {},
+      ...withRepeat(repeatOf(config2, prep.adapter, [...looks]))
     });
     const { pool, shuffledSeeds } = main;
     timings.runMs = performance.now() - t;
@@ -61374,6 +61799,7 @@ var JOB_CONFIG_KEYS = {
   auto_install_dependencies: true,
   event_reporters: true,
   focus: true,
+  repeat: true,
   install_timeout: true,
   max_error_length: true,
   output_head_bytes: true,
@@ -62194,8 +62620,8 @@ async function runOnServer(opts) {
   note(`submitted job ${id} to ${base}`);
   const final = await follow(http, id, opts);
   if (opts.signal?.aborted && (!final || !TERMINAL.has(final.status))) {
-    const cancelled = await new Http(base, { ...opts, signal: void 0, retries: 2 }).json("POST", `/cancel/${id}`).catch(() => void 0);
-    note(`cancelled job ${id} on the server (${cancelled?.status ?? "no answer"})`);
+    const cancelled2 = await new Http(base, { ...opts, signal: void 0, retries: 2 }).json("POST", `/cancel/${id}`).catch(() => void 0);
+    note(`cancelled job ${id} on the server (${cancelled2?.status ?? "no answer"})`);
     return { jobId: id, status: "CANCELLED" };
   }
   if (!final) throw new InfraError("E_SERVER", `job ${id}: lost track of it on ${base}`);
@@ -62518,7 +62944,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join18 } from "node:path";
+import { join as join19 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -63030,7 +63456,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join18(dir, `${out.length}-${safe}`);
+    const file2 = join19(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -63113,7 +63539,7 @@ function hostOf(url2) {
 }
 
 // src/action/event.ts
-import { readFileSync as readFileSync10 } from "node:fs";
+import { readFileSync as readFileSync11 } from "node:fs";
 var SHA = /^[0-9a-f]{40}$/;
 function readTrigger(env) {
   const need = (name) => {
@@ -63137,7 +63563,7 @@ function readTrigger(env) {
   const eventPath = need("GITHUB_EVENT_PATH");
   let event;
   try {
-    event = JSON.parse(readFileSync10(eventPath, "utf8"));
+    event = JSON.parse(readFileSync11(eventPath, "utf8"));
   } catch (e) {
     throw new UsageError(
       "E_ACTION_ENV",
@@ -67919,7 +68345,7 @@ async function act(env, signal) {
     prNumber
   );
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join19(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join20(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -68026,13 +68452,13 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join19(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join20(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join19(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join20(dir, String(a.id)), used));
     }
     info(
       `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`
@@ -68146,13 +68572,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute8(file2)) return existsSync10(join19(workspace, file2)) ? file2.split(sep7).join("/") : null;
+  if (!isAbsolute8(file2)) return existsSync10(join20(workspace, file2)) ? file2.split(sep7).join("/") : null;
   const inside = relative7(workspace, file2);
   if (!inside.startsWith("..") && existsSync10(file2)) return inside.split(sep7).join("/");
   const parts = file2.split(sep7).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync10(join19(workspace, tail2))) return tail2;
+    if (existsSync10(join20(workspace, tail2))) return tail2;
   }
   return null;
 }

@@ -10,12 +10,21 @@ With FLAKY_DETECTOR_SHUFFLE_SEED set, the collected tests run in an order drawn 
 (``--shuffle`` without pytest-randomly): modules in a shuffled order, the classes of each module
 shuffled, the tests of each class shuffled, so module- and class-scoped fixtures are still set up
 once per group. The same seed gives the same order.
+
+With FLAKY_DETECTOR_REPEAT set to a JSON list of [attempt, seed] pairs, the collected tests run
+once per pair in this one process (in-process repetition, docs/design/repeat.md). Before each
+repetition the seed variables, ATTEMPT and ``random`` take that attempt's values and a
+``repetition`` line is written; after it, every fixture (session-scoped ones too) is torn down, so
+each repetition sets its fixtures up afresh. What cannot be reset in a running interpreter stays
+shared by the repetitions: imported modules and their globals, and PYTHONHASHSEED (str hashing).
 """
 
 import json
 import os
 import random
 import time
+
+import pytest
 
 _PATH = os.environ.get("FLAKY_DETECTOR_EVENTS")
 _out = None
@@ -102,3 +111,44 @@ def pytest_collection_modifyitems(session, config, items):
             rng.shuffle(tests)
             order.extend(tests)
     items[:] = order
+
+
+_REPEAT = os.environ.get("FLAKY_DETECTOR_REPEAT")
+# The variables flaky-detector gives every attempt (src/runner/attempt-env.ts).
+_SEED_VARIABLES = ("TEST_SEED", "GO_TEST_SEED", "JEST_SEED", "VITE_TEST_SEED", "MOCHA_SEED")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    if not _REPEAT:
+        return None
+    if session.testsfailed and not session.config.option.continue_on_collection_errors:
+        raise session.Interrupted(
+            "%d error%s during collection" % (session.testsfailed, "s" if session.testsfailed != 1 else "")
+        )
+    if session.config.option.collectonly:
+        return True
+    items = session.items
+    for attempt, seed in json.loads(_REPEAT):
+        for name in _SEED_VARIABLES:
+            os.environ[name] = str(seed)
+        os.environ["ATTEMPT"] = str(attempt)
+        random.seed(seed)
+        started = time.monotonic()
+        _emit({"event": "repetition", "attempt": attempt, "seed": seed})
+        for i, item in enumerate(items):
+            # nextitem None after the last test tears every fixture down before the next repetition.
+            nextitem = items[i + 1] if i + 1 < len(items) else None
+            item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            if session.shouldfail:
+                raise session.Failed(session.shouldfail)
+            if session.shouldstop:
+                raise session.Interrupted(session.shouldstop)
+        _emit(
+            {
+                "event": "repetition-end",
+                "attempt": attempt,
+                "durationMs": round((time.monotonic() - started) * 1000),
+            }
+        )
+    return True

@@ -26,6 +26,11 @@ export interface TestTally {
   firstFailure: { attempt: number; seed: number; message: string } | null;
   /** Runs and failures in shuffled attempts (only when --shuffle alternates orders). */
   shuffled: { attempts: number; failures: number };
+  /**
+   * Runs and failures in attempts that followed another attempt in the same process (in-process
+   * repetition, docs/design/repeat.md); the rest ran first in a fresh process, as in CI.
+   */
+  laterInProcess: { attempts: number; failures: number };
   /** Failures a framework retried inside one attempt and then passed (Surefire flakyFailure). */
   innerReruns: number;
   /** Summed durations of the runs that reported one, and how many did. */
@@ -74,6 +79,8 @@ export class TestAggregator {
   private readonly collection = new Set<string>();
   /** Attempts folded with readable results (the denominator of collection findings). */
   private resultAttempts = 0;
+  /** Attempts with results that ran first in their process (all of them without in-process repetition). */
+  private freshAttempts = 0;
   /**
    * Focused attempts (pipeline/focus.ts), and per test how many of them selected it: a settled test
    * left out of a focused attempt did not fail to run there.
@@ -86,7 +93,7 @@ export class TestAggregator {
    * `selected`: the tests a focused attempt was asked to run; the others were not left out by it.
    */
   add(
-    attempt: { index: number; seed: number; shuffled: boolean },
+    attempt: { index: number; seed: number; shuffled: boolean; laterInProcess?: boolean },
     results: readonly ParsedTest[],
     selected?: readonly string[],
   ): void {
@@ -99,12 +106,16 @@ export class TestAggregator {
       if (r.kind === "collection" && !this.collection.has(r.id) && !this.tallies.has(r.id)) {
         // A module first failing here imported fine in every earlier attempt (folded in index order).
         this.collection.add(r.id);
-        this.tallies.set(r.id, { ...this.blank(r), attempts: this.resultAttempts });
+        this.tallies.set(r.id, { ...this.blank(r), attempts: this.freshAttempts });
       }
     }
     this.resultAttempts++;
+    // Importing a module happens once per process: a repetition after the first in its process
+    // (in-process repetition) says nothing new about it, either way.
+    const fresh = !attempt.laterInProcess;
+    if (fresh) this.freshAttempts++;
     for (const id of this.collection) {
-      if (!results.some((r) => r.id === id)) {
+      if (fresh && !results.some((r) => r.id === id)) {
         const t = this.tallies.get(id) as TestTally;
         t.attempts++;
         if (attempt.shuffled) t.shuffled.attempts++;
@@ -142,6 +153,7 @@ export class TestAggregator {
       }
       t.attempts++;
       if (attempt.shuffled) t.shuffled.attempts++;
+      if (attempt.laterInProcess) t.laterInProcess.attempts++;
       if (r.reruns && r.status === "passed") t.innerReruns += r.reruns.failed;
       if (r.durationMs !== null && r.durationMs >= 0) {
         t.timed.ms += r.durationMs;
@@ -172,11 +184,12 @@ export class TestAggregator {
 
   private fail(
     t: TestTally,
-    attempt: { index: number; seed: number; shuffled: boolean },
+    attempt: { index: number; seed: number; shuffled: boolean; laterInProcess?: boolean },
     r: ParsedTest,
   ): void {
     t.failures++;
     if (attempt.shuffled) t.shuffled.failures++;
+    if (attempt.laterInProcess) t.laterInProcess.failures++;
     if (r.died === "crashed") t.crashes++;
     else if (r.died === "timedOut" || (r.message && TIMEOUT_MESSAGE.test(r.message.split("\n")[0] ?? "")))
       t.timeouts++;
@@ -206,6 +219,7 @@ export class TestAggregator {
       failingSeeds: [],
       firstFailure: null,
       shuffled: { attempts: 0, failures: 0 },
+      laterInProcess: { attempts: 0, failures: 0 },
       innerReruns: 0,
       timed: { ms: 0, runs: 0 },
       ...(r.kind === "collection" ? { collection: true } : {}),

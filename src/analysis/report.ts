@@ -41,6 +41,11 @@ export interface ReportAttempt {
   logFile?: string;
   /** Processes the attempt left running outside its process group (killed after it ended). */
   escapedProcesses?: number;
+  /**
+   * In-process repetition (docs/design/repeat.md): this attempt ran in one process with attempts
+   * first … first + count − 1. Absent when the attempt had its own process.
+   */
+  process?: { first: number; count: number };
 }
 
 export interface Summary {
@@ -119,6 +124,12 @@ export interface TestResult {
   severitySpan?: [Severity, Severity];
   resourceSensitive: boolean | null;
   /**
+   * In-process repetition (docs/design/repeat.md): the test failed only in attempts that followed
+   * another in the same process, too often for chance — it keeps state between runs. Its rate and
+   * verdict then count only the attempts that ran first in a fresh process, as CI runs it.
+   */
+  repetitionDependent?: { laterRuns: number; laterFailures: number; firstRuns: number };
+  /**
    * Why a flaky test flakes, with the evidence (analysis/cause.ts): null for other verdicts;
    * absent in older reports.
    */
@@ -175,6 +186,12 @@ export interface Report {
     /** Test ids the job was restricted to (--test, --from-junit); empty for all. */
     tests: string[];
     ignorePatterns: string[];
+    /**
+     * In-process repetition (docs/design/repeat.md), when some attempts shared a process: how many
+     * processes ran how many attempts, and what the attempts of one process share. Absent when
+     * every attempt had its own process (--repeat off, or a framework that cannot repeat).
+     */
+    repetition?: { attempts: number; processes: number; shares: string };
   };
   source: {
     repo: string;

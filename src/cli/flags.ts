@@ -13,6 +13,7 @@ export const FLAG_KEYS = {
   "min-detectable-rate": ["min_detectable_rate"],
   shuffle: ["shuffle"],
   focus: ["focus"],
+  repeat: ["repeat"],
   isolation: ["isolation"],
   seed: ["seed"],
   "shard-size": ["shard_size"],

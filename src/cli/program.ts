@@ -83,6 +83,10 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option("--no-install", "do not install dependencies in the workspace")
     .option("--no-events", "run without our per-test event reporters (pytest plugin, mocha hook)")
     .option("--no-focus", "keep running the whole command after tests settle (adaptive stopping)")
+    .option(
+      "--repeat <auto|off|n>",
+      "attempts per process where the framework repeats in-process (pytest); off: one process each",
+    )
     .option("--preserve-temp-dir", "keep the temporary workspace and slot copies")
     .option("--save-full-output", "write every attempt's full output under logs_dir")
     .option("--progress <mode>", "auto | bar | plain | none", "auto")

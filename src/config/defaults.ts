@@ -34,6 +34,7 @@ export function defaultConfig(): Config {
     min_detectable_rate: 0.05,
     shuffle: false,
     focus: true,
+    repeat: "auto",
     isolation: "copy",
     fail_on: "none",
     history: { enabled: true, db: null },

@@ -152,6 +152,11 @@ export const configSchema = z.strictObject({
     .describe(
       "With adaptive stopping: once some tests are settled, later attempts run only the tests still open, through the framework's filter (off with --shuffle, where the whole order matters).",
     ),
+  repeat: z
+    .union([z.literal("auto"), z.literal("off"), z.int().min(1).max(100)])
+    .describe(
+      "In-process repetition where the framework can repeat its tests (pytest, through our plugin): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md).",
+    ),
   isolation: z
     .enum(ISOLATIONS)
     .describe("copy: one copy of the workspace per parallel slot; shared: all slots use one directory."),

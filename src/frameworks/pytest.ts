@@ -8,6 +8,10 @@ export const pytest: FrameworkAdapter = {
   name: "pytest",
   repeatsShareId: true,
   orderReplay: { by: "arguments" },
+  repeats: {
+    shares:
+      "imported modules and their globals, and PYTHONHASHSEED (str hashing is fixed per process); fixtures of every scope are set up afresh",
+  },
   results: "file",
   extension: "xml",
   // Our plugin orders the collected tests from the attempt's seed (pytest-randomly not needed).
@@ -41,6 +45,8 @@ export const pytest: FrameworkAdapter = {
       env.PYTHONPATH = plugins;
       if (events) env.FLAKY_DETECTOR_EVENTS = events;
       if (ctx.shuffle) env.FLAKY_DETECTOR_SHUFFLE_SEED = String(ctx.seed);
+      if (events && ctx.repeat && ctx.repeat.length > 0)
+        env.FLAKY_DETECTOR_REPEAT = JSON.stringify(ctx.repeat.map((r) => [r.index, r.seed]));
     }
     return { argv: args, env };
   },

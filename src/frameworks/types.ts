@@ -16,6 +16,11 @@ export interface PrepareContext {
   shuffle: boolean;
   /** Run only these test ids (empty: all). */
   tests: readonly string[];
+  /**
+   * In-process repetition (adapters with `repeats`): run the tests once per entry, in this one
+   * process, each repetition with its attempt's index and seed (docs/design/repeat.md).
+   */
+  repeat?: readonly { index: number; seed: number }[];
 }
 
 export interface Prepared {
@@ -57,6 +62,11 @@ export interface FrameworkAdapter {
    * JUnit files) two tests can share a name, and the second is told apart as "name [2]".
    */
   readonly repeatsShareId?: boolean;
+  /**
+   * The framework can run several attempts in one process (prepare's `repeat`), its event reporter
+   * marking where each repetition starts and ends. What a repetition cannot reset is `repeatShares`.
+   */
+  readonly repeats?: { shares: string };
   /**
    * Standard error is read with the results on standard output (cargo: its "Running" headers, which
    * name each test binary, and how a binary died, go to stderr).

@@ -6,6 +6,8 @@ import type { ParsedTest, TestStatus } from "./types.js";
  *   {"event":"start","id":…,"file":…,"name"?:…}
  *   {"event":"end","id":…,"outcome":"passed"|"failed"|"skipped","message":…,"durationMs":…,"name"?:…}
  *   {"event":"collect-error","file":…,"message":…}
+ *   {"event":"repetition","attempt":…,"seed":…} … {"event":"repetition-end","attempt":…,"durationMs":…}
+ *     around each attempt of a process that repeats the tests in-process (docs/design/repeat.md)
  * Every line is flushed when written, so after a crash the file still says which test was running.
  * A torn last line (the process died mid-write) is ignored.
  */
@@ -58,4 +60,56 @@ export function parseTestEvents(text: string): TestEvents {
   }
   const running = [...started].filter(([id]) => !ended.has(id)).map(([id, s]) => ({ id, ...s }));
   return { ended: [...ended.values()], running, collectErrors, startOrder };
+}
+
+/** One attempt of a process that ran several (in-process repetition). */
+export interface Repetition {
+  attempt: number;
+  seed: number;
+  events: TestEvents;
+  /** Its end line was written: false for the repetition the process died in. */
+  finished: boolean;
+  durationMs: number | null;
+}
+
+/**
+ * The events of a process that repeated its tests, split at the repetition lines; `before` holds
+ * what came before the first (collection errors). No repetition line: the process never reached
+ * its test loop (an import error, a usage error), and the caller reads it as a single attempt.
+ */
+export function splitRepetitions(text: string): { before: TestEvents; repetitions: Repetition[] } {
+  const chunks: {
+    head: Record<string, unknown> | null;
+    lines: string[];
+    end: Record<string, unknown> | null;
+  }[] = [{ head: null, lines: [], end: null }];
+  for (const line of text.split("\n")) {
+    const e = line.includes('"repetition') ? repetitionLine(line) : null;
+    const current = chunks.at(-1) as (typeof chunks)[number];
+    if (e?.event === "repetition") chunks.push({ head: e, lines: [], end: null });
+    else if (e?.event === "repetition-end") current.end = e;
+    else current.lines.push(line);
+  }
+  const [first, ...rest] = chunks;
+  return {
+    before: parseTestEvents((first?.lines ?? []).join("\n")),
+    repetitions: rest
+      .filter((c) => typeof c.head?.attempt === "number" && typeof c.head?.seed === "number")
+      .map((c) => ({
+        attempt: c.head?.attempt as number,
+        seed: c.head?.seed as number,
+        events: parseTestEvents(c.lines.join("\n")),
+        finished: c.end !== null,
+        durationMs: typeof c.end?.durationMs === "number" ? c.end.durationMs : null,
+      })),
+  };
+}
+
+function repetitionLine(line: string): Record<string, unknown> | null {
+  try {
+    const e = JSON.parse(line) as Record<string, unknown>;
+    return e.event === "repetition" || e.event === "repetition-end" ? e : null;
+  } catch {
+    return null;
+  }
 }

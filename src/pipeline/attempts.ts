@@ -8,7 +8,8 @@ import { type PoolResult, runPool } from "../runner/pool.js";
 import { attemptSeed } from "../runner/seeds.js";
 import { adviceFor, type NoTestDiagnosis } from "./diagnose.js";
 import type { PreparedRun } from "./prepare.js";
-import { foldAttempt, runWithResults } from "./session.js";
+import { RepetitionPlanner, runRepeated } from "./repeat.js";
+import { type AttemptRun, foldAttempt, runWithResults } from "./session.js";
 
 /** One main-phase attempt with what its framework reported, as a shard sends it back. */
 export interface MainAttempt {
@@ -44,6 +45,11 @@ export interface AttemptRange {
    * what depends on the job seed alone, never on the parallelism or on which attempt finished first.
    */
   focus?: { at: readonly number[]; decide(folded: number): string[] | null };
+  /**
+   * In-process repetition (docs/design/repeat.md): at most `max` attempts per process, no process
+   * spanning one of `checkpoints` (counts of attempts, like focus's). Absent: one process each.
+   */
+  repeat?: { max: number; checkpoints: readonly number[] };
 }
 
 export interface AttemptsOutcome {
@@ -129,10 +135,7 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
   // Attempts are folded into the tallies in index order, not as they finish, and the stopping rule
   // looks at attempts first..first+n-1 exactly: the same job seed then stops after the same
   // attempts with the same verdicts at any parallelism (docs/design/stopping.md).
-  const done = new Map<
-    number,
-    { run: Awaited<ReturnType<typeof runWithResults>>; shuffled: boolean; focus: string[] | undefined }
-  >();
+  const done = new Map<number, { run: AttemptRun; shuffled: boolean; focus: string[] | undefined }>();
   // Focus decisions by attempt count, and the attempts waiting for one.
   const focusAt = [...(r.focus?.at ?? [])].filter((n) => n > 0 && n < r.count).sort((a, b) => a - b);
   const decisions = new Map<number, string[] | null>();
@@ -188,19 +191,63 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     if (decidedAt !== undefined) for (const n of [...waiting.keys()]) decided(n);
   };
 
+  const finish = (index: number, run: AttemptRun, shuffled: boolean, focus: string[] | undefined) => {
+    const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
+    out.runs.set(index, {
+      diagnosis: run.noTests,
+      record: run.record,
+      shuffled,
+      tests: ran && run.results.ok ? run.results.tests : null,
+      noResults: ran && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null,
+      ...(focus ? { focus } : {}),
+    });
+    done.set(index, { run, shuffled, focus });
+  };
+  const planner = new RepetitionPlanner(
+    r.count,
+    r.repeat?.checkpoints ?? [],
+    p.parallelism,
+    r.repeat && !config.shuffle ? r.repeat.max : 1,
+  );
   out.pool = await runPool({
+    // An upper bound: each pool job takes the planner's next group, none once all are handed out.
     total: r.count,
+    attempts: r.count,
     parallelism: p.parallelism,
     jobTimeoutMs: r.jobTimeoutMs,
     emit: r.emit,
     ...(p.adapter.results !== "none" ? { testsSoFar: () => r.aggregator.soFar() } : {}),
     ...(r.signal ? { signal: r.signal } : {}),
     ...(r.shouldStop ? { shouldStop: () => decidedAt !== undefined, abortOnStop: true } : {}),
-    run: async (i, slot, signal) => {
-      const index = r.first + i;
+    run: async (_g, slot, signal) => {
+      const group = planner.next();
+      if (!group) return [];
+      const focus = r.focus ? await focusFor(group.start) : undefined;
+      if (group.size > 1) {
+        const reps = Array.from({ length: group.size }, (_, j) => {
+          const index = r.first + group.start + j;
+          return { index, seed: attemptSeed(r.jobSeed, index, config.random_seed_range) };
+        });
+        const { runs, processMs } = await runRepeated(p.session, {
+          slot,
+          reps,
+          tests: focus ?? p.requested,
+          signal,
+        });
+        planner.observe(
+          processMs,
+          runs
+            .filter((x) => x.record.outcome === "passed" || x.record.outcome === "failed")
+            .map((x) => x.record.durationMs),
+        );
+        for (const [j, run] of runs.entries())
+          finish((reps[j] as { index: number }).index, run, false, focus);
+        advance();
+        return runs.map((x) => x.record);
+      }
+      const index = r.first + group.start;
       const seed = attemptSeed(r.jobSeed, index, config.random_seed_range);
       const shuffled = isShuffledAttempt(config.shuffle, index);
-      const focus = r.focus ? await focusFor(i) : undefined;
       const run = await runWithResults(p.session, {
         index,
         slot,
@@ -209,16 +256,7 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
         tests: focus ?? p.requested,
         signal,
       });
-      const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
-      out.runs.set(index, {
-        diagnosis: run.noTests,
-        record: run.record,
-        shuffled,
-        tests: ran && run.results.ok ? run.results.tests : null,
-        noResults: ran && !run.results.ok && p.adapter.results !== "none" ? run.results.reason : null,
-        ...(focus ? { focus } : {}),
-      });
-      done.set(index, { run, shuffled, focus });
+      finish(index, run, shuffled, focus);
       advance();
       return run.record;
     },

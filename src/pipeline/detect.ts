@@ -19,6 +19,7 @@ import { planFollowUps, runFollowUps } from "./follow-ups.js";
 import { masked } from "./masking.js";
 import { findPolluters, type PolluterResult, polluterCandidates } from "./polluters.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
+import { repeatOf, withRepeat } from "./repeat.js";
 import { buildReport, orderedReproducer, reproducer } from "./report-builder.js";
 import { type CiFailure, idsWithoutListing } from "./resolve-tests.js";
 
@@ -86,6 +87,7 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       ...(focusable(config, prep.adapter)
         ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } }
         : {}),
+      ...withRepeat(repeatOf(config, prep.adapter, [...looks])),
     });
     const { pool, shuffledSeeds } = main;
     timings.runMs = performance.now() - t;

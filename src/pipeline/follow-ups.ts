@@ -4,6 +4,7 @@ import type { TestTally } from "../analysis/per-test.js";
 import type { FollowUp } from "../analysis/report.js";
 import { runPool } from "../runner/pool.js";
 import { attemptSeed } from "../runner/seeds.js";
+import { repeatOf, runRepeated } from "./repeat.js";
 import { runAlone } from "./serial-run.js";
 import { runWithResults, type Session } from "./session.js";
 
@@ -48,25 +49,55 @@ export async function replaySeeds(
   if (jobs.length === 0) return [];
   // By job, not by finish order: a replayed job reports its follow-ups in the same order.
   const byJob: (FollowUp | undefined)[] = [];
+  // Where the framework repeats in-process, one process replays a test's seed all its times, one
+  // repetition after another: still one at a time, and one start-up instead of k.
+  const inProcess = repeatOf(s.config, s.adapter, []) !== undefined;
+  const groups: number[][] = [];
+  jobs.forEach((job, i) => {
+    const prev = groups.at(-1);
+    const head = prev ? jobs[prev[0] as number] : undefined;
+    if (inProcess && prev && head && head.test === job.test && !shuffledSeeds.has(job.seed)) prev.push(i);
+    else groups.push([i]);
+  });
   await runPool({
-    total: jobs.length,
+    total: groups.length,
     parallelism: 1,
     signal: opts.signal,
     jobTimeoutMs: opts.jobTimeoutMs,
-    run: async (i, slot, signal) => {
-      const job = jobs[i] as (typeof jobs)[number];
-      const run = await runWithResults(s, {
-        index: opts.firstIndex + i,
-        slot,
-        seed: job.seed,
-        shuffled: shuffledSeeds.has(job.seed),
-        tests: [job.test],
-        signal,
-        tag: "-replay",
+    run: async (g, slot, signal) => {
+      const members = groups[g] as number[];
+      const job = jobs[members[0] as number] as (typeof jobs)[number];
+      const runs =
+        members.length > 1
+          ? (
+              await runRepeated(s, {
+                slot,
+                reps: members.map((i) => ({ index: opts.firstIndex + i, seed: job.seed })),
+                tests: [job.test],
+                signal,
+              })
+            ).runs
+          : [
+              await runWithResults(s, {
+                index: opts.firstIndex + (members[0] as number),
+                slot,
+                seed: job.seed,
+                shuffled: shuffledSeeds.has(job.seed),
+                tests: [job.test],
+                signal,
+                tag: "-replay",
+              }),
+            ];
+      runs.forEach((run, j) => {
+        if (run.record.outcome !== "cancelled")
+          byJob[members[j] as number] = {
+            kind: "seed-replay",
+            test: job.test,
+            seed: job.seed,
+            result: resultFor(job.test, run),
+          };
       });
-      if (run.record.outcome !== "cancelled")
-        byJob[i] = { kind: "seed-replay", test: job.test, seed: job.seed, result: resultFor(job.test, run) };
-      return run.record;
+      return runs.map((r) => r.record);
     },
   });
   return byJob.filter((f): f is FollowUp => f !== undefined);

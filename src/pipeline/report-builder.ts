@@ -31,7 +31,7 @@ export interface BuildInput {
   env: NodeJS.ProcessEnv;
   source: Pick<AcquiredSource, "repo" | "ref" | "commit" | "kind"> &
     Partial<Pick<AcquiredSource, "identity">>;
-  framework: Pick<FrameworkAdapter, "name" | "results">;
+  framework: Pick<FrameworkAdapter, "name" | "results" | "repeats">;
   /** The one-line command that reproduces a test's first failure (see reproducer()). */
   reproduce: (t: TestTally) => string;
   /**
@@ -135,7 +135,16 @@ export function buildReport(b: BuildInput): Report {
   const results: TestResult[] = [];
   const ignored: TestResult[] = [];
   for (const tally of b.aggregator.list()) {
-    const r = annotate(testResultOf(tally, opts), tally, b);
+    const dependent = repetitionDependence(tally, 1 - config.confidence);
+    // Such a test's repetitions measure state it kept, not CI runs: count its fresh processes only.
+    const measured = dependent ? freshProcessesOnly(tally) : tally;
+    const r = annotate(testResultOf(measured, opts), measured, b);
+    if (dependent) {
+      r.repetitionDependent = dependent;
+      b.warnings.push(
+        `${tally.id} failed only after an earlier repetition in the same process (${dependent.laterFailures} of ${dependent.laterRuns}; 0 of ${dependent.firstRuns} first in a process): it keeps state between runs, so only its ${dependent.firstRuns} fresh-process attempts are counted. Rerun with --repeat off to measure it one process per attempt.`,
+      );
+    }
     (isIgnored(tally.id) ? ignored : results).push(r);
   }
   // A requested test that never ran is "error" (could not be run), never "failing".
@@ -183,6 +192,7 @@ export function buildReport(b: BuildInput): Report {
       severityThresholds: config.severity_thresholds,
       tests: b.requestedTests,
       ignorePatterns: config.ignore_patterns,
+      ...repetitionOf(attempts, framework),
     },
     source: {
       repo: b.source.repo,
@@ -214,6 +224,7 @@ export function buildReport(b: BuildInput): Report {
       ...(a.error ? { error: a.error } : {}),
       ...(a.logFile ? { logFile: a.logFile } : {}),
       ...(a.escapedProcesses ? { escapedProcesses: a.escapedProcesses } : {}),
+      ...(a.process ? { process: a.process } : {}),
     })),
     reproduce: firstFailure
       ? shellLine(b.command.argv, { TEST_SEED: String(firstFailure.seed), ...b.command.env })
@@ -354,5 +365,47 @@ export function roundTimings(t: Report["timings"]): Report["timings"] {
     isolationMs: Math.round(t.isolationMs),
     runMs: Math.round(t.runMs),
     totalMs: Math.round(t.totalMs),
+  };
+}
+
+/** How the main phase's attempts were grouped into processes, when some shared one. */
+function repetitionOf(
+  attempts: readonly AttemptRecord[],
+  framework: Pick<FrameworkAdapter, "repeats">,
+): { repetition?: NonNullable<Report["request"]["repetition"]> } {
+  if (!framework.repeats || !attempts.some((a) => a.process && a.process.count > 1)) return {};
+  const processes = new Set(attempts.map((a) => (a.process ? `p${a.process.first}` : `a${a.index}`)));
+  return {
+    repetition: { attempts: attempts.length, processes: processes.size, shares: framework.repeats.shares },
+  };
+}
+
+/**
+ * A test that failed only in attempts following another in its process, with enough first-in-process
+ * runs that their clean record is no accident (the exact test of analysis/interference.ts: all k
+ * failures landing among the later runs by chance).
+ */
+function repetitionDependence(
+  t: TestTally,
+  alpha: number,
+): NonNullable<TestResult["repetitionDependent"]> | undefined {
+  const later = t.laterInProcess;
+  const firstRuns = t.attempts - later.attempts;
+  if (later.failures === 0 || later.failures < t.failures || firstRuns === 0) return undefined;
+  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha) return undefined;
+  return { laterRuns: later.attempts, laterFailures: later.failures, firstRuns };
+}
+
+/** The tally of a test's first-in-process attempts alone (where it never failed). */
+function freshProcessesOnly(t: TestTally): TestTally {
+  return {
+    ...t,
+    attempts: t.attempts - t.laterInProcess.attempts,
+    failures: 0,
+    timeouts: 0,
+    crashes: 0,
+    failingSeeds: [],
+    firstFailure: null,
+    laterInProcess: { attempts: 0, failures: 0 },
   };
 }

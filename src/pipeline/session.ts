@@ -99,6 +99,32 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
   });
   s.timeout.observe(record);
+  return finishAttempt(s, spec, {
+    record,
+    sink,
+    eventsFile,
+    cwd,
+    addedWords: addedWords(s.argv, prepared.argv),
+  });
+}
+
+/** Where an attempt's process left its results, for finishAttempt. */
+export interface RanProcess {
+  record: AttemptRecord;
+  sink: ReturnType<typeof resultSink>;
+  eventsFile: string;
+  cwd: string;
+  /** Words the adapter added to the user's command (a runner refusing one is our doing). */
+  addedWords: string[];
+}
+
+/** An attempt's per-test results from its results file and events, or why it ran no test. */
+export function finishAttempt(
+  s: Session,
+  spec: Pick<RunSpec, "tests" | "shuffled">,
+  ran: RanProcess,
+): AttemptRun {
+  const { record, sink, eventsFile, cwd } = ran;
   const collected = timeoutsOf(
     fromEvents(
       collectResults(s.adapter, sink, cwd, s.junitGlob),
@@ -115,7 +141,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     collected.ok && spec.tests.length > 0
       ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) }
       : collected;
-  const noTests = diagnoseNoTests(s.adapter, record, results, addedWords(s.argv, prepared.argv), spec.tests);
+  const noTests = diagnoseNoTests(s.adapter, record, results, ran.addedWords, spec.tests);
   if (noTests) return { record: { ...record, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record, results };
 }
@@ -165,9 +191,7 @@ function fromEvents(
   const ended = events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
   if (!collected.ok) {
     if (ended.length === 0 && events.running.length === 0) return collected;
-    const how = record.timedOut
-      ? TIMED_OUT
-      : `crashed: the process ${record.signal ? `was killed by ${record.signal}` : `exited with ${record.exitCode}${signalBehind(record.exitCode)}`} while this test ran`;
+    const how = diedWhileRunning(record);
     return {
       ok: true,
       tests: distinguishDuplicates([...ended, ...events.running.map((r) => crashed(r, how))], adapter),
@@ -253,15 +277,30 @@ function timeoutsOf(collected: Collected, record: AttemptRecord): Collected {
 /** The failure message of the test that was running when our per-attempt timeout killed the attempt. */
 const TIMED_OUT = "timed out: the attempt was killed at the per-attempt timeout while this test ran";
 
+/** The failure message of a test running when the per-attempt timeout passed. */
+export function timedOutMessage(): string {
+  return TIMED_OUT;
+}
+
+/** The failure message of a test that was running when its process died or was killed. */
+export function diedWhileRunning(record: AttemptRecord): string {
+  return record.timedOut
+    ? TIMED_OUT
+    : `crashed: the process ${record.signal ? `was killed by ${record.signal}` : `exited with ${record.exitCode}${signalBehind(record.exitCode)}`} while this test ran`;
+}
+
 /** A wrapper (npx, a shell) exits 128 + n when its child died by signal n: name it. */
-function signalBehind(code: number | null): string {
+export function signalBehind(code: number | null): string {
   if (code === null || code <= 128 || code > 128 + 64) return "";
   const name = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
   return name ? ` (${name} in a child process)` : "";
 }
 
 /** PYTHONPATH (and the like) from an adapter go in front of the user's, not instead of it. */
-function withPathsPrepended(env: Record<string, string>, base: NodeJS.ProcessEnv): Record<string, string> {
+export function withPathsPrepended(
+  env: Record<string, string>,
+  base: NodeJS.ProcessEnv,
+): Record<string, string> {
   const out = { ...env };
   for (const name of ["PYTHONPATH", "NODE_PATH"]) {
     const mine = env[name];
@@ -272,7 +311,7 @@ function withPathsPrepended(env: Record<string, string>, base: NodeJS.ProcessEnv
 }
 
 /** Words of the attempt's command line that the adapter added to the user's. */
-function addedWords(user: readonly string[], prepared: readonly string[]): string[] {
+export function addedWords(user: readonly string[], prepared: readonly string[]): string[] {
   const left = [...user];
   return prepared.filter((w) => {
     const i = left.indexOf(w);
@@ -299,7 +338,17 @@ export function foldAttempt(
   focus?: readonly string[],
 ): ReportAttempt["tests"] {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
-  agg.add({ index: run.record.index, seed: run.record.seed, shuffled }, run.results.tests, focus);
+  const p = run.record.process;
+  agg.add(
+    {
+      index: run.record.index,
+      seed: run.record.seed,
+      shuffled,
+      laterInProcess: p !== undefined && run.record.index > p.first,
+    },
+    run.results.tests,
+    focus,
+  );
   const failed: string[] = [];
   let passed = 0;
   let skipped = 0;

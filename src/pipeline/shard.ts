@@ -14,6 +14,7 @@ import { runAttempts } from "./attempts.js";
 import { type FollowUpPlan, runFollowUps } from "./follow-ups.js";
 import { masked } from "./masking.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
+import { repeatOf, withRepeat } from "./repeat.js";
 import { reproducer, roundTimings } from "./report-builder.js";
 
 /**
@@ -43,7 +44,7 @@ export interface ShardResult {
   first: number;
   count: number;
   jobSeed: number;
-  framework: Pick<FrameworkAdapter, "name" | "results"> & { how: string };
+  framework: Pick<FrameworkAdapter, "name" | "results" | "repeats"> & { how: string };
   source: Pick<AcquiredSource, "repo" | "ref" | "commit" | "kind">;
   parallelism: number;
   attempts: ShardAttempt[];
@@ -108,6 +109,7 @@ async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardR
       warnings,
       jobTimeoutMs: config.job_timeout === null ? null : config.job_timeout * 1000,
       ...(req.signal ? { signal: req.signal } : {}),
+      ...withRepeat(repeatOf(config, prep.adapter, [])),
     });
     const records = main.pool.attempts;
     let followUps: FollowUp[] = [];
@@ -138,7 +140,12 @@ async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardR
       first: shard.first,
       count: shard.count,
       jobSeed: shard.jobSeed,
-      framework: { name: prep.adapter.name, results: prep.adapter.results, how: prep.frameworkSource },
+      framework: {
+        name: prep.adapter.name,
+        results: prep.adapter.results,
+        ...(prep.adapter.repeats ? { repeats: prep.adapter.repeats } : {}),
+        how: prep.frameworkSource,
+      },
       source: {
         repo: prep.source.repo,
         ref: prep.source.ref,

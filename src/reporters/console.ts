@@ -28,6 +28,12 @@ export function formatConsoleSummary(report: Report, opts: { color: boolean }): 
   lines.push(
     `  attempts: ${parts.join(", ")}; ${duration(report.timings.totalMs)} at parallelism ${report.request.parallelism}, isolation ${report.request.isolation}`,
   );
+  const rep = report.request.repetition;
+  if (rep) {
+    lines.push(
+      `  in-process repetition: ${rep.attempts} attempts in ${rep.processes} processes, each attempt with its own seed; they share ${rep.shares} (--repeat off: one process each)`,
+    );
+  }
   if (s.timeouts > 0) lines.push(`  per-attempt timeout: ${report.request.timeoutRule}`);
   if (s.stoppedEarly) {
     lines.push(`  stopped early after ${s.attempts} of ${s.budget}: ${describeStop(s.stopReason)}`);

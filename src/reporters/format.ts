@@ -45,6 +45,12 @@ export function notes(t: TestResult): string[] {
   } else if (t.orderDependent && t.cause?.kind !== "order-dependent") {
     out.push("order-dependent: fails only in shuffled orders");
   }
+  if (t.repetitionDependent) {
+    const d = t.repetitionDependent;
+    out.push(
+      `fails only after an earlier run in the same process (${d.laterFailures} of ${d.laterRuns} repetitions, 0 of ${d.firstRuns} first in a process): it keeps state between runs; counted from the ${d.firstRuns} fresh-process attempts alone (--repeat off measures it one process per attempt)`,
+    );
+  }
   if (t.resourceSensitive === true && t.cause?.kind !== "interference")
     out.push("resource-sensitive: failures vanished at parallelism 1");
   if (t.timeouts > 0 && t.timeouts === t.failures) out.push("every failure was a timeout");

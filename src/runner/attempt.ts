@@ -22,6 +22,8 @@ export interface AttemptRecord {
   logFile?: string;
   /** Processes that escaped the process group and were still running at the end (then killed). */
   escapedProcesses?: number;
+  /** In-process repetition: the attempts its process ran, first index and how many. */
+  process?: { first: number; count: number };
 }
 
 export interface AttemptSpec {

@@ -6,7 +6,10 @@ import type { AttemptRecord } from "./attempt.js";
 export interface PoolOptions {
   total: number;
   parallelism: number;
-  run(index: number, slot: number, signal: AbortSignal): Promise<AttemptRecord>;
+  /** One attempt, or the attempts one process ran (in-process repetition). */
+  run(index: number, slot: number, signal: AbortSignal): Promise<AttemptRecord | AttemptRecord[]>;
+  /** Attempts in the job when a job index runs several (progress events); total otherwise. */
+  attempts?: number;
   /** Called after every attempt; true stops launching new attempts (adaptive stopping). */
   shouldStop?(finished: readonly AttemptRecord[]): boolean;
   /** With shouldStop: also stop the attempts still running (their results would be discarded). */
@@ -57,27 +60,29 @@ export async function runPool(opts: PoolOptions): Promise<PoolResult> {
   const slot = async (slotId: number) => {
     while (!stopReason && next < opts.total) {
       const index = next++;
-      const attempt = await opts.run(index, slotId, inner.signal);
-      if (attempt.outcome === "cancelled") continue;
-      finished.push(attempt);
-      if (attempt.outcome === "failed" || attempt.outcome === "timedOut") failures++;
-      if (attempt.outcome === "errored") erroredInARow++;
-      else {
-        erroredInARow = 0;
-        everRan = true;
+      const ran = await opts.run(index, slotId, inner.signal);
+      for (const attempt of Array.isArray(ran) ? ran : [ran]) {
+        if (attempt.outcome === "cancelled") continue;
+        finished.push(attempt);
+        if (attempt.outcome === "failed" || attempt.outcome === "timedOut") failures++;
+        if (attempt.outcome === "errored") erroredInARow++;
+        else {
+          erroredInARow = 0;
+          everRan = true;
+        }
+        opts.emit?.({
+          type: "attempt-finished",
+          index: attempt.index,
+          slot: attempt.slot,
+          seed: attempt.seed,
+          outcome: attempt.outcome,
+          durationMs: attempt.durationMs,
+          done: finished.length,
+          failures,
+          total: opts.attempts ?? opts.total,
+          ...(opts.testsSoFar ? { tests: opts.testsSoFar() } : {}),
+        });
       }
-      opts.emit?.({
-        type: "attempt-finished",
-        index: attempt.index,
-        slot: attempt.slot,
-        seed: attempt.seed,
-        outcome: attempt.outcome,
-        durationMs: attempt.durationMs,
-        done: finished.length,
-        failures,
-        total: opts.total,
-        ...(opts.testsSoFar ? { tests: opts.testsSoFar() } : {}),
-      });
       if (!everRan && erroredInARow >= errorLimit) stop("errors", true);
       else if (opts.shouldStop?.(finished)) stop("adaptive", opts.abortOnStop ?? false);
     }

@@ -29,6 +29,7 @@ export const JOB_CONFIG_KEYS = {
   auto_install_dependencies: true,
   event_reporters: true,
   focus: true,
+  repeat: true,
   install_timeout: true,
   max_error_length: true,
   output_head_bytes: true,

@@ -474,76 +474,87 @@ describe("seed replays that tell the seed from chance", () => {
 });
 
 describe("a test that crashes its process (pytest, per-test events)", () => {
-  it("is a failure of that test, with the signal; the tests after it did not run", async () => {
-    const p = join(dir.path, "crash");
-    mkdirSync(p);
-    writeFileSync(
-      join(p, "test_crash.py"),
-      [
-        "import ctypes, os, signal",
-        "",
-        "def test_ok():",
-        "    pass",
-        "",
-        "def test_killed():",
-        '    if int(os.environ["ATTEMPT"]) % 5 == 0:',
-        "        os.kill(os.getpid(), signal.SIGKILL)",
-        "",
-        "def test_segfault():",
-        '    if int(os.environ["ATTEMPT"]) % 5 == 1:',
-        "        ctypes.string_at(0)",
-        "",
-        "def test_after():",
-        "    pass",
-        "",
-      ].join("\n"),
-    );
-    const r = await runCli(
-      [
-        "run",
-        "--runs",
-        "20",
-        "--stop",
-        "fixed",
-        "--json",
-        json(),
-        "--",
-        pythonWithPytest(),
-        "-m",
-        "pytest",
-        "-q",
-      ],
-      { cwd: p },
-    );
-    expect(r.code, r.stderr).toBe(0);
-    const report = readReport(json());
-    const t = (name: string) => report.tests.find((x) => x.name === name);
-    // Killed in attempts 0, 5, 10, 15: 4 of 20, and never counted as a pass.
-    expect(t("test_killed")).toMatchObject({
-      attempts: 20,
-      failures: 4,
-      crashes: 4,
-      notRun: 0,
-      verdict: "flaky",
-    });
-    expect(t("test_killed")?.firstFailure?.message).toMatch(
-      /crashed: the process was killed by SIGKILL while this test ran/,
-    );
-    expect(t("test_killed")?.interval[0]).toBeLessThan(0.2);
-    expect(t("test_killed")?.interval[1]).toBeGreaterThan(0.2);
-    // Segfaults in attempts 1, 6, 11, 16; it did not run where test_killed crashed first.
-    expect(t("test_segfault")).toMatchObject({
-      attempts: 16,
-      failures: 4,
-      crashes: 4,
-      notRun: 4,
-      verdict: "flaky",
-    });
-    expect(t("test_segfault")?.firstFailure?.message).toMatch(/SIGSEGV/);
-    expect(t("test_after")).toMatchObject({ attempts: 12, failures: 0, notRun: 8, verdict: "stable" });
-    expect(t("test_ok")).toMatchObject({ attempts: 20, failures: 0 });
-    expect(report.summary.verdict).toBe("flaky");
-  }, 120_000);
+  // Default: several attempts per process (in-process repetition); a crash ends its process, and
+  // the attempts it had not reached run in a new one. --repeat off: one process per attempt.
+  it.each([
+    ["repeated in-process", []],
+    ["one process per attempt", ["--repeat", "off"]],
+  ])(
+    "is a failure of that test, with the signal; the tests after it did not run (%s)",
+    async (_how, extra) => {
+      const p = join(dir.path, "crash");
+      mkdirSync(p);
+      writeFileSync(
+        join(p, "test_crash.py"),
+        [
+          "import ctypes, os, signal",
+          "",
+          "def test_ok():",
+          "    pass",
+          "",
+          "def test_killed():",
+          '    if int(os.environ["ATTEMPT"]) % 5 == 0:',
+          "        os.kill(os.getpid(), signal.SIGKILL)",
+          "",
+          "def test_segfault():",
+          '    if int(os.environ["ATTEMPT"]) % 5 == 1:',
+          "        ctypes.string_at(0)",
+          "",
+          "def test_after():",
+          "    pass",
+          "",
+        ].join("\n"),
+      );
+      const r = await runCli(
+        [
+          "run",
+          "--runs",
+          "20",
+          "--stop",
+          "fixed",
+          "--json",
+          json(),
+          ...extra,
+          "--",
+          pythonWithPytest(),
+          "-m",
+          "pytest",
+          "-q",
+        ],
+        { cwd: p },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const report = readReport(json());
+      expect(report.attempts.every((a) => a.outcome !== "errored")).toBe(true);
+      const t = (name: string) => report.tests.find((x) => x.name === name);
+      // Killed in attempts 0, 5, 10, 15: 4 of 20, and never counted as a pass.
+      expect(t("test_killed")).toMatchObject({
+        attempts: 20,
+        failures: 4,
+        crashes: 4,
+        notRun: 0,
+        verdict: "flaky",
+      });
+      expect(t("test_killed")?.firstFailure?.message).toMatch(
+        /crashed: the process was killed by SIGKILL while this test ran/,
+      );
+      expect(t("test_killed")?.interval[0]).toBeLessThan(0.2);
+      expect(t("test_killed")?.interval[1]).toBeGreaterThan(0.2);
+      // Segfaults in attempts 1, 6, 11, 16; it did not run where test_killed crashed first.
+      expect(t("test_segfault")).toMatchObject({
+        attempts: 16,
+        failures: 4,
+        crashes: 4,
+        notRun: 4,
+        verdict: "flaky",
+      });
+      expect(t("test_segfault")?.firstFailure?.message).toMatch(/SIGSEGV/);
+      expect(t("test_after")).toMatchObject({ attempts: 12, failures: 0, notRun: 8, verdict: "stable" });
+      expect(t("test_ok")).toMatchObject({ attempts: 20, failures: 0 });
+      expect(report.summary.verdict).toBe("flaky");
+    },
+    120_000,
+  );
 });
 
 describe("a test that crashes its process (mocha, per-test events)", () => {
@@ -845,6 +856,8 @@ describe("collection errors are findings of their module (pytest)", () => {
         "20",
         "--stop",
         "fixed",
+        "--repeat",
+        "off",
         "--json",
         json(),
         "--",
@@ -867,6 +880,50 @@ describe("collection errors are findings of their module (pytest)", () => {
       failures: 0,
     });
     expect(report.tests.some((t) => t.id === "test_mod.py::test_mod")).toBe(false);
+  }, 120_000);
+
+  it("with repetitions in one process, an import counts once per process, and the attempts it stopped run in the next", async () => {
+    const p = join(dir.path, "collect-repeat");
+    mkdirSync(p);
+    // ATTEMPT at import time is the first attempt of the process.
+    writeFileSync(
+      join(p, "test_mod.py"),
+      'import os\nif int(os.environ["ATTEMPT"]) % 5 == 0:\n    raise ImportError("flaky import")\n\ndef test_one():\n    pass\n',
+    );
+    const r = await runCli(
+      [
+        "run",
+        "--runs",
+        "20",
+        "--stop",
+        "fixed",
+        "--json",
+        json(),
+        "--",
+        pythonWithPytest(),
+        "-m",
+        "pytest",
+        "-q",
+      ],
+      { cwd: p },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    expect(report.request.repetition).toBeDefined();
+    // Every attempt measured: the one whose process failed to import, the others in a new process.
+    expect(report.attempts).toHaveLength(20);
+    expect(report.attempts.every((a) => a.outcome !== "errored")).toBe(true);
+    const firsts = report.attempts.filter((a) => !a.process || a.process.first === a.index);
+    const importFailed = firsts.filter((a) => a.index % 5 === 0).length;
+    expect(importFailed).toBeGreaterThan(0);
+    expect(report.tests.find((t) => t.id === "test_mod.py")).toMatchObject({
+      attempts: firsts.length,
+      failures: importFailed,
+    });
+    expect(report.tests.find((t) => t.id === "test_mod.py::test_one")).toMatchObject({
+      attempts: 20 - importFailed,
+      failures: 0,
+    });
   }, 120_000);
 
   it("a collection error every time: exit 3 naming the module, no verdict", async () => {

@@ -1,0 +1,234 @@
+// In-process repetition (docs/design/repeat.md), measured side by side in one run:
+// 1. 100 runs of a one-test pytest file (rate 0.3, ~30 ms of work) at parallelism 2: the detector
+//    with default settings, the detector with --repeat off, and `seq 100 | xargs -P2` running the
+//    same pytest command once per seed. Wall and CPU (user + system of every process) per side,
+//    medians of BENCH_REPS interleaved repetitions.
+// 2. Verdict agreement with one process per attempt on examples/python (the example whose
+//    framework repeats), same job seed, --runs 200.
+// node bench/repeat.mjs  → prints the figures, writes bench/results/latest-repeat.json
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = join(ROOT, "dist/cli/bin.js");
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const PYTHON = process.env.BENCH_PYTHON ?? "python3";
+const only = process.argv[2];
+
+/** Runs argv under GNU time: wall seconds and CPU seconds of the process and all it waited for. */
+function timed(argv, { cwd, input, ok = [0] }) {
+  return new Promise((resolve, reject) => {
+    const file = join(cwd, `time-${process.hrtime.bigint()}.txt`);
+    const child = spawn("/usr/bin/time", ["-f", "%e %U %S", "-o", file, ...argv], {
+      cwd,
+      stdio: ["pipe", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.stdin.end(input ?? "");
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      if (!ok.includes(code))
+        return reject(new Error(`${argv.join(" ")} exited ${code}: ${stderr.slice(-800)}`));
+      const [wall, user, sys] = readFileSync(file, "utf8").trim().split("\n").at(-1).split(" ").map(Number);
+      rmSync(file, { force: true });
+      resolve({ wallS: wall, cpuS: Number((user + sys).toFixed(2)) });
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const detector = (json, ...extra) => [
+  process.execPath,
+  BIN,
+  "run",
+  "--runs",
+  "100",
+  "--parallelism",
+  "2",
+  "--progress",
+  "none",
+  "--no-history",
+  "--no-install",
+  "--json",
+  json,
+  ...extra,
+  "--",
+  PYTHON,
+  "-m",
+  "pytest",
+  "-q",
+  "-p",
+  "no:cacheprovider",
+  "test_flaky.py",
+];
+
+const results = { date: new Date().toISOString(), node: process.version, reps: REPS, benchmarks: {} };
+const work = mkdtempSync(join(tmpdir(), "fd-bench-repeat-"));
+try {
+  if (!only || only === "pytest") {
+    // The seed project's flaky example, seeded: TEST_SEED decides, so xargs and the detector see
+    // the same kind of failure.
+    writeFileSync(
+      join(work, "test_flaky.py"),
+      [
+        "import hashlib, os, time",
+        "def test_flaky():",
+        "    time.sleep(0.03)",
+        "    digest = hashlib.sha256(os.environ['TEST_SEED'].encode()).digest()",
+        "    assert int.from_bytes(digest[:8], 'big') / 2**64 >= 0.3",
+        "",
+      ].join("\n"),
+    );
+    const sides = { xargs: [], repeat: [], perProcess: [] };
+    const verdicts = [];
+    for (let i = 0; i < REPS; i++) {
+      sides.xargs.push(
+        await timed(
+          [
+            "xargs",
+            "-P",
+            "2",
+            "-I{}",
+            "env",
+            "TEST_SEED={}",
+            PYTHON,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_flaky.py",
+          ],
+          { cwd: work, input: Array.from({ length: 100 }, (_, k) => String(k + 1)).join("\n"), ok: [0, 123] },
+        ),
+      );
+      for (const [side, extra] of [
+        ["repeat", []],
+        ["perProcess", ["--repeat", "off"]],
+      ]) {
+        const json = join(work, `${side}.json`);
+        sides[side].push(await timed(detector(json, ...extra), { cwd: work, ok: [0, 1] }));
+        const report = JSON.parse(readFileSync(json, "utf8"));
+        const t = report.tests[0];
+        const processes = new Set(
+          report.attempts.map((a) => (a.process ? `p${a.process.first}` : `a${a.index}`)),
+        );
+        verdicts.push({
+          side,
+          verdict: t.verdict,
+          failed: `${t.failures}/${t.attempts}`,
+          interval: t.interval,
+          covers: t.interval[0] <= 0.3 && 0.3 <= t.interval[1],
+          attempts: report.attempts.length,
+          processes: processes.size,
+        });
+      }
+    }
+    const m = (side, k) => median(sides[side].map((x) => x[k]));
+    const row = {
+      what: "100 runs of a one-test pytest file (rate 0.3, ~30 ms of work), parallelism 2",
+      wallS: {
+        xargs: m("xargs", "wallS"),
+        repeat: m("repeat", "wallS"),
+        perProcess: m("perProcess", "wallS"),
+      },
+      cpuS: { xargs: m("xargs", "cpuS"), repeat: m("repeat", "cpuS"), perProcess: m("perProcess", "cpuS") },
+      runs: sides,
+      verdicts,
+    };
+    row.wallRatio = Number((row.wallS.repeat / row.wallS.xargs).toFixed(3));
+    row.cpuRatio = Number((row.cpuS.repeat / row.cpuS.xargs).toFixed(3));
+    row.perProcessWallRatio = Number((row.wallS.perProcess / row.wallS.xargs).toFixed(3));
+    row.perProcessCpuRatio = Number((row.cpuS.perProcess / row.cpuS.xargs).toFixed(3));
+    row.goal = "wall <= 0.3x and CPU <= 0.15x of xargs, verdict flaky with an interval covering 0.3";
+    row.met =
+      row.wallRatio <= 0.3 &&
+      row.cpuRatio <= 0.15 &&
+      verdicts.filter((v) => v.side === "repeat").every((v) => v.verdict === "flaky" && v.covers);
+    results.benchmarks.pytestRepeat = row;
+    console.log(
+      `pytest one-test file, 100 runs: wall ${row.wallS.repeat} s (repeat) / ${row.wallS.perProcess} s (--repeat off) / ${row.wallS.xargs} s (xargs) = ${row.wallRatio}x; CPU ${row.cpuS.repeat} / ${row.cpuS.perProcess} / ${row.cpuS.xargs} s = ${row.cpuRatio}x (median of ${REPS})`,
+    );
+    for (const v of verdicts)
+      console.log(
+        `  ${v.side}: ${v.verdict} ${v.failed} [${v.interval.map((x) => x.toFixed(3)).join(", ")}] in ${v.processes} processes`,
+      );
+  }
+
+  if (!only || only === "examples") {
+    // Same job seed, in-process repetition vs one process per attempt: the verdicts must agree.
+    const rows = {};
+    for (const [side, extra] of [
+      ["repeat", []],
+      ["perProcess", ["--repeat", "off"]],
+    ]) {
+      const json = join(work, `example-${side}.json`);
+      const t = await timed(
+        [
+          process.execPath,
+          BIN,
+          "run",
+          "--repo",
+          join(ROOT, "examples/python"),
+          "--runs",
+          "200",
+          "--seed",
+          "424242",
+          "--progress",
+          "none",
+          "--no-history",
+          "--json",
+          json,
+          ...extra,
+          "--",
+          PYTHON,
+          "-m",
+          "pytest",
+          "-q",
+        ],
+        { cwd: work, ok: [0, 1] },
+      );
+      const report = JSON.parse(readFileSync(json, "utf8"));
+      rows[side] = {
+        ...t,
+        attempts: report.attempts.length,
+        processes: new Set(report.attempts.map((a) => (a.process ? `p${a.process.first}` : `a${a.index}`)))
+          .size,
+        verdicts: Object.fromEntries(
+          report.tests.map((x) => [x.id, `${x.verdict} ${x.severity} ${x.failures}/${x.attempts}`]),
+        ),
+      };
+    }
+    const ids = Object.keys(rows.perProcess.verdicts);
+    const verdictOf = (side, id) => rows[side].verdicts[id]?.split(" ")[0];
+    const disagree = ids.filter((id) => verdictOf("repeat", id) !== verdictOf("perProcess", id));
+    results.benchmarks.examplesAgreement = {
+      what: "examples/python, --runs 200 --seed 424242: in-process repetition vs --repeat off",
+      ...rows,
+      sameVerdicts: disagree.length === 0,
+      disagree,
+    };
+    console.log(
+      `examples/python: ${rows.repeat.processes} processes for ${rows.repeat.attempts} attempts (${rows.repeat.wallS} s, ${rows.repeat.cpuS} CPU-s) vs ${rows.perProcess.processes} for ${rows.perProcess.attempts} (${rows.perProcess.wallS} s, ${rows.perProcess.cpuS} CPU-s); same verdicts: ${disagree.length === 0}${disagree.length ? ` (differ: ${disagree.join(", ")})` : ""}`,
+    );
+    for (const id of ids)
+      console.log(`  ${id}: ${rows.repeat.verdicts[id]} | ${rows.perProcess.verdicts[id]}`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+const out = join(ROOT, "bench/results", only ? `latest-repeat-${only}.json` : "latest-repeat.json");
+writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`results written to ${out}`);

@@ -1,0 +1,361 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config/schema.js";
+import type { FrameworkAdapter } from "../frameworks/index.js";
+import { type Repetition, splitRepetitions, type TestEvents } from "../parsers/events.js";
+import type { ParsedTest } from "../parsers/types.js";
+import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
+import { clearGlob, distinguishDuplicates, frameworkIds, repoRelativeFile, resultSink } from "./results.js";
+import {
+  type AttemptRun,
+  addedWords,
+  diedWhileRunning,
+  finishAttempt,
+  type Session,
+  signalBehind,
+  timedOutMessage,
+  withPathsPrepended,
+  withTmpDir,
+} from "./session.js";
+
+/**
+ * In-process repetition (docs/design/repeat.md): several attempts in one process of a framework that
+ * can repeat its tests (`adapter.repeats`). Each repetition is its own attempt — its index, its seed,
+ * its per-test results from the events between its repetition lines — so the tallies, the stopping
+ * rule and the report count attempts exactly as with one process each. A repetition the process
+ * died in counts like an attempt that died; the ones it never reached ran no test (errored), never
+ * a failure.
+ */
+export interface RepeatSpec {
+  slot: number;
+  reps: readonly { index: number; seed: number }[];
+  tests: readonly string[];
+  signal: AbortSignal;
+}
+
+/**
+ * The attempts of `spec.reps`, run in one process; when a process dies (a crash, the per-attempt
+ * timeout) the repetitions it did not reach run in a new one, so a crash costs the attempt it
+ * happened in and no other. Also the processes' whole wall time (start-ups included).
+ */
+export async function runRepeated(
+  s: Session,
+  spec: RepeatSpec,
+): Promise<{ runs: AttemptRun[]; processMs: number }> {
+  const runs: AttemptRun[] = [];
+  let processMs = 0;
+  let left = spec.reps;
+  while (left.length > 0) {
+    const one = await runProcess(s, { ...spec, reps: left });
+    processMs += one.processMs;
+    // A process that never reached its tests (an import error) is one attempt, like any process
+    // per attempt; the attempts it was to repeat run in the next one.
+    const used = Math.max(1, one.reached);
+    runs.push(...one.runs.slice(0, used));
+    if (used >= left.length || spec.signal.aborted) break;
+    left = left.slice(used);
+  }
+  return { runs, processMs };
+}
+
+/** One process repeating `spec.reps`, and how many of them it reached. */
+async function runProcess(
+  s: Session,
+  spec: RepeatSpec,
+): Promise<{ runs: AttemptRun[]; processMs: number; reached: number }> {
+  const first = spec.reps[0];
+  if (!first) return { runs: [], processMs: 0, reached: 0 };
+  const cwd = s.slotDirs[spec.slot] as string;
+  const tag = `-x${spec.reps.length}`;
+  const sink = resultSink(s.adapter, s.resultsDir, first.index, tag);
+  if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
+  const eventsFile = join(s.resultsDir, `attempt-${first.index}${tag}.events.jsonl`);
+  const prepared = s.adapter.prepare(
+    s.argv,
+    {
+      resultFile: sink.resultFile,
+      eventsFile,
+      seed: first.seed,
+      shuffle: false,
+      tests: frameworkIds(spec.tests, s.adapter),
+      repeat: spec.reps,
+    },
+    true,
+  );
+  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
+  const perAttemptMs = s.timeout.ms;
+  const record = await runAttempt({
+    index: first.index,
+    seed: first.seed,
+    slot: spec.slot,
+    argv: prepared.argv,
+    cwd,
+    baseEnv,
+    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
+    // The per-attempt timeout, once per repetition the process runs.
+    timeoutMs: perAttemptMs * spec.reps.length,
+    killGraceMs: s.config.kill_grace * 1000,
+    headBytes: s.config.output_head_bytes,
+    tailBytes: s.config.output_tail_bytes,
+    signal: spec.signal,
+    masker: s.masker,
+    ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
+    ...(sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {}),
+    ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${first.index}${tag}.log` } : {}),
+  });
+  const process = { first: first.index, count: spec.reps.length };
+  if (record.outcome === "cancelled")
+    return {
+      runs: spec.reps.map((r) => ({ record: { ...record, ...r }, results: cancelled })),
+      processMs: 0,
+      reached: 0,
+    };
+  let text = "";
+  try {
+    text = readFileSync(eventsFile, "utf8");
+  } catch {
+    // No events at all: read below as a process that never reached its tests.
+  }
+  const { before, repetitions } = splitRepetitions(text);
+  if (repetitions.length === 0) {
+    // Never reached the test loop (an import or usage error): one attempt, read as any other; the
+    // attempts it was to repeat are not reached (runRepeated runs them in a new process).
+    const single = finishAttempt(
+      s,
+      { tests: spec.tests, shuffled: false },
+      { record, sink, eventsFile, cwd, addedWords: addedWords(s.argv, prepared.argv) },
+    );
+    s.timeout.observe(single.record);
+    const why = `not run: the process meant to repeat attempts ${first.index}–${(spec.reps.at(-1) ?? first).index} in-process ended before its first repetition (${single.record.error ?? `exit ${record.exitCode}`})`;
+    return {
+      runs: [
+        { ...single, record: { ...single.record, process } },
+        ...spec.reps.slice(1).map((r) => notReached({ ...record, process }, r, why)),
+      ],
+      processMs: record.durationMs,
+      reached: 0,
+    };
+  }
+  const wanted = new Set(spec.tests);
+  const last = repetitions.at(-1) as Repetition;
+  const runs = spec.reps.map((r): AttemptRun => {
+    const rep = repetitions.find((x) => x.attempt === r.index);
+    if (!rep) {
+      const died = describeEnd(record);
+      return notReached(
+        { ...record, process },
+        r,
+        `not run: the process repeating attempts ${first.index}–${(spec.reps.at(-1) ?? first).index} ${died} in attempt ${last.attempt}, before this one`,
+      );
+    }
+    const all = testsOf(rep, before, record, cwd, s).filter((t) => wanted.size === 0 || wanted.has(t.id));
+    const { tests, over } = withinLimit(all, rep.finished ? perAttemptMs : Number.POSITIVE_INFINITY);
+    const isLast = rep === last;
+    const died = !rep.finished;
+    const outcome: AttemptRecord["outcome"] =
+      (died && record.timedOut) || over
+        ? "timedOut"
+        : tests.some((t) => t.status === "failed")
+          ? "failed"
+          : "passed";
+    const rec: AttemptRecord = {
+      ...record,
+      index: r.index,
+      seed: r.seed,
+      outcome,
+      timedOut: (died && record.timedOut) || over,
+      exitCode: isLast ? record.exitCode : 0,
+      signal: isLast ? record.signal : null,
+      durationMs: rep.durationMs ?? record.durationMs,
+      // The process's output once, on the attempt it ended in.
+      output: isLast ? record.output : "",
+      outputBytes: isLast ? record.outputBytes : 0,
+      escapedProcesses: isLast ? (record.escapedProcesses ?? 0) : 0,
+      process,
+    };
+    if (tests.length === 0) {
+      return {
+        record: { ...rec, outcome: "errored", error: "this repetition ran no test" },
+        results: { ok: false, reason: "this repetition ran no test" },
+      };
+    }
+    s.timeout.observe(rec);
+    return { record: rec, results: { ok: true, tests } };
+  });
+  return { runs, processMs: record.durationMs, reached: repetitions.length };
+}
+
+const cancelled: AttemptRun["results"] = { ok: false, reason: "cancelled" };
+
+function notReached(record: AttemptRecord, r: { index: number; seed: number }, why: string): AttemptRun {
+  return {
+    record: {
+      ...record,
+      ...r,
+      outcome: "errored",
+      error: why,
+      exitCode: null,
+      signal: null,
+      durationMs: 0,
+      timedOut: false,
+      output: "",
+      outputBytes: 0,
+      escapedProcesses: 0,
+    },
+    results: { ok: false, reason: why },
+  };
+}
+
+function describeEnd(record: AttemptRecord): string {
+  if (record.timedOut) return "was killed at the timeout";
+  if (record.signal) return `was killed by ${record.signal}`;
+  return `exited with ${record.exitCode}${signalBehind(record.exitCode)}`;
+}
+
+/** A repetition's tests: those that ended, the one running when the process died, and files that failed to load. */
+function testsOf(
+  rep: Repetition,
+  before: TestEvents,
+  record: AttemptRecord,
+  cwd: string,
+  s: Session,
+): ParsedTest[] {
+  const ended = rep.events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
+  const how = diedWhileRunning(record);
+  const running: ParsedTest[] = rep.finished
+    ? []
+    : rep.events.running.map((x) => ({
+        id: x.id,
+        name: x.name || x.id,
+        file: repoRelativeFile(x.file, cwd),
+        status: "failed",
+        message: how,
+        durationMs: null,
+        died: record.timedOut ? "timedOut" : "crashed",
+      }));
+  // A module that failed to import failed in every repetition (pytest --continue-on-collection-errors).
+  const collection: ParsedTest[] = before.collectErrors.map((c) => {
+    const file = repoRelativeFile(c.file, cwd) ?? c.file;
+    return {
+      id: file,
+      name: `collection of ${file}`,
+      file,
+      status: "failed",
+      kind: "collection",
+      message: `collection error: ${c.message}`,
+      durationMs: null,
+    };
+  });
+  return distinguishDuplicates([...collection, ...ended, ...running], s.adapter);
+}
+
+/**
+ * How attempts [0, count) are grouped into processes, decided as slots ask for work:
+ * - no process spans a checkpoint (the stopping rule and focus look there, and an attempt past one
+ *   waits for its decision);
+ * - an interval of L attempts between checkpoints is split over m processes, m from what the job
+ *   has measured: one process when its repetitions take less than one process start-up
+ *   (L × repetition time < start-up), more as the work grows, at most one per slot; before any
+ *   process has finished, one per slot. Splitting a cheap interval would spend a start-up (pytest's
+ *   is about a CPU-second) to save less wall time than that;
+ * - at most `max` attempts per process.
+ * The grouping depends on timing, so it can differ between runs of one job seed; what each attempt
+ * runs and with which seed does not.
+ */
+export class RepetitionPlanner {
+  private readonly edges: number[];
+  private cursor = 0;
+  private size = 1;
+  private readonly startupMs: number[] = [];
+  private readonly repMs: number[] = [];
+
+  constructor(
+    private readonly count: number,
+    checkpoints: readonly number[],
+    private readonly parallelism: number,
+    private readonly max: number,
+  ) {
+    this.edges = [...new Set([0, ...checkpoints.filter((c) => c > 0 && c < count), count])].sort(
+      (a, b) => a - b,
+    );
+  }
+
+  /** The next group of attempts, or null when all are handed out. */
+  next(): { start: number; size: number } | null {
+    if (this.cursor >= this.count) return null;
+    const end = this.edges.find((e) => e > this.cursor) as number;
+    if (this.edges.includes(this.cursor)) this.size = this.sizeFor(end - this.cursor);
+    const group = { start: this.cursor, size: Math.min(this.size, end - this.cursor) };
+    this.cursor += group.size;
+    return group;
+  }
+
+  /** What a repeated process cost: its whole wall time and its repetitions' own. */
+  observe(processMs: number, repetitionsMs: readonly number[]): void {
+    if (repetitionsMs.length === 0) return;
+    const work = repetitionsMs.reduce((a, b) => a + b, 0);
+    this.startupMs.push(Math.max(1, processMs - work));
+    this.repMs.push(work / repetitionsMs.length);
+  }
+
+  private sizeFor(length: number): number {
+    if (this.max <= 1) return 1;
+    const slots = Math.max(1, this.parallelism);
+    let processes = slots;
+    if (this.startupMs.length > 0) {
+      const startup = median(this.startupMs);
+      const rep = median(this.repMs);
+      processes = Math.min(slots, Math.max(1, Math.ceil((length * rep) / startup)));
+    }
+    return Math.max(1, Math.min(this.max, Math.ceil(length / processes)));
+  }
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Most attempts per process with `repeat: auto`. */
+export const AUTO_REPEAT = 20;
+
+/**
+ * Whether and how far this job repeats in-process: the framework must repeat (pytest through our
+ * plugin), the event reporter must run (it marks the repetitions), and the order must be the
+ * declared one (a shuffled attempt's order is its own).
+ */
+export function repeatOf(
+  config: Pick<Config, "repeat" | "event_reporters" | "shuffle">,
+  adapter: Pick<FrameworkAdapter, "repeats">,
+  checkpoints: readonly number[],
+): { max: number; checkpoints: readonly number[] } | undefined {
+  if (!adapter.repeats || !config.event_reporters || config.shuffle || config.repeat === "off")
+    return undefined;
+  const max = config.repeat === "auto" ? AUTO_REPEAT : config.repeat;
+  return max > 1 ? { max, checkpoints } : undefined;
+}
+
+/** The `repeat` of an AttemptRange, spread in only when set. */
+export function withRepeat(r: ReturnType<typeof repeatOf>): {
+  repeat?: NonNullable<ReturnType<typeof repeatOf>>;
+} {
+  return r ? { repeat: r } : {};
+}
+
+/**
+ * The per-attempt timeout, applied to one repetition after the fact: a process of K attempts is
+ * only killed at K times the limit, so a repetition that ran past the limit is read as an attempt
+ * killed there — the test running when its time ran out timed out, the ones after it did not run.
+ */
+function withinLimit(tests: readonly ParsedTest[], limitMs: number): { tests: ParsedTest[]; over: boolean } {
+  let elapsed = 0;
+  for (const [i, t] of tests.entries()) {
+    elapsed += t.durationMs ?? 0;
+    if (elapsed > limitMs) {
+      const killed: ParsedTest = { ...t, status: "failed", died: "timedOut", message: timedOutMessage() };
+      return { tests: [...tests.slice(0, i), killed], over: true };
+    }
+  }
+  return { tests: [...tests], over: false };
+}
