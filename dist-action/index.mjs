@@ -57674,13 +57674,116 @@ function repetitionLine(line) {
   }
 }
 
+// src/pipeline/results.ts
+var import_picomatch2 = __toESM(require_picomatch2(), 1);
+import { readdirSync as readdirSync2, rmSync as rmSync2 } from "node:fs";
+import { isAbsolute as isAbsolute2, join as join3, relative as relative2, sep as sep2 } from "node:path";
+function resultSink(adapter, dir, index, tag = "") {
+  const file2 = join3(dir, `attempt-${index}${tag}.${adapter.extension || "out"}`);
+  return {
+    resultFile: adapter.results === "file" ? file2 : null,
+    stdoutFile: adapter.results === "stdout" ? file2 : null
+  };
+}
+function repoRelativeFile(file2, cwd) {
+  if (file2 === null || !isAbsolute2(file2)) return file2;
+  const rel = relative2(cwd, file2);
+  if (rel === "" || rel.startsWith("..") || isAbsolute2(rel)) return file2;
+  return rel.split(sep2).join("/");
+}
+function withRelativeFiles(tests, cwd) {
+  return tests.map((t) => {
+    const file2 = repoRelativeFile(t.file, cwd);
+    return file2 === t.file ? t : { ...t, file: file2 };
+  });
+}
+var OCCURRENCE = / \[(\d+)\]$/;
+function distinguishDuplicates(tests, adapter) {
+  if (adapter.repeatsShareId) return tests;
+  const seen = /* @__PURE__ */ new Map();
+  return tests.map((t) => {
+    const n = (seen.get(t.id) ?? 0) + 1;
+    seen.set(t.id, n);
+    return n === 1 ? t : { ...t, id: `${t.id} [${n}]`, name: `${t.name} [${n}]` };
+  });
+}
+function frameworkIds(ids, adapter) {
+  if (adapter.repeatsShareId) return [...ids];
+  return [...new Set(ids.map((id) => id.replace(OCCURRENCE, "")))];
+}
+function collectResults(adapter, sink, cwd, junitGlob2) {
+  const got = collectParsed(adapter, sink, cwd, junitGlob2);
+  return got.ok ? { ok: true, tests: distinguishDuplicates(got.tests, adapter) } : got;
+}
+function collectParsed(adapter, sink, cwd, junitGlob2) {
+  if (adapter.results === "none") return { ok: true, tests: [] };
+  try {
+    if (adapter.results === "glob") {
+      const files = globFiles(cwd, junitGlob2 ?? "");
+      if (files.length === 0) return { ok: false, reason: `no file matched --junit ${junitGlob2}` };
+      return {
+        ok: true,
+        tests: withRelativeFiles(
+          files.flatMap((f) => adapter.parse(readResultFile(f), cwd)),
+          cwd
+        )
+      };
+    }
+    const file2 = sink.resultFile ?? sink.stdoutFile;
+    if (!file2) return { ok: true, tests: [] };
+    let text2;
+    try {
+      text2 = readResultFile(file2);
+    } catch (e) {
+      if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
+      return { ok: false, reason: `${adapter.name} wrote no results file` };
+    }
+    return { ok: true, tests: withRelativeFiles(adapter.parse(text2, cwd), cwd) };
+  } catch (e) {
+    return { ok: false, reason: e.message };
+  } finally {
+    for (const f of [sink.resultFile, sink.stdoutFile]) if (f) rmSync2(f, { force: true });
+  }
+}
+function clearGlob(cwd, glob) {
+  if (!glob) return;
+  for (const f of globFiles(cwd, glob)) rmSync2(f, { force: true });
+}
+var SKIP_DIRS = /* @__PURE__ */ new Set([".git", "node_modules", ".venv", ".flaky-venv"]);
+function globFiles(cwd, glob) {
+  const isMatch = (0, import_picomatch2.default)(glob.replace(/^\.\//, ""), { dot: true });
+  const out = [];
+  const walk = (dir, depth) => {
+    if (depth > 12) return;
+    let entries;
+    try {
+      entries = readdirSync2(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const full = join3(dir, e.name);
+      if (e.isDirectory()) {
+        if (!SKIP_DIRS.has(e.name)) walk(full, depth + 1);
+      } else if (isMatch(relative2(cwd, full))) out.push(full);
+    }
+  };
+  walk(cwd, 0);
+  return out.sort();
+}
+
+// src/pipeline/session.ts
+import { readFileSync as readFileSync7, rmSync as rmSync4 } from "node:fs";
+import { constants as osConstants } from "node:os";
+import { delimiter, join as join5 } from "node:path";
+
 // src/util/process-tree.ts
 import { spawn } from "node:child_process";
 import { randomUUID as randomUUID3 } from "node:crypto";
 import { closeSync as closeSync2, openSync as openSync2 } from "node:fs";
 
 // src/util/escapees.ts
-import { readdirSync as readdirSync2, readFileSync as readFileSync6 } from "node:fs";
+import { readdirSync as readdirSync3, readFileSync as readFileSync6 } from "node:fs";
 var MARK_VARIABLE = "FLAKY_DETECTOR_RUN_MARK";
 var OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
 function pidsSince(first) {
@@ -57696,7 +57799,7 @@ function pidsSince(first) {
 function* processes(only) {
   let entries;
   try {
-    entries = readdirSync2("/proc");
+    entries = readdirSync3("/proc");
   } catch {
     return;
   }
@@ -57758,9 +57861,9 @@ import {
   ftruncateSync,
   openSync,
   readSync,
-  rmSync as rmSync2
+  rmSync as rmSync3
 } from "node:fs";
-import { join as join3 } from "node:path";
+import { join as join4 } from "node:path";
 
 // src/util/clean-text.ts
 import { stripVTControlCharacters } from "node:util";
@@ -57812,7 +57915,7 @@ var OutputCapture = class {
     this.headBytes = headBytes;
     this.tailBytes = tailBytes;
     this.trimAt = trimAt;
-    this.path = join3(dir, `${randomUUID2()}.log`);
+    this.path = join4(dir, `${randomUUID2()}.log`);
     this.fd = openSync(this.path, "a+");
     live.add(this.path);
   }
@@ -57865,7 +57968,7 @@ var OutputCapture = class {
       closeSync(this.fd);
     } catch {
     }
-    rmSync2(this.path, { force: true });
+    rmSync3(this.path, { force: true });
     live.delete(this.path);
   }
 };
@@ -57920,14 +58023,14 @@ function captureDir() {
   const dir = createOwnedDir("output");
   dirOfProcess = dir;
   process.once("exit", () => {
-    for (const path of live) rmSync2(path, { force: true });
+    for (const path of live) rmSync3(path, { force: true });
     removeOwnedDir(dir);
   });
   return dir;
 }
 
 // src/util/secrets.ts
-var import_picomatch2 = __toESM(require_picomatch2(), 1);
+var import_picomatch3 = __toESM(require_picomatch2(), 1);
 var SECRET_NAME = /(^|_)(TOKEN|KEY|SECRET|SECRETS|PASSWORD|PASSWD|PASS|PASSPHRASE|CREDENTIAL|CREDENTIALS|PRIVATE_KEY|API_KEY|AUTH)$/i;
 var WEBHOOK_VALUE = /^https?:\/\/([^/]*\.)?(hooks\.slack\.com|discord(app)?\.com\/api\/webhooks|outlook\.office\.com\/webhook|[^/]*webhook\.office\.com)/i;
 var MASK = "***";
@@ -57935,7 +58038,7 @@ var MIN_SECRET_LENGTH = 6;
 function isSecretName(name, extra = []) {
   if (name.startsWith("FLAKY_DETECTOR_NOTIFY__")) return true;
   if (SECRET_NAME.test(name) || /WEBHOOK/i.test(name)) return true;
-  return extra.length > 0 && import_picomatch2.default.isMatch(name, extra, { nocase: true });
+  return extra.length > 0 && import_picomatch3.default.isMatch(name, extra, { nocase: true });
 }
 function isSecretVariable(name, value, extra = []) {
   if (isSecretName(name, extra)) return true;
@@ -58277,108 +58380,7 @@ function outcomeOf(terminatedBy, exitCode, signal) {
   return exitCode === 0 && signal === null ? "passed" : "failed";
 }
 
-// src/pipeline/results.ts
-var import_picomatch3 = __toESM(require_picomatch2(), 1);
-import { readdirSync as readdirSync3, rmSync as rmSync3 } from "node:fs";
-import { isAbsolute as isAbsolute2, join as join4, relative as relative2, sep as sep2 } from "node:path";
-function resultSink(adapter, dir, index, tag = "") {
-  const file2 = join4(dir, `attempt-${index}${tag}.${adapter.extension || "out"}`);
-  return {
-    resultFile: adapter.results === "file" ? file2 : null,
-    stdoutFile: adapter.results === "stdout" ? file2 : null
-  };
-}
-function repoRelativeFile(file2, cwd) {
-  if (file2 === null || !isAbsolute2(file2)) return file2;
-  const rel = relative2(cwd, file2);
-  if (rel === "" || rel.startsWith("..") || isAbsolute2(rel)) return file2;
-  return rel.split(sep2).join("/");
-}
-function withRelativeFiles(tests, cwd) {
-  return tests.map((t) => {
-    const file2 = repoRelativeFile(t.file, cwd);
-    return file2 === t.file ? t : { ...t, file: file2 };
-  });
-}
-var OCCURRENCE = / \[(\d+)\]$/;
-function distinguishDuplicates(tests, adapter) {
-  if (adapter.repeatsShareId) return tests;
-  const seen = /* @__PURE__ */ new Map();
-  return tests.map((t) => {
-    const n = (seen.get(t.id) ?? 0) + 1;
-    seen.set(t.id, n);
-    return n === 1 ? t : { ...t, id: `${t.id} [${n}]`, name: `${t.name} [${n}]` };
-  });
-}
-function frameworkIds(ids, adapter) {
-  if (adapter.repeatsShareId) return [...ids];
-  return [...new Set(ids.map((id) => id.replace(OCCURRENCE, "")))];
-}
-function collectResults(adapter, sink, cwd, junitGlob2) {
-  const got = collectParsed(adapter, sink, cwd, junitGlob2);
-  return got.ok ? { ok: true, tests: distinguishDuplicates(got.tests, adapter) } : got;
-}
-function collectParsed(adapter, sink, cwd, junitGlob2) {
-  if (adapter.results === "none") return { ok: true, tests: [] };
-  try {
-    if (adapter.results === "glob") {
-      const files = globFiles(cwd, junitGlob2 ?? "");
-      if (files.length === 0) return { ok: false, reason: `no file matched --junit ${junitGlob2}` };
-      return {
-        ok: true,
-        tests: withRelativeFiles(
-          files.flatMap((f) => adapter.parse(readResultFile(f), cwd)),
-          cwd
-        )
-      };
-    }
-    const file2 = sink.resultFile ?? sink.stdoutFile;
-    if (!file2) return { ok: true, tests: [] };
-    let text2;
-    try {
-      text2 = readResultFile(file2);
-    } catch (e) {
-      if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
-      return { ok: false, reason: `${adapter.name} wrote no results file` };
-    }
-    return { ok: true, tests: withRelativeFiles(adapter.parse(text2, cwd), cwd) };
-  } catch (e) {
-    return { ok: false, reason: e.message };
-  } finally {
-    for (const f of [sink.resultFile, sink.stdoutFile]) if (f) rmSync3(f, { force: true });
-  }
-}
-function clearGlob(cwd, glob) {
-  if (!glob) return;
-  for (const f of globFiles(cwd, glob)) rmSync3(f, { force: true });
-}
-var SKIP_DIRS = /* @__PURE__ */ new Set([".git", "node_modules", ".venv", ".flaky-venv"]);
-function globFiles(cwd, glob) {
-  const isMatch = (0, import_picomatch3.default)(glob.replace(/^\.\//, ""), { dot: true });
-  const out = [];
-  const walk = (dir, depth) => {
-    if (depth > 12) return;
-    let entries;
-    try {
-      entries = readdirSync3(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const full = join4(dir, e.name);
-      if (e.isDirectory()) {
-        if (!SKIP_DIRS.has(e.name)) walk(full, depth + 1);
-      } else if (isMatch(relative2(cwd, full))) out.push(full);
-    }
-  };
-  walk(cwd, 0);
-  return out.sort();
-}
-
 // src/pipeline/session.ts
-import { readFileSync as readFileSync7, rmSync as rmSync4 } from "node:fs";
-import { constants as osConstants } from "node:os";
-import { delimiter, join as join5 } from "node:path";
 async function runWithResults(s, spec) {
   const cwd = s.slotDirs[spec.slot];
   const tag = spec.tag ?? "";
@@ -58396,25 +58398,7 @@ async function runWithResults(s, spec) {
     },
     true
   );
-  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
-  const record3 = await runAttempt({
-    index: spec.index,
-    slot: spec.slot,
-    seed: spec.seed,
-    argv: prepared.argv,
-    cwd,
-    baseEnv,
-    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
-    timeoutMs: s.timeout.ms,
-    killGraceMs: s.config.kill_grace * 1e3,
-    headBytes: s.config.output_head_bytes,
-    tailBytes: s.config.output_tail_bytes,
-    signal: spec.signal,
-    masker: s.masker,
-    ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
-    ...sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {},
-    ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}
-  });
+  const record3 = await launch(s, { ...spec, tag }, prepared, sink, s.timeout.ms);
   s.timeout.observe(record3);
   return finishAttempt(s, spec, {
     record: record3,
@@ -58422,6 +58406,27 @@ async function runWithResults(s, spec) {
     eventsFile,
     cwd,
     addedWords: addedWords(s.argv, prepared.argv)
+  });
+}
+function launch(s, at, prepared, sink, timeoutMs) {
+  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[at.slot]);
+  return runAttempt({
+    index: at.index,
+    slot: at.slot,
+    seed: at.seed,
+    argv: prepared.argv,
+    cwd: s.slotDirs[at.slot],
+    baseEnv,
+    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
+    timeoutMs,
+    killGraceMs: s.config.kill_grace * 1e3,
+    headBytes: s.config.output_head_bytes,
+    tailBytes: s.config.output_tail_bytes,
+    signal: at.signal,
+    masker: s.masker,
+    ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
+    ...sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {},
+    ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${at.index}${at.tag}.log` } : {}
   });
 }
 function finishAttempt(s, spec, ran) {
@@ -58621,27 +58626,14 @@ async function runProcess(s, spec) {
     },
     true
   );
-  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
   const perAttemptMs = s.timeout.ms;
-  const record3 = await runAttempt({
-    index: first.index,
-    seed: first.seed,
-    slot: spec.slot,
-    argv: prepared.argv,
-    cwd,
-    baseEnv,
-    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
-    // The per-attempt timeout, once per repetition the process runs.
-    timeoutMs: perAttemptMs * spec.reps.length,
-    killGraceMs: s.config.kill_grace * 1e3,
-    headBytes: s.config.output_head_bytes,
-    tailBytes: s.config.output_tail_bytes,
-    signal: spec.signal,
-    masker: s.masker,
-    ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
-    ...sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {},
-    ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${first.index}${tag}.log` } : {}
-  });
+  const record3 = await launch(
+    s,
+    { ...first, slot: spec.slot, signal: spec.signal, tag },
+    prepared,
+    sink,
+    perAttemptMs * spec.reps.length
+  );
   const process2 = { first: first.index, count: spec.reps.length };
   if (record3.outcome === "cancelled")
     return {

@@ -4,18 +4,17 @@ import type { Config } from "../config/schema.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
 import { type Repetition, splitRepetitions, type TestEvents } from "../parsers/events.js";
 import type { ParsedTest } from "../parsers/types.js";
-import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
+import type { AttemptRecord } from "../runner/attempt.js";
 import { clearGlob, distinguishDuplicates, frameworkIds, repoRelativeFile, resultSink } from "./results.js";
 import {
   type AttemptRun,
   addedWords,
   diedWhileRunning,
   finishAttempt,
+  launch,
   type Session,
   signalBehind,
   timedOutMessage,
-  withPathsPrepended,
-  withTmpDir,
 } from "./session.js";
 
 /**
@@ -82,27 +81,15 @@ async function runProcess(
     },
     true,
   );
-  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
   const perAttemptMs = s.timeout.ms;
-  const record = await runAttempt({
-    index: first.index,
-    seed: first.seed,
-    slot: spec.slot,
-    argv: prepared.argv,
-    cwd,
-    baseEnv,
-    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
-    // The per-attempt timeout, once per repetition the process runs.
-    timeoutMs: perAttemptMs * spec.reps.length,
-    killGraceMs: s.config.kill_grace * 1000,
-    headBytes: s.config.output_head_bytes,
-    tailBytes: s.config.output_tail_bytes,
-    signal: spec.signal,
-    masker: s.masker,
-    ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
-    ...(sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {}),
-    ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${first.index}${tag}.log` } : {}),
-  });
+  // The per-attempt timeout, once per repetition the process runs.
+  const record = await launch(
+    s,
+    { ...first, slot: spec.slot, signal: spec.signal, tag },
+    prepared,
+    sink,
+    perAttemptMs * spec.reps.length,
+  );
   const process = { first: first.index, count: spec.reps.length };
   if (record.outcome === "cancelled")
     return {

@@ -79,25 +79,7 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     },
     true,
   );
-  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[spec.slot]);
-  const record = await runAttempt({
-    index: spec.index,
-    slot: spec.slot,
-    seed: spec.seed,
-    argv: prepared.argv,
-    cwd,
-    baseEnv,
-    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
-    timeoutMs: s.timeout.ms,
-    killGraceMs: s.config.kill_grace * 1000,
-    headBytes: s.config.output_head_bytes,
-    tailBytes: s.config.output_tail_bytes,
-    signal: spec.signal,
-    masker: s.masker,
-    ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
-    ...(sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {}),
-    ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${spec.index}${tag}.log` } : {}),
-  });
+  const record = await launch(s, { ...spec, tag }, prepared, sink, s.timeout.ms);
   s.timeout.observe(record);
   return finishAttempt(s, spec, {
     record,
@@ -105,6 +87,38 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     eventsFile,
     cwd,
     addedWords: addedWords(s.argv, prepared.argv),
+  });
+}
+
+/**
+ * Start an attempt's process in its slot: the adapter's argv and environment (its PYTHONPATH in
+ * front of the user's), the slot's own temp directory, output to the result sink, a log when asked.
+ */
+export function launch(
+  s: Session,
+  at: { index: number; seed: number; slot: number; signal: AbortSignal; tag: string },
+  prepared: { argv: string[]; env: Record<string, string> },
+  sink: ReturnType<typeof resultSink>,
+  timeoutMs: number,
+): Promise<AttemptRecord> {
+  const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[at.slot]);
+  return runAttempt({
+    index: at.index,
+    slot: at.slot,
+    seed: at.seed,
+    argv: prepared.argv,
+    cwd: s.slotDirs[at.slot] as string,
+    baseEnv,
+    commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
+    timeoutMs,
+    killGraceMs: s.config.kill_grace * 1000,
+    headBytes: s.config.output_head_bytes,
+    tailBytes: s.config.output_tail_bytes,
+    signal: at.signal,
+    masker: s.masker,
+    ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
+    ...(sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {}),
+    ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${at.index}${at.tag}.log` } : {}),
   });
 }
 
@@ -297,10 +311,7 @@ export function signalBehind(code: number | null): string {
 }
 
 /** PYTHONPATH (and the like) from an adapter go in front of the user's, not instead of it. */
-export function withPathsPrepended(
-  env: Record<string, string>,
-  base: NodeJS.ProcessEnv,
-): Record<string, string> {
+function withPathsPrepended(env: Record<string, string>, base: NodeJS.ProcessEnv): Record<string, string> {
   const out = { ...env };
   for (const name of ["PYTHONPATH", "NODE_PATH"]) {
     const mine = env[name];
