@@ -52596,6 +52596,44 @@ function safeJson(text2) {
 // src/pipeline/detect.ts
 import { resolve as resolve5 } from "node:path";
 
+// src/analysis/interference.ts
+var MAX_CONFIRM_RUNS = 100;
+function serialCleanChance(attempts, failures, serialRuns) {
+  let p = 1;
+  for (let i2 = 0; i2 < failures; i2++) p *= (attempts - i2) / (attempts + serialRuns - i2);
+  return p;
+}
+function confirmRuns(attempts, failures, confidence) {
+  if (failures <= 0 || attempts <= 0) return 0;
+  const alpha = 1 - confidence;
+  for (let n = 1; n <= MAX_CONFIRM_RUNS; n++) {
+    if (serialCleanChance(attempts, failures, n) < alpha) return n;
+  }
+  return 0;
+}
+function repetitionDependence(t, alpha) {
+  const later = t.laterInProcess;
+  const firstRuns = t.attempts - later.attempts;
+  if (later.failures === 0 || later.failures < t.failures || firstRuns === 0) return void 0;
+  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha) return void 0;
+  return { laterRuns: later.attempts, laterFailures: later.failures, firstRuns };
+}
+function freshProcessesOnly(t) {
+  return {
+    ...t,
+    attempts: t.attempts - t.laterInProcess.attempts,
+    failures: 0,
+    timeouts: 0,
+    crashes: 0,
+    failingSeeds: [],
+    firstFailure: null,
+    laterInProcess: { attempts: 0, failures: 0 }
+  };
+}
+function measuredTallies(tallies, alpha) {
+  return tallies.map((t) => repetitionDependence(t, alpha) ? freshProcessesOnly(t) : t);
+}
+
 // src/analysis/per-test.ts
 function passBefore(t) {
   const p = t.firstPass;
@@ -58783,6 +58821,15 @@ var RepetitionPlanner = class {
     this.cursor += group.size;
     return group;
   }
+  /** From the next group on, one process per attempt. */
+  stopRepeating() {
+    this.max = 1;
+    this.size = 1;
+  }
+  /** Whether groups of more than one attempt may still be handed out. */
+  get repeating() {
+    return this.max > 1;
+  }
   /** What a repeated process cost: its whole wall time and its repetitions' own. */
   observe(processMs, repetitionsMs) {
     if (repetitionsMs.length === 0) return;
@@ -58814,8 +58861,9 @@ function repeatOf(config2, adapter, checkpoints2) {
   const max2 = config2.repeat === "auto" ? AUTO_REPEAT : config2.repeat;
   return max2 > 1 ? { max: max2, checkpoints: checkpoints2 } : void 0;
 }
-function withRepeat(r) {
-  return r ? { repeat: r } : {};
+function withRepeat(r, keepsState) {
+  if (!r) return {};
+  return { repeat: keepsState ? { ...r, keepsState } : r };
 }
 function withinLimit(tests, limitMs) {
   let elapsed = 0;
@@ -58926,6 +58974,15 @@ async function runAttempts(p, r) {
       nextFold++;
       if (r.shouldStop && prefix.length > 0 && r.shouldStop(prefix)) decidedAt = nextFold;
       const folded = nextFold - r.first;
+      if (planner.repeating && r.repeat?.keepsState && r.repeat.checkpoints.includes(folded)) {
+        const id = r.repeat.keepsState();
+        if (id !== void 0) {
+          planner.stopRepeating();
+          r.warnings.push(
+            `${id} fails only after an earlier repetition in the same process; attempts from about ${folded} on ran one process each, so it is measured as CI runs it`
+          );
+        }
+      }
       if (r.focus && decidedAt === void 0 && focusAt.includes(folded)) {
         decisions.set(folded, focusFailed ? null : r.focus.decide(folded));
         decided(folded);
@@ -59042,22 +59099,6 @@ async function runAttempts(p, r) {
     );
   }
   return out;
-}
-
-// src/analysis/interference.ts
-var MAX_CONFIRM_RUNS = 100;
-function serialCleanChance(attempts, failures, serialRuns) {
-  let p = 1;
-  for (let i2 = 0; i2 < failures; i2++) p *= (attempts - i2) / (attempts + serialRuns - i2);
-  return p;
-}
-function confirmRuns(attempts, failures, confidence) {
-  if (failures <= 0 || attempts <= 0) return 0;
-  const alpha = 1 - confidence;
-  for (let n = 1; n <= MAX_CONFIRM_RUNS; n++) {
-    if (serialCleanChance(attempts, failures, n) < alpha) return n;
-  }
-  return 0;
 }
 
 // src/pipeline/serial-run.ts
@@ -61536,25 +61577,6 @@ function repetitionOf(attempts, framework) {
     repetition: { attempts: attempts.length, processes: processes2.size, shares: framework.repeats.shares }
   };
 }
-function repetitionDependence(t, alpha) {
-  const later = t.laterInProcess;
-  const firstRuns = t.attempts - later.attempts;
-  if (later.failures === 0 || later.failures < t.failures || firstRuns === 0) return void 0;
-  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha) return void 0;
-  return { laterRuns: later.attempts, laterFailures: later.failures, firstRuns };
-}
-function freshProcessesOnly(t) {
-  return {
-    ...t,
-    attempts: t.attempts - t.laterInProcess.attempts,
-    failures: 0,
-    timeouts: 0,
-    crashes: 0,
-    failingSeeds: [],
-    firstFailure: null,
-    laterInProcess: { attempts: 0, failures: 0 }
-  };
-}
 
 // src/pipeline/detect.ts
 function detect(req) {
@@ -61608,7 +61630,10 @@ async function detectMasked(req, masker) {
       ...req.signal ? { signal: req.signal } : {},
       shouldStop: (finished) => config2.stop === "adaptive" && looks.has(finished.length) && allSettled(finished, aggregator, prep.adapter, rule),
       ...focusable(config2, prep.adapter) ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } } : {},
-      ...withRepeat(repeatOf(config2, prep.adapter, [...looks]))
+      ...withRepeat(
+        repeatOf(config2, prep.adapter, [...looks]),
+        () => aggregator.list().find((t2) => repetitionDependence(t2, 1 - config2.confidence))?.id
+      )
     });
     const { pool, shuffledSeeds } = main;
     timings.runMs = performance.now() - t;
@@ -61701,7 +61726,7 @@ function focusable(config2, adapter) {
   return config2.focus && config2.stop === "adaptive" && !config2.shuffle && (adapter.results === "file" || adapter.results === "stdout");
 }
 function openTests(aggregator, rule) {
-  const tallies = aggregator.list();
+  const tallies = measuredTallies(aggregator.list(), 1 - rule.confidence);
   if (tallies.length === 0 || tallies.some((t) => t.collection)) return null;
   const open3 = tallies.filter((t) => t.attempts > 0 && settleState(t.attempts, t.failures, rule) === "open");
   if (open3.length === 0 || open3.length === tallies.filter((t) => t.attempts > 0).length) return null;
@@ -61709,7 +61734,9 @@ function openTests(aggregator, rule) {
 }
 function allSettled(finished, aggregator, adapter, rule) {
   if (adapter.results !== "none" && aggregator.size > 0) {
-    return aggregator.list().every((t) => settleState(t.attempts, t.failures, rule) !== "open");
+    return measuredTallies(aggregator.list(), 1 - rule.confidence).every(
+      (t) => settleState(t.attempts, t.failures, rule) !== "open"
+    );
   }
   let n = 0;
   let k = 0;

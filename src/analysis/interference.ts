@@ -1,3 +1,5 @@
+import type { TestTally } from "./per-test.js";
+
 /**
  * Is a test that failed beside parallel attempts and never alone really interference, or did its
  * serial runs just pass by chance? The exact conditional test (Fisher's, one-sided): if the test
@@ -36,4 +38,42 @@ export function confirmRuns(attempts: number, failures: number, confidence: numb
     if (serialCleanChance(attempts, failures, n) < alpha) return n;
   }
   return 0;
+}
+
+/**
+ * A test that failed only in attempts following another in its process, with enough first-in-process
+ * runs that their clean record is no accident (the exact test above: all k
+ * failures landing among the later runs by chance).
+ */
+export function repetitionDependence(
+  t: TestTally,
+  alpha: number,
+): { laterRuns: number; laterFailures: number; firstRuns: number } | undefined {
+  const later = t.laterInProcess;
+  const firstRuns = t.attempts - later.attempts;
+  if (later.failures === 0 || later.failures < t.failures || firstRuns === 0) return undefined;
+  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha) return undefined;
+  return { laterRuns: later.attempts, laterFailures: later.failures, firstRuns };
+}
+
+/** The tally of a test's first-in-process attempts alone (where it never failed). */
+export function freshProcessesOnly(t: TestTally): TestTally {
+  return {
+    ...t,
+    attempts: t.attempts - t.laterInProcess.attempts,
+    failures: 0,
+    timeouts: 0,
+    crashes: 0,
+    failingSeeds: [],
+    firstFailure: null,
+    laterInProcess: { attempts: 0, failures: 0 },
+  };
+}
+
+/**
+ * The tallies the stopping rule and focus judge: a test keeping state between repetitions counts
+ * its fresh-process attempts only, as the report will.
+ */
+export function measuredTallies(tallies: readonly TestTally[], alpha: number): TestTally[] {
+  return tallies.map((t) => (repetitionDependence(t, alpha) ? freshProcessesOnly(t) : t));
 }

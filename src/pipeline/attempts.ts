@@ -49,7 +49,15 @@ export interface AttemptRange {
    * In-process repetition (docs/design/repeat.md): at most `max` attempts per process, no process
    * spanning one of `checkpoints` (counts of attempts, like focus's). Absent: one process each.
    */
-  repeat?: { max: number; checkpoints: readonly number[] };
+  repeat?: {
+    max: number;
+    checkpoints: readonly number[];
+    /**
+     * Asked at each checkpoint: a test that fails only after an earlier repetition in its process
+     * (its id), and from then on every attempt gets its own process, so it is measured as CI runs it.
+     */
+    keepsState?(): string | undefined;
+  };
 }
 
 export interface AttemptsOutcome {
@@ -182,6 +190,15 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
       nextFold++;
       if (r.shouldStop && prefix.length > 0 && r.shouldStop(prefix)) decidedAt = nextFold;
       const folded = nextFold - r.first;
+      if (planner.repeating && r.repeat?.keepsState && r.repeat.checkpoints.includes(folded)) {
+        const id = r.repeat.keepsState();
+        if (id !== undefined) {
+          planner.stopRepeating();
+          r.warnings.push(
+            `${id} fails only after an earlier repetition in the same process; attempts from about ${folded} on ran one process each, so it is measured as CI runs it`,
+          );
+        }
+      }
       if (r.focus && decidedAt === undefined && focusAt.includes(folded)) {
         decisions.set(folded, focusFailed ? null : r.focus.decide(folded));
         decided(folded);

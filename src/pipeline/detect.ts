@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { EventSink } from "../analysis/events.js";
+import { measuredTallies, repetitionDependence } from "../analysis/interference.js";
 import { TestAggregator } from "../analysis/per-test.js";
 import type { FollowUp, Report } from "../analysis/report.js";
 import { checkpoints, type StopRule, settleState } from "../analysis/stopping.js";
@@ -87,7 +88,10 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       ...(focusable(config, prep.adapter)
         ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } }
         : {}),
-      ...withRepeat(repeatOf(config, prep.adapter, [...looks])),
+      ...withRepeat(
+        repeatOf(config, prep.adapter, [...looks]),
+        () => aggregator.list().find((t) => repetitionDependence(t, 1 - config.confidence))?.id,
+      ),
     });
     const { pool, shuffledSeeds } = main;
     timings.runMs = performance.now() - t;
@@ -202,7 +206,7 @@ function focusable(config: Config, adapter: Pick<FrameworkAdapter, "results">): 
  * finding is no test a filter can select).
  */
 export function openTests(aggregator: TestAggregator, rule: StopRule): string[] | null {
-  const tallies = aggregator.list();
+  const tallies = measuredTallies(aggregator.list(), 1 - rule.confidence);
   if (tallies.length === 0 || tallies.some((t) => t.collection)) return null;
   const open = tallies.filter((t) => t.attempts > 0 && settleState(t.attempts, t.failures, rule) === "open");
   if (open.length === 0 || open.length === tallies.filter((t) => t.attempts > 0).length) return null;
@@ -217,7 +221,9 @@ export function allSettled(
   rule: StopRule,
 ): boolean {
   if (adapter.results !== "none" && aggregator.size > 0) {
-    return aggregator.list().every((t) => settleState(t.attempts, t.failures, rule) !== "open");
+    return measuredTallies(aggregator.list(), 1 - rule.confidence).every(
+      (t) => settleState(t.attempts, t.failures, rule) !== "open",
+    );
   }
   let n = 0;
   let k = 0;

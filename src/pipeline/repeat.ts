@@ -260,7 +260,7 @@ export class RepetitionPlanner {
     private readonly count: number,
     checkpoints: readonly number[],
     private readonly parallelism: number,
-    private readonly max: number,
+    private max: number,
   ) {
     this.edges = [...new Set([0, ...checkpoints.filter((c) => c > 0 && c < count), count])].sort(
       (a, b) => a - b,
@@ -275,6 +275,17 @@ export class RepetitionPlanner {
     const group = { start: this.cursor, size: Math.min(this.size, end - this.cursor) };
     this.cursor += group.size;
     return group;
+  }
+
+  /** From the next group on, one process per attempt. */
+  stopRepeating(): void {
+    this.max = 1;
+    this.size = 1;
+  }
+
+  /** Whether groups of more than one attempt may still be handed out. */
+  get repeating(): boolean {
+    return this.max > 1;
   }
 
   /** What a repeated process cost: its whole wall time and its repetitions' own. */
@@ -316,18 +327,20 @@ export function repeatOf(
   config: Pick<Config, "repeat" | "event_reporters" | "shuffle">,
   adapter: Pick<FrameworkAdapter, "repeats">,
   checkpoints: readonly number[],
-): { max: number; checkpoints: readonly number[] } | undefined {
+): { max: number; checkpoints: readonly number[]; keepsState?(): string | undefined } | undefined {
   if (!adapter.repeats || !config.event_reporters || config.shuffle || config.repeat === "off")
     return undefined;
   const max = config.repeat === "auto" ? AUTO_REPEAT : config.repeat;
   return max > 1 ? { max, checkpoints } : undefined;
 }
 
-/** The `repeat` of an AttemptRange, spread in only when set. */
-export function withRepeat(r: ReturnType<typeof repeatOf>): {
-  repeat?: NonNullable<ReturnType<typeof repeatOf>>;
-} {
-  return r ? { repeat: r } : {};
+/** The `repeat` of an AttemptRange, spread in only when set, with the check for tests keeping state. */
+export function withRepeat(
+  r: ReturnType<typeof repeatOf>,
+  keepsState?: () => string | undefined,
+): { repeat?: NonNullable<ReturnType<typeof repeatOf>> } {
+  if (!r) return {};
+  return { repeat: keepsState ? { ...r, keepsState } : r };
 }
 
 /**

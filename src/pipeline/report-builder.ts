@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import picomatch from "picomatch";
 import { flakeCause } from "../analysis/cause.js";
-import { serialCleanChance } from "../analysis/interference.js";
+import { freshProcessesOnly, repetitionDependence, serialCleanChance } from "../analysis/interference.js";
 import { sortTests, type TestAggregator, type TestTally, testResultOf } from "../analysis/per-test.js";
 import type { FollowUp, Report, ReportAttempt, TestResult } from "../analysis/report.js";
 import { summarize, withTests } from "../analysis/summarize.js";
@@ -377,35 +377,5 @@ function repetitionOf(
   const processes = new Set(attempts.map((a) => (a.process ? `p${a.process.first}` : `a${a.index}`)));
   return {
     repetition: { attempts: attempts.length, processes: processes.size, shares: framework.repeats.shares },
-  };
-}
-
-/**
- * A test that failed only in attempts following another in its process, with enough first-in-process
- * runs that their clean record is no accident (the exact test of analysis/interference.ts: all k
- * failures landing among the later runs by chance).
- */
-function repetitionDependence(
-  t: TestTally,
-  alpha: number,
-): NonNullable<TestResult["repetitionDependent"]> | undefined {
-  const later = t.laterInProcess;
-  const firstRuns = t.attempts - later.attempts;
-  if (later.failures === 0 || later.failures < t.failures || firstRuns === 0) return undefined;
-  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha) return undefined;
-  return { laterRuns: later.attempts, laterFailures: later.failures, firstRuns };
-}
-
-/** The tally of a test's first-in-process attempts alone (where it never failed). */
-function freshProcessesOnly(t: TestTally): TestTally {
-  return {
-    ...t,
-    attempts: t.attempts - t.laterInProcess.attempts,
-    failures: 0,
-    timeouts: 0,
-    crashes: 0,
-    failingSeeds: [],
-    firstFailure: null,
-    laterInProcess: { attempts: 0, failures: 0 },
   };
 }

@@ -168,6 +168,9 @@ describe("pytest repetitions in one process", () => {
       firstRuns: processes,
     });
     expect(report.warnings.join("\n")).toMatch(/failed only after an earlier repetition in the same process/);
+    // Seen at a checkpoint, it switches the rest of the job to one process per attempt.
+    expect(report.warnings.join("\n")).toMatch(/attempts from about \d+ on ran one process each/);
+    expect(report.attempts.filter((a) => !a.process).length).toBeGreaterThan(10);
     expect(r.stdout).toMatch(/warning: .*failed only after an earlier repetition in the same process/);
 
     const off = join(dir.path, "state-off.json");
