@@ -61865,7 +61865,9 @@ var jobInputSchema = external_exports.strictObject({
   junit: external_exports.string().min(1).max(1e3).optional().describe("Glob of JUnit XML files the command writes (generic per-test results)."),
   branch: external_exports.string().min(1).max(500).optional().describe("Branch name recorded in history."),
   pr_number: external_exports.int().min(1).max(2147483647).optional().describe("Pull request number recorded in history."),
-  ci_run_url: external_exports.url({ protocol: /^https$/ }).max(2e3).refine((u) => !/^https:\/\/[^/]*@/.test(u), { message: "must not contain credentials" }).optional().describe("The CI run that asked for this detection (linked from the dashboard)."),
+  ci_run_url: external_exports.url({ protocol: /^https$/ }).max(2e3).refine((u) => !/^https:\/\/[^/]*@/.test(u), {
+    message: "must be an https URL without credentials (no user:password@); link the CI run without them"
+  }).optional().describe("The CI run that asked for this detection (linked from the dashboard)."),
   shard: shardSchema.optional().describe(
     "Set by a coordinator (run --backend runpod, serve --redis): run only attempts [first, first + count) of the job seeded jobSeed, or the follow-ups, and return a shard result instead of a report."
   ),

@@ -128,7 +128,9 @@ export const jobInputSchema = z
     ci_run_url: z
       .url({ protocol: /^https$/ })
       .max(2000)
-      .refine((u) => !/^https:\/\/[^/]*@/.test(u), { message: "must not contain credentials" })
+      .refine((u) => !/^https:\/\/[^/]*@/.test(u), {
+        message: "must be an https URL without credentials (no user:password@); link the CI run without them",
+      })
       .optional()
       .describe("The CI run that asked for this detection (linked from the dashboard)."),
     shard: shardSchema
