@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median, round as roundTo } from "./lib.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "dist/cli/bin.js");
@@ -18,11 +19,7 @@ const SHARD = Number(process.env.BENCH_SHARD ?? 25);
 const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 50);
 const WORKERS = [1, 2, 4];
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const round = (x, d = 2) => roundTo(x, d);
 
 const freePort = () =>
   new Promise((resolve) => {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import { median, round } from "./lib.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "dist/cli/bin.js");
@@ -16,12 +17,6 @@ const REPS = Number(process.env.BENCH_REPS ?? 7);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const KEY = "bench-key-0123456789abcdef0123456789";
 const FIXTURES = join(ROOT, "test/fixtures/bin");
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 function startServer(args, env) {
   return new Promise((resolve, reject) => {

@@ -6,46 +6,17 @@
 // 2. Verdict agreement with one process per attempt on examples/python (the example whose
 //    framework repeats), same job seed, --runs 200.
 // node bench/repeat.mjs  → prints the figures, writes bench/results/latest-repeat.json
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median, timed } from "./lib.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "dist/cli/bin.js");
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const PYTHON = process.env.BENCH_PYTHON ?? "python3";
 const only = process.argv[2];
-
-/** Runs argv under GNU time: wall seconds and CPU seconds of the process and all it waited for. */
-function timed(argv, { cwd, input, ok = [0] }) {
-  return new Promise((resolve, reject) => {
-    const file = join(cwd, `time-${process.hrtime.bigint()}.txt`);
-    const child = spawn("/usr/bin/time", ["-f", "%e %U %S", "-o", file, ...argv], {
-      cwd,
-      stdio: ["pipe", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.stdin.end(input ?? "");
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      if (!ok.includes(code))
-        return reject(new Error(`${argv.join(" ")} exited ${code}: ${stderr.slice(-800)}`));
-      const [wall, user, sys] = readFileSync(file, "utf8").trim().split("\n").at(-1).split(" ").map(Number);
-      rmSync(file, { force: true });
-      resolve({ wallS: wall, cpuS: Number((user + sys).toFixed(2)) });
-    });
-  });
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const detector = (json, ...extra) => [
   process.execPath,

@@ -30923,7 +30923,7 @@ var require_light = __commonJS({
 // src/action/main.ts
 import { appendFileSync as appendFileSync2, existsSync as existsSync10, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute8, join as join20, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
+import { isAbsolute as isAbsolute8, join as join19, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -57641,8 +57641,7 @@ function adviceFor(d, adapter) {
 }
 
 // src/pipeline/repeat.ts
-import { readFileSync as readFileSync8 } from "node:fs";
-import { join as join6 } from "node:path";
+import { readFileSync as readFileSync8, rmSync as rmSync5 } from "node:fs";
 
 // src/parsers/events.ts
 var OUTCOMES = /* @__PURE__ */ new Set(["passed", "failed", "skipped"]);
@@ -58420,31 +58419,36 @@ function outcomeOf(terminatedBy, exitCode, signal) {
 
 // src/pipeline/session.ts
 async function runWithResults(s, spec) {
-  const cwd = s.slotDirs[spec.slot];
   const tag = spec.tag ?? "";
-  const sink = resultSink(s.adapter, s.resultsDir, spec.index, tag);
+  const p = prepareProcess(s, { ...spec, tag, shuffle: spec.shuffled });
+  const record3 = await launch(s, { ...spec, tag }, p.prepared, p.sink, s.timeout.ms);
+  s.timeout.observe(record3);
+  return finishAttempt(s, spec, {
+    record: record3,
+    sink: p.sink,
+    eventsFile: p.eventsFile,
+    cwd: p.cwd,
+    addedWords: addedWords(s.argv, p.prepared.argv)
+  });
+}
+function prepareProcess(s, at) {
+  const cwd = s.slotDirs[at.slot];
+  const sink = resultSink(s.adapter, s.resultsDir, at.index, at.tag);
   if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
-  const eventsFile = join5(s.resultsDir, `attempt-${spec.index}${tag}.events.jsonl`);
+  const eventsFile = join5(s.resultsDir, `attempt-${at.index}${at.tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
     {
       resultFile: sink.resultFile,
       eventsFile: s.config.event_reporters ? eventsFile : null,
-      seed: spec.seed,
-      shuffle: spec.shuffled,
-      tests: frameworkIds(spec.tests, s.adapter)
+      seed: at.seed,
+      shuffle: at.shuffle,
+      tests: frameworkIds(at.tests, s.adapter),
+      ...at.repeat ? { repeat: at.repeat } : {}
     },
     true
   );
-  const record3 = await launch(s, { ...spec, tag }, prepared, sink, s.timeout.ms);
-  s.timeout.observe(record3);
-  return finishAttempt(s, spec, {
-    record: record3,
-    sink,
-    eventsFile,
-    cwd,
-    addedWords: addedWords(s.argv, prepared.argv)
-  });
+  return { cwd, sink, eventsFile, prepared };
 }
 function launch(s, at, prepared, sink, timeoutMs) {
   const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[at.slot]);
@@ -58570,9 +58574,6 @@ function timeoutsOf(collected, record3) {
   };
 }
 var TIMED_OUT = "timed out: the attempt was killed at the per-attempt timeout while this test ran";
-function timedOutMessage() {
-  return TIMED_OUT;
-}
 function diedWhileRunning(record3) {
   return record3.timedOut ? TIMED_OUT : `crashed: the process ${record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`} while this test ran`;
 }
@@ -58647,23 +58648,15 @@ async function runRepeated(s, spec) {
 async function runProcess(s, spec) {
   const first = spec.reps[0];
   if (!first) return { runs: [], processMs: 0, reached: 0 };
-  const cwd = s.slotDirs[spec.slot];
   const tag = `-x${spec.reps.length}`;
-  const sink = resultSink(s.adapter, s.resultsDir, first.index, tag);
-  if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
-  const eventsFile = join6(s.resultsDir, `attempt-${first.index}${tag}.events.jsonl`);
-  const prepared = s.adapter.prepare(
-    s.argv,
-    {
-      resultFile: sink.resultFile,
-      eventsFile,
-      seed: first.seed,
-      shuffle: false,
-      tests: frameworkIds(spec.tests, s.adapter),
-      repeat: spec.reps
-    },
-    true
-  );
+  const { cwd, sink, eventsFile, prepared } = prepareProcess(s, {
+    ...first,
+    slot: spec.slot,
+    tag,
+    shuffle: false,
+    tests: spec.tests,
+    repeat: spec.reps
+  });
   const perAttemptMs = s.timeout.ms;
   const record3 = await launch(
     s,
@@ -58685,6 +58678,7 @@ async function runProcess(s, spec) {
   } catch {
   }
   const { before, repetitions } = splitRepetitions(text2);
+  if (repetitions.length > 0) rmSync5(eventsFile, { force: true });
   if (repetitions.length === 0) {
     const single = finishAttempt(
       s,
@@ -58855,22 +58849,19 @@ function median(xs) {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 var AUTO_REPEAT = 20;
-function repeatOf(config2, adapter, checkpoints2) {
+function repeatOf(config2, adapter, checkpoints2, keepsState) {
   if (!adapter.repeats || !config2.event_reporters || config2.shuffle || config2.repeat === "off")
     return void 0;
   const max2 = config2.repeat === "auto" ? AUTO_REPEAT : config2.repeat;
-  return max2 > 1 ? { max: max2, checkpoints: checkpoints2 } : void 0;
-}
-function withRepeat(r, keepsState) {
-  if (!r) return {};
-  return { repeat: keepsState ? { ...r, keepsState } : r };
+  if (max2 <= 1) return void 0;
+  return keepsState ? { max: max2, checkpoints: checkpoints2, keepsState } : { max: max2, checkpoints: checkpoints2 };
 }
 function withinLimit(tests, limitMs) {
   let elapsed = 0;
   for (const [i2, t] of tests.entries()) {
     elapsed += t.durationMs ?? 0;
     if (elapsed > limitMs) {
-      const killed = { ...t, status: "failed", died: "timedOut", message: timedOutMessage() };
+      const killed = { ...t, status: "failed", died: "timedOut", message: TIMED_OUT };
       return { tests: [...tests.slice(0, i2), killed], over: true };
     }
   }
@@ -59265,13 +59256,13 @@ async function runFollowUps(s, plan, opts) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join18, resolve as resolve4 } from "node:path";
+import { join as join17, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
-import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join7, resolve } from "node:path";
+import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join6, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
-  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join7(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
+  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join6(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates) {
     try {
       if (!statSync3(c).isFile()) continue;
@@ -59301,7 +59292,7 @@ import { resolve as resolve3 } from "node:path";
 // src/util/copy-tree.ts
 import { constants as constants4 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, readlink as readlink2, symlink as symlink2 } from "node:fs/promises";
-import { join as join8, resolve as resolve2 } from "node:path";
+import { join as join7, resolve as resolve2 } from "node:path";
 var SHARED_DEPENDENCY_DIRS = /* @__PURE__ */ new Set(["node_modules", ".venv", "venv", ".flaky-venv"]);
 var REINSTALLED_DIRS = /* @__PURE__ */ new Set([
   "node_modules",
@@ -59319,8 +59310,8 @@ async function copyTree(src, dst, opts = {}) {
     const entries = await readdir2(from, { withFileTypes: true });
     await Promise.all(
       entries.map(async (entry) => {
-        const a = join8(from, entry.name);
-        const b = join8(to, entry.name);
+        const a = join7(from, entry.name);
+        const b = join7(to, entry.name);
         if (skip.has(a)) return;
         if (entry.isDirectory()) {
           if (opts.exclude?.has(entry.name)) return;
@@ -59670,10 +59661,10 @@ async function localIdentity(dir, ctx, isWorkingDirectory) {
 
 // src/workspace/install.ts
 import { existsSync as existsSync5 } from "node:fs";
-import { join as join9 } from "node:path";
+import { join as join8 } from "node:path";
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync5(join9(dir, f));
+  const has = (f) => existsSync5(join8(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -59689,7 +59680,7 @@ function detectInstallSteps(dir) {
   const requirements = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
   if (requirements.length > 0 || has("pyproject.toml") || has("setup.py")) {
     const pip = [
-      join9(VENV_DIR, "bin", "python"),
+      join8(VENV_DIR, "bin", "python"),
       "-m",
       "pip",
       "install",
@@ -59710,11 +59701,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync5(join9(dir, VENV_DIR, "bin"))) {
-    bins.push(join9(dir, VENV_DIR, "bin"));
-    env.VIRTUAL_ENV = join9(dir, VENV_DIR);
+  if (existsSync5(join8(dir, VENV_DIR, "bin"))) {
+    bins.push(join8(dir, VENV_DIR, "bin"));
+    env.VIRTUAL_ENV = join8(dir, VENV_DIR);
   }
-  if (existsSync5(join9(dir, "node_modules", ".bin"))) bins.push(join9(dir, "node_modules", ".bin"));
+  if (existsSync5(join8(dir, "node_modules", ".bin"))) bins.push(join8(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -59783,7 +59774,7 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 
 // src/pipeline/framework.ts
 import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:fs";
-import { basename as basename2, join as join15 } from "node:path";
+import { basename as basename2, join as join14 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2) {
@@ -60031,7 +60022,7 @@ function withRelativePackage(t, cwd) {
 }
 
 // src/frameworks/jest.ts
-import { join as join11 } from "node:path";
+import { join as join10 } from "node:path";
 
 // src/parsers/jest-json.ts
 import { relative as relative5 } from "node:path/posix";
@@ -60098,12 +60089,12 @@ function toRelative(file2, rootDir) {
 
 // src/frameworks/plugins.ts
 import { existsSync as existsSync6 } from "node:fs";
-import { dirname, join as join10 } from "node:path";
+import { dirname, join as join9 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 function pluginDir(framework) {
   let dir = dirname(fileURLToPath2(import.meta.url));
   for (let i2 = 0; i2 < 4; i2++) {
-    const candidate = join10(dir, "plugins", framework);
+    const candidate = join9(dir, "plugins", framework);
     if (existsSync6(candidate)) return candidate;
     dir = dirname(dir);
   }
@@ -60145,7 +60136,7 @@ var jest = {
     if (plugins && ctx.eventsFile) {
       if (!argv.some((w) => w === "--reporters" || w.startsWith("--reporters=")))
         args.push("--reporters=default");
-      args.push(`--reporters=${join11(plugins, "flaky-detector-reporter.cjs")}`);
+      args.push(`--reporters=${join10(plugins, "flaky-detector-reporter.cjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60181,7 +60172,7 @@ var command = {
 };
 
 // src/frameworks/mocha.ts
-import { join as join12 } from "node:path";
+import { join as join11 } from "node:path";
 var mocha = {
   name: "mocha",
   results: "file",
@@ -60199,7 +60190,7 @@ var mocha = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("mocha") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push("--require", join12(plugins, "flaky-detector-events.cjs"));
+      args.push("--require", join11(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60225,7 +60216,7 @@ function mochaId(c) {
 }
 
 // src/frameworks/node-test.ts
-import { isAbsolute as isAbsolute6, join as join13, relative as relative6, sep as sep5 } from "node:path";
+import { isAbsolute as isAbsolute6, join as join12, relative as relative6, sep as sep5 } from "node:path";
 var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 var nodeTest = {
   name: "node-test",
@@ -60254,7 +60245,7 @@ var nodeTest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("node-test") : void 0;
     if (plugins && ctx.eventsFile) {
-      extra.push("--require", join13(plugins, "flaky-detector-events.cjs"));
+      extra.push("--require", join12(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: [argv[0], ...extra, ...rest], env };
@@ -60457,7 +60448,7 @@ function isPrefixOfAny(arg, files) {
 }
 
 // src/frameworks/vitest.ts
-import { join as join14 } from "node:path";
+import { join as join13 } from "node:path";
 var vitest = {
   name: "vitest",
   results: "file",
@@ -60477,7 +60468,7 @@ var vitest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push(`--reporter=${join14(plugins, "flaky-detector-reporter.mjs")}`);
+      args.push(`--reporter=${join13(plugins, "flaky-detector-reporter.mjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60646,7 +60637,7 @@ function scriptAdapter(argv, workspace) {
   return { script, text: text2, adapter, how };
 }
 function packageScript(dir, name) {
-  const file2 = join15(dir, "package.json");
+  const file2 = join14(dir, "package.json");
   if (!existsSync7(file2)) return void 0;
   try {
     const pkg = JSON.parse(readFileSync9(file2, "utf8"));
@@ -60663,12 +60654,12 @@ function assertShuffleSupported(adapter, shuffle) {
 
 // src/pipeline/list-tests.ts
 import { existsSync as existsSync8, readFileSync as readFileSync10 } from "node:fs";
-import { join as join16 } from "node:path";
+import { join as join15 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
-  const file2 = join16(opts.dir, `listing.${adapter.extension}`);
+  const file2 = join15(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file2);
-  const stdoutFile = join16(opts.dir, "listing.stdout");
+  const stdoutFile = join15(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
@@ -60716,7 +60707,7 @@ async function listTests(adapter, argv, opts) {
 
 // src/pipeline/resolve-tests.ts
 import { existsSync as existsSync9 } from "node:fs";
-import { isAbsolute as isAbsolute7, join as join17 } from "node:path";
+import { isAbsolute as isAbsolute7, join as join16 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
   if (c.classname === "Test suite failed to run") return `jest could not run the test file ${c.name}`;
@@ -60781,7 +60772,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync9(join17(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync9(join16(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -61123,7 +61114,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join18(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join17(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -61630,8 +61621,10 @@ async function detectMasked(req, masker) {
       ...req.signal ? { signal: req.signal } : {},
       shouldStop: (finished) => config2.stop === "adaptive" && looks.has(finished.length) && allSettled(finished, aggregator, prep.adapter, rule),
       ...focusable(config2, prep.adapter) ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } } : {},
-      ...withRepeat(
-        repeatOf(config2, prep.adapter, [...looks]),
+      repeat: repeatOf(
+        config2,
+        prep.adapter,
+        [...looks],
         () => aggregator.list().find((t2) => repetitionDependence(t2, 1 - config2.confidence))?.id
       )
     });
@@ -62965,7 +62958,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join19 } from "node:path";
+import { join as join18 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -63477,7 +63470,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join19(dir, `${out.length}-${safe}`);
+    const file2 = join18(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -68366,7 +68359,7 @@ async function act(env, signal) {
     prNumber
   );
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join20(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join19(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -68473,13 +68466,13 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join20(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join19(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join20(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join19(dir, String(a.id)), used));
     }
     info(
       `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`
@@ -68593,13 +68586,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute8(file2)) return existsSync10(join20(workspace, file2)) ? file2.split(sep7).join("/") : null;
+  if (!isAbsolute8(file2)) return existsSync10(join19(workspace, file2)) ? file2.split(sep7).join("/") : null;
   const inside = relative7(workspace, file2);
   if (!inside.startsWith("..") && existsSync10(file2)) return inside.split(sep7).join("/");
   const parts = file2.split(sep7).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync10(join20(workspace, tail2))) return tail2;
+    if (existsSync10(join19(workspace, tail2))) return tail2;
   }
   return null;
 }

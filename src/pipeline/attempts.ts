@@ -49,15 +49,17 @@ export interface AttemptRange {
    * In-process repetition (docs/design/repeat.md): at most `max` attempts per process, no process
    * spanning one of `checkpoints` (counts of attempts, like focus's). Absent: one process each.
    */
-  repeat?: {
-    max: number;
-    checkpoints: readonly number[];
-    /**
-     * Asked at each checkpoint: a test that fails only after an earlier repetition in its process
-     * (its id), and from then on every attempt gets its own process, so it is measured as CI runs it.
-     */
-    keepsState?(): string | undefined;
-  };
+  repeat?:
+    | {
+        max: number;
+        checkpoints: readonly number[];
+        /**
+         * Asked at each checkpoint: a test that fails only after an earlier repetition in its process
+         * (its id), and from then on every attempt gets its own process, so it is measured as CI runs it.
+         */
+        keepsState?(): string | undefined;
+      }
+    | undefined;
 }
 
 export interface AttemptsOutcome {

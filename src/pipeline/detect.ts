@@ -20,7 +20,7 @@ import { planFollowUps, runFollowUps } from "./follow-ups.js";
 import { masked } from "./masking.js";
 import { findPolluters, type PolluterResult, polluterCandidates } from "./polluters.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
-import { repeatOf, withRepeat } from "./repeat.js";
+import { repeatOf } from "./repeat.js";
 import { buildReport, orderedReproducer, reproducer } from "./report-builder.js";
 import { type CiFailure, idsWithoutListing } from "./resolve-tests.js";
 
@@ -88,8 +88,10 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       ...(focusable(config, prep.adapter)
         ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } }
         : {}),
-      ...withRepeat(
-        repeatOf(config, prep.adapter, [...looks]),
+      repeat: repeatOf(
+        config,
+        prep.adapter,
+        [...looks],
         () => aggregator.list().find((t) => repetitionDependence(t, 1 - config.confidence))?.id,
       ),
     });

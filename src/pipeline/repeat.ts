@@ -1,20 +1,20 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
 import type { Config } from "../config/schema.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
 import { type Repetition, splitRepetitions, type TestEvents } from "../parsers/events.js";
 import type { ParsedTest } from "../parsers/types.js";
 import type { AttemptRecord } from "../runner/attempt.js";
-import { clearGlob, distinguishDuplicates, frameworkIds, repoRelativeFile, resultSink } from "./results.js";
+import { distinguishDuplicates, repoRelativeFile } from "./results.js";
 import {
   type AttemptRun,
   addedWords,
   diedWhileRunning,
   finishAttempt,
   launch,
+  prepareProcess,
   type Session,
   signalBehind,
-  timedOutMessage,
+  TIMED_OUT,
 } from "./session.js";
 
 /**
@@ -64,23 +64,15 @@ async function runProcess(
 ): Promise<{ runs: AttemptRun[]; processMs: number; reached: number }> {
   const first = spec.reps[0];
   if (!first) return { runs: [], processMs: 0, reached: 0 };
-  const cwd = s.slotDirs[spec.slot] as string;
   const tag = `-x${spec.reps.length}`;
-  const sink = resultSink(s.adapter, s.resultsDir, first.index, tag);
-  if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
-  const eventsFile = join(s.resultsDir, `attempt-${first.index}${tag}.events.jsonl`);
-  const prepared = s.adapter.prepare(
-    s.argv,
-    {
-      resultFile: sink.resultFile,
-      eventsFile,
-      seed: first.seed,
-      shuffle: false,
-      tests: frameworkIds(spec.tests, s.adapter),
-      repeat: spec.reps,
-    },
-    true,
-  );
+  const { cwd, sink, eventsFile, prepared } = prepareProcess(s, {
+    ...first,
+    slot: spec.slot,
+    tag,
+    shuffle: false,
+    tests: spec.tests,
+    repeat: spec.reps,
+  });
   const perAttemptMs = s.timeout.ms;
   // The per-attempt timeout, once per repetition the process runs.
   const record = await launch(
@@ -103,7 +95,9 @@ async function runProcess(
   } catch {
     // No events at all: read below as a process that never reached its tests.
   }
+  // finishAttempt reads (and removes) the file itself when the process never reached a repetition.
   const { before, repetitions } = splitRepetitions(text);
+  if (repetitions.length > 0) rmSync(eventsFile, { force: true });
   if (repetitions.length === 0) {
     // Never reached the test loop (an import or usage error): one attempt, read as any other; the
     // attempts it was to repeat are not reached (runRepeated runs them in a new process).
@@ -321,26 +315,20 @@ export const AUTO_REPEAT = 20;
 /**
  * Whether and how far this job repeats in-process: the framework must repeat (pytest through our
  * plugin), the event reporter must run (it marks the repetitions), and the order must be the
- * declared one (a shuffled attempt's order is its own).
+ * declared one (a shuffled attempt's order is its own). `keepsState` names a test that fails only
+ * after an earlier repetition in its process; the pool asks it at each checkpoint.
  */
 export function repeatOf(
   config: Pick<Config, "repeat" | "event_reporters" | "shuffle">,
   adapter: Pick<FrameworkAdapter, "repeats">,
   checkpoints: readonly number[],
+  keepsState?: () => string | undefined,
 ): { max: number; checkpoints: readonly number[]; keepsState?(): string | undefined } | undefined {
   if (!adapter.repeats || !config.event_reporters || config.shuffle || config.repeat === "off")
     return undefined;
   const max = config.repeat === "auto" ? AUTO_REPEAT : config.repeat;
-  return max > 1 ? { max, checkpoints } : undefined;
-}
-
-/** The `repeat` of an AttemptRange, spread in only when set, with the check for tests keeping state. */
-export function withRepeat(
-  r: ReturnType<typeof repeatOf>,
-  keepsState?: () => string | undefined,
-): { repeat?: NonNullable<ReturnType<typeof repeatOf>> } {
-  if (!r) return {};
-  return { repeat: keepsState ? { ...r, keepsState } : r };
+  if (max <= 1) return undefined;
+  return keepsState ? { max, checkpoints, keepsState } : { max, checkpoints };
 }
 
 /**
@@ -353,7 +341,7 @@ function withinLimit(tests: readonly ParsedTest[], limitMs: number): { tests: Pa
   for (const [i, t] of tests.entries()) {
     elapsed += t.durationMs ?? 0;
     if (elapsed > limitMs) {
-      const killed: ParsedTest = { ...t, status: "failed", died: "timedOut", message: timedOutMessage() };
+      const killed: ParsedTest = { ...t, status: "failed", died: "timedOut", message: TIMED_OUT };
       return { tests: [...tests.slice(0, i), killed], over: true };
     }
   }

@@ -63,31 +63,58 @@ export interface RunSpec {
 }
 
 export async function runWithResults(s: Session, spec: RunSpec): Promise<AttemptRun> {
-  const cwd = s.slotDirs[spec.slot] as string;
   const tag = spec.tag ?? "";
-  const sink = resultSink(s.adapter, s.resultsDir, spec.index, tag);
+  const p = prepareProcess(s, { ...spec, tag, shuffle: spec.shuffled });
+  const record = await launch(s, { ...spec, tag }, p.prepared, p.sink, s.timeout.ms);
+  s.timeout.observe(record);
+  return finishAttempt(s, spec, {
+    record,
+    sink: p.sink,
+    eventsFile: p.eventsFile,
+    cwd: p.cwd,
+    addedWords: addedWords(s.argv, p.prepared.argv),
+  });
+}
+
+/**
+ * Everything a process needs before it starts, for one attempt or for several repeated in it
+ * (`repeat`): where its results go (a glob's stale files cleared), its events file, and the
+ * adapter's argv and environment. The files are named after the first attempt and `tag`.
+ */
+export function prepareProcess(
+  s: Session,
+  at: {
+    index: number;
+    seed: number;
+    slot: number;
+    tag: string;
+    shuffle: boolean;
+    tests: readonly string[];
+    repeat?: readonly { index: number; seed: number }[];
+  },
+): {
+  cwd: string;
+  sink: ReturnType<typeof resultSink>;
+  eventsFile: string;
+  prepared: { argv: string[]; env: Record<string, string> };
+} {
+  const cwd = s.slotDirs[at.slot] as string;
+  const sink = resultSink(s.adapter, s.resultsDir, at.index, at.tag);
   if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
-  const eventsFile = join(s.resultsDir, `attempt-${spec.index}${tag}.events.jsonl`);
+  const eventsFile = join(s.resultsDir, `attempt-${at.index}${at.tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
     {
       resultFile: sink.resultFile,
       eventsFile: s.config.event_reporters ? eventsFile : null,
-      seed: spec.seed,
-      shuffle: spec.shuffled,
-      tests: frameworkIds(spec.tests, s.adapter),
+      seed: at.seed,
+      shuffle: at.shuffle,
+      tests: frameworkIds(at.tests, s.adapter),
+      ...(at.repeat ? { repeat: at.repeat } : {}),
     },
     true,
   );
-  const record = await launch(s, { ...spec, tag }, prepared, sink, s.timeout.ms);
-  s.timeout.observe(record);
-  return finishAttempt(s, spec, {
-    record,
-    sink,
-    eventsFile,
-    cwd,
-    addedWords: addedWords(s.argv, prepared.argv),
-  });
+  return { cwd, sink, eventsFile, prepared };
 }
 
 /**
@@ -289,12 +316,7 @@ function timeoutsOf(collected: Collected, record: AttemptRecord): Collected {
 }
 
 /** The failure message of the test that was running when our per-attempt timeout killed the attempt. */
-const TIMED_OUT = "timed out: the attempt was killed at the per-attempt timeout while this test ran";
-
-/** The failure message of a test running when the per-attempt timeout passed. */
-export function timedOutMessage(): string {
-  return TIMED_OUT;
-}
+export const TIMED_OUT = "timed out: the attempt was killed at the per-attempt timeout while this test ran";
 
 /** The failure message of a test that was running when its process died or was killed. */
 export function diedWhileRunning(record: AttemptRecord): string {

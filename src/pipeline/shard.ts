@@ -14,7 +14,7 @@ import { runAttempts } from "./attempts.js";
 import { type FollowUpPlan, runFollowUps } from "./follow-ups.js";
 import { masked } from "./masking.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
-import { repeatOf, withRepeat } from "./repeat.js";
+import { repeatOf } from "./repeat.js";
 import { reproducer, roundTimings } from "./report-builder.js";
 
 /**
@@ -109,7 +109,7 @@ async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardR
       warnings,
       jobTimeoutMs: config.job_timeout === null ? null : config.job_timeout * 1000,
       ...(req.signal ? { signal: req.signal } : {}),
-      ...withRepeat(repeatOf(config, prep.adapter, [])),
+      repeat: repeatOf(config, prep.adapter, []),
     });
     const records = main.pool.attempts;
     let followUps: FollowUp[] = [];
