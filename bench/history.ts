@@ -7,11 +7,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
+import { sql } from "kysely";
 import pg from "pg";
 import type { Report } from "../src/analysis/report.js";
 import { buildServer } from "../src/server/app.js";
 import { openStore, type Store } from "../src/store/open.js";
+import { topFlaky } from "../src/store/queries.js";
 import { recordDetection } from "../src/store/record.js";
+import { rebuildRollups } from "../src/store/rollups.js";
 import { startPostgres } from "../test/helpers/postgres.js";
 
 const DETECTIONS = Number(process.env.BENCH_DETECTIONS ?? 100_000);
@@ -144,10 +147,24 @@ function* batches(size: number): Generator<{ detections: Row[]; tests: Row[]; at
   if (detections.length > 0) yield { detections, tests, attempts };
 }
 
-const CATALOG_SQL = `insert into test_catalog (repository, test_id, first_seen, last_seen, last_verdict, last_severity, first_flaky_at, detections)
+const CATALOG_SQL = `insert into test_catalog (repository, test_id, first_seen, last_seen, last_verdict, last_severity, first_flaky_at, detections, test_key)
   select repository, test_id, min(started_at), max(started_at), 'flaky', 'medium',
-         min(case when verdict = 'flaky' then started_at end), count(*)
+         min(case when verdict = 'flaky' then started_at end), count(*),
+         row_number() over (order by repository, test_id)
   from test_results group by repository, test_id`;
+
+/** The running totals the ranking reads (src/store/rollups.ts), from the seeded test results. */
+async function seedRollups(target: string): Promise<void> {
+  const store = await openStore(target);
+  if (store.kind === "postgres")
+    await sql`select setval('test_catalog_key_seq', (select max(test_key) from test_catalog) + 1, false)`.execute(
+      store.db,
+    );
+  await rebuildRollups(store.db);
+  // What autovacuum does after a bulk load: statistics, and the visibility map index-only scans need.
+  if (store.kind === "postgres") await sql`vacuum analyze`.execute(store.db);
+  await store.close();
+}
 
 function seedSqlite(file: string): void {
   const db = new SQLite(file);
@@ -211,6 +228,18 @@ async function seedPostgres(url: string): Promise<void> {
   // What autovacuum does shortly after a bulk load; measured queries then see real statistics.
   await client.query("analyze");
   await client.end();
+}
+
+/** The ranking as it was computed before running totals: every test result of the window summed. */
+async function summedTop(store: Store, since: string) {
+  const res = await sql<{ repository: string; test_id: string; a: number; x: number }>`
+    select repository, test_id, sum(attempts) as a, sum(failures) as x
+    from test_results where verdict in ('flaky', 'stable') and started_at >= ${since}
+    group by repository, test_id
+    having sum(attempts) >= 20 and sum(failures) > 0
+    order by (1.0 * sum(failures) / sum(attempts)) * sum(case when failures > 0 then 1 else 0 end) desc, test_id, repository
+    limit 10`.execute(store.db);
+  return res.rows.map((r) => [r.repository, r.test_id, Number(r.a), Number(r.x)]);
 }
 
 function quantile(xs: number[], q: number): number {
@@ -333,6 +362,37 @@ async function measure(engine: "sqlite" | "postgres", target: string) {
       `${engine}  ${name.padEnd(42)} p50 ${endpoints[name].p50.toFixed(1).padStart(7)} ms  p95 ${endpoints[name].p95.toFixed(1).padStart(7)} ms`,
     );
   }
+  // The same ranking as the query before running totals (every test result of the window summed),
+  // against topFlaky, interleaved on one connection without HTTP: the ratio of the same run.
+  const compare = { summed: [] as number[], rollups: [] as number[] };
+  for (let i = 0; i < SAMPLES + 3; i++) {
+    let t0 = performance.now();
+    const a = await summedTop(store, since30);
+    const summedMs = performance.now() - t0;
+    t0 = performance.now();
+    const b = await topFlaky(store, { since: since30, limit: 10 });
+    const rollupMs = performance.now() - t0;
+    if (
+      i === 0 &&
+      JSON.stringify(a) !== JSON.stringify(b.map((t) => [t.repository, t.testId, t.attempts, t.failures]))
+    )
+      throw new Error(`running totals and summing disagree: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    if (i >= 3) {
+      compare.summed.push(summedMs);
+      compare.rollups.push(rollupMs);
+    }
+  }
+  const ranking = {
+    what: "top 10 tests, all repositories, 30 days, on the store without HTTP",
+    summingP50: quantile(compare.summed, 0.5),
+    summingP95: quantile(compare.summed, 0.95),
+    rollupsP50: quantile(compare.rollups, 0.5),
+    rollupsP95: quantile(compare.rollups, 0.95),
+    ratioP50: quantile(compare.rollups, 0.5) / quantile(compare.summed, 0.5),
+  };
+  console.log(
+    `${engine}  ranking 30d: summing p50 ${ranking.summingP50.toFixed(1)} ms, running totals p50 ${ranking.rollupsP50.toFixed(1)} ms (ratio ${ranking.ratioP50.toFixed(3)})`,
+  );
   const record: number[] = [];
   for (let i = 0; i < 10; i++) {
     const t0 = performance.now();
@@ -345,7 +405,7 @@ async function measure(engine: "sqlite" | "postgres", target: string) {
   );
   await app.close();
   await store.close();
-  return { endpoints, recording };
+  return { endpoints, ranking, recording };
 }
 
 const results: Record<string, unknown> = {
@@ -363,6 +423,7 @@ if (engines.includes("sqlite")) {
     await (await openStore(file)).close(); // migrations, exactly as a user's database
     let t0 = performance.now();
     seedSqlite(file);
+    await seedRollups(file);
     console.log(`sqlite  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     t0 = performance.now();
     results.sqlite = await measure("sqlite", file);
@@ -376,6 +437,7 @@ if (engines.includes("postgres")) {
     await (await openStore(server.url)).close();
     const t0 = performance.now();
     await seedPostgres(server.url);
+    await seedRollups(server.url);
     console.log(`postgres  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     results.postgres = await measure("postgres", server.url);
   } finally {

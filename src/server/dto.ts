@@ -1,3 +1,4 @@
+import type { Selectable } from "kysely";
 import type { AttemptsTable, DetectionsTable, TestCatalogTable, TestResultsTable } from "../store/schema.js";
 
 /**
@@ -98,7 +99,7 @@ export function attemptDto(a: AttemptsTable) {
   };
 }
 
-export function catalogDto(c: TestCatalogTable) {
+export function catalogDto(c: Selectable<TestCatalogTable>) {
   return {
     repository: c.repository,
     id: c.test_id,

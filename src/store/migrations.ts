@@ -1,4 +1,5 @@
-import { type Kysely, type Migration as KyselyMigration, Migrator, sql } from "kysely";
+import { type Kysely, type Migration as KyselyMigration, Migrator, PostgresAdapter, sql } from "kysely";
+import { rebuildRollups } from "./rollups.js";
 import type { Database } from "./schema.js";
 
 /**
@@ -207,6 +208,83 @@ export const MIGRATIONS: Migration[] = [
         .execute();
       // The runner before kysely's Migrator kept its own table; its record moved to ours.
       await db.schema.dropTable("fd_migrations").ifExists().execute();
+    },
+  },
+  {
+    version: 5,
+    name: "running totals per test and day, for rankings over a window",
+    async up(db) {
+      // Top tests over a window summed every test result in it (p95 224 ms at 100,000 detections);
+      // with running totals the window is the difference of two rows per test (docs/design/history.md).
+      for (const column of ["ranked_detections", "ranked_failing", "ranked_attempts", "ranked_failures"])
+        await db.schema
+          .alterTable("test_catalog")
+          .addColumn(column, "bigint", (c) => c.notNull().defaultTo(0))
+          .execute();
+      await db.schema.alterTable("test_catalog").addColumn("ranked_last", "varchar(32)").execute();
+      await db.schema.alterTable("test_catalog").addColumn("test_key", "bigint").execute();
+      await sql`update test_catalog set test_key = n.k
+        from (select repository, test_id, row_number() over (order by repository, test_id) as k from test_catalog) n
+        where test_catalog.repository = n.repository and test_catalog.test_id = n.test_id`.execute(db);
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+      if (postgres) {
+        // Concurrent writers (several serve instances) each take their own number.
+        await sql`create sequence test_catalog_key_seq owned by test_catalog.test_key`.execute(db);
+        await sql`select setval('test_catalog_key_seq', coalesce((select max(test_key) from test_catalog), 0) + 1, false)`.execute(
+          db,
+        );
+        await sql`alter table test_catalog alter column test_key set default nextval('test_catalog_key_seq')`.execute(
+          db,
+        );
+      }
+      await db.schema
+        .createIndex("test_catalog_key")
+        .unique()
+        .on("test_catalog")
+        .column("test_key")
+        .execute();
+      // Read from indexes alone: the key holds the whole row (SQLite without rowid; PostgreSQL's
+      // index includes the columns, for index-only scans).
+      const columns = "detections, failing, attempts, failures, last_seen";
+      await db.schema
+        .createTable("test_rollups")
+        .addColumn("test_key", "bigint", (c) => c.notNull())
+        .addColumn("day", "varchar(10)", (c) => c.notNull())
+        .addColumn("detections", "bigint", (c) => c.notNull())
+        .addColumn("failing", "bigint", (c) => c.notNull())
+        .addColumn("attempts", "bigint", (c) => c.notNull())
+        .addColumn("failures", "bigint", (c) => c.notNull())
+        .addColumn("last_seen", "varchar(32)", (c) => c.notNull())
+        .$call((t) =>
+          postgres
+            ? t
+            : t.addPrimaryKeyConstraint("test_rollups_pk", ["test_key", "day"]).modifyEnd(sql`without rowid`),
+        )
+        .execute();
+      if (postgres)
+        await sql`alter table test_rollups add constraint test_rollups_pk primary key (test_key, day) include (${sql.raw(columns)})`.execute(
+          db,
+        );
+      // The latest rows before a window's edge, for every test at once, by one range scan of days.
+      if (postgres)
+        await sql`create index test_rollups_day on test_rollups (day, test_key) include (${sql.raw(columns)})`.execute(
+          db,
+        );
+      else
+        await db.schema
+          .createIndex("test_rollups_day")
+          .on("test_rollups")
+          .columns(["day", "test_key", ...columns.split(", ")])
+          .execute();
+      // A window's first and last day are summed from the test results themselves: with attempts
+      // and failures in the index, from the index alone.
+      await db.schema.dropIndex("test_results_verdict_time").execute();
+      await db.schema
+        .createIndex("test_results_verdict_time")
+        .on("test_results")
+        .columns(["verdict", "started_at", "repository", "test_id", "attempts", "failures"])
+        .execute();
+      await rebuildRollups(db);
     },
   },
 ];

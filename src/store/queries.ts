@@ -1,5 +1,6 @@
 import { type RawBuilder, type SqlBool, sql } from "kysely";
 import type { Store } from "./open.js";
+import { rankWindow, removeFromRollups } from "./rollups.js";
 
 /** Read side of the history: the same queries on SQLite and PostgreSQL. */
 
@@ -112,49 +113,31 @@ export async function trend(store: Store, opts: Window & { testId?: string }) {
 
 /**
  * Most flaky tests by impact: mean failure rate × the number of detections that saw the test
- * failing, among tests with at least `minAttempts` attempts in the window.
+ * failing, among tests with at least `minAttempts` attempts in the window. A detection where the
+ * test failed every attempt (broken there, not flaky) does not count. The window's totals come
+ * from the running totals of rollups.ts, two lookups per test seen since the window began.
  */
 export async function topFlaky(store: Store, opts: Window & { minAttempts?: number; limit?: number }) {
-  const q = store.db
-    .selectFrom("test_results")
-    .select([
-      "test_id",
-      "repository",
-      sql<number>`count(*)`.as("detections"),
-      sql<number>`sum(case when failures > 0 then 1 else 0 end)`.as("failing_detections"),
-      sql<number>`sum(attempts)`.as("attempts"),
-      sql<number>`sum(failures)`.as("failures"),
-      sql<string>`max(started_at)`.as("last_seen"),
-    ])
-    // A test that failed every time in a detection was broken there, not flaky: it does not rank.
-    .where("verdict", "in", ["flaky", "stable"])
-    .where(inWindow(opts));
-  const rows = await q
-    .groupBy(["repository", "test_id"])
-    .having(sql<number>`sum(attempts)`, ">=", opts.minAttempts ?? 20)
-    .having(sql<number>`sum(failures)`, ">", 0)
-    .orderBy(
-      sql`(1.0 * sum(failures) / sum(attempts)) * sum(case when failures > 0 then 1 else 0 end)`,
-      "desc",
-    )
-    .orderBy("test_id")
-    .limit(Math.min(opts.limit ?? 20, 500))
-    .execute();
+  const rows = await rankWindow(store.db, store.kind, opts, {
+    minAttempts: opts.minAttempts ?? 20,
+    limit: Math.min(opts.limit ?? 20, 500),
+    score: sql<number>`(1.0 * failures / attempts) * failing`,
+  });
   const recent = await Promise.all(rows.map((r) => recentRates(store, r.repository, r.test_id, opts)));
   return rows.map((r, i) => {
-    const rate = Number(r.failures) / Number(r.attempts);
+    const rate = r.failures / r.attempts;
     return {
       testId: r.test_id,
       owner: recent[i]?.owner ?? null,
       quarantined: recent[i]?.quarantined ?? false,
       recent: recent[i]?.rates ?? [],
       repository: r.repository,
-      detections: Number(r.detections),
-      failingDetections: Number(r.failing_detections),
-      attempts: Number(r.attempts),
-      failures: Number(r.failures),
+      detections: r.detections,
+      failingDetections: r.failing,
+      attempts: r.attempts,
+      failures: r.failures,
       failureRate: rate,
-      impact: rate * Number(r.failing_detections),
+      impact: rate * r.failing,
       lastSeen: r.last_seen,
     };
   });
@@ -353,6 +336,7 @@ export async function repositories(store: Store): Promise<string[]> {
 export async function prune(store: Store, before: string): Promise<number> {
   return store.db.transaction().execute(async (trx) => {
     const old = trx.selectFrom("detections").select("id").where("started_at", "<", before);
+    await removeFromRollups(trx, before);
     await trx.deleteFrom("attempts").where("detection_id", "in", old).execute();
     await trx.deleteFrom("test_results").where("detection_id", "in", old).execute();
     const res = await trx.deleteFrom("detections").where("started_at", "<", before).executeTakeFirst();

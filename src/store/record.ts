@@ -1,7 +1,8 @@
-import type { Kysely } from "kysely";
+import { type Kysely, PostgresAdapter, sql } from "kysely";
 import { isoDay, type QuarantineEntry, quarantineOf } from "../analysis/quarantine.js";
 import type { Report, ReportAttempt } from "../analysis/report.js";
 import type { Store } from "./open.js";
+import { addToRollups, RANKED, rankedDelta } from "./rollups.js";
 import type { Database } from "./schema.js";
 
 export interface RecordMeta {
@@ -111,8 +112,12 @@ export async function writeDetection(trx: Kysely<Database>, report: Report, meta
       .insertInto("attempts")
       .values(attempts.slice(i, i + CHUNK))
       .execute();
+  const previous = await rankedLast(trx, repository, report.tests);
+  const sqlite = !(trx.getExecutor().adapter instanceof PostgresAdapter);
   for (const t of report.tests) {
     const flakyAt = t.verdict === "flaky" ? startedAt : null;
+    const ranked = RANKED.includes(t.verdict);
+    const d = ranked ? rankedDelta(t) : { detections: 0, failing: 0, attempts: 0, failures: 0 };
     await trx
       .insertInto("test_catalog")
       .values({
@@ -124,6 +129,15 @@ export async function writeDetection(trx: Kysely<Database>, report: Report, meta
         last_severity: t.severity,
         first_flaky_at: flakyAt,
         detections: 1,
+        ranked_detections: d.detections,
+        ranked_failing: d.failing,
+        ranked_attempts: d.attempts,
+        ranked_failures: d.failures,
+        ranked_last: ranked ? startedAt : null,
+        // PostgreSQL's column default draws from a sequence; SQLite has one writer at a time.
+        ...(sqlite
+          ? { test_key: sql<number>`(select coalesce(max(test_key), 0) + 1 from test_catalog)` }
+          : {}),
       })
       .onConflict((oc) =>
         oc.columns(["repository", "test_id"]).doUpdateSet((eb) => ({
@@ -132,10 +146,40 @@ export async function writeDetection(trx: Kysely<Database>, report: Report, meta
           last_severity: t.severity,
           detections: eb("test_catalog.detections", "+", 1),
           first_flaky_at: eb.fn.coalesce("test_catalog.first_flaky_at", eb.val(flakyAt)),
+          ...(ranked
+            ? {
+                ranked_detections: eb("test_catalog.ranked_detections", "+", d.detections),
+                ranked_failing: eb("test_catalog.ranked_failing", "+", d.failing),
+                ranked_attempts: eb("test_catalog.ranked_attempts", "+", d.attempts),
+                ranked_failures: eb("test_catalog.ranked_failures", "+", d.failures),
+                ranked_last: sql<string>`case when test_catalog.ranked_last is null or test_catalog.ranked_last < ${startedAt} then ${startedAt} else test_catalog.ranked_last end`,
+              }
+            : {}),
         })),
       )
       .execute();
   }
+  await addToRollups(trx, repository, startedAt, report.tests, previous);
+}
+
+/** Each test's latest ranked detection before this one (null: never ranked, or new). */
+async function rankedLast(
+  trx: Kysely<Database>,
+  repository: string,
+  tests: readonly { id: string }[],
+): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  const ids = tests.map((t) => t.id);
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const rows = await trx
+      .selectFrom("test_catalog")
+      .select(["test_id", "ranked_last"])
+      .where("repository", "=", repository)
+      .where("test_id", "in", ids.slice(i, i + CHUNK))
+      .execute();
+    for (const r of rows) out.set(r.test_id, r.ranked_last);
+  }
+  return out;
 }
 
 /**

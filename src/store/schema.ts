@@ -1,3 +1,5 @@
+import type { ColumnType } from "kysely";
+
 /**
  * Tables of the history database. Timestamps are ISO-8601 UTC text on both engines, so the same
  * queries (ordering, day buckets with substr) run unchanged on SQLite and PostgreSQL.
@@ -82,6 +84,34 @@ export interface TestCatalogTable {
   last_severity: string;
   first_flaky_at: string | null;
   detections: number;
+  /**
+   * A number for the test, for test_rollups' key (migration 5). PostgreSQL draws it from a
+   * sequence; SQLite (one writer at a time) takes the next after the largest.
+   */
+  test_key: ColumnType<number, number | undefined, never>;
+  /** Running totals of the detections that rank it (verdict flaky or stable), all time. */
+  ranked_detections: ColumnType<number, number | undefined, number>;
+  ranked_failing: ColumnType<number, number | undefined, number>;
+  ranked_attempts: ColumnType<number, number | undefined, number>;
+  ranked_failures: ColumnType<number, number | undefined, number>;
+  /** started_at of its latest ranked detection. */
+  ranked_last: string | null;
+}
+
+/**
+ * A test's running totals through the end of one UTC day in which it was ranked (flaky or stable):
+ * the totals of a window are the difference of two of these (src/store/rollups.ts).
+ */
+export interface TestRollupsTable {
+  test_key: number;
+  /** YYYY-MM-DD (UTC), the first ten characters of started_at. */
+  day: string;
+  detections: number;
+  failing: number;
+  attempts: number;
+  failures: number;
+  /** started_at of its latest ranked detection through this day. */
+  last_seen: string;
 }
 
 /** A job submitted to `serve` (RunPod-shaped). Terminal jobs are deleted once `expires_at` passes. */
@@ -130,4 +160,5 @@ export interface Database {
   test_results: TestResultsTable;
   attempts: AttemptsTable;
   test_catalog: TestCatalogTable;
+  test_rollups: TestRollupsTable;
 }

@@ -30,7 +30,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
       if (engine === "sqlite") store = await openStore(":memory:");
       else {
         store = await openStore(pgServer?.url as string);
-        for (const t of ["attempts", "test_results", "test_catalog", "detections"] as const)
+        for (const t of ["attempts", "test_results", "test_rollups", "test_catalog", "detections"] as const)
           await store.db.deleteFrom(t).execute();
       }
     });
@@ -49,6 +49,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
         "api_keys",
         "attempts",
         "test_results",
+        "test_rollups",
         "test_catalog",
         "detections",
         "fd_schema_migrations",
@@ -66,6 +67,9 @@ for (const engine of ["sqlite", "postgres"] as const) {
       await sql`insert into test_results (detection_id, repository, test_id, name, started_at, attempts, failures, failure_rate, interval_lo, interval_hi, severity, verdict, failing_seeds) values ('old', '/home/me/app', 'a', 'a', '2026-10-01T00:00:00.000Z', 3, 1, 0.33, 0.01, 0.9, 'high', 'flaky', '[]')`.execute(
         store.db,
       );
+      await sql`insert into test_catalog (repository, test_id, first_seen, last_seen, last_verdict, last_severity, first_flaky_at, detections) values ('/home/me/app', 'a', '2026-10-01T00:00:00.000Z', '2026-10-01T00:00:00.000Z', 'flaky', 'high', '2026-10-01T00:00:00.000Z', 1)`.execute(
+        store.db,
+      );
       // Version 1 is not applied again (its tables exist: it would fail); the rest are.
       expect(await migrate(store.db)).toEqual(MIGRATIONS.slice(1).map((m) => m.version));
       expect(await schemaVersion(store.db)).toBe(MIGRATIONS.length);
@@ -74,7 +78,118 @@ for (const engine of ["sqlite", "postgres"] as const) {
       const old = await getDetection(store, "old");
       expect(old?.detection.repository_url).toBeNull();
       expect(old?.tests).toMatchObject([{ test_id: "a", quarantined: 0, owner: null, outcomes: null }]);
-      expect(await topFlaky(store, { minAttempts: 1 })).toHaveLength(1);
+      // Migration 5 turned the history into running totals: the ranking reads them.
+      expect(await topFlaky(store, { minAttempts: 1 })).toMatchObject([
+        { testId: "a", detections: 1, failingDetections: 1, attempts: 3, failures: 1 },
+      ]);
+    });
+
+    it("ranks any window from running totals exactly as summing its test results would, through late records and pruning", async () => {
+      // 150 detections at random instants over 20 days, in 3 repositories, recorded in random order
+      // (so a test is often recorded on a day before one it already has), then compared with the
+      // plain sum over the window for windows whose ends fall mid-day, on a day boundary, or open.
+      let seed = 17;
+      const rand = () => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed / 2147483648;
+      };
+      const day0 = Date.parse("2026-10-01T00:00:00.000Z");
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const detections = Array.from({ length: 150 }, (_, n) => {
+        const at = day0 + Math.floor(rand() * 20 * 86_400_000);
+        const repo = `/srv/r${Math.floor(rand() * 3)}`;
+        const tests = Array.from({ length: 12 }, (_, i) => `t${i}`)
+          .filter(() => rand() < 0.6)
+          .map((id) => {
+            const attempts = 5 + Math.floor(rand() * 20);
+            const kind = rand();
+            const failures = kind < 0.5 ? 0 : kind < 0.9 ? 1 + Math.floor(rand() * (attempts - 1)) : attempts;
+            return { id, attempts, failures };
+          });
+        return {
+          id: `x${n}`,
+          at,
+          repo,
+          tests: tests.length > 0 ? tests : [{ id: "t0", attempts: 5, failures: 0 }],
+        };
+      });
+      for (const d of [...detections].sort(() => rand() - 0.5))
+        await recordDetection(store, report(d.id, iso(d.at), d.tests, d.repo), {
+          trigger: "cli",
+          backend: "local",
+        });
+
+      const byTest = (a: unknown[], b: unknown[]) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`);
+      const summed = async (
+        w: { repository?: string; since?: string; until?: string },
+        minAttempts: number,
+      ) => {
+        const where = [
+          sql`verdict in ('flaky', 'stable')`,
+          ...(w.repository ? [sql`repository = ${w.repository}`] : []),
+          ...(w.since ? [sql`started_at >= ${w.since}`] : []),
+          ...(w.until ? [sql`started_at < ${w.until}`] : []),
+        ];
+        const res = await sql<{
+          repository: string;
+          test_id: string;
+          d: number;
+          f: number;
+          a: number;
+          x: number;
+          l: string;
+        }>`select repository, test_id, count(*) as d, sum(case when failures > 0 then 1 else 0 end) as f,
+            sum(attempts) as a, sum(failures) as x, max(started_at) as l
+          from test_results where ${sql.join(where, sql` and `)}
+          group by repository, test_id
+          having sum(attempts) >= ${minAttempts} and sum(failures) > 0`.execute(store.db);
+        return res.rows
+          .map((r) => [r.repository, r.test_id, Number(r.d), Number(r.f), Number(r.a), Number(r.x), r.l])
+          .sort(byTest);
+      };
+      const ranked = async (
+        w: { repository?: string; since?: string; until?: string },
+        minAttempts: number,
+      ) => {
+        const top = await topFlaky(store, { ...w, minAttempts, limit: 500 });
+        // Ranked by impact, highest first.
+        for (let i = 1; i < top.length; i++)
+          expect(top[i - 1]?.impact ?? 0).toBeGreaterThanOrEqual((top[i]?.impact ?? 0) - 1e-12);
+        return top
+          .map((t) => [
+            t.repository,
+            t.testId,
+            t.detections,
+            t.failingDetections,
+            t.attempts,
+            t.failures,
+            t.lastSeen,
+          ])
+          .sort(byTest);
+      };
+      const windows = (from: number) =>
+        Array.from({ length: 12 }, (_, i) => {
+          const a = from + Math.floor(rand() * (20 * 86_400_000 - (from - day0)));
+          const b = a + Math.floor(rand() * 8 * 86_400_000);
+          const mid = i % 3 === 0 ? Math.floor(a / 86_400_000) * 86_400_000 : a; // some on a day boundary
+          return {
+            ...(i % 4 !== 1 ? { since: iso(mid) } : {}),
+            ...(i % 2 === 0 ? { until: iso(b) } : {}),
+            ...(i % 5 === 0 ? { repository: "/srv/r1" } : {}),
+          };
+        });
+      let compared = 0;
+      for (const w of [{}, ...windows(day0)]) {
+        const want = await summed(w, 10);
+        expect(await ranked(w, 10)).toEqual(want);
+        compared += want.length;
+      }
+      expect(compared).toBeGreaterThan(100);
+
+      // Pruning mid-day takes the pruned detections out of every total, and windows still agree.
+      const cut = day0 + 6.5 * 86_400_000;
+      await prune(store, iso(cut));
+      for (const w of [{}, ...windows(cut)]) expect(await ranked(w, 0)).toEqual(await summed(w, 0));
     });
 
     it("records a detection with its tests, attempts (bounded output) and catalogue in one go", async () => {
