@@ -263,9 +263,10 @@ const NOTHING: Totals = {
  * A(T), the totals of everything ranked before the instant T: a test's latest row of a day before
  * T's plus T's own day up to T from the raw results (p). `name` keeps two of these apart.
  *
- * The latest rows come from one range scan of the LOOKBACK_DAYS before T's day (r), which holds
- * them for every test ranked in those days: the totals only grow, so the latest row's are each
- * column's max. A test without a row there is looked up by its key (f): PostgreSQL skips that
+ * Across repositories, the latest rows come from one range scan of the LOOKBACK_DAYS before T's
+ * day (r), which holds them for every test ranked in those days: the totals only grow, so the
+ * latest row's are each column's max. A test without a row there, and every test of a window on one
+ * repository, is looked up by its key (f): PostgreSQL skips that
  * lookup for the tests the scan found (a one-time filter on r), SQLite's coalesce never evaluates
  * it for them. A lookup per test is what a database does fastest one at a time and slowest ten
  * thousand times (about 8 µs each on PostgreSQL here); the scan reads a few days of rows.
@@ -286,11 +287,15 @@ function at(
   const from = new Date(Date.parse(`${d}T00:00:00.000Z`) - LOOKBACK_DAYS * 86_400_000)
     .toISOString()
     .slice(0, 10);
-  const latest = (c: string) =>
+  // One repository's few hundred tests are looked up one by one; a scan would read every
+  // repository's rows of those days.
+  const scanned = repository === undefined;
+  const lookup = (c: string) =>
     engine === "postgres"
-      ? sql`coalesce(${r}.${sql.id(c)}, ${f}.${sql.id(c)})`
-      : sql`coalesce(${r}.${sql.id(c)}, (select x.${sql.id(c)} from test_rollups x where x.test_key = c.test_key
-          and x.day < ${d} order by x.day desc limit 1))`;
+      ? sql`${f}.${sql.id(c)}`
+      : sql`(select x.${sql.id(c)} from test_rollups x where x.test_key = c.test_key
+          and x.day < ${d} order by x.day desc limit 1)`;
+  const latest = (c: string) => (scanned ? sql`coalesce(${r}.${sql.id(c)}, ${lookup(c)})` : lookup(c));
   const col = (c: "detections" | "failing" | "attempts" | "failures") => {
     const before = sql`coalesce(${latest(c)}, 0) + coalesce(${p}.${sql.id(c)}, 0)`;
     return known ? sql`case when c.ranked_last < ${d} then ${ALL_TIME.cols[c]} else ${before} end` : before;
@@ -299,7 +304,8 @@ function at(
   const fallback =
     engine === "postgres"
       ? sql`left join lateral (select x.detections, x.failing, x.attempts, x.failures, x.last_seen from test_rollups x
-          where ${r}.test_key is null and x.test_key = c.test_key and x.day < ${d} order by x.day desc limit 1) ${f} on true`
+          where ${scanned ? sql`${r}.test_key is null and ` : sql``}x.test_key = c.test_key and x.day < ${d}
+          order by x.day desc limit 1) ${f} on true`
       : sql``;
   return {
     cols: {
@@ -310,13 +316,17 @@ function at(
     },
     last: known ? sql`case when c.ranked_last < ${d} then c.ranked_last else ${last} end` : last,
     joins: sql`
-      left join (
+      ${
+        scanned
+          ? sql`left join (
         select test_key, max(detections) as detections, max(failing) as failing, max(attempts) as attempts,
           max(failures) as failures, max(last_seen) as last_seen
         from test_rollups ${engine === "sqlite" ? sql`indexed by test_rollups_day` : sql``}
         where day >= ${from} and day < ${d}
         group by test_key
-      ) ${r} on ${r}.test_key = c.test_key
+      ) ${r} on ${r}.test_key = c.test_key`
+          : sql``
+      }
       ${fallback}
       left join (
         select repository, test_id, count(*) as detections, sum(case when failures > 0 then 1 else 0 end) as failing,

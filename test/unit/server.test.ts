@@ -56,7 +56,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
       if (engine === "sqlite") store = await openStore(":memory:");
       else {
         store = await openStore(pgServer?.url as string);
-        for (const t of ["attempts", "test_results", "test_catalog", "detections"] as const)
+        for (const t of ["attempts", "test_results", "test_rollups", "test_catalog", "detections"] as const)
           await store.db.deleteFrom(t).execute();
       }
       app = await buildServer({ store, logLevel: "silent", rateLimit: 0 });
