@@ -57748,11 +57748,11 @@ function frameworkIds(ids, adapter) {
   if (adapter.repeatsShareId) return [...ids];
   return [...new Set(ids.map((id) => id.replace(OCCURRENCE, "")))];
 }
-function collectResults(adapter, sink, cwd, junitGlob2) {
-  const got = collectParsed(adapter, sink, cwd, junitGlob2);
+function collectResults(adapter, sink, cwd, junitGlob2, run) {
+  const got = collectParsed(adapter, sink, cwd, junitGlob2, run);
   return got.ok ? { ok: true, tests: distinguishDuplicates(got.tests, adapter) } : got;
 }
-function collectParsed(adapter, sink, cwd, junitGlob2) {
+function collectParsed(adapter, sink, cwd, junitGlob2, run) {
   if (adapter.results === "none") return { ok: true, tests: [] };
   try {
     if (adapter.results === "glob") {
@@ -57761,7 +57761,7 @@ function collectParsed(adapter, sink, cwd, junitGlob2) {
       return {
         ok: true,
         tests: withRelativeFiles(
-          files.flatMap((f) => adapter.parse(readResultFile(f), cwd)),
+          files.flatMap((f) => adapter.parse(readResultFile(f), cwd, run)),
           cwd
         )
       };
@@ -57775,7 +57775,7 @@ function collectParsed(adapter, sink, cwd, junitGlob2) {
       if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
       return { ok: false, reason: `${adapter.name} wrote no results file` };
     }
-    return { ok: true, tests: withRelativeFiles(adapter.parse(text2, cwd), cwd) };
+    return { ok: true, tests: withRelativeFiles(adapter.parse(text2, cwd, run), cwd) };
   } catch (e) {
     return { ok: false, reason: e.message };
   } finally {
@@ -58475,7 +58475,10 @@ function finishAttempt(s, spec, ran) {
   const { record: record3, sink, eventsFile, cwd } = ran;
   const collected = timeoutsOf(
     fromEvents(
-      collectResults(s.adapter, sink, cwd, s.junitGlob),
+      collectResults(s.adapter, sink, cwd, s.junitGlob, {
+        argv: s.argv,
+        env: { ...s.baseEnv, ...s.commandEnv }
+      }),
       eventsFile,
       record3,
       cwd,
@@ -59777,11 +59780,11 @@ import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:f
 import { basename as basename2, join as join14 } from "node:path";
 
 // src/parsers/cargo-text.ts
-function parseCargoTest(text2) {
+function parseCargoTest(text2, opts = { oneThread: false }) {
   const out = [];
   let section = null;
   const close = () => {
-    if (section) out.push(...diedIn(section));
+    if (section) out.push(...diedIn(section, opts.oneThread));
     section = null;
   };
   const lines = text2.split("\n");
@@ -59845,10 +59848,10 @@ function parseCargoTest(text2) {
   for (const t of out) if (t.status === "failed" && !t.message) t.message = "failed";
   return out;
 }
-function diedIn(s) {
+function diedIn(s, oneThread) {
   if (s.finished || s.declared === 0) return [];
   const how = s.exit ?? "died";
-  if (s.started !== null && !s.ended.has(s.started)) {
+  if (oneThread && s.started !== null && !s.ended.has(s.started)) {
     return [
       {
         id: s.started,
@@ -59937,8 +59940,18 @@ var cargo = {
       parse: (stdout) => stdout.split("\n").map((l) => /^(.+): test$/.exec(l.trim())?.[1]).filter((name) => name !== void 0).map((name) => ({ id: name, file: null, titles: name.split("::") }))
     };
   },
-  parse: (text2) => parseCargoTest(text2)
+  parse: (text2, _cwd, run) => parseCargoTest(text2, { oneThread: run ? oneTestThread(run) : false })
 };
+function oneTestThread(run) {
+  const dashes = run.argv.indexOf("--");
+  const after = dashes === -1 ? [] : run.argv.slice(dashes + 1);
+  const i2 = after.findIndex((a) => a === "--test-threads" || a.startsWith("--test-threads="));
+  if (i2 !== -1) {
+    const value = after[i2]?.includes("=") ? after[i2]?.split("=")[1] : after[i2 + 1];
+    return value === "1";
+  }
+  return run.env.RUST_TEST_THREADS === "1";
+}
 function isBinaryId(id) {
   return id.endsWith(".rs") || id === "doctests";
 }

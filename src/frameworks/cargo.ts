@@ -1,5 +1,5 @@
 import { parseCargoTest } from "../parsers/cargo-text.js";
-import { basename, type FrameworkAdapter } from "./types.js";
+import { basename, type FrameworkAdapter, type ParseContext } from "./types.js";
 
 /** cargo test: the stable human output (libtest's JSON needs nightly); filters are exact names after --. */
 export const cargo: FrameworkAdapter = {
@@ -41,8 +41,23 @@ export const cargo: FrameworkAdapter = {
           .map((name) => ({ id: name, file: null, titles: name.split("::") })),
     };
   },
-  parse: (text) => parseCargoTest(text),
+  parse: (text, _cwd, run) => parseCargoTest(text, { oneThread: run ? oneTestThread(run) : false }),
 };
+
+/**
+ * libtest runs one test at a time only when told to (`-- --test-threads=1`, RUST_TEST_THREADS=1);
+ * only then does a name it printed without a result name the test that was running.
+ */
+function oneTestThread(run: ParseContext): boolean {
+  const dashes = run.argv.indexOf("--");
+  const after = dashes === -1 ? [] : run.argv.slice(dashes + 1);
+  const i = after.findIndex((a) => a === "--test-threads" || a.startsWith("--test-threads="));
+  if (i !== -1) {
+    const value = after[i]?.includes("=") ? after[i]?.split("=")[1] : after[i + 1];
+    return value === "1";
+  }
+  return run.env.RUST_TEST_THREADS === "1";
+}
 
 /** "src/lib.rs", "tests/api.rs": the id of a test binary, as cargo's "Running" header names it. */
 function isBinaryId(id: string): boolean {

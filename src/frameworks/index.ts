@@ -10,7 +10,14 @@ import { pytest } from "./pytest.js";
 import type { FrameworkAdapter } from "./types.js";
 import { vitest } from "./vitest.js";
 
-export type { FrameworkAdapter, ListedTest, Listing, PrepareContext, Prepared } from "./types.js";
+export type {
+  FrameworkAdapter,
+  ListedTest,
+  Listing,
+  ParseContext,
+  PrepareContext,
+  Prepared,
+} from "./types.js";
 
 /** Name → adapter. Adding a framework is one file and one line here. */
 export const ADAPTERS: Record<Exclude<Framework, "auto">, FrameworkAdapter> = {

@@ -85,7 +85,11 @@ export interface FrameworkAdapter {
   matches(argv: readonly string[]): boolean;
   /** The attempt's argv and extra environment; `report: false` gives the line a person would paste. */
   prepare(argv: readonly string[], ctx: PrepareContext, report?: boolean): Prepared;
-  parse(text: string, cwd: string): ParsedTest[];
+  /**
+   * The attempt's results. `run` is the command it ran and its environment, for what the output
+   * alone cannot say (how many threads cargo's libtest used).
+   */
+  parse(text: string, cwd: string, run?: ParseContext): ParsedTest[];
   /**
    * The id this adapter gives a test case of a JUnit file that CI wrote with the framework's own
    * reporter (--from-junit, the Action's artifacts), when it differs from the generic identity.
@@ -133,4 +137,10 @@ export function toolIndex(argv: readonly string[], tool: string): number {
 
 export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** The command an attempt ran (the user's argv) and the environment it ran in. */
+export interface ParseContext {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
 }

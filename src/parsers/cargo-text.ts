@@ -6,11 +6,14 @@ import type { ParsedTest } from "./types.js";
  * Test binaries are told apart by their "Running" header (cargo writes it to stderr, which is
  * therefore read with the results) so the same name in two crates stays two tests.
  */
-export function parseCargoTest(text: string): ParsedTest[] {
+export function parseCargoTest(
+  text: string,
+  opts: { oneThread: boolean } = { oneThread: false },
+): ParsedTest[] {
   const out: ParsedTest[] = [];
   let section: Section | null = null;
   const close = () => {
-    if (section) out.push(...diedIn(section));
+    if (section) out.push(...diedIn(section, opts.oneThread));
     section = null;
   };
   const lines = text.split("\n");
@@ -96,15 +99,18 @@ interface Section {
 
 /**
  * A binary that announced tests and never printed its "test result:" line died (a signal, an
- * abort, process::exit). With one test thread, the test it announced and never ended crashed.
+ * abort, process::exit). With one test thread (the adapter says so from the command), the test it
+ * announced and never ended crashed.
  * Otherwise libtest (which prints a test only when it ends) cannot say which of the unfinished
  * tests was running: the crash is a finding of the binary, counted over all attempts, and its
  * unfinished tests did not run there.
  */
-function diedIn(s: Section): ParsedTest[] {
+function diedIn(s: Section, oneThread: boolean): ParsedTest[] {
   if (s.finished || s.declared === 0) return [];
   const how = s.exit ?? "died";
-  if (s.started !== null && !s.ended.has(s.started)) {
+  // With several threads libtest writes a test's name when it ends, then its result: a process
+  // killed between the two leaves a name that had ended, while another test crashed it.
+  if (oneThread && s.started !== null && !s.ended.has(s.started)) {
     return [
       {
         id: s.started,

@@ -1,7 +1,7 @@
 import { readdirSync, rmSync } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
 import picomatch from "picomatch";
-import type { FrameworkAdapter } from "../frameworks/index.js";
+import type { FrameworkAdapter, ParseContext } from "../frameworks/index.js";
 import type { ParsedTest } from "../parsers/types.js";
 import { ResultFileTooLarge, readResultFile } from "../util/read-limited.js";
 
@@ -69,8 +69,9 @@ export function collectResults(
   sink: ResultSink,
   cwd: string,
   junitGlob: string | undefined,
+  run?: ParseContext,
 ): Collected {
-  const got = collectParsed(adapter, sink, cwd, junitGlob);
+  const got = collectParsed(adapter, sink, cwd, junitGlob, run);
   return got.ok ? { ok: true, tests: distinguishDuplicates(got.tests, adapter) } : got;
 }
 
@@ -79,6 +80,7 @@ function collectParsed(
   sink: ResultSink,
   cwd: string,
   junitGlob: string | undefined,
+  run: ParseContext | undefined,
 ): Collected {
   if (adapter.results === "none") return { ok: true, tests: [] };
   try {
@@ -88,7 +90,7 @@ function collectParsed(
       return {
         ok: true,
         tests: withRelativeFiles(
-          files.flatMap((f) => adapter.parse(readResultFile(f), cwd)),
+          files.flatMap((f) => adapter.parse(readResultFile(f), cwd, run)),
           cwd,
         ),
       };
@@ -102,7 +104,7 @@ function collectParsed(
       if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
       return { ok: false, reason: `${adapter.name} wrote no results file` };
     }
-    return { ok: true, tests: withRelativeFiles(adapter.parse(text, cwd), cwd) };
+    return { ok: true, tests: withRelativeFiles(adapter.parse(text, cwd, run), cwd) };
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   } finally {

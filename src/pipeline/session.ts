@@ -168,7 +168,10 @@ export function finishAttempt(
   const { record, sink, eventsFile, cwd } = ran;
   const collected = timeoutsOf(
     fromEvents(
-      collectResults(s.adapter, sink, cwd, s.junitGlob),
+      collectResults(s.adapter, sink, cwd, s.junitGlob, {
+        argv: s.argv,
+        env: { ...s.baseEnv, ...s.commandEnv },
+      }),
       eventsFile,
       record,
       cwd,

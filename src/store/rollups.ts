@@ -2,12 +2,12 @@ import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { Database } from "./schema.js";
 
 /**
- * Running totals per test and UTC day (docs/design/history.md, "Rankings over a window"). Each
+ * Running totals per test and UTC day (docs/design/history.md). Each
  * test_rollups row holds a test's totals over every ranked detection (verdict flaky or stable)
  * through the end of its day, and test_catalog holds the all-time totals; a window's totals are
  * then A(until) − A(since), where A(T) is the latest row of a day before T's plus the raw test
- * results of T's own day before T. Two index lookups per test instead of every result in the
- * window, and exact to the millisecond like the query it replaces.
+ * results of T's own day before T: a scan of a few days of rows (and a lookup for each test it
+ * misses) instead of every result in the window, exact to the millisecond like the sum it replaces.
  */
 
 /** The verdicts a ranking counts: a test that failed every attempt was broken there, not flaky. */

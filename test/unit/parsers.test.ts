@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { cargo } from "../../src/frameworks/cargo.js";
 import { parseCargoTest } from "../../src/parsers/cargo-text.js";
 import { parseGoTestJson } from "../../src/parsers/go-json.js";
 import { parseJestJson } from "../../src/parsers/jest-json.js";
@@ -347,8 +348,26 @@ describe("cargo test output", () => {
     ]);
   });
 
+  it("with several threads, a name printed without its result is not the test that crashed", () => {
+    // libtest writes an ending test's name, then its result: a process another test killed
+    // between the two writes leaves this same text (seen in CI: the crash blamed on a passing test).
+    const tests = parseCargoTest(golden("cargo-crash-one-thread.txt"));
+    expect(tests).toMatchObject([{ id: "src/lib.rs", kind: "collection", died: "crashed" }]);
+    // The adapter says how many threads from the command and the environment.
+    const text = golden("cargo-crash-one-thread.txt");
+    const ids = (argv: string[], env: Record<string, string> = {}) =>
+      cargo.parse(text, "/", { argv, env }).map((t) => t.id);
+    expect(ids(["cargo", "test", "--", "--test-threads=1"])).toEqual(["tests::killed"]);
+    expect(ids(["cargo", "test", "--", "--test-threads", "1"])).toEqual(["tests::killed"]);
+    expect(ids(["cargo", "test"], { RUST_TEST_THREADS: "1" })).toEqual(["tests::killed"]);
+    expect(ids(["cargo", "test", "--", "--test-threads=2"], { RUST_TEST_THREADS: "1" })).toEqual([
+      "src/lib.rs",
+    ]);
+    expect(ids(["cargo", "test"])).toEqual(["src/lib.rs"]);
+  });
+
   it("with one test thread, the test libtest announced and never ended crashed", () => {
-    expect(parseCargoTest(golden("cargo-crash-one-thread.txt"))).toEqual([
+    expect(parseCargoTest(golden("cargo-crash-one-thread.txt"), { oneThread: true })).toEqual([
       {
         id: "tests::killed",
         name: "tests::killed",
