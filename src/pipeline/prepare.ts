@@ -197,6 +197,7 @@ export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promi
       logsDir: config.save_full_output ? prepareLogsDir(req.source.cwd, config.logs_dir) : undefined,
       masker: ctx.masker,
       timeout: new AttemptTimeout(config.timeout, Math.min(parallelism, config.runs)),
+      parseContext: { argv: req.command.argv, env: { ...baseEnv, ...req.command.env } },
     },
   };
 }

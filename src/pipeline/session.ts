@@ -4,7 +4,7 @@ import { delimiter, join } from "node:path";
 import type { TestAggregator } from "../analysis/per-test.js";
 import type { ReportAttempt } from "../analysis/report.js";
 import type { Config } from "../config/schema.js";
-import type { FrameworkAdapter } from "../frameworks/index.js";
+import type { FrameworkAdapter, ParseContext } from "../frameworks/index.js";
 import { parseTestEvents, type TestEvents } from "../parsers/events.js";
 import type { ParsedTest } from "../parsers/types.js";
 import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
@@ -41,6 +41,8 @@ export interface Session {
   masker: Masker;
   /** The per-attempt timeout, fixed or derived from the first attempts (timeout: auto). */
   timeout: AttemptTimeout;
+  /** The command and environment the adapter's parser may read (cargo's thread count). */
+  parseContext: ParseContext;
 }
 
 export interface AttemptRun {
@@ -168,10 +170,7 @@ export function finishAttempt(
   const { record, sink, eventsFile, cwd } = ran;
   const collected = timeoutsOf(
     fromEvents(
-      collectResults(s.adapter, sink, cwd, s.junitGlob, {
-        argv: s.argv,
-        env: { ...s.baseEnv, ...s.commandEnv },
-      }),
+      collectResults(s.adapter, sink, cwd, s.junitGlob, s.parseContext),
       eventsFile,
       record,
       cwd,

@@ -2,7 +2,7 @@ import { type Kysely, PostgresAdapter, sql } from "kysely";
 import { isoDay, type QuarantineEntry, quarantineOf } from "../analysis/quarantine.js";
 import type { Report, ReportAttempt } from "../analysis/report.js";
 import type { Store } from "./open.js";
-import { addToRollups, RANKED, rankedDelta } from "./rollups.js";
+import { addToRollups, type PreviousRanking, RANKED, rankedDelta } from "./rollups.js";
 import type { Database } from "./schema.js";
 
 export interface RecordMeta {
@@ -162,22 +162,22 @@ export async function writeDetection(trx: Kysely<Database>, report: Report, meta
   await addToRollups(trx, repository, startedAt, report.tests, previous);
 }
 
-/** Each test's latest ranked detection before this one (null: never ranked, or new). */
+/** Each known test's key and latest ranked detection before this one (null: never ranked). */
 async function rankedLast(
   trx: Kysely<Database>,
   repository: string,
   tests: readonly { id: string }[],
-): Promise<Map<string, string | null>> {
-  const out = new Map<string, string | null>();
+): Promise<Map<string, PreviousRanking>> {
+  const out = new Map<string, PreviousRanking>();
   const ids = tests.map((t) => t.id);
   for (let i = 0; i < ids.length; i += CHUNK) {
     const rows = await trx
       .selectFrom("test_catalog")
-      .select(["test_id", "ranked_last"])
+      .select(["test_id", "test_key", "ranked_last"])
       .where("repository", "=", repository)
       .where("test_id", "in", ids.slice(i, i + CHUNK))
       .execute();
-    for (const r of rows) out.set(r.test_id, r.ranked_last);
+    for (const r of rows) out.set(r.test_id, { key: r.test_key, rankedLast: r.ranked_last });
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { type Kysely, type RawBuilder, sql } from "kysely";
+import { type ExpressionBuilder, type Kysely, type RawBuilder, sql } from "kysely";
 import type { Database } from "./schema.js";
 
 /**
@@ -12,6 +12,12 @@ import type { Database } from "./schema.js";
 
 /** The verdicts a ranking counts: a test that failed every attempt was broken there, not flaky. */
 export const RANKED: readonly string[] = ["flaky", "stable"];
+
+/** A known test's key and its latest ranked detection before the one being recorded. */
+export interface PreviousRanking {
+  key: number;
+  rankedLast: string | null;
+}
 
 export interface RankedTest {
   id: string;
@@ -29,7 +35,7 @@ const day = (iso: string) => iso.slice(0, 10);
 
 /**
  * Bring test_rollups up to date with one detection, after test_catalog's totals include it.
- * `previous` is each test's ranked_last before this detection: a test last ranked on this day or
+ * `previous` holds each known test's key and ranked_last before this detection: a test last ranked on this day or
  * earlier (the usual case) gets its row for the day set from the catalog's totals; one already
  * ranked on a later day (a detection recorded late) gets the detection added to its row for the
  * day and to every later row.
@@ -39,15 +45,17 @@ export async function addToRollups(
   repository: string,
   startedAt: string,
   tests: readonly RankedTest[],
-  previous: ReadonlyMap<string, string | null>,
+  previous: ReadonlyMap<string, PreviousRanking>,
 ): Promise<void> {
   const today = day(startedAt);
   const ranked = tests.filter((t) => RANKED.includes(t.verdict));
-  const late = ranked.filter((t) => {
-    const last = previous.get(t.id);
-    return last != null && day(last) > today;
-  });
-  const inOrder = ranked.filter((t) => !late.includes(t)).map((t) => t.id);
+  const late: { test: RankedTest; key: number }[] = [];
+  const inOrder: string[] = [];
+  for (const t of ranked) {
+    const known = previous.get(t.id);
+    if (known?.rankedLast != null && day(known.rankedLast) > today) late.push({ test: t, key: known.key });
+    else inOrder.push(t.id);
+  }
   for (let i = 0; i < inOrder.length; i += CHUNK) {
     await trx
       .insertInto("test_rollups")
@@ -78,22 +86,16 @@ export async function addToRollups(
       )
       .execute();
   }
-  for (const t of late) await addLate(trx, repository, t, startedAt);
+  for (const { test, key } of late) await addLate(trx, key, test, startedAt);
 }
 
-async function addLate(trx: Kysely<Database>, repository: string, t: RankedTest, startedAt: string) {
+async function addLate(trx: Kysely<Database>, key: number, t: RankedTest, startedAt: string) {
   const today = day(startedAt);
   const d = rankedDelta(t);
-  const key = await trx
-    .selectFrom("test_catalog")
-    .select("test_key")
-    .where("repository", "=", repository)
-    .where("test_id", "=", t.id)
-    .executeTakeFirstOrThrow();
   const before = await trx
     .selectFrom("test_rollups")
     .selectAll()
-    .where("test_key", "=", key.test_key)
+    .where("test_key", "=", key)
     .where("day", "<=", today)
     .orderBy("day", "desc")
     .limit(1)
@@ -105,14 +107,14 @@ async function addLate(trx: Kysely<Database>, repository: string, t: RankedTest,
         ...added(eb, d),
         last_seen: sql`case when last_seen < ${startedAt} then ${startedAt} else last_seen end`,
       }))
-      .where("test_key", "=", key.test_key)
+      .where("test_key", "=", key)
       .where("day", "=", today)
       .execute();
   } else {
     await trx
       .insertInto("test_rollups")
       .values({
-        test_key: key.test_key,
+        test_key: key,
         day: today,
         detections: Number(before?.detections ?? 0) + d.detections,
         failing: Number(before?.failing ?? 0) + d.failing,
@@ -125,13 +127,12 @@ async function addLate(trx: Kysely<Database>, repository: string, t: RankedTest,
   await trx
     .updateTable("test_rollups")
     .set((eb) => added(eb, d))
-    .where("test_key", "=", key.test_key)
+    .where("test_key", "=", key)
     .where("day", ">", today)
     .execute();
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: kysely's update expression builder for test_rollups
-function added(eb: any, d: ReturnType<typeof rankedDelta>) {
+function added(eb: ExpressionBuilder<Database, "test_rollups">, d: ReturnType<typeof rankedDelta>) {
   return {
     detections: eb("detections", "+", d.detections),
     failing: eb("failing", "+", d.failing),
