@@ -30921,9 +30921,9 @@ var require_light = __commonJS({
 });
 
 // src/action/main.ts
-import { appendFileSync as appendFileSync2, existsSync as existsSync10, mkdirSync as mkdirSync4 } from "node:fs";
+import { appendFileSync as appendFileSync2, existsSync as existsSync11, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute8, join as join19, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
+import { isAbsolute as isAbsolute8, join as join20, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -52019,10 +52019,20 @@ function statementOf(verdict, s) {
 }
 
 // src/version.ts
-import { readFileSync as readFileSync2 } from "node:fs";
+import { existsSync as existsSync3, readFileSync as readFileSync2 } from "node:fs";
+import { dirname, join as join2 } from "node:path";
+import { fileURLToPath } from "node:url";
 function readPackage() {
-  const pkg = JSON.parse(readFileSync2(new URL("../package.json", import.meta.url), "utf8"));
-  return { name: pkg.name, version: pkg.version };
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i2 = 0; i2 < 4; i2++) {
+    const candidate = join2(dir, "package.json");
+    if (existsSync3(candidate)) {
+      const pkg = JSON.parse(readFileSync2(candidate, "utf8"));
+      if (pkg.name === "flaky-detector") return { name: pkg.name, version: pkg.version };
+    }
+    dir = dirname(dir);
+  }
+  throw new Error(`flaky-detector: cannot find its package.json above ${fileURLToPath(import.meta.url)}`);
 }
 var TOOL = readPackage();
 
@@ -57394,7 +57404,7 @@ function mib(bytes) {
 import { mkdtempSync, readdirSync, readFileSync as readFileSync5, rmSync, statSync as statSync2, writeFileSync } from "node:fs";
 import { rm as rm2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join as join2 } from "node:path";
+import { join as join3 } from "node:path";
 
 // src/util/owner.ts
 import { readFileSync as readFileSync4 } from "node:fs";
@@ -57413,7 +57423,7 @@ var SELF = ownerId() ?? `${process.pid} ?`;
 var PREFIX = "flaky-detector-";
 var OWNER_SUFFIX = ".owner";
 function createOwnedDir(prefix, root = tmpdir()) {
-  const dir = mkdtempSync(join2(root, `${PREFIX}${prefix}-`));
+  const dir = mkdtempSync(join3(root, `${PREFIX}${prefix}-`));
   try {
     writeFileSync(dir + OWNER_SUFFIX, SELF);
   } catch {
@@ -57433,7 +57443,7 @@ var TempDirs = class {
   dirs = /* @__PURE__ */ new Set();
   onExit = () => this.removeAllSync();
   create(prefix) {
-    const dir = mkdtempSync(join2(this.root, `${PREFIX}${prefix}-`));
+    const dir = mkdtempSync(join3(this.root, `${PREFIX}${prefix}-`));
     this.dirs.add(dir);
     try {
       writeFileSync(dir + OWNER_SUFFIX, SELF);
@@ -57714,9 +57724,9 @@ function repetitionLine(line) {
 // src/pipeline/results.ts
 var import_picomatch2 = __toESM(require_picomatch2(), 1);
 import { readdirSync as readdirSync2, rmSync as rmSync2 } from "node:fs";
-import { isAbsolute as isAbsolute2, join as join3, relative as relative2, sep as sep2 } from "node:path";
+import { isAbsolute as isAbsolute2, join as join4, relative as relative2, sep as sep2 } from "node:path";
 function resultSink(adapter, dir, index, tag = "") {
-  const file2 = join3(dir, `attempt-${index}${tag}.${adapter.extension || "out"}`);
+  const file2 = join4(dir, `attempt-${index}${tag}.${adapter.extension || "out"}`);
   return {
     resultFile: adapter.results === "file" ? file2 : null,
     stdoutFile: adapter.results === "stdout" ? file2 : null
@@ -57799,7 +57809,7 @@ function globFiles(cwd, glob) {
       return;
     }
     for (const e of entries) {
-      const full = join3(dir, e.name);
+      const full = join4(dir, e.name);
       if (e.isDirectory()) {
         if (!SKIP_DIRS.has(e.name)) walk(full, depth + 1);
       } else if (isMatch(relative2(cwd, full))) out.push(full);
@@ -57812,7 +57822,7 @@ function globFiles(cwd, glob) {
 // src/pipeline/session.ts
 import { readFileSync as readFileSync7, rmSync as rmSync4 } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { delimiter, join as join5 } from "node:path";
+import { delimiter, join as join6 } from "node:path";
 
 // src/util/process-tree.ts
 import { spawn } from "node:child_process";
@@ -57893,14 +57903,14 @@ import { randomUUID as randomUUID2 } from "node:crypto";
 import {
   closeSync,
   createWriteStream,
-  existsSync as existsSync3,
+  existsSync as existsSync4,
   fstatSync,
   ftruncateSync,
   openSync,
   readSync,
   rmSync as rmSync3
 } from "node:fs";
-import { join as join4 } from "node:path";
+import { join as join5 } from "node:path";
 
 // src/util/clean-text.ts
 import { stripVTControlCharacters } from "node:util";
@@ -57952,7 +57962,7 @@ var OutputCapture = class {
     this.headBytes = headBytes;
     this.tailBytes = tailBytes;
     this.trimAt = trimAt;
-    this.path = join4(dir, `${randomUUID2()}.log`);
+    this.path = join5(dir, `${randomUUID2()}.log`);
     this.fd = openSync(this.path, "a+");
     live.add(this.path);
   }
@@ -58056,7 +58066,7 @@ ${mask(cleanText(tail2))}`;
 var live = /* @__PURE__ */ new Set();
 var dirOfProcess;
 function captureDir() {
-  if (dirOfProcess !== void 0 && existsSync3(dirOfProcess)) return dirOfProcess;
+  if (dirOfProcess !== void 0 && existsSync4(dirOfProcess)) return dirOfProcess;
   const dir = createOwnedDir("output");
   dirOfProcess = dir;
   process.once("exit", () => {
@@ -58435,7 +58445,7 @@ function prepareProcess(s, at) {
   const cwd = s.slotDirs[at.slot];
   const sink = resultSink(s.adapter, s.resultsDir, at.index, at.tag);
   if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
-  const eventsFile = join5(s.resultsDir, `attempt-${at.index}${at.tag}.events.jsonl`);
+  const eventsFile = join6(s.resultsDir, `attempt-${at.index}${at.tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
     {
@@ -58475,10 +58485,7 @@ function finishAttempt(s, spec, ran) {
   const { record: record3, sink, eventsFile, cwd } = ran;
   const collected = timeoutsOf(
     fromEvents(
-      collectResults(s.adapter, sink, cwd, s.junitGlob, {
-        argv: s.argv,
-        env: { ...s.baseEnv, ...s.commandEnv }
-      }),
+      collectResults(s.adapter, sink, cwd, s.junitGlob, s.parseContext),
       eventsFile,
       record3,
       cwd,
@@ -59259,13 +59266,13 @@ async function runFollowUps(s, plan, opts) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join17, resolve as resolve4 } from "node:path";
+import { join as join18, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
-import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join6, resolve } from "node:path";
+import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join7, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
-  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join6(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
+  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join7(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates) {
     try {
       if (!statSync3(c).isFile()) continue;
@@ -59289,13 +59296,13 @@ function assertRunnable(program, cwd, pathVar) {
 }
 
 // src/source/acquire.ts
-import { existsSync as existsSync4, statSync as statSync4 } from "node:fs";
+import { existsSync as existsSync5, statSync as statSync4 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/util/copy-tree.ts
 import { constants as constants4 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, readlink as readlink2, symlink as symlink2 } from "node:fs/promises";
-import { join as join7, resolve as resolve2 } from "node:path";
+import { join as join8, resolve as resolve2 } from "node:path";
 var SHARED_DEPENDENCY_DIRS = /* @__PURE__ */ new Set(["node_modules", ".venv", "venv", ".flaky-venv"]);
 var REINSTALLED_DIRS = /* @__PURE__ */ new Set([
   "node_modules",
@@ -59313,8 +59320,8 @@ async function copyTree(src, dst, opts = {}) {
     const entries = await readdir2(from, { withFileTypes: true });
     await Promise.all(
       entries.map(async (entry) => {
-        const a = join7(from, entry.name);
-        const b = join7(to, entry.name);
+        const a = join8(from, entry.name);
+        const b = join8(to, entry.name);
         if (skip.has(a)) return;
         if (entry.isDirectory()) {
           if (opts.exclude?.has(entry.name)) return;
@@ -59463,7 +59470,7 @@ function pullRequestOf(ref) {
 }
 
 // src/source/repo-spec.ts
-import { fileURLToPath } from "node:url";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
 var SCP_LIKE2 = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 function parseRepoSpec(value) {
   if (value.trim() === "" || value.startsWith("-") || /[\0\r\n]/.test(value)) {
@@ -59507,7 +59514,7 @@ function parseRepoSpec(value) {
   }
   if (scheme === "file") {
     try {
-      fileURLToPath(url2);
+      fileURLToPath2(url2);
     } catch (e) {
       throw new UsageError(
         "E_REPO_INVALID",
@@ -59555,7 +59562,7 @@ async function acquireSource(req, ctx) {
   const spec = parseRepoSpec(req.repo);
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve3(req.cwd, spec.path);
-  if (!existsSync4(path) || !statSync4(path).isDirectory()) {
+  if (!existsSync5(path) || !statSync4(path).isDirectory()) {
     throw new UsageError(
       "E_REPO_NOT_FOUND",
       `--repo: no such directory: ${path} (give an existing directory or a git URL)`
@@ -59663,11 +59670,11 @@ async function localIdentity(dir, ctx, isWorkingDirectory) {
 }
 
 // src/workspace/install.ts
-import { existsSync as existsSync5 } from "node:fs";
-import { join as join8 } from "node:path";
+import { existsSync as existsSync6 } from "node:fs";
+import { join as join9 } from "node:path";
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync5(join8(dir, f));
+  const has = (f) => existsSync6(join9(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -59683,7 +59690,7 @@ function detectInstallSteps(dir) {
   const requirements = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
   if (requirements.length > 0 || has("pyproject.toml") || has("setup.py")) {
     const pip = [
-      join8(VENV_DIR, "bin", "python"),
+      join9(VENV_DIR, "bin", "python"),
       "-m",
       "pip",
       "install",
@@ -59704,11 +59711,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync5(join8(dir, VENV_DIR, "bin"))) {
-    bins.push(join8(dir, VENV_DIR, "bin"));
-    env.VIRTUAL_ENV = join8(dir, VENV_DIR);
+  if (existsSync6(join9(dir, VENV_DIR, "bin"))) {
+    bins.push(join9(dir, VENV_DIR, "bin"));
+    env.VIRTUAL_ENV = join9(dir, VENV_DIR);
   }
-  if (existsSync5(join8(dir, "node_modules", ".bin"))) bins.push(join8(dir, "node_modules", ".bin"));
+  if (existsSync6(join9(dir, "node_modules", ".bin"))) bins.push(join9(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -59776,8 +59783,8 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:fs";
-import { basename as basename2, join as join14 } from "node:path";
+import { existsSync as existsSync8, readFileSync as readFileSync9 } from "node:fs";
+import { basename as basename2, join as join15 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2, opts = { oneThread: false }) {
@@ -60035,7 +60042,7 @@ function withRelativePackage(t, cwd) {
 }
 
 // src/frameworks/jest.ts
-import { join as join10 } from "node:path";
+import { join as join11 } from "node:path";
 
 // src/parsers/jest-json.ts
 import { relative as relative5 } from "node:path/posix";
@@ -60101,15 +60108,15 @@ function toRelative(file2, rootDir) {
 }
 
 // src/frameworks/plugins.ts
-import { existsSync as existsSync6 } from "node:fs";
-import { dirname, join as join9 } from "node:path";
-import { fileURLToPath as fileURLToPath2 } from "node:url";
+import { existsSync as existsSync7 } from "node:fs";
+import { dirname as dirname2, join as join10 } from "node:path";
+import { fileURLToPath as fileURLToPath3 } from "node:url";
 function pluginDir(framework) {
-  let dir = dirname(fileURLToPath2(import.meta.url));
+  let dir = dirname2(fileURLToPath3(import.meta.url));
   for (let i2 = 0; i2 < 4; i2++) {
-    const candidate = join9(dir, "plugins", framework);
-    if (existsSync6(candidate)) return candidate;
-    dir = dirname(dir);
+    const candidate = join10(dir, "plugins", framework);
+    if (existsSync7(candidate)) return candidate;
+    dir = dirname2(dir);
   }
   return void 0;
 }
@@ -60149,7 +60156,7 @@ var jest = {
     if (plugins && ctx.eventsFile) {
       if (!argv.some((w) => w === "--reporters" || w.startsWith("--reporters=")))
         args.push("--reporters=default");
-      args.push(`--reporters=${join10(plugins, "flaky-detector-reporter.cjs")}`);
+      args.push(`--reporters=${join11(plugins, "flaky-detector-reporter.cjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60185,7 +60192,7 @@ var command = {
 };
 
 // src/frameworks/mocha.ts
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 var mocha = {
   name: "mocha",
   results: "file",
@@ -60203,7 +60210,7 @@ var mocha = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("mocha") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push("--require", join11(plugins, "flaky-detector-events.cjs"));
+      args.push("--require", join12(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60229,7 +60236,7 @@ function mochaId(c) {
 }
 
 // src/frameworks/node-test.ts
-import { isAbsolute as isAbsolute6, join as join12, relative as relative6, sep as sep5 } from "node:path";
+import { isAbsolute as isAbsolute6, join as join13, relative as relative6, sep as sep5 } from "node:path";
 var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 var nodeTest = {
   name: "node-test",
@@ -60258,7 +60265,7 @@ var nodeTest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("node-test") : void 0;
     if (plugins && ctx.eventsFile) {
-      extra.push("--require", join12(plugins, "flaky-detector-events.cjs"));
+      extra.push("--require", join13(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: [argv[0], ...extra, ...rest], env };
@@ -60461,7 +60468,7 @@ function isPrefixOfAny(arg, files) {
 }
 
 // src/frameworks/vitest.ts
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 var vitest = {
   name: "vitest",
   results: "file",
@@ -60481,7 +60488,7 @@ var vitest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push(`--reporter=${join13(plugins, "flaky-detector-reporter.mjs")}`);
+      args.push(`--reporter=${join14(plugins, "flaky-detector-reporter.mjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60650,8 +60657,8 @@ function scriptAdapter(argv, workspace) {
   return { script, text: text2, adapter, how };
 }
 function packageScript(dir, name) {
-  const file2 = join14(dir, "package.json");
-  if (!existsSync7(file2)) return void 0;
+  const file2 = join15(dir, "package.json");
+  if (!existsSync8(file2)) return void 0;
   try {
     const pkg = JSON.parse(readFileSync9(file2, "utf8"));
     return pkg.scripts?.[name];
@@ -60666,13 +60673,13 @@ function assertShuffleSupported(adapter, shuffle) {
 }
 
 // src/pipeline/list-tests.ts
-import { existsSync as existsSync8, readFileSync as readFileSync10 } from "node:fs";
-import { join as join15 } from "node:path";
+import { existsSync as existsSync9, readFileSync as readFileSync10 } from "node:fs";
+import { join as join16 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
-  const file2 = join15(opts.dir, `listing.${adapter.extension}`);
+  const file2 = join16(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file2);
-  const stdoutFile = join15(opts.dir, "listing.stdout");
+  const stdoutFile = join16(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
@@ -60701,7 +60708,7 @@ async function listTests(adapter, argv, opts) {
   }
   let tests;
   try {
-    const fileText = existsSync8(file2) ? readFileSync10(file2, "utf8") : null;
+    const fileText = existsSync9(file2) ? readFileSync10(file2, "utf8") : null;
     tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
@@ -60719,8 +60726,8 @@ async function listTests(adapter, argv, opts) {
 }
 
 // src/pipeline/resolve-tests.ts
-import { existsSync as existsSync9 } from "node:fs";
-import { isAbsolute as isAbsolute7, join as join16 } from "node:path";
+import { existsSync as existsSync10 } from "node:fs";
+import { isAbsolute as isAbsolute7, join as join17 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
   if (c.classname === "Test suite failed to run") return `jest could not run the test file ${c.name}`;
@@ -60785,7 +60792,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync9(join16(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync10(join17(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -61122,12 +61129,13 @@ async function prepareRun(req, ctx) {
       junitGlob: req.junitGlob,
       logsDir: config2.save_full_output ? prepareLogsDir(req.source.cwd, config2.logs_dir) : void 0,
       masker: ctx.masker,
-      timeout: new AttemptTimeout(config2.timeout, Math.min(parallelism, config2.runs))
+      timeout: new AttemptTimeout(config2.timeout, Math.min(parallelism, config2.runs)),
+      parseContext: { argv: req.command.argv, env: { ...baseEnv, ...req.command.env } }
     }
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join17(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join18(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -62828,9 +62836,9 @@ function commandOf(operands, config2) {
 
 // src/reporters/json.ts
 import { closeSync as closeSync3, mkdirSync as mkdirSync2, openSync as openSync3, renameSync, writeSync } from "node:fs";
-import { dirname as dirname2 } from "node:path";
+import { dirname as dirname3 } from "node:path";
 function writeJsonReport(report, file2) {
-  mkdirSync2(dirname2(file2), { recursive: true });
+  mkdirSync2(dirname3(file2), { recursive: true });
   const tmp = `${file2}.${process.pid}.tmp`;
   const fd2 = openSync3(tmp, "w");
   try {
@@ -62971,7 +62979,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join18 } from "node:path";
+import { join as join19 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -63483,7 +63491,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join18(dir, `${out.length}-${safe}`);
+    const file2 = join19(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -68372,7 +68380,7 @@ async function act(env, signal) {
     prNumber
   );
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join19(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join20(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -68479,13 +68487,13 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join19(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join20(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join19(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join20(dir, String(a.id)), used));
     }
     info(
       `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`
@@ -68599,13 +68607,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute8(file2)) return existsSync10(join19(workspace, file2)) ? file2.split(sep7).join("/") : null;
+  if (!isAbsolute8(file2)) return existsSync11(join20(workspace, file2)) ? file2.split(sep7).join("/") : null;
   const inside = relative7(workspace, file2);
-  if (!inside.startsWith("..") && existsSync10(file2)) return inside.split(sep7).join("/");
+  if (!inside.startsWith("..") && existsSync11(file2)) return inside.split(sep7).join("/");
   const parts = file2.split(sep7).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync10(join19(workspace, tail2))) return tail2;
+    if (existsSync11(join20(workspace, tail2))) return tail2;
   }
   return null;
 }

@@ -7,16 +7,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import YAML from "yaml";
+import { NODE_BUNDLE, REQUIRE_BANNER } from "./esbuild-options.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const check = process.argv.includes("--check");
 const BUNDLE = "dist-action/index.mjs";
 
 const common = {
-  bundle: true,
-  platform: "node",
-  target: "node20",
-  format: "esm",
+  ...NODE_BUNDLE,
   write: false,
   absWorkingDir: root,
   logLevel: "warning",
@@ -27,10 +25,7 @@ const entry = await build({
   entryPoints: ["src/action/index.ts"],
   outfile: BUNDLE,
   legalComments: "eof",
-  // Some bundled CommonJS packages call require() for Node built-ins; ESM output needs one.
-  banner: {
-    js: 'import { createRequire as __flakyRequire } from "node:module";\nconst require = __flakyRequire(import.meta.url);',
-  },
+  banner: REQUIRE_BANNER,
 });
 const bundle = entry.outputFiles[0].text;
 
