@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { ownerAlive } from "./owner.js";
 
 /**
@@ -20,7 +20,12 @@ export const OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
  * has one of them, so the environ blocks of older processes need not be read: on a busy machine
  * that read was most of an attempt's own cost. Null when the last pid cannot be read (scan all).
  */
-export function pidsSince(first: number): ((pid: number) => boolean) | null {
+export interface PidWindow {
+  first: number;
+  last: number;
+}
+
+export function pidsSince(first: number): PidWindow | null {
   let last: number;
   try {
     last = Number(readFileSync("/proc/loadavg", "utf8").trim().split(/\s+/)[4]);
@@ -28,23 +33,47 @@ export function pidsSince(first: number): ((pid: number) => boolean) | null {
     return null;
   }
   if (!Number.isInteger(last) || last <= 0) return null;
-  return last >= first ? (pid) => pid >= first && pid <= last : (pid) => pid >= first || pid <= last;
+  return { first, last };
 }
 
-/** Live processes other than this one, with their environment block (empty off Linux). */
-function* processes(only?: ((pid: number) => boolean) | null): Generator<{ pid: number; env: Buffer }> {
+export function inWindow(w: PidWindow, pid: number): boolean {
+  return w.last >= w.first ? pid >= w.first && pid <= w.last : pid >= w.first || pid <= w.last;
+}
+
+/**
+ * A window this small is probed pid by pid: listing /proc (hundreds of entries on any machine) was
+ * most of the search's cost after every attempt, while an attempt of a short test leaves a window
+ * of a few pids.
+ */
+const PROBE_AT_MOST = 128;
+
+function candidates(only: PidWindow | null | undefined): number[] {
+  if (only && only.last >= only.first && only.last - only.first < PROBE_AT_MOST) {
+    const pids: number[] = [];
+    for (let pid = only.first; pid <= only.last; pid++) if (existsSync(`/proc/${pid}`)) pids.push(pid);
+    return pids;
+  }
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
-    return;
+    return [];
   }
+  const pids: number[] = [];
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
-    if (pid === process.pid || (only && !only(pid))) continue;
+    if (!only || inWindow(only, pid)) pids.push(pid);
+  }
+  return pids;
+}
+
+/** Live processes other than this one, with their environment block (empty off Linux). */
+function* processes(only?: PidWindow | null): Generator<{ pid: number; env: Buffer }> {
+  for (const pid of candidates(only)) {
+    if (pid === process.pid) continue;
     try {
-      yield { pid, env: readFileSync(`/proc/${name}/environ`) };
+      yield { pid, env: readFileSync(`/proc/${pid}/environ`) };
     } catch {
       // Gone, or not ours to read.
     }

@@ -159,19 +159,39 @@ describe("runTree", () => {
 
   it("looks for escapees only among pids given out since the run started, wrapped or not", async () => {
     const { spawnSync } = await import("node:child_process");
-    const { pidsSince } = await import("../../src/util/escapees.js");
+    const { inWindow, pidsSince } = await import("../../src/util/escapees.js");
     const later = spawnSync("true").pid as number;
     const since = pidsSince(process.pid);
-    expect(since).not.toBeNull();
+    if (since === null) throw new Error("/proc/loadavg unreadable");
     if (later > process.pid) {
-      expect(since?.(later)).toBe(true);
+      expect(inWindow(since, later)).toBe(true);
       // An older process cannot carry a mark given to a later one.
-      expect(pidsSince(later)?.(process.pid)).toBe(false);
+      const afterLater = pidsSince(later);
+      if (afterLater === null) throw new Error("/proc/loadavg unreadable");
+      expect(inWindow(afterLater, process.pid)).toBe(false);
     }
     // A counter that wrapped past the first pid: the pids after it, and the low ones given out since.
     const wrapped = pidsSince(Number.MAX_SAFE_INTEGER);
-    expect(wrapped?.(later)).toBe(true);
-    expect(wrapped?.(Number.MAX_SAFE_INTEGER)).toBe(true);
+    if (wrapped === null) throw new Error("/proc/loadavg unreadable");
+    expect(inWindow(wrapped, later)).toBe(true);
+    expect(inWindow(wrapped, Number.MAX_SAFE_INTEGER)).toBe(true);
+  });
+
+  it("finds a marked process by probing a small pid window and by listing /proc for a large one", async () => {
+    const { spawn } = await import("node:child_process");
+    const { findMarked, MARK_VARIABLE } = await import("../../src/util/escapees.js");
+    const mark = `probe-${process.pid}-${Date.now()}`;
+    const child = spawn("sleep", ["30"], { env: { ...process.env, [MARK_VARIABLE]: mark }, stdio: "ignore" });
+    try {
+      const pid = child.pid as number;
+      // Pids from the child's own on: a window of a few pids, probed one by one.
+      expect(findMarked(mark, pid - 1)).toEqual([pid]);
+      // From pid 2 on: far past the probe limit, so /proc is listed.
+      expect(findMarked(mark, 2)).toEqual([pid]);
+      expect(findMarked("another-mark", 2)).toEqual([]);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   it("reports no escapee when everything stayed in the group", async () => {
