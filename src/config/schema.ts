@@ -1,5 +1,9 @@
 import { z } from "zod";
 
+// Schemas are parsed once or twice per process: compiling a fast path for each (zod's JIT) costs
+// more start-up than it saves.
+z.config({ jitless: true });
+
 /**
  * The single source of truth for configuration: the `.flaky-detector.yml` keys, their types, ranges
  * and descriptions. Defaults, the JSON Schema, the docs reference, environment coercion and error
