@@ -42,14 +42,15 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
       const cloned = await cloneAt(req.cwd, req.cwd, ref, ctx);
       return { ...cloned, identity: await localIdentity(req.cwd, ctx, true) };
     }
+    const [commit, identity] = await gitFacts(req.cwd, ctx, true);
     return {
       dir: req.cwd,
       owned: false,
       kind: "cwd",
       repo: req.cwd,
       ref: null,
-      commit: await headCommit(req.cwd, ctx),
-      identity: await localIdentity(req.cwd, ctx, true),
+      commit,
+      identity,
     };
   }
   const spec = parseRepoSpec(req.repo);
@@ -75,14 +76,15 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
   } catch (e) {
     throw new InfraError("E_REPO_COPY", `--repo: cannot copy ${path}: ${(e as Error).message}`);
   }
+  const [commit, identity] = await gitFacts(path, ctx, false);
   return {
     dir,
     owned: true,
     kind: "path",
     repo: path,
     ref: null,
-    commit: await headCommit(path, ctx),
-    identity: await localIdentity(path, ctx, false),
+    commit,
+    identity,
   };
 }
 
@@ -150,6 +152,15 @@ async function resolveRef(
     }
   }
   return undefined;
+}
+
+/** A local checkout's commit and identity, asked of git at once (two processes, start-up time). */
+function gitFacts(
+  dir: string,
+  ctx: SourceContext,
+  isWorkingDirectory: boolean,
+): Promise<[string | null, RepositoryIdentity | null]> {
+  return Promise.all([headCommit(dir, ctx), localIdentity(dir, ctx, isWorkingDirectory)]);
 }
 
 async function headCommit(dir: string, ctx: SourceContext): Promise<string | null> {
