@@ -45,9 +45,10 @@ function run(argv, opts = {}) {
  * installs: all attempts run (adaptive stopping would end a healthy command near 72 and compare
  * nothing).
  */
-const fixedRun = (runs, ...extra) => [
+const fixedRun = (runs, ...extra) => fixedRunOf(BIN, runs, ...extra);
+const fixedRunOf = (bin, runs, ...extra) => [
   process.execPath,
-  BIN,
+  bin,
   "run",
   "--runs",
   String(runs),
@@ -70,11 +71,18 @@ try {
     const detector = [...fixedRun(200), "--", "sleep", "0.05"];
     const xargs = ["xargs", "-P", "2", "-I{}", "sleep", "0.05"];
     const input = Array.from({ length: 200 }, (_, i) => String(i)).join("\n");
+    // BENCH_BASELINE=<another build's dist/cli/bin.js>: that build too, interleaved, for a
+    // before/after ratio measured in the same run.
+    const baseline = process.env.BENCH_BASELINE
+      ? [...fixedRunOf(process.env.BENCH_BASELINE, 200), "--", "sleep", "0.05"]
+      : null;
     const d = [];
     const x = [];
+    const b = [];
     for (let i = 0; i < REPS; i++) {
       x.push((await run(xargs, { cwd: work, input })).ms);
       d.push((await run(detector, { cwd: work })).ms);
+      if (baseline) b.push((await run(baseline, { cwd: work })).ms);
     }
     const ratio = median(d) / median(x);
     results.benchmarks.overhead = {
@@ -86,9 +94,17 @@ try {
       ratio: Number(ratio.toFixed(3)),
       goal: "<= 1.10",
       met: ratio <= 1.1,
+      ...(baseline
+        ? {
+            baseline: process.env.BENCH_BASELINE,
+            baselineMs: b.map(Math.round),
+            baselineMedianMs: Math.round(median(b)),
+            baselineRatio: Number((median(b) / median(x)).toFixed(3)),
+          }
+        : {}),
     };
     console.log(
-      `overhead: detector ${Math.round(median(d))} ms vs xargs ${Math.round(median(x))} ms (median of ${REPS}); ratio ${ratio.toFixed(3)} (goal <= 1.10)`,
+      `overhead: detector ${Math.round(median(d))} ms vs xargs ${Math.round(median(x))} ms (median of ${REPS}); ratio ${ratio.toFixed(3)} (goal <= 1.10)${baseline ? `; baseline ${Math.round(median(b))} ms, ratio ${(median(b) / median(x)).toFixed(3)}` : ""}`,
     );
   }
 
