@@ -7,14 +7,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
-import { sql } from "kysely";
+import { CompiledQuery, type KyselyPlugin, type RootOperationNode, sql } from "kysely";
 import pg from "pg";
 import type { Report } from "../src/analysis/report.js";
 import { buildServer } from "../src/server/app.js";
 import { openStore, type Store } from "../src/store/open.js";
 import { topFlaky } from "../src/store/queries.js";
 import { recordDetection } from "../src/store/record.js";
-import { rebuildRollups } from "../src/store/rollups.js";
+import { rankWindow, rebuildRollups } from "../src/store/rollups.js";
 import { startPostgres } from "../test/helpers/postgres.js";
 
 const DETECTIONS = Number(process.env.BENCH_DETECTIONS ?? 100_000);
@@ -364,7 +364,8 @@ async function measure(engine: "sqlite" | "postgres", target: string) {
   }
   // The same ranking as the query before running totals (every test result of the window summed),
   // against topFlaky, interleaved on one connection without HTTP: the ratio of the same run.
-  const compare = { summed: [] as number[], rollups: [] as number[] };
+  // Also the ranking query alone (rankOnly): topFlaky adds one sparkline lookup per ranked test.
+  const compare = { summed: [] as number[], rollups: [] as number[], rankOnly: [] as number[] };
   for (let i = 0; i < SAMPLES + 3; i++) {
     let t0 = performance.now();
     const a = await summedTop(store, since30);
@@ -372,6 +373,18 @@ async function measure(engine: "sqlite" | "postgres", target: string) {
     t0 = performance.now();
     const b = await topFlaky(store, { since: since30, limit: 10 });
     const rollupMs = performance.now() - t0;
+    t0 = performance.now();
+    await rankWindow(
+      store.db,
+      store.kind,
+      { since: since30 },
+      {
+        minAttempts: 20,
+        limit: 10,
+        score: sql<number>`(1.0 * failures / attempts) * failing`,
+      },
+    );
+    const rankOnlyMs = performance.now() - t0;
     if (
       i === 0 &&
       JSON.stringify(a) !== JSON.stringify(b.map((t) => [t.repository, t.testId, t.attempts, t.failures]))
@@ -380,6 +393,7 @@ async function measure(engine: "sqlite" | "postgres", target: string) {
     if (i >= 3) {
       compare.summed.push(summedMs);
       compare.rollups.push(rollupMs);
+      compare.rankOnly.push(rankOnlyMs);
     }
   }
   const ranking = {
@@ -389,10 +403,41 @@ async function measure(engine: "sqlite" | "postgres", target: string) {
     rollupsP50: quantile(compare.rollups, 0.5),
     rollupsP95: quantile(compare.rollups, 0.95),
     ratioP50: quantile(compare.rollups, 0.5) / quantile(compare.summed, 0.5),
+    rankQueryP50: quantile(compare.rankOnly, 0.5),
+    rankQueryP95: quantile(compare.rankOnly, 0.95),
   };
   console.log(
-    `${engine}  ranking 30d: summing p50 ${ranking.summingP50.toFixed(1)} ms, running totals p50 ${ranking.rollupsP50.toFixed(1)} ms (ratio ${ranking.ratioP50.toFixed(3)})`,
+    `${engine}  ranking 30d: summing p50 ${ranking.summingP50.toFixed(1)} ms, running totals p50 ${ranking.rollupsP50.toFixed(1)} ms (ratio ${ranking.ratioP50.toFixed(3)}), of which the ranking query p50 ${ranking.rankQueryP50.toFixed(1)} ms`,
   );
+  // BENCH_EXPLAIN=1: the ranking query's plan, as the engine ran it (where its time goes).
+  if (process.env.BENCH_EXPLAIN) {
+    let node: RootOperationNode | undefined;
+    const capture: KyselyPlugin = {
+      transformQuery: (args) => {
+        node = args.node;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    const db = store.db.withPlugin(capture);
+    await rankWindow(
+      db,
+      store.kind,
+      { since: since30 },
+      {
+        minAttempts: 20,
+        limit: 10,
+        score: sql<number>`(1.0 * failures / attempts) * failing`,
+      },
+    );
+    if (!node) throw new Error("no query captured");
+    const q = db.getExecutor().compileQuery(node, { queryId: "explain" } as never);
+    const explain = engine === "postgres" ? "explain (analyze, buffers) " : "explain query plan ";
+    const plan = await store.db.executeQuery(CompiledQuery.raw(explain + q.sql, [...q.parameters]));
+    console.log(
+      `${engine}  ranking plan:\n${plan.rows.map((r) => Object.values(r as object).join(" ")).join("\n")}`,
+    );
+  }
   const record: number[] = [];
   for (let i = 0; i < 10; i++) {
     const t0 = performance.now();
