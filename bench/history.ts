@@ -14,7 +14,7 @@ import { buildServer } from "../src/server/app.js";
 import { openStore, type Store } from "../src/store/open.js";
 import { topFlaky } from "../src/store/queries.js";
 import { recordDetection } from "../src/store/record.js";
-import { rankWindow, rebuildRollups } from "../src/store/rollups.js";
+import { rankWindow, rebuildLastFailing, rebuildRollups } from "../src/store/rollups.js";
 import { startPostgres } from "../test/helpers/postgres.js";
 
 const DETECTIONS = Number(process.env.BENCH_DETECTIONS ?? 100_000);
@@ -24,6 +24,9 @@ const REPOS = 20;
 const TESTS_PER_REPO = 500;
 const DAYS = 365;
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 40);
+// BENCH_FLAKY_SHARE=0.05: only that share of the tests ever fail (a real history, where most never
+// do); by default every test may, and 30% of all results fail. Results go to their own file.
+const FLAKY_SHARE = Number(process.env.BENCH_FLAKY_SHARE ?? 1);
 const NOW = Date.parse("2026-11-24T12:00:00Z");
 
 function rng(seed: number) {
@@ -73,8 +76,13 @@ function* batches(size: number): Generator<{ detections: Row[]; tests: Row[]; at
     for (const t of chosen) {
       const kind = rand();
       const base = ((t * 2654435761) % 1000) / 1000;
+      const mayFail = ((t * 40503 + repository.length * 7919) % 1000) / 1000 < FLAKY_SHARE;
       const failures =
-        kind < 0.7 ? 0 : kind < 0.95 ? Math.max(1, Math.min(runs - 1, Math.round(runs * base * 0.6))) : runs;
+        !mayFail || kind < 0.7
+          ? 0
+          : kind < 0.95
+            ? Math.max(1, Math.min(runs - 1, Math.round(runs * base * 0.6)))
+            : runs;
       const rate = failures / runs;
       const verdict = failures === 0 ? "stable" : failures === runs ? "failing" : "flaky";
       if (verdict === "flaky") flaky++;
@@ -161,6 +169,7 @@ async function seedRollups(target: string): Promise<void> {
       store.db,
     );
   await rebuildRollups(store.db);
+  await rebuildLastFailing(store.db);
   // What autovacuum does after a bulk load: statistics, and the visibility map index-only scans need.
   if (store.kind === "postgres") await sql`vacuum analyze`.execute(store.db);
   await store.close();
@@ -459,6 +468,7 @@ const results: Record<string, unknown> = {
   testRows: DETECTIONS * TESTS_PER_DETECTION,
   attemptRows: DETECTIONS * ATTEMPTS_PER_DETECTION,
   samplesPerEndpoint: SAMPLES,
+  flakyShare: FLAKY_SHARE,
 };
 const engines = (process.env.BENCH_ENGINES ?? "sqlite,postgres").split(",");
 if (engines.includes("sqlite")) {
@@ -491,7 +501,10 @@ if (engines.includes("postgres")) {
 }
 const out = join(import.meta.dirname, "results");
 mkdirSync(out, { recursive: true });
-const file = join(out, "latest-history.json");
+const file = join(
+  out,
+  FLAKY_SHARE < 1 ? `latest-history-flaky-share-${FLAKY_SHARE}.json` : "latest-history.json",
+);
 // BENCH_ENGINES=sqlite re-measures one engine and keeps the other's last figures (each dated).
 let previous: Record<string, unknown> = {};
 try {

@@ -30921,7 +30921,7 @@ var require_light = __commonJS({
 });
 
 // src/action/main.ts
-import { appendFileSync as appendFileSync2, existsSync as existsSync11, mkdirSync as mkdirSync4 } from "node:fs";
+import { appendFileSync as appendFileSync2, existsSync as existsSync12, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
 import { isAbsolute as isAbsolute8, join as join20, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
 
@@ -31587,11 +31587,11 @@ function editDistance(a, b) {
   }
   return prev[b.length];
 }
-function nearest(word, candidates) {
+function nearest(word, candidates2) {
   const normalized = word.toLowerCase().replace(/-/g, "_");
   let best;
   let bestDistance = Number.POSITIVE_INFINITY;
-  for (const c of candidates) {
+  for (const c of candidates2) {
     const d = editDistance(normalized, c.toLowerCase());
     if (d < bestDistance) {
       best = c;
@@ -51422,6 +51422,7 @@ var STOP_RULES = ["fixed", "adaptive"];
 var ISOLATIONS = ["copy", "shared"];
 
 // src/config/schema.ts
+external_exports.config({ jitless: true });
 var rate = () => external_exports.number().min(0).max(1);
 var seconds = () => external_exports.number().min(1e-3).max(7 * 24 * 3600);
 var severityThresholdsSchema = external_exports.strictObject({
@@ -57830,7 +57831,7 @@ import { randomUUID as randomUUID3 } from "node:crypto";
 import { closeSync as closeSync2, openSync as openSync2 } from "node:fs";
 
 // src/util/escapees.ts
-import { readdirSync as readdirSync3, readFileSync as readFileSync6 } from "node:fs";
+import { existsSync as existsSync4, readdirSync as readdirSync3, readFileSync as readFileSync6 } from "node:fs";
 var MARK_VARIABLE = "FLAKY_DETECTOR_RUN_MARK";
 var OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
 function pidsSince(first) {
@@ -57841,21 +57842,37 @@ function pidsSince(first) {
     return null;
   }
   if (!Number.isInteger(last) || last <= 0) return null;
-  return last >= first ? (pid) => pid >= first && pid <= last : (pid) => pid >= first || pid <= last;
+  return { first, last };
 }
-function* processes(only) {
+function inWindow(w, pid) {
+  return w.last >= w.first ? pid >= w.first && pid <= w.last : pid >= w.first || pid <= w.last;
+}
+var PROBE_AT_MOST = 128;
+function candidates(only) {
+  if (only && only.last >= only.first && only.last - only.first < PROBE_AT_MOST) {
+    const pids2 = [];
+    for (let pid = only.first; pid <= only.last; pid++) if (existsSync4(`/proc/${pid}`)) pids2.push(pid);
+    return pids2;
+  }
   let entries;
   try {
     entries = readdirSync3("/proc");
   } catch {
-    return;
+    return [];
   }
+  const pids = [];
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
-    if (pid === process.pid || only && !only(pid)) continue;
+    if (!only || inWindow(only, pid)) pids.push(pid);
+  }
+  return pids;
+}
+function* processes(only) {
+  for (const pid of candidates(only)) {
+    if (pid === process.pid) continue;
     try {
-      yield { pid, env: readFileSync6(`/proc/${name}/environ`) };
+      yield { pid, env: readFileSync6(`/proc/${pid}/environ`) };
     } catch {
     }
   }
@@ -57903,7 +57920,7 @@ import { randomUUID as randomUUID2 } from "node:crypto";
 import {
   closeSync,
   createWriteStream,
-  existsSync as existsSync4,
+  existsSync as existsSync5,
   fstatSync,
   ftruncateSync,
   openSync,
@@ -58066,7 +58083,7 @@ ${mask(cleanText(tail2))}`;
 var live = /* @__PURE__ */ new Set();
 var dirOfProcess;
 function captureDir() {
-  if (dirOfProcess !== void 0 && existsSync4(dirOfProcess)) return dirOfProcess;
+  if (dirOfProcess !== void 0 && existsSync5(dirOfProcess)) return dirOfProcess;
   const dir = createOwnedDir("output");
   dirOfProcess = dir;
   process.once("exit", () => {
@@ -59272,8 +59289,8 @@ import { join as join18, resolve as resolve4 } from "node:path";
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
 import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join7, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
-  const candidates = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join7(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
-  for (const c of candidates) {
+  const candidates2 = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join7(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
+  for (const c of candidates2) {
     try {
       if (!statSync3(c).isFile()) continue;
       accessSync(c, constants3.X_OK);
@@ -59296,7 +59313,7 @@ function assertRunnable(program, cwd, pathVar) {
 }
 
 // src/source/acquire.ts
-import { existsSync as existsSync5, statSync as statSync4 } from "node:fs";
+import { existsSync as existsSync6, statSync as statSync4 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/util/copy-tree.ts
@@ -59549,20 +59566,21 @@ async function acquireSource(req, ctx) {
       const cloned = await cloneAt(req.cwd, req.cwd, ref, ctx);
       return { ...cloned, identity: await localIdentity(req.cwd, ctx, true) };
     }
+    const [commit2, identity2] = await gitFacts(req.cwd, ctx, true);
     return {
       dir: req.cwd,
       owned: false,
       kind: "cwd",
       repo: req.cwd,
       ref: null,
-      commit: await headCommit(req.cwd, ctx),
-      identity: await localIdentity(req.cwd, ctx, true)
+      commit: commit2,
+      identity: identity2
     };
   }
   const spec = parseRepoSpec(req.repo);
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve3(req.cwd, spec.path);
-  if (!existsSync5(path) || !statSync4(path).isDirectory()) {
+  if (!existsSync6(path) || !statSync4(path).isDirectory()) {
     throw new UsageError(
       "E_REPO_NOT_FOUND",
       `--repo: no such directory: ${path} (give an existing directory or a git URL)`
@@ -59581,14 +59599,15 @@ async function acquireSource(req, ctx) {
   } catch (e) {
     throw new InfraError("E_REPO_COPY", `--repo: cannot copy ${path}: ${e.message}`);
   }
+  const [commit, identity] = await gitFacts(path, ctx, false);
   return {
     dir,
     owned: true,
     kind: "path",
     repo: path,
     ref: null,
-    commit: await headCommit(path, ctx),
-    identity: await localIdentity(path, ctx, false)
+    commit,
+    identity
   };
 }
 async function cloneAt(url2, display, ref, ctx) {
@@ -59644,6 +59663,9 @@ async function resolveRef2(dir, ref, g) {
   }
   return void 0;
 }
+function gitFacts(dir, ctx, isWorkingDirectory) {
+  return Promise.all([headCommit(dir, ctx), localIdentity(dir, ctx, isWorkingDirectory)]);
+}
 async function headCommit(dir, ctx) {
   try {
     return (await git(["rev-parse", "HEAD"], dir, { env: gitEnv(ctx.env, void 0).env }, "reading the commit")).trim();
@@ -59670,11 +59692,11 @@ async function localIdentity(dir, ctx, isWorkingDirectory) {
 }
 
 // src/workspace/install.ts
-import { existsSync as existsSync6 } from "node:fs";
+import { existsSync as existsSync7 } from "node:fs";
 import { join as join9 } from "node:path";
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync6(join9(dir, f));
+  const has = (f) => existsSync7(join9(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -59711,11 +59733,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync6(join9(dir, VENV_DIR, "bin"))) {
+  if (existsSync7(join9(dir, VENV_DIR, "bin"))) {
     bins.push(join9(dir, VENV_DIR, "bin"));
     env.VIRTUAL_ENV = join9(dir, VENV_DIR);
   }
-  if (existsSync6(join9(dir, "node_modules", ".bin"))) bins.push(join9(dir, "node_modules", ".bin"));
+  if (existsSync7(join9(dir, "node_modules", ".bin"))) bins.push(join9(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -59783,7 +59805,7 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync8, readFileSync as readFileSync9 } from "node:fs";
+import { existsSync as existsSync9, readFileSync as readFileSync9 } from "node:fs";
 import { basename as basename2, join as join15 } from "node:path";
 
 // src/parsers/cargo-text.ts
@@ -60108,14 +60130,14 @@ function toRelative(file2, rootDir) {
 }
 
 // src/frameworks/plugins.ts
-import { existsSync as existsSync7 } from "node:fs";
+import { existsSync as existsSync8 } from "node:fs";
 import { dirname as dirname2, join as join10 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 function pluginDir(framework) {
   let dir = dirname2(fileURLToPath3(import.meta.url));
   for (let i2 = 0; i2 < 4; i2++) {
     const candidate = join10(dir, "plugins", framework);
-    if (existsSync7(candidate)) return candidate;
+    if (existsSync8(candidate)) return candidate;
     dir = dirname2(dir);
   }
   return void 0;
@@ -60658,7 +60680,7 @@ function scriptAdapter(argv, workspace) {
 }
 function packageScript(dir, name) {
   const file2 = join15(dir, "package.json");
-  if (!existsSync8(file2)) return void 0;
+  if (!existsSync9(file2)) return void 0;
   try {
     const pkg = JSON.parse(readFileSync9(file2, "utf8"));
     return pkg.scripts?.[name];
@@ -60673,7 +60695,7 @@ function assertShuffleSupported(adapter, shuffle) {
 }
 
 // src/pipeline/list-tests.ts
-import { existsSync as existsSync9, readFileSync as readFileSync10 } from "node:fs";
+import { existsSync as existsSync10, readFileSync as readFileSync10 } from "node:fs";
 import { join as join16 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
@@ -60708,7 +60730,7 @@ async function listTests(adapter, argv, opts) {
   }
   let tests;
   try {
-    const fileText = existsSync9(file2) ? readFileSync10(file2, "utf8") : null;
+    const fileText = existsSync10(file2) ? readFileSync10(file2, "utf8") : null;
     tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
@@ -60726,7 +60748,7 @@ async function listTests(adapter, argv, opts) {
 }
 
 // src/pipeline/resolve-tests.ts
-import { existsSync as existsSync10 } from "node:fs";
+import { existsSync as existsSync11 } from "node:fs";
 import { isAbsolute as isAbsolute7, join as join17 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
@@ -60792,7 +60814,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync10(join17(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync11(join17(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -60882,8 +60904,8 @@ var ListingIndex = class {
     const pool = this.listed.filter(
       (t) => t.id.toLowerCase().split(/[\s:./>]+/).some((w) => words.has(w))
     ).slice(0, 2e3);
-    const candidates = pool.length > 0 ? pool : this.listed.slice(0, 2e3);
-    return candidates.map((t) => ({ id: t.id, d: editDistance(wanted.slice(0, 300), t.id.slice(0, 300)) })).sort((a, b) => a.d - b.d).slice(0, 3).map((x2) => x2.id);
+    const candidates2 = pool.length > 0 ? pool : this.listed.slice(0, 2e3);
+    return candidates2.map((t) => ({ id: t.id, d: editDistance(wanted.slice(0, 300), t.id.slice(0, 300)) })).sort((a, b) => a.d - b.d).slice(0, 3).map((x2) => x2.id);
   }
 };
 var ROOT_SUITES = /* @__PURE__ */ new Set(["Root Suite", "Mocha Tests", "jest tests", "vitest tests"]);
@@ -61189,12 +61211,12 @@ function replayable(order, test, replay) {
   const group = replay.group(test);
   return { ...order, ids: order.ids.filter((id) => replay.group(id) === group) };
 }
-async function findPolluters(s, candidates, opts) {
+async function findPolluters(s, candidates2, opts) {
   const replay = s.adapter.orderReplay;
   if (!replay) return [];
   const out = [];
   let index = opts.firstIndex;
-  for (const v of candidates) {
+  for (const v of candidates2) {
     if (opts.signal.aborted) break;
     let trials = 0;
     const trial = async (before, how) => {
@@ -61244,35 +61266,35 @@ async function search(test, failing, passing, trial) {
     return none(
       kind === "polluters" ? "the failing order did not fail again when replayed alone" : "the passing order did not pass again when replayed alone"
     );
-  let candidates = [...from.ids];
+  let candidates2 = [...from.ids];
   let spent = 3;
-  while (candidates.length > 1 && spent < MAX_TRIALS) {
-    const half = Math.ceil(candidates.length / 2);
-    const firstHalf = candidates.slice(0, half);
-    const secondHalf = candidates.slice(half);
+  while (candidates2.length > 1 && spent < MAX_TRIALS) {
+    const half = Math.ceil(candidates2.length / 2);
+    const firstHalf = candidates2.slice(0, half);
+    const secondHalf = candidates2.slice(half);
     spent++;
     if (await decides(firstHalf)) {
-      candidates = firstHalf;
+      candidates2 = firstHalf;
       continue;
     }
     spent++;
     if (await decides(secondHalf)) {
-      candidates = secondHalf;
+      candidates2 = secondHalf;
       continue;
     }
     break;
   }
   for (let i2 = 0; i2 < CONFIRMATIONS; i2++) {
-    if (!await decides(candidates))
+    if (!await decides(candidates2))
       return none(
-        `running ${candidates.length} test(s) before it did not ${kind === "polluters" ? "fail" : "pass"} every time`
+        `running ${candidates2.length} test(s) before it did not ${kind === "polluters" ? "fail" : "pass"} every time`
       );
   }
   if (kind === "state-setters") {
     for (let i2 = 0; i2 < CONFIRMATIONS; i2++)
       if (await trial([], from) !== "failed") return none("it did not fail every time alone");
   }
-  return { test, kind, ids: candidates, order: how };
+  return { test, kind, ids: candidates2, order: how };
 }
 
 // src/pipeline/report-builder.ts
@@ -68607,13 +68629,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute8(file2)) return existsSync11(join20(workspace, file2)) ? file2.split(sep7).join("/") : null;
+  if (!isAbsolute8(file2)) return existsSync12(join20(workspace, file2)) ? file2.split(sep7).join("/") : null;
   const inside = relative7(workspace, file2);
-  if (!inside.startsWith("..") && existsSync11(file2)) return inside.split(sep7).join("/");
+  if (!inside.startsWith("..") && existsSync12(file2)) return inside.split(sep7).join("/");
   const parts = file2.split(sep7).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync11(join20(workspace, tail2))) return tail2;
+    if (existsSync12(join20(workspace, tail2))) return tail2;
   }
   return null;
 }

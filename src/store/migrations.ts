@@ -1,5 +1,5 @@
 import { type Kysely, type Migration as KyselyMigration, Migrator, PostgresAdapter, sql } from "kysely";
-import { rebuildRollups } from "./rollups.js";
+import { rebuildLastFailing, rebuildRollups } from "./rollups.js";
 import type { Database } from "./schema.js";
 
 /**
@@ -285,6 +285,21 @@ export const MIGRATIONS: Migration[] = [
         .columns(["verdict", "started_at", "repository", "test_id", "attempts", "failures"])
         .execute();
       await rebuildRollups(db);
+    },
+  },
+  {
+    version: 6,
+    name: "each test's latest failing ranked detection, for rankings over a window",
+    async up(db) {
+      // Only a test that failed in the window can rank; in a real history most never fail, and the
+      // ranking read every test ranked in the window (docs/design/history.md).
+      await db.schema.alterTable("test_catalog").addColumn("ranked_last_failing", "varchar(32)").execute();
+      await db.schema
+        .createIndex("test_catalog_last_failing")
+        .on("test_catalog")
+        .column("ranked_last_failing")
+        .execute();
+      await rebuildLastFailing(db);
     },
   },
 ];

@@ -134,6 +134,7 @@ export async function writeDetection(trx: Kysely<Database>, report: Report, meta
         ranked_attempts: d.attempts,
         ranked_failures: d.failures,
         ranked_last: ranked ? startedAt : null,
+        ranked_last_failing: ranked && t.failures > 0 ? startedAt : null,
         // PostgreSQL's column default draws from a sequence; SQLite has one writer at a time.
         ...(sqlite
           ? { test_key: sql<number>`(select coalesce(max(test_key), 0) + 1 from test_catalog)` }
@@ -153,6 +154,11 @@ export async function writeDetection(trx: Kysely<Database>, report: Report, meta
                 ranked_attempts: eb("test_catalog.ranked_attempts", "+", d.attempts),
                 ranked_failures: eb("test_catalog.ranked_failures", "+", d.failures),
                 ranked_last: sql<string>`case when test_catalog.ranked_last is null or test_catalog.ranked_last < ${startedAt} then ${startedAt} else test_catalog.ranked_last end`,
+              }
+            : {}),
+          ...(ranked && t.failures > 0
+            ? {
+                ranked_last_failing: sql<string>`case when test_catalog.ranked_last_failing is null or test_catalog.ranked_last_failing < ${startedAt} then ${startedAt} else test_catalog.ranked_last_failing end`,
               }
             : {}),
         })),

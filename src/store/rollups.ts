@@ -187,6 +187,18 @@ export async function rebuildRollups(db: Kysely<Database>): Promise<void> {
     window w as (partition by test_key order by day)`.execute(db);
 }
 
+/**
+ * Set each test's latest failing ranked detection from its test results (migration 6, and the
+ * benchmark after seeding).
+ */
+export async function rebuildLastFailing(db: Kysely<Database>): Promise<void> {
+  await sql`update test_catalog set ranked_last_failing = null`.execute(db);
+  await sql`update test_catalog set ranked_last_failing = t.l
+    from (select repository, test_id, max(started_at) as l from test_results
+          where verdict in ('flaky', 'stable') and failures > 0 group by repository, test_id) t
+    where test_catalog.repository = t.repository and test_catalog.test_id = t.test_id`.execute(db);
+}
+
 export interface WindowTotals {
   repository: string;
   test_id: string;
@@ -206,17 +218,29 @@ export async function rankWindow(
   db: Kysely<Database>,
   engine: "sqlite" | "postgres",
   w: { repository?: string; since?: string; until?: string },
-  opts: { minAttempts: number; limit: number; score: RawBuilder<number> },
+  opts: {
+    minAttempts: number;
+    limit: number;
+    score: RawBuilder<number>;
+    /** Candidates across repositories up to which each is looked up rather than scanned for. */
+    lookupsAtMost?: number;
+  },
 ): Promise<WindowTotals[]> {
+  // Only a test with a failing ranked detection at or after since can have a failure in the
+  // window. The column only grows (a pruned detection can leave it later than the latest left),
+  // so it may let through a test that then sums to no failure, and never keeps out one that fails.
+  const candidate = w.since
+    ? sql`c.ranked_last_failing >= ${w.since}`
+    : sql`c.ranked_last_failing is not null`;
+  // Scan a few days of rows for all candidates, or look each one up by key: one repository's, or
+  // few across repositories (a real history, where most tests never fail), are looked up.
+  const most = opts.lookupsAtMost ?? LOOKUPS_AT_MOST;
+  const scan = w.repository === undefined && (await candidates(db, candidate, most)) > most;
   // The window's own tests were ranked at or after since: no shortcut for the lower edge.
-  const upper = w.until ? at(w.until, "u", w.repository, engine, true) : ALL_TIME;
-  const lower = w.since ? at(w.since, "l", w.repository, engine, false) : NOTHING;
+  const upper = w.until ? at(w.until, "u", w.repository, scan, engine, true) : ALL_TIME;
+  const lower = w.since ? at(w.since, "l", w.repository, scan, engine, false) : NOTHING;
   const minus = (c: keyof typeof ALL_TIME.cols) => sql`(${upper.cols[c]}) - (${lower.cols[c]})`;
-  const filters = [
-    ...(w.repository ? [sql`c.repository = ${w.repository}`] : []),
-    // A test last ranked before the window has nothing in it.
-    ...(w.since ? [sql`c.ranked_last >= ${w.since}`] : [sql`c.ranked_last is not null`]),
-  ];
+  const filters = [...(w.repository ? [sql`c.repository = ${w.repository}`] : []), candidate];
   const res = await sql<WindowTotals>`select * from (
       select c.repository, c.test_id, ${minus("detections")} as detections, ${minus("failing")} as failing,
         ${minus("attempts")} as attempts, ${minus("failures")} as failures, ${upper.last} as last_seen
@@ -235,6 +259,24 @@ export async function rankWindow(
     attempts: Number(r.attempts),
     failures: Number(r.failures),
   }));
+}
+
+/**
+ * Above this many candidates across repositories, the edges scan a few days of rows rather than
+ * look each test up: a lookup costs about 4 µs inside the plan on PostgreSQL, the 7-day scan
+ * ~10 ms at 100,000 detections (docs/design/history.md).
+ */
+const LOOKUPS_AT_MOST = 2000;
+
+/** How many tests pass the candidate filter, counted from its index (stops counting past the bound). */
+async function candidates(
+  db: Kysely<Database>,
+  candidate: RawBuilder<unknown>,
+  most: number,
+): Promise<number> {
+  const res = await sql<{ n: number | string }>`select count(*) as n from (
+      select 1 from test_catalog c where ${candidate} limit ${most + 1}) x`.execute(db);
+  return Number(res.rows[0]?.n ?? 0);
 }
 
 type Totals = {
@@ -266,8 +308,8 @@ const NOTHING: Totals = {
  *
  * Across repositories, the latest rows come from one range scan of the LOOKBACK_DAYS before T's
  * day (r), which holds them for every test ranked in those days: the totals only grow, so the
- * latest row's are each column's max. A test without a row there, and every test of a window on one
- * repository, is looked up by its key (f): PostgreSQL skips that
+ * latest row's are each column's max. A test without a row there, and every test when `scanned` is
+ * off (one repository's, or few candidates), is looked up by its key (f): PostgreSQL skips that
  * lookup for the tests the scan found (a one-time filter on r), SQLite's coalesce never evaluates
  * it for them. A lookup per test is what a database does fastest one at a time and slowest ten
  * thousand times (about 8 µs each on PostgreSQL here); the scan reads a few days of rows.
@@ -278,6 +320,7 @@ function at(
   instant: string,
   name: "u" | "l",
   repository: string | undefined,
+  scanned: boolean,
   engine: "sqlite" | "postgres",
   known: boolean,
 ): Totals {
@@ -288,9 +331,6 @@ function at(
   const from = new Date(Date.parse(`${d}T00:00:00.000Z`) - LOOKBACK_DAYS * 86_400_000)
     .toISOString()
     .slice(0, 10);
-  // One repository's few hundred tests are looked up one by one; a scan would read every
-  // repository's rows of those days.
-  const scanned = repository === undefined;
   const lookup = (c: string) =>
     engine === "postgres"
       ? sql`${f}.${sql.id(c)}`

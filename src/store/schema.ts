@@ -96,6 +96,8 @@ export interface TestCatalogTable {
   ranked_failures: ColumnType<number, number | undefined, number>;
   /** started_at of its latest ranked detection. */
   ranked_last: string | null;
+  /** The latest ranked detection in which the test failed at least once (a ranking's candidates). */
+  ranked_last_failing: string | null;
 }
 
 /**
