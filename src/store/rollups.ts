@@ -229,9 +229,9 @@ export async function rankWindow(
   // Only a test with a failing ranked detection at or after since can have a failure in the
   // window. The column only grows (a pruned detection can leave it later than the latest left),
   // so it may let through a test that then sums to no failure, and never keeps out one that fails.
-  const candidate = w.since
-    ? sql`c.ranked_last_failing >= ${w.since}`
-    : sql`c.ranked_last_failing is not null`;
+  const candidateOf = (column: RawBuilder<unknown>) =>
+    w.since ? sql`${column} >= ${w.since}` : sql`${column} is not null`;
+  const candidate = candidateOf(sql`c.ranked_last_failing`);
   // Scan a few days of rows for all candidates, or look each one up by key: one repository's, or
   // few across repositories (a real history, where most tests never fail), are looked up.
   const most = opts.lookupsAtMost ?? LOOKUPS_AT_MOST;
@@ -240,7 +240,12 @@ export async function rankWindow(
   const upper = w.until ? at(w.until, "u", w.repository, scan, engine, true) : ALL_TIME;
   const lower = w.since ? at(w.since, "l", w.repository, scan, engine, false) : NOTHING;
   const minus = (c: keyof typeof ALL_TIME.cols) => sql`(${upper.cols[c]}) - (${lower.cols[c]})`;
-  const filters = [...(w.repository ? [sql`c.repository = ${w.repository}`] : []), candidate];
+  // Many candidates are most of the catalogue: SQLite would still walk the column's index and
+  // fetch each row from it; unary + keeps it to reading the table (PostgreSQL weighs this itself).
+  const filters = [
+    ...(w.repository ? [sql`c.repository = ${w.repository}`] : []),
+    scan && engine === "sqlite" ? candidateOf(sql`+c.ranked_last_failing`) : candidate,
+  ];
   const res = await sql<WindowTotals>`select * from (
       select c.repository, c.test_id, ${minus("detections")} as detections, ${minus("failing")} as failing,
         ${minus("attempts")} as attempts, ${minus("failures")} as failures, ${upper.last} as last_seen
