@@ -35,10 +35,10 @@ const day = (iso: string) => iso.slice(0, 10);
 
 /**
  * Bring test_rollups up to date with one detection, after test_catalog's totals include it.
- * `previous` holds each known test's key and ranked_last before this detection: a test last ranked on this day or
- * earlier (the usual case) gets its row for the day set from the catalog's totals; one already
- * ranked on a later day (a detection recorded late) gets the detection added to its row for the
- * day and to every later row.
+ * `previous` holds each known test's key and ranked_last before this detection: a test last
+ * ranked on this day or earlier (the usual case) gets its row for the day set from the catalog's
+ * totals; one already ranked on a later day (a detection recorded late) gets the detection added
+ * to its row for the day and to every later row.
  */
 export async function addToRollups(
   trx: Kysely<Database>,
