@@ -57851,7 +57851,8 @@ var PROBE_AT_MOST = 128;
 function candidates(only) {
   if (only && only.last >= only.first && only.last - only.first < PROBE_AT_MOST) {
     const pids2 = [];
-    for (let pid = only.first; pid <= only.last; pid++) if (existsSync4(`/proc/${pid}`)) pids2.push(pid);
+    for (let pid = only.first; pid <= only.last; pid++)
+      if (existsSync4(`/proc/${pid}`) && isProcess(pid)) pids2.push(pid);
     return pids2;
   }
   let entries;
@@ -57867,6 +57868,13 @@ function candidates(only) {
     if (!only || inWindow(only, pid)) pids.push(pid);
   }
   return pids;
+}
+function isProcess(pid) {
+  try {
+    return /^Tgid:\s*(\d+)$/m.exec(readFileSync6(`/proc/${pid}/status`, "utf8"))?.[1] === String(pid);
+  } catch {
+    return false;
+  }
 }
 function* processes(only) {
   for (const pid of candidates(only)) {

@@ -13,6 +13,12 @@ export const MARK_VARIABLE = "FLAKY_DETECTOR_RUN_MARK";
 /** Which flaky-detector process started the run (owner.ts): finds orphans of one killed with -9. */
 export const OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
 
+/** Pids from `first` to `last` as the kernel gives them out (wrapped when `last` < `first`). */
+export interface PidWindow {
+  first: number;
+  last: number;
+}
+
 /**
  * The pids the kernel can have given out since `first` was: the ones after it up to the last pid it
  * allocated (the fifth field of /proc/loadavg, in this pid namespace), or, once the counter has
@@ -20,11 +26,6 @@ export const OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
  * has one of them, so the environ blocks of older processes need not be read: on a busy machine
  * that read was most of an attempt's own cost. Null when the last pid cannot be read (scan all).
  */
-export interface PidWindow {
-  first: number;
-  last: number;
-}
-
 export function pidsSince(first: number): PidWindow | null {
   let last: number;
   try {
@@ -50,7 +51,10 @@ const PROBE_AT_MOST = 128;
 function candidates(only: PidWindow | null | undefined): number[] {
   if (only && only.last >= only.first && only.last - only.first < PROBE_AT_MOST) {
     const pids: number[] = [];
-    for (let pid = only.first; pid <= only.last; pid++) if (existsSync(`/proc/${pid}`)) pids.push(pid);
+    // /proc/<tid> answers for every thread too (listing /proc shows only processes): a
+    // multithreaded escapee must count once, not once per thread.
+    for (let pid = only.first; pid <= only.last; pid++)
+      if (existsSync(`/proc/${pid}`) && isProcess(pid)) pids.push(pid);
     return pids;
   }
   let entries: string[];
@@ -66,6 +70,15 @@ function candidates(only: PidWindow | null | undefined): number[] {
     if (!only || inWindow(only, pid)) pids.push(pid);
   }
   return pids;
+}
+
+/** Whether a live pid is a process (its thread group's leader), not another of its threads. */
+function isProcess(pid: number): boolean {
+  try {
+    return /^Tgid:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] === String(pid);
+  } catch {
+    return false;
+  }
 }
 
 /** Live processes other than this one, with their environment block (empty off Linux). */

@@ -179,11 +179,19 @@ describe("runTree", () => {
 
   it("finds a marked process by probing a small pid window and by listing /proc for a large one", async () => {
     const { spawn } = await import("node:child_process");
+    const { readdirSync } = await import("node:fs");
     const { findMarked, MARK_VARIABLE } = await import("../../src/util/escapees.js");
     const mark = `probe-${process.pid}-${Date.now()}`;
-    const child = spawn("sleep", ["30"], { env: { ...process.env, [MARK_VARIABLE]: mark }, stdio: "ignore" });
+    // A multithreaded process: its threads' ids follow its pid, and each answers at /proc/<tid>.
+    const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], {
+      env: { ...process.env, [MARK_VARIABLE]: mark },
+      stdio: "ignore",
+    });
     try {
       const pid = child.pid as number;
+      const threads = () => readdirSync(`/proc/${pid}/task`).length;
+      for (let i = 0; i < 100 && threads() < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(threads()).toBeGreaterThan(1);
       // Pids from the child's own on: a window of a few pids, probed one by one.
       expect(findMarked(mark, pid - 1)).toEqual([pid]);
       // From pid 2 on: far past the probe limit, so /proc is listed.
