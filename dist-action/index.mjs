@@ -51491,7 +51491,9 @@ var configSchema = external_exports.strictObject({
   ),
   confidence: external_exports.number().min(0.5).max(0.9999).describe("Confidence level of intervals and stopping."),
   min_detectable_rate: external_exports.number().min(1e-3).max(0.5).describe("Adaptive stopping: a test that never failed is settled once its rate is bounded below this."),
-  shuffle: external_exports.boolean().describe("Framework-native random test order per attempt (seeded)."),
+  shuffle: external_exports.boolean().describe(
+    "Seeded random test order per attempt: the framework's own (jest, vitest, go, node:test on Node 22+), or our plugin's (pytest, mocha)."
+  ),
   focus: external_exports.boolean().describe(
     "With adaptive stopping: once some tests are settled, later attempts run only the tests still open, through the framework's filter (off with --shuffle, where the whole order matters)."
   ),
@@ -60227,7 +60229,12 @@ var mocha = {
   name: "mocha",
   results: "file",
   extension: "xml",
-  shuffleUnsupported: "mocha has no seeded shuffle of its own",
+  // mocha has no seeded order of its own: our plugin shuffles the loaded tree from the seed.
+  shuffleUnsupported: pluginDir("mocha") ? null : "this installation has no plugins/mocha directory, whose plugin orders mocha's tests by seed; reinstall flaky-detector",
+  // --grep skips tests as they come up in the order the seed gave the whole tree, so fewer tests
+  // run in the same relative order. Every file is loaded into one process (one root suite), so a
+  // polluter may be in any file; with --parallel it is not, and a replay says it did not fail.
+  orderReplay: { by: "seed", group: () => "" },
   matches: (argv) => toolIndex(argv, "mocha") !== -1,
   prepare(argv, ctx, report = true) {
     const args = [...argv];
@@ -60238,10 +60245,12 @@ var mocha = {
     if (report && ctx.resultFile)
       args.push("--reporter", "xunit", "--reporter-option", `output=${ctx.resultFile}`);
     const env = {};
-    const plugins = report && ctx.eventsFile ? pluginDir("mocha") : void 0;
-    if (plugins && ctx.eventsFile) {
+    const events = report && ctx.eventsFile ? ctx.eventsFile : void 0;
+    const plugins = events || ctx.shuffle ? pluginDir("mocha") : void 0;
+    if (plugins) {
       args.push("--require", join12(plugins, "flaky-detector-events.cjs"));
-      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+      if (events) env.FLAKY_DETECTOR_EVENTS = events;
+      if (ctx.shuffle) env.FLAKY_DETECTOR_SHUFFLE_SEED = String(ctx.seed);
     }
     return { argv: args, env };
   },

@@ -150,7 +150,11 @@ export const configSchema = z.strictObject({
     .min(0.001)
     .max(0.5)
     .describe("Adaptive stopping: a test that never failed is settled once its rate is bounded below this."),
-  shuffle: z.boolean().describe("Framework-native random test order per attempt (seeded)."),
+  shuffle: z
+    .boolean()
+    .describe(
+      "Seeded random test order per attempt: the framework's own (jest, vitest, go, node:test on Node 22+), or our plugin's (pytest, mocha).",
+    ),
   focus: z
     .boolean()
     .describe(

@@ -11,7 +11,14 @@ export const mocha: FrameworkAdapter = {
   name: "mocha",
   results: "file",
   extension: "xml",
-  shuffleUnsupported: "mocha has no seeded shuffle of its own",
+  // mocha has no seeded order of its own: our plugin shuffles the loaded tree from the seed.
+  shuffleUnsupported: pluginDir("mocha")
+    ? null
+    : "this installation has no plugins/mocha directory, whose plugin orders mocha's tests by seed; reinstall flaky-detector",
+  // --grep skips tests as they come up in the order the seed gave the whole tree, so fewer tests
+  // run in the same relative order. Every file is loaded into one process (one root suite), so a
+  // polluter may be in any file; with --parallel it is not, and a replay says it did not fail.
+  orderReplay: { by: "seed", group: () => "" },
   matches: (argv) => toolIndex(argv, "mocha") !== -1,
   prepare(argv, ctx, report = true) {
     const args = [...argv];
@@ -22,11 +29,14 @@ export const mocha: FrameworkAdapter = {
     if (report && ctx.resultFile)
       args.push("--reporter", "xunit", "--reporter-option", `output=${ctx.resultFile}`);
     const env: Record<string, string> = {};
-    const plugins = report && ctx.eventsFile ? pluginDir("mocha") : undefined;
-    if (plugins && ctx.eventsFile) {
-      // A root-hook plugin says which test was running when the process died (a kill, a segfault).
+    const events = report && ctx.eventsFile ? ctx.eventsFile : undefined;
+    // A root-hook plugin says which test was running when the process died (a kill, a segfault),
+    // and orders the tests by the seed for --shuffle (also in a reproduce line, which needs it).
+    const plugins = events || ctx.shuffle ? pluginDir("mocha") : undefined;
+    if (plugins) {
       args.push("--require", join(plugins, "flaky-detector-events.cjs"));
-      env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+      if (events) env.FLAKY_DETECTOR_EVENTS = events;
+      if (ctx.shuffle) env.FLAKY_DETECTOR_SHUFFLE_SEED = String(ctx.seed);
     }
     return { argv: args, env };
   },

@@ -8,7 +8,7 @@ import { pythonWithPytest, ROOT, readReport, runCli, tempDir } from "../helpers/
 /**
  * Why a test flakes, on crafted suites in the real frameworks (docs/design/order.md): a polluter
  * and a state-setter in one file under vitest (this repository's) and jest (installed from npm),
- * and in one go package; a go map-order failure; a test decided by TEST_SEED; and a test that
+ * across files under mocha (installed from npm, ordered by our plugin), and in one go package; a go map-order failure; a test decided by TEST_SEED; and a test that
  * races a shared file only beside a parallel attempt. Every reproduce line is run as a person
  * would paste it.
  */
@@ -37,6 +37,30 @@ const STATE_TESTS = [
   "",
 ].join("\n");
 
+/** STATE_TESTS's ids and titles in `file`. */
+function inOneFile(file: string) {
+  return {
+    polluter: `${file} > store > polluter fills the cache`,
+    setter: `${file} > store > setter opens the store`,
+    tests: 9,
+    victimTitle: "store victim reads an empty cache",
+    setterTitles: ["store setter opens the store", "store reader needs an open store"],
+  };
+}
+
+let jsProject: string | undefined;
+/** The reporters fixture with its npm-installed jest 29 and mocha 11, installed once for this file. */
+function installedJsProject(): string {
+  if (jsProject) return jsProject;
+  const p = join(dir.path, "js");
+  mkdirSync(p);
+  for (const f of ["package.json", "package-lock.json"])
+    copyFileSync(join(ROOT, "test/fixtures/projects/reporters", f), join(p, f));
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--silent"], { cwd: p, stdio: "ignore" });
+  jsProject = p;
+  return p;
+}
+
 function sh(line: string, cwd: string): number | null {
   return spawnSync("sh", ["-c", line], { cwd, stdio: "ignore" }).status;
 }
@@ -54,10 +78,21 @@ function byName(report: Report, suffix: string) {
  */
 async function expectOrderCauses(
   p: string,
-  file: string,
   command: string[],
-  alone: (names: string[]) => string[],
+  suite: {
+    /** The polluter's and the state-setter's ids. */
+    polluter: string;
+    setter: string;
+    /** How many tests the suite has. */
+    tests: number;
+    /** The command running these full titles only, in the declared order. */
+    alone: (names: string[]) => string[];
+    /** The full titles of the victim, and of the setter and the test needing it. */
+    victimTitle: string;
+    setterTitles: string[];
+  },
 ): Promise<void> {
+  const { polluter, setter, alone } = suite;
   const out = join(p, "report.json");
   const r = await runCli(
     ["run", "--shuffle", "--runs", "40", "--stop", "fixed", "--seed", "5", "--json", out, "--", ...command],
@@ -67,8 +102,6 @@ async function expectOrderCauses(
   const report = readReport(out);
   const victim = byName(report, "victim reads an empty cache");
   const reader = byName(report, "reader needs an open store");
-  const polluter = `${file} > store > polluter fills the cache`;
-  const setter = `${file} > store > setter opens the store`;
   expect(victim.verdict).toBe("flaky");
   expect(victim.polluters).toEqual({ ids: [polluter] });
   expect(victim.cause).toEqual({
@@ -97,11 +130,11 @@ async function expectOrderCauses(
   }
   const run = (names: string[]) =>
     spawnSync(alone(names)[0] as string, alone(names).slice(1), { cwd: p }).status;
-  expect(run(["store victim reads an empty cache"])).toBe(0);
-  expect(run(["store setter opens the store", "store reader needs an open store"])).toBe(0);
+  expect(run([suite.victimTitle])).toBe(0);
+  expect(run(suite.setterTitles)).toBe(0);
 
   // Every attempt's order is recorded; in each failing attempt of the victim the polluter ran first.
-  expect(report.attempts.every((a) => (a.tests?.order?.length ?? 0) === 9)).toBe(true);
+  expect(report.attempts.every((a) => (a.tests?.order?.length ?? 0) === suite.tests)).toBe(true);
   const declared = report.attempts.filter((a) => !a.shuffled).map((a) => a.tests?.order ?? []);
   for (const order of declared) expect(order.indexOf(victim.id)).toBeLessThan(order.indexOf(polluter));
   const failing = report.attempts.filter((a) => a.tests?.failed.includes(victim.id));
@@ -128,30 +161,63 @@ describe("a polluter and a state-setter between the tests of one file", () => {
       `import { describe, expect, test } from "vitest";\n${STATE_TESTS}`,
     );
     const vitest = join(p, "node_modules/.bin/vitest");
-    await expectOrderCauses(p, "state.test.js", [vitest, "run", "state.test.js"], (names) => [
-      vitest,
-      "run",
-      "state.test.js",
-      "-t",
-      `^(?:${names.join("|")})$`,
-    ]);
+    await expectOrderCauses(p, [vitest, "run", "state.test.js"], {
+      ...inOneFile("state.test.js"),
+      alone: (names) => [vitest, "run", "state.test.js", "-t", `^(?:${names.join("|")})$`],
+    });
   }, 600_000);
 
   it("jest (29, from npm): both are named, and the reproduce lines fail 10 of 10", async () => {
-    const p = join(dir.path, "jest");
-    mkdirSync(p);
-    for (const f of ["package.json", "package-lock.json"])
-      copyFileSync(join(ROOT, "test/fixtures/projects/reporters", f), join(p, f));
-    execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--silent"], { cwd: p, stdio: "ignore" });
+    const p = installedJsProject();
     mkdirSync(join(p, "src"));
     writeFileSync(join(p, "src/state.spec.js"), STATE_TESTS);
     const jest = join(p, "node_modules/.bin/jest");
-    await expectOrderCauses(p, "src/state.spec.js", [jest, "src/state.spec.js"], (names) => [
-      jest,
-      "src/state.spec.js",
-      "-t",
-      `^(?:${names.join("|")})$`,
-    ]);
+    await expectOrderCauses(p, [jest, "src/state.spec.js"], {
+      ...inOneFile("src/state.spec.js"),
+      alone: (names) => [jest, "src/state.spec.js", "-t", `^(?:${names.join("|")})$`],
+    });
+  }, 600_000);
+});
+
+describe("mocha, through our plugin's seeded order", () => {
+  it("names a polluter and a state-setter in other files; the reproduce lines fail 10 of 10", async () => {
+    const p = installedJsProject();
+    mkdirSync(join(p, "test"));
+    // One root suite holds every file, so state leaks between files; the declared order passes.
+    const files = {
+      "test/1-setup.spec.js": [
+        'describe("setup", () => {',
+        '  it("s1", () => {});',
+        '  it("setter opens the store", () => { global.storeOpen = true; });',
+        "});",
+      ],
+      "test/2-cache.spec.js": [
+        'const assert = require("node:assert");',
+        'describe("cache", () => {',
+        '  it("c1", () => {});',
+        '  it("victim reads an empty cache", () => { assert.strictEqual(global.cache, undefined); });',
+        '  it("c2", () => {});',
+        '  it("reader needs an open store", () => { assert.strictEqual(global.storeOpen, true); });',
+        "});",
+      ],
+      "test/3-later.spec.js": [
+        'describe("later", () => {',
+        '  it("l1", () => {});',
+        '  it("polluter fills the cache", () => { global.cache = 1; });',
+        '  it("l2", () => {});',
+        "});",
+      ],
+    };
+    for (const [f, lines] of Object.entries(files)) writeFileSync(join(p, f), `${lines.join("\n")}\n`);
+    const mocha = [join(p, "node_modules/.bin/mocha"), ...Object.keys(files)];
+    await expectOrderCauses(p, mocha, {
+      polluter: "later > polluter fills the cache",
+      setter: "setup > setter opens the store",
+      tests: 9,
+      alone: (names) => [...mocha, "--grep", `^(?:${names.join("|")})$`],
+      victimTitle: "cache victim reads an empty cache",
+      setterTitles: ["setup setter opens the store", "cache reader needs an open store"],
+    });
   }, 600_000);
 });
 

@@ -147,7 +147,6 @@ describe("argv each adapter builds", () => {
   });
 
   it("says why shuffle is unavailable where it is", () => {
-    expect(ADAPTERS.mocha.shuffleUnsupported).toMatch(/no seeded shuffle/);
     expect(ADAPTERS.cargo.shuffleUnsupported).toMatch(/nightly/);
     // pytest orders through our own plugin: no pytest-randomly needed.
     expect(ADAPTERS.pytest.shuffleUnsupported).toBeNull();
@@ -156,21 +155,33 @@ describe("argv each adapter builds", () => {
     expect(shuffled.env).toMatchObject({ FLAKY_DETECTOR_SHUFFLE_SEED: "7" });
     expect(ADAPTERS.jest.shuffleUnsupported).toBeNull();
     expect(ADAPTERS.go.shuffleUnsupported).toBeNull();
+    // mocha orders through our root-hook plugin, in attempts and in reproduce lines alike.
+    expect(ADAPTERS.mocha.shuffleUnsupported).toBeNull();
+    const mocha = ADAPTERS.mocha.prepare(["mocha"], { ...ctx, shuffle: true, seed: 9 }, false);
+    expect(mocha.argv).toEqual([
+      "mocha",
+      "--require",
+      expect.stringMatching(/plugins\/mocha\/flaky-detector-events\.cjs$/),
+    ]);
+    expect(mocha.env).toEqual({ FLAKY_DETECTOR_SHUFFLE_SEED: "9" });
+    expect(ADAPTERS.mocha.prepare(["mocha"], ctx, false)).toEqual({ argv: ["mocha"], env: {} });
   });
 
   it("replays an order by argument order (pytest) or by seed within a file or package", () => {
     expect(ADAPTERS.pytest.orderReplay).toEqual({ by: "arguments" });
-    const group = (name: "jest" | "vitest" | "go", id: string) => {
+    const group = (name: "jest" | "vitest" | "go" | "mocha", id: string) => {
       const r = ADAPTERS[name].orderReplay;
       return r?.by === "seed" ? r.group(id) : null;
     };
     expect(group("jest", "src/a.spec.js > store > reads")).toBe("src/a.spec.js");
     expect(group("vitest", "a.test.ts > x")).toBe("a.test.ts");
+    // mocha loads every file into one root suite: any test can be replayed with any other.
+    expect(group("mocha", "a > x")).toBe(group("mocha", "b > inner > y"));
     // The package path may hold dots; a subtest's name may hold anything.
     expect(group("go", "example.com/m/pkg.TestA/case_1.5")).toBe("example.com/m/pkg");
     expect(group("go", "..TestFlaky")).toBe(".");
     expect(group("go", "./sub.TestSub")).toBe("./sub");
-    expect(ADAPTERS.mocha.orderReplay).toBeUndefined();
+    expect(ADAPTERS.playwright.orderReplay).toBeUndefined();
   });
 });
 
