@@ -1,7 +1,7 @@
 // npm run bench: orchestration overhead against xargs -P, and peak memory under chatty attempts.
 // Figures are medians of interleaved repetitions in one run, so machine noise hits both sides alike.
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -469,6 +469,88 @@ try {
     };
     console.log(
       `isolation: 4 slots with shared node_modules ${Math.round(median(shared))} ms vs full copies ${Math.round(median(full))} ms (median of ${REPS})`,
+    );
+  }
+  if (!only || only === "install") {
+    // A job's install with the install cache off, storing into an empty cache, and reused from it:
+    // `run --repo` of a checkout of test/fixtures/projects/reporters (npm ci of jest, mocha, vitest,
+    // Playwright Test), one attempt of `node -e 0`; install times from the reports' timings.
+    const repo = join(work, "install-origin");
+    cpSync(join(ROOT, "test/fixtures/projects/reporters"), repo, {
+      recursive: true,
+      filter: (src) => !src.includes("node_modules"),
+    });
+    const git = (...args) =>
+      execFileSync("git", args, {
+        cwd: repo,
+        stdio: "ignore",
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: "b",
+          GIT_AUTHOR_EMAIL: "b@b",
+          GIT_COMMITTER_NAME: "b",
+          GIT_COMMITTER_EMAIL: "b@b",
+        },
+      });
+    git("init", "-q", "-b", "main");
+    git("add", "-A");
+    git("commit", "-qm", "fixture");
+    const report = join(work, "install-report.json");
+    const job = (cache) =>
+      run(
+        [
+          process.execPath,
+          BIN,
+          "run",
+          "--runs",
+          "1",
+          "--no-history",
+          "--progress",
+          "none",
+          "--repo",
+          `file://${repo}`,
+          "--json",
+          report,
+          "--",
+          "node",
+          "-e",
+          "0",
+        ],
+        { cwd: work, env: { ...process.env, FLAKY_DETECTOR_INSTALL_CACHE: cache } },
+      ).then((r) => {
+        const rep = JSON.parse(readFileSync(report, "utf8"));
+        return { wallMs: r.ms, installMs: rep.timings.installMs, use: rep.installCache?.[0]?.use ?? "off" };
+      });
+    const warm = join(work, "install-cache-warm");
+    await job(warm);
+    const off = [];
+    const store = [];
+    const reuse = [];
+    for (let i = 0; i < REPS; i++) {
+      off.push(await job("off"));
+      const empty = join(work, `install-cache-${i}`);
+      store.push(await job(empty));
+      rmSync(empty, { recursive: true, force: true });
+      reuse.push(await job(warm));
+    }
+    const uses = [...store, ...reuse].map((r) => r.use);
+    const m = (xs, k) => Math.round(median(xs.map((x) => x[k])));
+    results.benchmarks.install = {
+      what: `median of ${REPS}: npm ci of test/fixtures/projects/reporters in a run --repo job, install cache off / storing / reused`,
+      offInstallMs: m(off, "installMs"),
+      storeInstallMs: m(store, "installMs"),
+      reusedInstallMs: m(reuse, "installMs"),
+      offWallMs: m(off, "wallMs"),
+      reusedWallMs: m(reuse, "wallMs"),
+      reusedOverOff: Number(
+        (median(reuse.map((r) => r.installMs)) / median(off.map((r) => r.installMs))).toFixed(3),
+      ),
+      uses: { store: store.map((r) => r.use), reuse: reuse.map((r) => r.use) },
+    };
+    if (uses.slice(0, REPS).some((u) => u !== "stored") || uses.slice(REPS).some((u) => u !== "reused"))
+      throw new Error(`install bench: the cache was not used as expected: ${uses.join(", ")}`);
+    console.log(
+      `install: npm ci ${m(off, "installMs")} ms; storing ${m(store, "installMs")} ms; reused ${m(reuse, "installMs")} ms (median of ${REPS}); job wall ${m(off, "wallMs")} vs ${m(reuse, "wallMs")} ms`,
     );
   }
 } finally {

@@ -30921,9 +30921,9 @@ var require_light = __commonJS({
 });
 
 // src/action/main.ts
-import { appendFileSync as appendFileSync2, existsSync as existsSync12, mkdirSync as mkdirSync4 } from "node:fs";
+import { appendFileSync as appendFileSync2, existsSync as existsSync13, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute8, join as join20, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
+import { isAbsolute as isAbsolute8, join as join21, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -31542,6 +31542,7 @@ function defaultConfig() {
     event_reporters: true,
     auto_install_dependencies: true,
     install_timeout: 600,
+    install_cache: "auto",
     cleanup_on_failure: true,
     preserve_temp_dir: false,
     save_full_output: false,
@@ -51467,6 +51468,11 @@ var configSchema = external_exports.strictObject({
   install_timeout: seconds().describe(
     "Seconds the dependency install may take (alias: pip_install_timeout)."
   ),
+  install_cache: external_exports.string().min(1).refine((v) => v === "auto" || v === "off" || v.startsWith("/"), {
+    message: "must be auto, off or an absolute directory"
+  }).describe(
+    "Where a JavaScript project's node_modules is kept after an install with a lockfile, keyed by the lockfile, package.json and node version, and copied into the next workspace with the same key instead of installing: auto ($XDG_CACHE_HOME/flaky-detector/installs), off, or a directory."
+  ),
   cleanup_on_failure: external_exports.boolean().describe("Remove temporary directories when the job fails with an infrastructure error."),
   preserve_temp_dir: external_exports.boolean().describe("Keep temporary directories (workspace and slot copies)."),
   save_full_output: external_exports.boolean().describe("Write every attempt's full output to files under logs_dir."),
@@ -57413,8 +57419,8 @@ import { join as join3 } from "node:path";
 import { readFileSync as readFileSync4 } from "node:fs";
 function ownerId(pid = process.pid) {
   try {
-    const stat2 = readFileSync4(`/proc/${pid}/stat`, "utf8");
-    const fields = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ");
+    const stat3 = readFileSync4(`/proc/${pid}/stat`, "utf8");
+    const fields = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
     return `${pid} ${fields[19]}`;
   } catch {
     return pid === process.pid ? `${pid} ?` : void 0;
@@ -57907,8 +57913,8 @@ function findMarked(mark, group) {
 }
 function groupOf(pid) {
   try {
-    const stat2 = readFileSync6(`/proc/${pid}/stat`, "utf8");
-    const fields = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ");
+    const stat3 = readFileSync6(`/proc/${pid}/stat`, "utf8");
+    const fields = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
     return Number(fields[2]);
   } catch {
     return void 0;
@@ -59293,7 +59299,7 @@ async function runFollowUps(s, plan, opts) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join18, resolve as resolve4 } from "node:path";
+import { join as join19, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
@@ -59328,7 +59334,7 @@ import { resolve as resolve3 } from "node:path";
 
 // src/util/copy-tree.ts
 import { constants as constants4 } from "node:fs";
-import { copyFile as copyFile2, mkdir as mkdir2, readdir as readdir2, readlink as readlink2, symlink as symlink2 } from "node:fs/promises";
+import { copyFile as copyFile2, link, mkdir as mkdir2, readdir as readdir2, readlink as readlink2, symlink as symlink2 } from "node:fs/promises";
 import { join as join8, resolve as resolve2 } from "node:path";
 var SHARED_DEPENDENCY_DIRS = /* @__PURE__ */ new Set(["node_modules", ".venv", "venv", ".flaky-venv"]);
 var REINSTALLED_DIRS = /* @__PURE__ */ new Set([
@@ -59360,7 +59366,12 @@ async function copyTree(src, dst, opts = {}) {
         } else if (entry.isSymbolicLink()) {
           await symlink2(await readlink2(a), b);
         } else if (entry.isFile()) {
-          await copyFile2(a, b, constants4.COPYFILE_FICLONE);
+          if (!opts.hardLink || !await link(a, b).then(
+            () => true,
+            () => false
+          )) {
+            await copyFile2(a, b, constants4.COPYFILE_FICLONE);
+          }
           files++;
         }
       })
@@ -59702,11 +59713,182 @@ async function localIdentity(dir, ctx, isWorkingDirectory) {
 }
 
 // src/workspace/install.ts
-import { existsSync as existsSync7 } from "node:fs";
+import { existsSync as existsSync8 } from "node:fs";
+import { join as join10 } from "node:path";
+
+// src/workspace/install-cache.ts
+import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:fs";
+import {
+  lstat as lstat2,
+  mkdir as mkdir3,
+  readdir as readdir3,
+  readFile,
+  readlink as readlink3,
+  rename as rename2,
+  rm as rm3,
+  stat as stat2,
+  utimes,
+  writeFile as writeFile2
+} from "node:fs/promises";
+import { homedir } from "node:os";
 import { join as join9 } from "node:path";
+var CACHE_ENTRIES = 8;
+var MARKER = "flaky-detector-install.json";
+var FORMAT = "1";
+var LOCKFILES = ["package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock"];
+var KEYED_FILES = ["package.json", ".npmrc", ".yarnrc", ".yarnrc.yml", ".pnpmfile.cjs"];
+var INSTALL_SCRIPTS = [
+  "preinstall",
+  "install",
+  "postinstall",
+  "prepublish",
+  "preprepare",
+  "prepare",
+  "postprepare"
+];
+function installCacheDir(setting, env) {
+  if (setting === "off") return null;
+  if (setting !== "auto") return setting;
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME !== "" ? env.XDG_CACHE_HOME : join9(homedir(), ".cache");
+  return join9(base, "flaky-detector", "installs");
+}
+function installKey(dir, argv, node2) {
+  const read = (f) => existsSync7(join9(dir, f)) ? readFileSync9(join9(dir, f)) : null;
+  const lockfile = LOCKFILES.find((f) => existsSync7(join9(dir, f)));
+  if (!lockfile) return { reason: "no lockfile, so an install may resolve other versions" };
+  let manifest;
+  try {
+    manifest = JSON.parse(read("package.json")?.toString("utf8") ?? "{}");
+  } catch {
+    return { reason: "package.json is not valid JSON" };
+  }
+  if (manifest.workspaces !== void 0 || existsSync7(join9(dir, "pnpm-workspace.yaml"))) {
+    return { reason: "a workspace (monorepo) install also writes node_modules inside its packages" };
+  }
+  const scripts = INSTALL_SCRIPTS.filter((s) => typeof manifest.scripts?.[s] === "string");
+  if (scripts.length > 0 && argv[0] !== "npm") {
+    return { reason: `the package's own ${scripts.join(", ")} script may write outside node_modules` };
+  }
+  const h = createHash("sha256");
+  const part = (name, value) => {
+    h.update(`${name}\0${value.length}\0`);
+    h.update(value);
+  };
+  part("format", FORMAT);
+  part("argv", argv.join("\0"));
+  part("node", node2);
+  part("platform", `${process.platform}-${process.arch}`);
+  part("lockfile", lockfile);
+  for (const f of [lockfile, ...KEYED_FILES]) part(f, read(f) ?? "(none)");
+  return { key: h.digest("hex"), scripts };
+}
+function nodeVersion(env, cwd) {
+  return new Promise((resolve7) => {
+    execFile(
+      "node",
+      ["--version"],
+      { env, cwd, timeout: 3e4 },
+      (err2, stdout) => resolve7(err2 ? null : stdout.trim())
+    );
+  });
+}
+async function restoreInstall(cacheDir, key, dir) {
+  const entry = join9(cacheDir, key);
+  if (!existsSync7(join9(entry, MARKER))) return false;
+  const target = join9(dir, "node_modules");
+  try {
+    const recorded = JSON.parse(await readFile(join9(entry, MARKER), "utf8"));
+    if (recorded.digest !== await treeDigest(join9(entry, "node_modules"))) {
+      await discard(cacheDir, entry);
+      return false;
+    }
+    await rm3(target, { recursive: true, force: true });
+    await copyTree(join9(entry, "node_modules"), target, { hardLink: true });
+    if (!existsSync7(join9(entry, MARKER))) throw new Error("entry removed while copying");
+    const now = /* @__PURE__ */ new Date();
+    await utimes(entry, now, now).catch(() => void 0);
+    return true;
+  } catch {
+    await rm3(target, { recursive: true, force: true }).catch(() => void 0);
+    return false;
+  }
+}
+async function storeInstall(cacheDir, key, dir, meta3) {
+  const source = join9(dir, "node_modules");
+  if (!existsSync7(source)) return "the install wrote no node_modules";
+  await mkdir3(cacheDir, { recursive: true });
+  const partial2 = join9(cacheDir, `.partial-${randomBytes(6).toString("hex")}`);
+  try {
+    const { files } = await copyTree(source, join9(partial2, "node_modules"), { hardLink: true });
+    const digest = await treeDigest(join9(partial2, "node_modules"));
+    await writeFile2(
+      join9(partial2, MARKER),
+      `${JSON.stringify({ ...meta3, files, digest, created: (/* @__PURE__ */ new Date()).toISOString() })}
+`
+    );
+    await rename2(partial2, join9(cacheDir, key)).catch((e) => {
+      if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
+    });
+  } finally {
+    await rm3(partial2, { recursive: true, force: true });
+  }
+  await pruneInstalls(cacheDir, CACHE_ENTRIES);
+  return "stored";
+}
+async function pruneInstalls(cacheDir, keep) {
+  const names = await readdir3(cacheDir).catch(() => []);
+  const entries = [];
+  for (const name of names) {
+    const path = join9(cacheDir, name);
+    const s = await stat2(path).catch(() => null);
+    if (!s?.isDirectory()) continue;
+    if (name.startsWith(".partial-")) {
+      if (Date.now() - s.mtimeMs > 36e5) await rm3(path, { recursive: true, force: true });
+      continue;
+    }
+    if (/^[0-9a-f]{64}$/.test(name)) entries.push({ path, used: s.mtimeMs });
+  }
+  entries.sort((a, b) => b.used - a.used);
+  for (const old of entries.slice(keep)) await discard(cacheDir, old.path);
+}
+async function discard(cacheDir, entry) {
+  const doomed = join9(cacheDir, `.partial-${randomBytes(6).toString("hex")}`);
+  const moved = await rename2(entry, doomed).then(
+    () => true,
+    () => false
+  );
+  if (moved) await rm3(doomed, { recursive: true, force: true });
+}
+async function treeDigest(root) {
+  const lines = [];
+  const walk = async (dir, rel) => {
+    const entries = await readdir3(dir, { withFileTypes: true });
+    await Promise.all(
+      entries.map(async (e) => {
+        const path = join9(dir, e.name);
+        const name = `${rel}/${e.name}`;
+        if (e.isDirectory()) {
+          lines.push(`d ${name}`);
+          await walk(path, name);
+        } else if (e.isSymbolicLink()) lines.push(`l ${name} ${await readlink3(path)}`);
+        else if (e.isFile()) {
+          const s = await lstat2(path);
+          lines.push(`f ${name} ${s.size} ${s.mtimeMs}`);
+        }
+      })
+    );
+  };
+  await walk(root, "");
+  lines.sort();
+  return createHash("sha256").update(lines.join("\n")).digest("hex");
+}
+
+// src/workspace/install.ts
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync7(join9(dir, f));
+  const has = (f) => existsSync8(join10(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -59722,7 +59904,7 @@ function detectInstallSteps(dir) {
   const requirements = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
   if (requirements.length > 0 || has("pyproject.toml") || has("setup.py")) {
     const pip = [
-      join9(VENV_DIR, "bin", "python"),
+      join10(VENV_DIR, "bin", "python"),
       "-m",
       "pip",
       "install",
@@ -59743,46 +59925,76 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync7(join9(dir, VENV_DIR, "bin"))) {
-    bins.push(join9(dir, VENV_DIR, "bin"));
-    env.VIRTUAL_ENV = join9(dir, VENV_DIR);
+  if (existsSync8(join10(dir, VENV_DIR, "bin"))) {
+    bins.push(join10(dir, VENV_DIR, "bin"));
+    env.VIRTUAL_ENV = join10(dir, VENV_DIR);
   }
-  if (existsSync7(join9(dir, "node_modules", ".bin"))) bins.push(join9(dir, "node_modules", ".bin"));
+  if (existsSync8(join10(dir, "node_modules", ".bin"))) bins.push(join10(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
+var JS_TOOLS = /* @__PURE__ */ new Set(["npm", "pnpm", "yarn"]);
 async function installDependencies(dir, steps, opts) {
   const deadline = Date.now() + opts.timeoutMs;
+  const cache = [];
   for (const step of steps) {
+    let key;
+    if (opts.cacheDir && JS_TOOLS.has(step.tool)) {
+      const node2 = await nodeVersion(opts.env, dir);
+      const k = node2 ? installKey(dir, step.argv, node2) : { reason: "no node on the tests' PATH" };
+      const what = step.argv.join(" ");
+      if ("reason" in k) cache.push({ use: "not cacheable", step: what, reason: k.reason });
+      else if (await restoreInstall(opts.cacheDir, k.key, dir)) {
+        cache.push({ use: "reused", step: what, key: k.key });
+        opts.onStep?.(step, k.key);
+        for (const script of k.scripts) {
+          const again = { tool: step.tool, argv: ["npm", "run", "--ignore-scripts", script] };
+          opts.onStep?.(again);
+          await runStep(dir, again, deadline, opts);
+        }
+        continue;
+      } else key = k.key;
+    }
     opts.onStep?.(step);
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw timeoutError(step, opts.timeoutMs, "");
-    const result = await runTree({
-      argv: step.argv,
-      cwd: dir,
-      env: { ...opts.env, CI: opts.env.CI ?? "1" },
-      timeoutMs: remaining,
-      killGraceMs: 2e3,
-      headBytes: 4096,
-      tailBytes: 16384,
-      ...opts.signal ? { signal: opts.signal } : {}
-    });
-    if (result.spawnError) {
-      throw new InfraError(
-        "E_INSTALL_TOOL_MISSING",
-        `dependency install: cannot run ${step.argv[0]} (${result.spawnError.code ?? result.spawnError.message}); install ${step.tool}, or set auto_install_dependencies: false`
+    await runStep(dir, step, deadline, opts);
+    if (key && opts.cacheDir) {
+      const what = step.argv.join(" ");
+      const stored = await storeInstall(opts.cacheDir, key, dir, { step: what }).catch(
+        (e) => e.message
       );
+      if (stored === "stored") cache.push({ use: "stored", step: what, key });
+      else cache.push({ use: "not stored", step: what, key, reason: stored });
     }
-    if (result.terminatedBy === "timeout") throw timeoutError(step, opts.timeoutMs, result.output);
-    if (result.terminatedBy === "aborted")
-      throw new InfraError("E_CANCELLED", "dependency install cancelled");
-    if (result.exitCode !== 0) {
-      throw new InfraError(
-        "E_INSTALL_FAILED",
-        `dependency install failed: \`${step.argv.join(" ")}\` exited with ${result.exitCode ?? result.signal}`,
-        { details: logTail(result.output) }
-      );
-    }
+  }
+  return cache;
+}
+async function runStep(dir, step, deadline, opts) {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) throw timeoutError(step, opts.timeoutMs, "");
+  const result = await runTree({
+    argv: step.argv,
+    cwd: dir,
+    env: { ...opts.env, CI: opts.env.CI ?? "1" },
+    timeoutMs: remaining,
+    killGraceMs: 2e3,
+    headBytes: 4096,
+    tailBytes: 16384,
+    ...opts.signal ? { signal: opts.signal } : {}
+  });
+  if (result.spawnError) {
+    throw new InfraError(
+      "E_INSTALL_TOOL_MISSING",
+      `dependency install: cannot run ${step.argv[0]} (${result.spawnError.code ?? result.spawnError.message}); install ${step.tool}, or set auto_install_dependencies: false`
+    );
+  }
+  if (result.terminatedBy === "timeout") throw timeoutError(step, opts.timeoutMs, result.output);
+  if (result.terminatedBy === "aborted") throw new InfraError("E_CANCELLED", "dependency install cancelled");
+  if (result.exitCode !== 0) {
+    throw new InfraError(
+      "E_INSTALL_FAILED",
+      `dependency install failed: \`${step.argv.join(" ")}\` exited with ${result.exitCode ?? result.signal}`,
+      { details: logTail(result.output) }
+    );
   }
 }
 function timeoutError(step, timeoutMs, output2) {
@@ -59815,8 +60027,8 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync9, readFileSync as readFileSync9 } from "node:fs";
-import { basename as basename2, join as join15 } from "node:path";
+import { existsSync as existsSync10, readFileSync as readFileSync10 } from "node:fs";
+import { basename as basename2, join as join16 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2, opts = { oneThread: false }) {
@@ -60074,7 +60286,7 @@ function withRelativePackage(t, cwd) {
 }
 
 // src/frameworks/jest.ts
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 
 // src/parsers/jest-json.ts
 import { relative as relative5 } from "node:path/posix";
@@ -60140,14 +60352,14 @@ function toRelative(file2, rootDir) {
 }
 
 // src/frameworks/plugins.ts
-import { existsSync as existsSync8 } from "node:fs";
-import { dirname as dirname2, join as join10 } from "node:path";
+import { existsSync as existsSync9 } from "node:fs";
+import { dirname as dirname2, join as join11 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 function pluginDir(framework) {
   let dir = dirname2(fileURLToPath3(import.meta.url));
   for (let i2 = 0; i2 < 4; i2++) {
-    const candidate = join10(dir, "plugins", framework);
-    if (existsSync8(candidate)) return candidate;
+    const candidate = join11(dir, "plugins", framework);
+    if (existsSync9(candidate)) return candidate;
     dir = dirname2(dir);
   }
   return void 0;
@@ -60188,7 +60400,7 @@ var jest = {
     if (plugins && ctx.eventsFile) {
       if (!argv.some((w) => w === "--reporters" || w.startsWith("--reporters=")))
         args.push("--reporters=default");
-      args.push(`--reporters=${join11(plugins, "flaky-detector-reporter.cjs")}`);
+      args.push(`--reporters=${join12(plugins, "flaky-detector-reporter.cjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60224,7 +60436,7 @@ var command = {
 };
 
 // src/frameworks/mocha.ts
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 var mocha = {
   name: "mocha",
   results: "file",
@@ -60248,7 +60460,7 @@ var mocha = {
     const events = report && ctx.eventsFile ? ctx.eventsFile : void 0;
     const plugins = events || ctx.shuffle ? pluginDir("mocha") : void 0;
     if (plugins) {
-      args.push("--require", join12(plugins, "flaky-detector-events.cjs"));
+      args.push("--require", join13(plugins, "flaky-detector-events.cjs"));
       if (events) env.FLAKY_DETECTOR_EVENTS = events;
       if (ctx.shuffle) env.FLAKY_DETECTOR_SHUFFLE_SEED = String(ctx.seed);
     }
@@ -60275,7 +60487,7 @@ function mochaId(c) {
 }
 
 // src/frameworks/node-test.ts
-import { isAbsolute as isAbsolute6, join as join13, relative as relative6, sep as sep5 } from "node:path";
+import { isAbsolute as isAbsolute6, join as join14, relative as relative6, sep as sep5 } from "node:path";
 var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 var nodeTest = {
   name: "node-test",
@@ -60304,7 +60516,7 @@ var nodeTest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("node-test") : void 0;
     if (plugins && ctx.eventsFile) {
-      extra.push("--require", join13(plugins, "flaky-detector-events.cjs"));
+      extra.push("--require", join14(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: [argv[0], ...extra, ...rest], env };
@@ -60507,7 +60719,7 @@ function isPrefixOfAny(arg, files) {
 }
 
 // src/frameworks/vitest.ts
-import { join as join14 } from "node:path";
+import { join as join15 } from "node:path";
 var vitest = {
   name: "vitest",
   results: "file",
@@ -60527,7 +60739,7 @@ var vitest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push(`--reporter=${join14(plugins, "flaky-detector-reporter.mjs")}`);
+      args.push(`--reporter=${join15(plugins, "flaky-detector-reporter.mjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -60696,10 +60908,10 @@ function scriptAdapter(argv, workspace) {
   return { script, text: text2, adapter, how };
 }
 function packageScript(dir, name) {
-  const file2 = join15(dir, "package.json");
-  if (!existsSync9(file2)) return void 0;
+  const file2 = join16(dir, "package.json");
+  if (!existsSync10(file2)) return void 0;
   try {
-    const pkg = JSON.parse(readFileSync9(file2, "utf8"));
+    const pkg = JSON.parse(readFileSync10(file2, "utf8"));
     return pkg.scripts?.[name];
   } catch {
     return void 0;
@@ -60712,13 +60924,13 @@ function assertShuffleSupported(adapter, shuffle) {
 }
 
 // src/pipeline/list-tests.ts
-import { existsSync as existsSync10, readFileSync as readFileSync10 } from "node:fs";
-import { join as join16 } from "node:path";
+import { existsSync as existsSync11, readFileSync as readFileSync11 } from "node:fs";
+import { join as join17 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
-  const file2 = join16(opts.dir, `listing.${adapter.extension}`);
+  const file2 = join17(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file2);
-  const stdoutFile = join16(opts.dir, "listing.stdout");
+  const stdoutFile = join17(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
@@ -60742,12 +60954,12 @@ async function listTests(adapter, argv, opts) {
     };
   let stdout = "";
   try {
-    stdout = readFileSync10(stdoutFile, "utf8");
+    stdout = readFileSync11(stdoutFile, "utf8");
   } catch {
   }
   let tests;
   try {
-    const fileText = existsSync10(file2) ? readFileSync10(file2, "utf8") : null;
+    const fileText = existsSync11(file2) ? readFileSync11(file2, "utf8") : null;
     tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
@@ -60765,8 +60977,8 @@ async function listTests(adapter, argv, opts) {
 }
 
 // src/pipeline/resolve-tests.ts
-import { existsSync as existsSync11 } from "node:fs";
-import { isAbsolute as isAbsolute7, join as join17 } from "node:path";
+import { existsSync as existsSync12 } from "node:fs";
+import { isAbsolute as isAbsolute7, join as join18 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
   if (c.classname === "Test suite failed to run") return `jest could not run the test file ${c.name}`;
@@ -60831,7 +61043,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync11(join17(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync12(join18(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -61096,14 +61308,20 @@ async function prepareRun(req, ctx) {
   );
   timings.sourceMs = performance.now() - t;
   t = performance.now();
+  let installCache = [];
   if (source.owned && config2.auto_install_dependencies) {
     const steps = detectInstallSteps(source.dir);
     if (steps.length > 0) {
-      await installDependencies(source.dir, steps, {
+      installCache = await installDependencies(source.dir, steps, {
         env: testEnv,
         timeoutMs: config2.install_timeout * 1e3,
+        cacheDir: installCacheDir(config2.install_cache, req.env),
         ...req.signal ? { signal: req.signal } : {},
-        onStep: (step) => emit({ type: "phase", phase: "install", detail: step.argv.join(" ") })
+        onStep: (step, reused) => emit({
+          type: "phase",
+          phase: "install",
+          detail: reused ? `node_modules from the install cache (${reused.slice(0, 12)}) instead of ${step.argv.join(" ")}` : step.argv.join(" ")
+        })
       });
     }
   }
@@ -61156,6 +61374,7 @@ async function prepareRun(req, ctx) {
     requested,
     notFound,
     testEnv,
+    installCache,
     session: {
       config: config2,
       adapter: framework.adapter,
@@ -61174,7 +61393,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join18(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join19(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -61511,6 +61730,7 @@ function buildReport(b) {
     })),
     reproduce: firstFailure ? shellLine(b.command.argv, { TEST_SEED: String(firstFailure.seed), ...b.command.env }) : null,
     timings: roundTimings(b.timings),
+    ...b.installCache && b.installCache.length > 0 ? { installCache: b.installCache } : {},
     environment: {
       platform: process.platform,
       arch: process.arch,
@@ -61755,7 +61975,8 @@ async function detectMasked(req, masker) {
       stopReason: pool.stopReason,
       timings,
       warnings,
-      timeout: prep.session.timeout
+      timeout: prep.session.timeout,
+      installCache: prep.installCache
     });
   } finally {
     if (config2.preserve_temp_dir || failed && !config2.cleanup_on_failure) {
@@ -63018,7 +63239,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join19 } from "node:path";
+import { join as join20 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -63530,7 +63751,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join19(dir, `${out.length}-${safe}`);
+    const file2 = join20(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -63613,7 +63834,7 @@ function hostOf(url2) {
 }
 
 // src/action/event.ts
-import { readFileSync as readFileSync11 } from "node:fs";
+import { readFileSync as readFileSync12 } from "node:fs";
 var SHA = /^[0-9a-f]{40}$/;
 function readTrigger(env) {
   const need = (name) => {
@@ -63637,7 +63858,7 @@ function readTrigger(env) {
   const eventPath = need("GITHUB_EVENT_PATH");
   let event;
   try {
-    event = JSON.parse(readFileSync11(eventPath, "utf8"));
+    event = JSON.parse(readFileSync12(eventPath, "utf8"));
   } catch (e) {
     throw new UsageError(
       "E_ACTION_ENV",
@@ -68419,7 +68640,7 @@ async function act(env, signal) {
     prNumber
   );
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join20(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join21(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -68526,13 +68747,13 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join20(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join21(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join20(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join21(dir, String(a.id)), used));
     }
     info(
       `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`
@@ -68646,13 +68867,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute8(file2)) return existsSync12(join20(workspace, file2)) ? file2.split(sep7).join("/") : null;
+  if (!isAbsolute8(file2)) return existsSync13(join21(workspace, file2)) ? file2.split(sep7).join("/") : null;
   const inside = relative7(workspace, file2);
-  if (!inside.startsWith("..") && existsSync12(file2)) return inside.split(sep7).join("/");
+  if (!inside.startsWith("..") && existsSync13(file2)) return inside.split(sep7).join("/");
   const parts = file2.split(sep7).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync12(join20(workspace, tail2))) return tail2;
+    if (existsSync13(join21(workspace, tail2))) return tail2;
   }
   return null;
 }

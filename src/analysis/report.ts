@@ -159,6 +159,12 @@ export interface FollowUp {
   result: "passed" | "failed" | "absent";
 }
 
+/** One install step and the install cache: reused, stored for the next job, or why not. */
+export type InstallCacheUse =
+  | { use: "reused" | "stored"; step: string; key: string }
+  | { use: "not cacheable"; step: string; reason: string }
+  | { use: "not stored"; step: string; key: string; reason: string };
+
 export interface Report {
   schemaVersion: 1;
   id: string;
@@ -216,6 +222,11 @@ export interface Report {
   /** One shell line that reruns the command with a failing attempt's seed. */
   reproduce: string | null;
   timings: { sourceMs: number; installMs: number; isolationMs: number; runMs: number; totalMs: number };
+  /**
+   * What the install cache (install_cache, docs/install-cache.md) did for each JavaScript install
+   * step of a workspace we installed into; absent when nothing was installed or the cache is off.
+   */
+  installCache?: InstallCacheUse[];
   environment: { platform: string; arch: string; node: string; cpus: number; ci: boolean };
   warnings: string[];
 }

@@ -14,6 +14,7 @@ export function defaultConfig(): Config {
     event_reporters: true,
     auto_install_dependencies: true,
     install_timeout: 600,
+    install_cache: "auto",
     cleanup_on_failure: true,
     preserve_temp_dir: false,
     save_full_output: false,

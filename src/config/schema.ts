@@ -93,6 +93,15 @@ export const configSchema = z.strictObject({
   install_timeout: seconds().describe(
     "Seconds the dependency install may take (alias: pip_install_timeout).",
   ),
+  install_cache: z
+    .string()
+    .min(1)
+    .refine((v) => v === "auto" || v === "off" || v.startsWith("/"), {
+      message: "must be auto, off or an absolute directory",
+    })
+    .describe(
+      "Where a JavaScript project's node_modules is kept after an install with a lockfile, keyed by the lockfile, package.json and node version, and copied into the next workspace with the same key instead of installing: auto ($XDG_CACHE_HOME/flaky-detector/installs), off, or a directory.",
+    ),
   cleanup_on_failure: z
     .boolean()
     .describe("Remove temporary directories when the job fails with an infrastructure error."),

@@ -167,6 +167,7 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       timings,
       warnings,
       timeout: prep.session.timeout,
+      installCache: prep.installCache,
     });
   } finally {
     if (config.preserve_temp_dir || (failed && !config.cleanup_on_failure)) {

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { EventSink } from "../analysis/events.js";
-import type { Report } from "../analysis/report.js";
+import type { InstallCacheUse, Report } from "../analysis/report.js";
 import type { Config } from "../config/schema.js";
 import { InfraError, UsageError } from "../errors.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
@@ -11,6 +11,7 @@ import { withoutCredentials } from "../source/repo-spec.js";
 import { Masker, withoutSecrets } from "../util/secrets.js";
 import type { TempDirs } from "../util/temp-dirs.js";
 import { detectInstallSteps, installDependencies, workspaceEnv } from "../workspace/install.js";
+import { installCacheDir } from "../workspace/install-cache.js";
 import { prepareSlots } from "../workspace/slots.js";
 import { assertShuffleSupported, resolveFramework } from "./framework.js";
 import { requestedTests } from "./requested.js";
@@ -62,6 +63,8 @@ export interface PreparedRun {
   notFound: string[];
   /** The environment the tested code sees (secrets removed). */
   testEnv: NodeJS.ProcessEnv;
+  /** What the install cache did (empty without an install or a cache). */
+  installCache: InstallCacheUse[];
 }
 
 export interface PrepareContext {
@@ -118,14 +121,23 @@ export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promi
   t = performance.now();
   // The user's own directory is theirs: we run their tests as they are, and install only into
   // workspaces we created (a copy or a clone).
+  let installCache: InstallCacheUse[] = [];
   if (source.owned && config.auto_install_dependencies) {
     const steps = detectInstallSteps(source.dir);
     if (steps.length > 0) {
-      await installDependencies(source.dir, steps, {
+      installCache = await installDependencies(source.dir, steps, {
         env: testEnv,
         timeoutMs: config.install_timeout * 1000,
+        cacheDir: installCacheDir(config.install_cache, req.env),
         ...(req.signal ? { signal: req.signal } : {}),
-        onStep: (step) => emit({ type: "phase", phase: "install", detail: step.argv.join(" ") }),
+        onStep: (step, reused) =>
+          emit({
+            type: "phase",
+            phase: "install",
+            detail: reused
+              ? `node_modules from the install cache (${reused.slice(0, 12)}) instead of ${step.argv.join(" ")}`
+              : step.argv.join(" "),
+          }),
       });
     }
   }
@@ -184,6 +196,7 @@ export async function prepareRun(req: DetectRequest, ctx: PrepareContext): Promi
     requested,
     notFound,
     testEnv,
+    installCache,
     session: {
       config,
       adapter: framework.adapter,

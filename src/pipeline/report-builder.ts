@@ -4,7 +4,7 @@ import picomatch from "picomatch";
 import { flakeCause } from "../analysis/cause.js";
 import { freshProcessesOnly, repetitionDependence, serialCleanChance } from "../analysis/interference.js";
 import { sortTests, type TestAggregator, type TestTally, testResultOf } from "../analysis/per-test.js";
-import type { FollowUp, Report, ReportAttempt, TestResult } from "../analysis/report.js";
+import type { FollowUp, InstallCacheUse, Report, ReportAttempt, TestResult } from "../analysis/report.js";
 import { summarize, withTests } from "../analysis/summarize.js";
 import type { Config } from "../config/schema.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
@@ -56,6 +56,7 @@ export interface BuildInput {
   warnings: string[];
   /** The per-attempt timeout in effect at the end, and how it was chosen; absent: the config's. */
   timeout?: AttemptTimeout;
+  installCache?: InstallCacheUse[];
 }
 
 /**
@@ -230,6 +231,7 @@ export function buildReport(b: BuildInput): Report {
       ? shellLine(b.command.argv, { TEST_SEED: String(firstFailure.seed), ...b.command.env })
       : null,
     timings: roundTimings(b.timings),
+    ...(b.installCache && b.installCache.length > 0 ? { installCache: b.installCache } : {}),
     environment: {
       platform: process.platform,
       arch: process.arch,

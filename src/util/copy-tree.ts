@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { copyFile, mkdir, readdir, readlink, symlink } from "node:fs/promises";
+import { copyFile, link, mkdir, readdir, readlink, symlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 
 /** Dependency folders that are read-mostly and expensive to copy: shared by symlink into each slot. */
@@ -21,6 +21,11 @@ export interface CopyOptions {
   share?: ReadonlySet<string>;
   /** Absolute paths never copied: the destination itself and sibling temp dirs, when they lie inside the source. */
   skipPaths?: ReadonlySet<string>;
+  /**
+   * Hard-link files instead of copying them (a copy where the two sides are on different file
+   * systems). Both names then share one file: only for trees nobody edits in place.
+   */
+  hardLink?: boolean;
 }
 
 /**
@@ -48,7 +53,15 @@ export async function copyTree(src: string, dst: string, opts: CopyOptions = {})
         } else if (entry.isSymbolicLink()) {
           await symlink(await readlink(a), b);
         } else if (entry.isFile()) {
-          await copyFile(a, b, constants.COPYFILE_FICLONE);
+          if (
+            !opts.hardLink ||
+            !(await link(a, b).then(
+              () => true,
+              () => false,
+            ))
+          ) {
+            await copyFile(a, b, constants.COPYFILE_FICLONE);
+          }
           files++;
         }
         // Sockets, FIFOs and devices are not part of a working tree.

@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { InstallCacheUse } from "../analysis/report.js";
 import { InfraError } from "../errors.js";
 import { runTree } from "../util/process-tree.js";
+import { installKey, nodeVersion, restoreInstall, storeInstall } from "./install-cache.js";
 
 export interface InstallStep {
   /** "npm", "pip", … for messages. */
@@ -69,46 +71,88 @@ export interface InstallOptions {
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
   signal?: AbortSignal;
-  onStep?(step: InstallStep): void;
+  /** Before each step; with `reusedKey` when its result was copied from the cache instead. */
+  onStep?(step: InstallStep, reusedKey?: string): void;
+  /** Where JavaScript installs are kept for reuse (install_cache), or null. */
+  cacheDir?: string | null;
 }
+
+const JS_TOOLS = new Set(["npm", "pnpm", "yarn"]);
 
 /** Run the steps in order; any failure is an infrastructure error with the log tail, never a test result. */
 export async function installDependencies(
   dir: string,
   steps: readonly InstallStep[],
   opts: InstallOptions,
-): Promise<void> {
+): Promise<InstallCacheUse[]> {
   const deadline = Date.now() + opts.timeoutMs;
+  const cache: InstallCacheUse[] = [];
   for (const step of steps) {
+    let key: string | undefined;
+    if (opts.cacheDir && JS_TOOLS.has(step.tool)) {
+      const node = await nodeVersion(opts.env, dir);
+      const k = node ? installKey(dir, step.argv, node) : { reason: "no node on the tests' PATH" };
+      const what = step.argv.join(" ");
+      if ("reason" in k) cache.push({ use: "not cacheable", step: what, reason: k.reason });
+      else if (await restoreInstall(opts.cacheDir, k.key, dir)) {
+        cache.push({ use: "reused", step: what, key: k.key });
+        opts.onStep?.(step, k.key);
+        // What `npm ci` would have done beyond node_modules: the package's own install scripts.
+        for (const script of k.scripts) {
+          const again = { tool: step.tool, argv: ["npm", "run", "--ignore-scripts", script] };
+          opts.onStep?.(again);
+          await runStep(dir, again, deadline, opts);
+        }
+        continue;
+      } else key = k.key;
+    }
     opts.onStep?.(step);
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw timeoutError(step, opts.timeoutMs, "");
-    const result = await runTree({
-      argv: step.argv,
-      cwd: dir,
-      env: { ...opts.env, CI: opts.env.CI ?? "1" },
-      timeoutMs: remaining,
-      killGraceMs: 2000,
-      headBytes: 4096,
-      tailBytes: 16384,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    if (result.spawnError) {
-      throw new InfraError(
-        "E_INSTALL_TOOL_MISSING",
-        `dependency install: cannot run ${step.argv[0]} (${result.spawnError.code ?? result.spawnError.message}); install ${step.tool}, or set auto_install_dependencies: false`,
+    await runStep(dir, step, deadline, opts);
+    if (key && opts.cacheDir) {
+      const what = step.argv.join(" ");
+      // A cache that cannot be written costs the next job an install, never this one its run.
+      const stored = await storeInstall(opts.cacheDir, key, dir, { step: what }).catch(
+        (e: Error) => e.message,
       );
+      if (stored === "stored") cache.push({ use: "stored", step: what, key });
+      else cache.push({ use: "not stored", step: what, key, reason: stored });
     }
-    if (result.terminatedBy === "timeout") throw timeoutError(step, opts.timeoutMs, result.output);
-    if (result.terminatedBy === "aborted")
-      throw new InfraError("E_CANCELLED", "dependency install cancelled");
-    if (result.exitCode !== 0) {
-      throw new InfraError(
-        "E_INSTALL_FAILED",
-        `dependency install failed: \`${step.argv.join(" ")}\` exited with ${result.exitCode ?? result.signal}`,
-        { details: logTail(result.output) },
-      );
-    }
+  }
+  return cache;
+}
+
+async function runStep(
+  dir: string,
+  step: InstallStep,
+  deadline: number,
+  opts: InstallOptions,
+): Promise<void> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) throw timeoutError(step, opts.timeoutMs, "");
+  const result = await runTree({
+    argv: step.argv,
+    cwd: dir,
+    env: { ...opts.env, CI: opts.env.CI ?? "1" },
+    timeoutMs: remaining,
+    killGraceMs: 2000,
+    headBytes: 4096,
+    tailBytes: 16384,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  if (result.spawnError) {
+    throw new InfraError(
+      "E_INSTALL_TOOL_MISSING",
+      `dependency install: cannot run ${step.argv[0]} (${result.spawnError.code ?? result.spawnError.message}); install ${step.tool}, or set auto_install_dependencies: false`,
+    );
+  }
+  if (result.terminatedBy === "timeout") throw timeoutError(step, opts.timeoutMs, result.output);
+  if (result.terminatedBy === "aborted") throw new InfraError("E_CANCELLED", "dependency install cancelled");
+  if (result.exitCode !== 0) {
+    throw new InfraError(
+      "E_INSTALL_FAILED",
+      `dependency install failed: \`${step.argv.join(" ")}\` exited with ${result.exitCode ?? result.signal}`,
+      { details: logTail(result.output) },
+    );
   }
 }
 

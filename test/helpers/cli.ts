@@ -61,6 +61,8 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   env.NO_COLOR = "1";
   // History goes to a per-run temporary location, never the developer's own database.
   env.XDG_DATA_HOME = HISTORY_HOME;
+  // So does the install cache (XDG_CACHE_HOME stays: Go's build cache lives there).
+  env.FLAKY_DETECTOR_INSTALL_CACHE = join(HISTORY_HOME, "installs");
   return env;
 }
 
