@@ -48,6 +48,28 @@ function makeRepo(): { url: string; origin: string; log: string } {
   return { url: `file://${origin}`, origin, log };
 }
 
+/** One detection of the repository's test, `runs` attempts, its report at r.json. */
+const job = (url: string, runs: number, env: NodeJS.ProcessEnv) =>
+  runCli(
+    [
+      "run",
+      "--runs",
+      String(runs),
+      "--no-history",
+      "--repo",
+      url,
+      "--json",
+      join(dir.path, "r.json"),
+      "--",
+      "node",
+      "check.js",
+    ],
+    {
+      cwd: dir.path,
+      env,
+    },
+  );
+
 describe("install cache", () => {
   it("installs once, reuses node_modules for the same lockfile, and installs again when package.json changes", async () => {
     const { url, origin, log } = makeRepo();
@@ -55,26 +77,7 @@ describe("install cache", () => {
     const env = { INSTALL_LOG: log, FLAKY_DETECTOR_INSTALL_CACHE: cache };
     const report = () => readReport(join(dir.path, "r.json"));
     const installs = () => (existsSync(log) ? readFileSync(log, "utf8").length : 0);
-    const run = () =>
-      runCli(
-        [
-          "run",
-          "--runs",
-          "2",
-          "--no-history",
-          "--repo",
-          url,
-          "--json",
-          join(dir.path, "r.json"),
-          "--",
-          "node",
-          "check.js",
-        ],
-        {
-          cwd: dir.path,
-          env,
-        },
-      );
+    const run = () => job(url, 2, env);
 
     const first = await run();
     expect(first.code, first.stderr).toBe(0);
@@ -124,26 +127,7 @@ describe("install cache", () => {
     git(origin, "commit", "-qam", "prepare");
     const cache = join(dir.path, "cache");
     const report = () => readReport(join(dir.path, "r.json"));
-    const run = (setting: string) =>
-      runCli(
-        [
-          "run",
-          "--runs",
-          "1",
-          "--no-history",
-          "--repo",
-          url,
-          "--json",
-          join(dir.path, "r.json"),
-          "--",
-          "node",
-          "check.js",
-        ],
-        {
-          cwd: dir.path,
-          env: { INSTALL_LOG: log, FLAKY_DETECTOR_INSTALL_CACHE: setting },
-        },
-      );
+    const run = (setting: string) => job(url, 1, { INSTALL_LOG: log, FLAKY_DETECTOR_INSTALL_CACHE: setting });
     const first = await run(cache);
     expect(first.code, first.stderr).toBe(0);
     expect(report().installCache?.[0]?.use).toBe("stored");
@@ -164,22 +148,7 @@ describe("install cache", () => {
     const { url, origin, log } = makeRepo();
     git(origin, "rm", "-q", "package-lock.json");
     git(origin, "commit", "-qm", "no lock");
-    const r = await runCli(
-      [
-        "run",
-        "--runs",
-        "1",
-        "--no-history",
-        "--repo",
-        url,
-        "--json",
-        join(dir.path, "r.json"),
-        "--",
-        "node",
-        "check.js",
-      ],
-      { cwd: dir.path, env: { INSTALL_LOG: log, FLAKY_DETECTOR_INSTALL_CACHE: join(dir.path, "cache") } },
-    );
+    const r = await job(url, 1, { INSTALL_LOG: log, FLAKY_DETECTOR_INSTALL_CACHE: join(dir.path, "cache") });
     expect(r.code, r.stderr).toBe(0);
     expect(readReport(join(dir.path, "r.json")).installCache).toEqual([
       {
