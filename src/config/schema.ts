@@ -100,7 +100,7 @@ export const configSchema = z.strictObject({
       message: "must be auto, off or an absolute directory",
     })
     .describe(
-      "Where a JavaScript project's node_modules is kept after an install with a lockfile, keyed by the lockfile, package.json and node version, and copied into the next workspace with the same key instead of installing: auto ($XDG_CACHE_HOME/flaky-detector/installs), off, or a directory.",
+      "Where a JavaScript project's node_modules is kept after an install with a lockfile, keyed by the lockfile, package.json, .npmrc and node version, and hard-linked into the next workspace with the same key instead of installing (npm projects' own install scripts still run): auto ($XDG_CACHE_HOME/flaky-detector/installs), off, or an absolute directory. See docs/install-cache.md.",
     ),
   cleanup_on_failure: z
     .boolean()
