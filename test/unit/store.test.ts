@@ -392,3 +392,35 @@ describe("migrating one PostgreSQL database from several processes at once", () 
     }
   });
 });
+
+describe("a PostgreSQL connection the server drops while idle", () => {
+  it("is replaced on the next query instead of ending the process", async () => {
+    // `serve` keeps idle connections for minutes (openStore); a database restart or a network
+    // drop then fails them while nobody uses them. pg reports that as an "error" event on the
+    // pool, which ends the process when nothing listens for it.
+    const store = await openStore(pgServer?.url as string);
+    const admin = await openStore(pgServer?.url as string);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on("uncaughtException", onUncaught);
+    try {
+      const pid = async (s: Store) =>
+        Number((await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(s.db)).rows[0]?.pid);
+      const before = await pid(store);
+      const killed = await sql<{ ok: boolean }>`select pg_terminate_backend(${before}) as ok`.execute(
+        admin.db,
+      );
+      expect(killed.rows[0]?.ok).toBe(true);
+      // The pool hears of it when the server closes the socket.
+      await new Promise((r) => setTimeout(r, 300));
+      const after = await pid(store);
+      expect(after).not.toBe(before);
+      expect(await schemaVersion(store.db)).toBe(MIGRATIONS.length);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      await admin.close();
+      await store.close();
+    }
+  });
+});
