@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import YAML from "yaml";
-import { NODE_BUNDLE, REQUIRE_BANNER } from "./esbuild-options.mjs";
+import { NODE_BUNDLE, REQUIRE_BANNER, zodEnglishOnly } from "./esbuild-options.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const check = process.argv.includes("--check");
@@ -17,6 +17,7 @@ const common = {
   ...NODE_BUNDLE,
   write: false,
   absWorkingDir: root,
+  plugins: [zodEnglishOnly],
   logLevel: "warning",
 };
 

@@ -12,7 +12,7 @@ import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { NODE_BUNDLE, REQUIRE_BANNER } from "./esbuild-options.mjs";
+import { NODE_BUNDLE, REQUIRE_BANNER, zodEnglishOnly } from "./esbuild-options.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist", "cli");
@@ -45,6 +45,7 @@ const result = await build({
   banner: REQUIRE_BANNER,
   legalComments: "eof",
   metafile: true,
+  plugins: [zodEnglishOnly],
   logLevel: "warning",
 });
 

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -64,5 +64,33 @@ describe("startup loads only what the command uses", () => {
     const withHistory = packages(loaded(["run", "--runs", "2", "--", "true"], "history"));
     expect(withHistory).toContain("kysely");
     expect(withHistory).toContain("better-sqlite3");
+  });
+});
+
+describe("the bundle's zod", () => {
+  it("holds its English messages and none of its other translations (scripts/esbuild-options.mjs)", () => {
+    // zod re-exports ~60 translations that nothing here uses; each start that validates settings
+    // read and parsed them. English must stay: zod configures its messages from it.
+    const files = Object.keys(BUNDLE).map((f) => readFileSync(join(ROOT, "dist/cli", f), "utf8"));
+    const locales = new Set(
+      files.flatMap((t) =>
+        [...t.matchAll(/\/\/ node_modules\/zod\/v4\/locales\/(\w+)\.js/g)].map((m) => m[1]),
+      ),
+    );
+    expect([...locales]).toEqual(["en"]);
+    // A value zod itself rejects, through the bundled CLI: still an English message naming the key.
+    const dir = tempDir("fd-zod-");
+    try {
+      writeFileSync(join(dir.path, ".flaky-detector.yml"), "runs: many\n");
+      const r = spawnSync(process.execPath, [BIN, "run", "--no-history", "--", "true"], {
+        cwd: dir.path,
+        env: { ...process.env, NO_COLOR: "1" },
+        encoding: "utf8",
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('runs: must be an integer from 1 to 10000, got "many"');
+    } finally {
+      dir.cleanup();
+    }
   });
 });
