@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, type RawBuilder, sql } from "kysely";
+import { type ExpressionBuilder, type Kysely, PostgresAdapter, type RawBuilder, sql } from "kysely";
 import type { Database } from "./schema.js";
 
 /**
@@ -87,6 +87,8 @@ export async function addToRollups(
       .execute();
   }
   for (const { test, key } of late) await addLate(trx, key, test, startedAt);
+  // Rows of this day and later changed: the totals at the start of any later day did too.
+  if (ranked.length > 0) await dropEdges(trx, today);
 }
 
 async function addLate(trx: Kysely<Database>, key: number, t: RankedTest, startedAt: string) {
@@ -159,12 +161,14 @@ export async function removeFromRollups(trx: Kysely<Database>, before: string): 
       ranked_attempts = ranked_attempts - p.a, ranked_failures = ranked_failures - p.x
     from (${pruned}) p where test_catalog.test_key = p.k`.execute(trx);
   await trx.deleteFrom("test_rollups").where("day", "<", day(before)).execute();
+  await dropEdges(trx, null);
 }
 
 /**
  * The running totals recomputed from every test result: migration 5 on the history recorded before
  * it, and anyone who loaded test_results by other means (bench/history.ts). Every catalogue row
- * must have its test_key.
+ * must have its test_key. Runs before any rollup_edges exist (migration 5 precedes their table; the
+ * benchmark rebuilds a newly seeded database), so it leaves them alone.
  */
 export async function rebuildRollups(db: Kysely<Database>): Promise<void> {
   await db.deleteFrom("test_rollups").execute();
@@ -224,6 +228,8 @@ export async function rankWindow(
     score: RawBuilder<number>;
     /** Candidates across repositories up to which each is looked up rather than scanned for. */
     lookupsAtMost?: number;
+    /** Compute every edge from test_rollups, never from rollup_edges (the tests' comparison). */
+    noEdges?: boolean;
   },
 ): Promise<WindowTotals[]> {
   // Only a test with a failing ranked detection at or after since can have a failure in the
@@ -236,9 +242,42 @@ export async function rankWindow(
   // few across repositories (a real history, where most tests never fail), are looked up.
   const most = opts.lookupsAtMost ?? LOOKUPS_AT_MOST;
   const scan = w.repository === undefined && (await candidates(db, candidate, most)) > most;
+  // Many candidates: each edge's totals at the start of its day come from rollup_edges, built
+  // once for that day (ensureEdges); read in one snapshot with the list of complete days, so a
+  // detection recorded in between cannot leave half of them.
+  const edgeDays = scan && !opts.noEdges ? [w.since, w.until].filter((x) => x !== undefined).map(day) : [];
+  for (const d of new Set(edgeDays)) await ensureEdges(db, engine, d);
+  if (edgeDays.length === 0) return rankWith(db, engine, w, opts, candidate, candidateOf, scan, new Set());
+  return db
+    .transaction()
+    .setIsolationLevel("repeatable read")
+    .execute(async (trx) => {
+      const built = await trx
+        .selectFrom("rollup_edge_days")
+        .select("day")
+        .where("day", "in", edgeDays)
+        .execute();
+      return rankWith(trx, engine, w, opts, candidate, candidateOf, scan, new Set(built.map((b) => b.day)));
+    });
+}
+
+async function rankWith(
+  db: Kysely<Database>,
+  engine: "sqlite" | "postgres",
+  w: { repository?: string; since?: string; until?: string },
+  opts: { minAttempts: number; limit: number; score: RawBuilder<number> },
+  candidate: RawBuilder<unknown>,
+  candidateOf: (column: RawBuilder<unknown>) => RawBuilder<unknown>,
+  scan: boolean,
+  edges: ReadonlySet<string>,
+): Promise<WindowTotals[]> {
+  const edge = (instant: string, name: "u" | "l", known: boolean) =>
+    edges.has(day(instant))
+      ? fromEdges(instant, name, known)
+      : at(instant, name, w.repository, scan, engine, known);
   // The window's own tests were ranked at or after since: no shortcut for the lower edge.
-  const upper = w.until ? at(w.until, "u", w.repository, scan, engine, true) : ALL_TIME;
-  const lower = w.since ? at(w.since, "l", w.repository, scan, engine, false) : NOTHING;
+  const upper = w.until ? edge(w.until, "u", true) : ALL_TIME;
+  const lower = w.since ? edge(w.since, "l", false) : NOTHING;
   const minus = (c: keyof typeof ALL_TIME.cols) => sql`(${upper.cols[c]}) - (${lower.cols[c]})`;
   // Many candidates are most of the catalogue: SQLite would still walk the column's index and
   // fetch each row from it; unary + keeps it to reading the table (PostgreSQL weighs this itself).
@@ -323,7 +362,7 @@ const NOTHING: Totals = {
  */
 function at(
   instant: string,
-  name: "u" | "l",
+  name: "u" | "l" | "e",
   repository: string | undefined,
   scanned: boolean,
   engine: "sqlite" | "postgres",
@@ -374,15 +413,105 @@ function at(
           : sql``
       }
       ${fallback}
-      left join (
+      ${sinceDayStart(instant, p, repository)}`,
+  };
+}
+
+/** The raw results ranked on `instant`'s day before it, per test, joined to the catalogue as `p`. */
+function sinceDayStart(instant: string, p: RawBuilder<unknown>, repository: string | undefined) {
+  return sql`left join (
         select repository, test_id, count(*) as detections, sum(case when failures > 0 then 1 else 0 end) as failing,
           sum(attempts) as attempts, sum(failures) as failures, max(started_at) as last_seen
         from test_results
-        where verdict in ('flaky', 'stable') and started_at >= ${d} and started_at < ${instant}
+        where verdict in ('flaky', 'stable') and started_at >= ${day(instant)} and started_at < ${instant}
           ${repository ? sql`and repository = ${repository}` : sql``}
         group by repository, test_id
-      ) ${p} on ${p}.repository = c.repository and ${p}.test_id = c.test_id`,
+      ) ${p} on ${p}.repository = c.repository and ${p}.test_id = c.test_id`;
+}
+
+/**
+ * A(T) as `at` computes it, with the totals at the start of T's day read from rollup_edges (one
+ * row per test, built by ensureEdges) instead of looked up or scanned for. Across repositories only.
+ */
+function fromEdges(instant: string, name: "u" | "l", known: boolean): Totals {
+  const e = sql.id(`${name}e`);
+  const p = sql.id(`${name}p`);
+  const d = day(instant);
+  const col = (c: "detections" | "failing" | "attempts" | "failures") => {
+    const before = sql`coalesce(${e}.${sql.id(c)}, 0) + coalesce(${p}.${sql.id(c)}, 0)`;
+    return known ? sql`case when c.ranked_last < ${d} then ${ALL_TIME.cols[c]} else ${before} end` : before;
   };
+  const last = sql`coalesce(${p}.last_seen, ${e}.last_seen)`;
+  return {
+    cols: {
+      detections: col("detections"),
+      failing: col("failing"),
+      attempts: col("attempts"),
+      failures: col("failures"),
+    },
+    last: known ? sql`case when c.ranked_last < ${d} then c.ranked_last else ${last} end` : last,
+    joins: sql`
+      left join rollup_edges ${e} on ${e}.day = ${d} and ${e}.test_key = c.test_key
+      ${sinceDayStart(instant, p, undefined)}`,
+  };
+}
+
+/** Serialises building a day's edges with the writes that drop them (PostgreSQL). */
+const EDGES_LOCK = 720_345_199;
+
+function isPostgres(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * Make sure rollup_edges holds every test's totals at the start of day `d` (its latest row before
+ * it; the catalogue's totals for a test last ranked before it). Built in one statement from what is
+ * committed, and listed in rollup_edge_days in the same transaction. On PostgreSQL the build holds
+ * EDGES_LOCK, which dropEdges takes before deleting: a detection recorded while a day is being
+ * built either is in it or drops it. Edges built more than two days ago go.
+ */
+async function ensureEdges(db: Kysely<Database>, engine: "sqlite" | "postgres", d: string): Promise<void> {
+  const listed = (q: Kysely<Database>) =>
+    q.selectFrom("rollup_edge_days").select("day").where("day", "=", d).executeTakeFirst();
+  if (await listed(db)) return;
+  await db.transaction().execute(async (trx) => {
+    if (engine === "postgres") await sql`select pg_advisory_xact_lock(${EDGES_LOCK})`.execute(trx);
+    if (await listed(trx)) return;
+    const start = at(`${d}T00:00:00.000Z`, "e", undefined, true, engine, true);
+    await sql`insert into rollup_edges (day, test_key, detections, failing, attempts, failures, last_seen)
+      select ${d}, c.test_key, ${start.cols.detections}, ${start.cols.failing}, ${start.cols.attempts},
+        ${start.cols.failures}, ${start.last}
+      from test_catalog c ${start.joins}
+      where c.ranked_last is not null`.execute(trx);
+    const now = new Date();
+    await trx.insertInto("rollup_edge_days").values({ day: d, built_at: now.toISOString() }).execute();
+    const stale = new Date(now.getTime() - 2 * 86_400_000).toISOString();
+    await trx
+      .deleteFrom("rollup_edges")
+      .where("day", "in", (eb) =>
+        eb.selectFrom("rollup_edge_days").select("day").where("built_at", "<", stale),
+      )
+      .execute();
+    await trx.deleteFrom("rollup_edge_days").where("built_at", "<", stale).execute();
+  });
+}
+
+/**
+ * Forget the edges of days after `after` (every day: null), whose totals a write to test_rollups
+ * just changed. Inside the writer's transaction; on PostgreSQL after taking EDGES_LOCK, so that an
+ * edge being built from the rows before this write is either finished, and deleted here, or starts
+ * after this write commits.
+ */
+async function dropEdges(db: Kysely<Database>, after: string | null): Promise<void> {
+  if (isPostgres(db)) await sql`select pg_advisory_xact_lock(${EDGES_LOCK})`.execute(db);
+  let days = db.deleteFrom("rollup_edge_days");
+  let rows = db.deleteFrom("rollup_edges");
+  if (after !== null) {
+    days = days.where("day", ">", after);
+    rows = rows.where("day", ">", after);
+  }
+  await days.execute();
+  await rows.execute();
 }
 
 /** How many days before a window's edge the scan for latest rows reads (see `at`). */

@@ -116,6 +116,27 @@ export interface TestRollupsTable {
   last_seen: string;
 }
 
+/**
+ * Every test's running totals as of the start of one day (its latest test_rollups row before it),
+ * for a window edge on that day (migration 7, docs/design/history.md): built on first use, deleted
+ * as soon as a recorded or pruned detection changes a row before that day.
+ */
+export interface RollupEdgesTable {
+  day: string;
+  test_key: number;
+  detections: number;
+  failing: number;
+  attempts: number;
+  failures: number;
+  last_seen: string | null;
+}
+
+/** The days whose rollup_edges are complete; a day's edges are read only while it is listed. */
+export interface RollupEdgeDaysTable {
+  day: string;
+  built_at: string;
+}
+
 /** A job submitted to `serve` (RunPod-shaped). Terminal jobs are deleted once `expires_at` passes. */
 export interface JobsTable {
   id: string;
@@ -163,4 +184,6 @@ export interface Database {
   attempts: AttemptsTable;
   test_catalog: TestCatalogTable;
   test_rollups: TestRollupsTable;
+  rollup_edges: RollupEdgesTable;
+  rollup_edge_days: RollupEdgeDaysTable;
 }

@@ -31,7 +31,15 @@ for (const engine of ["sqlite", "postgres"] as const) {
       if (engine === "sqlite") store = await openStore(":memory:");
       else {
         store = await openStore(pgServer?.url as string);
-        for (const t of ["attempts", "test_results", "test_rollups", "test_catalog", "detections"] as const)
+        for (const t of [
+          "attempts",
+          "test_results",
+          "test_rollups",
+          "rollup_edges",
+          "rollup_edge_days",
+          "test_catalog",
+          "detections",
+        ] as const)
           await store.db.deleteFrom(t).execute();
       }
     });
@@ -51,6 +59,8 @@ for (const engine of ["sqlite", "postgres"] as const) {
         "attempts",
         "test_results",
         "test_rollups",
+        "rollup_edges",
+        "rollup_edge_days",
         "test_catalog",
         "detections",
         "fd_schema_migrations",
@@ -114,11 +124,14 @@ for (const engine of ["sqlite", "postgres"] as const) {
           tests: tests.length > 0 ? tests : [{ id: "t0", attempts: 5, failures: 0 }],
         };
       });
-      for (const d of [...detections].sort(() => rand() - 0.5))
-        await recordDetection(store, report(d.id, iso(d.at), d.tests, d.repo), {
-          trigger: "cli",
-          backend: "local",
-        });
+      const shuffled = [...detections].sort(() => rand() - 0.5);
+      const record = async (from: number, to: number) => {
+        for (const d of shuffled.slice(from, to))
+          await recordDetection(store, report(d.id, iso(d.at), d.tests, d.repo), {
+            trigger: "cli",
+            backend: "local",
+          });
+      };
 
       const byTest = (a: unknown[], b: unknown[]) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`);
       const summed = async (
@@ -184,6 +197,22 @@ for (const engine of ["sqlite", "postgres"] as const) {
         )
           .map((t) => [t.repository, t.test_id, t.detections, t.failing, t.attempts, t.failures, t.last_seen])
           .sort(byTest);
+      // The scan with every edge computed from test_rollups, never read from rollup_edges.
+      const withoutEdges = async (
+        w: { repository?: string; since?: string; until?: string },
+        minAttempts: number,
+      ) =>
+        (
+          await rankWindow(store.db, store.kind, w, {
+            minAttempts,
+            limit: 500,
+            score: sql<number>`(1.0 * failures / attempts) * failing`,
+            lookupsAtMost: 0,
+            noEdges: true,
+          })
+        )
+          .map((t) => [t.repository, t.test_id, t.detections, t.failing, t.attempts, t.failures, t.last_seen])
+          .sort(byTest);
       const windows = (from: number) =>
         Array.from({ length: 12 }, (_, i) => {
           const a = from + Math.floor(rand() * (20 * 86_400_000 - (from - day0)));
@@ -195,11 +224,29 @@ for (const engine of ["sqlite", "postgres"] as const) {
             ...(i % 5 === 0 ? { repository: "/srv/r1" } : {}),
           };
         });
+      // Rankings between batches of records build each window edge's rollup_edges; the next
+      // batch records detections on days before them (recorded out of order), which must drop them.
+      const edgeWindows = windows(day0);
       let compared = 0;
+      for (const [from, to] of [
+        [0, 50],
+        [50, 100],
+        [100, 150],
+      ] as const) {
+        await record(from, to);
+        for (const w of edgeWindows) {
+          const want = await summed(w, 0);
+          expect(await scanned(w, 0)).toEqual(want);
+          compared += want.length;
+        }
+      }
+      const built = await store.db.selectFrom("rollup_edge_days").select("day").execute();
+      expect(built.length).toBeGreaterThan(3);
       for (const w of [{}, ...windows(day0)]) {
         const want = await summed(w, 10);
         expect(await ranked(w, 10)).toEqual(want);
         expect(await scanned(w, 10)).toEqual(want);
+        expect(await withoutEdges(w, 10)).toEqual(want);
         compared += want.length;
       }
       expect(compared).toBeGreaterThan(100);
@@ -211,6 +258,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
         const want = await summed(w, 0);
         expect(await ranked(w, 0)).toEqual(want);
         expect(await scanned(w, 0)).toEqual(want);
+        expect(await withoutEdges(w, 0)).toEqual(want);
       }
     });
 
