@@ -76,12 +76,16 @@ try {
     const baseline = process.env.BENCH_BASELINE
       ? [...fixedRunOf(process.env.BENCH_BASELINE, 200), "--", "sleep", "0.05"]
       : null;
+    // The floor for any Node orchestrator: the same 200 spawns over 2 slots and nothing else.
+    const floor = [process.execPath, join(ROOT, "bench/spawn-floor.mjs"), "200", "2", "sleep", "0.05"];
     const d = [];
     const x = [];
     const b = [];
+    const f = [];
     for (let i = 0; i < REPS; i++) {
       x.push((await run(xargs, { cwd: work, input })).ms);
       d.push((await run(detector, { cwd: work })).ms);
+      f.push((await run(floor, { cwd: work })).ms);
       if (baseline) b.push((await run(baseline, { cwd: work })).ms);
     }
     const ratio = median(d) / median(x);
@@ -94,6 +98,10 @@ try {
       ratio: Number(ratio.toFixed(3)),
       goal: "<= 1.10",
       met: ratio <= 1.1,
+      nodeFloorMs: f.map(Math.round),
+      nodeFloorMedianMs: Math.round(median(f)),
+      nodeFloorRatio: Number((median(f) / median(x)).toFixed(3)),
+      detectorOverFloor: Number((median(d) / median(f)).toFixed(3)),
       ...(baseline
         ? {
             baseline: process.env.BENCH_BASELINE,
@@ -104,7 +112,7 @@ try {
         : {}),
     };
     console.log(
-      `overhead: detector ${Math.round(median(d))} ms vs xargs ${Math.round(median(x))} ms (median of ${REPS}); ratio ${ratio.toFixed(3)} (goal <= 1.10)${baseline ? `; baseline ${Math.round(median(b))} ms, ratio ${(median(b) / median(x)).toFixed(3)}` : ""}`,
+      `overhead: detector ${Math.round(median(d))} ms vs xargs ${Math.round(median(x))} ms (median of ${REPS}); ratio ${ratio.toFixed(3)} (goal <= 1.10); bare Node spawn loop ${Math.round(median(f))} ms, ratio ${(median(f) / median(x)).toFixed(3)}${baseline ? `; baseline ${Math.round(median(b))} ms, ratio ${(median(b) / median(x)).toFixed(3)}` : ""}`,
     );
   }
 
