@@ -381,26 +381,18 @@ function at(
       : sql`(select x.${sql.id(c)} from test_rollups x where x.test_key = c.test_key
           and x.day < ${d} order by x.day desc limit 1)`;
   const latest = (c: string) => (scanned ? sql`coalesce(${r}.${sql.id(c)}, ${lookup(c)})` : lookup(c));
-  const col = (c: "detections" | "failing" | "attempts" | "failures") => {
-    const before = sql`coalesce(${latest(c)}, 0) + coalesce(${p}.${sql.id(c)}, 0)`;
-    return known ? sql`case when c.ranked_last < ${d} then ${ALL_TIME.cols[c]} else ${before} end` : before;
-  };
-  const last = sql`coalesce(${p}.last_seen, ${latest("last_seen")})`;
   const fallback =
     engine === "postgres"
       ? sql`left join lateral (select x.detections, x.failing, x.attempts, x.failures, x.last_seen from test_rollups x
           where ${scanned ? sql`${r}.test_key is null and ` : sql``}x.test_key = c.test_key and x.day < ${d}
           order by x.day desc limit 1) ${f} on true`
       : sql``;
-  return {
-    cols: {
-      detections: col("detections"),
-      failing: col("failing"),
-      attempts: col("attempts"),
-      failures: col("failures"),
-    },
-    last: known ? sql`case when c.ranked_last < ${d} then c.ranked_last else ${last} end` : last,
-    joins: sql`
+  return dayStartTotals(
+    d,
+    p,
+    known,
+    latest,
+    sql`
       ${
         scanned
           ? sql`left join (
@@ -414,6 +406,34 @@ function at(
       }
       ${fallback}
       ${sinceDayStart(instant, p, repository)}`,
+  );
+}
+
+/**
+ * A(T)'s columns: the totals at the start of T's day (`latest`) plus T's day up to T (`p`); with
+ * `known`, the catalogue's for a test last ranked before T's day. `joins` bring both in.
+ */
+function dayStartTotals(
+  d: string,
+  p: RawBuilder<unknown>,
+  known: boolean,
+  latest: (c: string) => RawBuilder<unknown>,
+  joins: RawBuilder<unknown>,
+): Totals {
+  const col = (c: "detections" | "failing" | "attempts" | "failures") => {
+    const before = sql`coalesce(${latest(c)}, 0) + coalesce(${p}.${sql.id(c)}, 0)`;
+    return known ? sql`case when c.ranked_last < ${d} then ${ALL_TIME.cols[c]} else ${before} end` : before;
+  };
+  const last = sql`coalesce(${p}.last_seen, ${latest("last_seen")})`;
+  return {
+    cols: {
+      detections: col("detections"),
+      failing: col("failing"),
+      attempts: col("attempts"),
+      failures: col("failures"),
+    },
+    last: known ? sql`case when c.ranked_last < ${d} then c.ranked_last else ${last} end` : last,
+    joins,
   };
 }
 
@@ -437,23 +457,15 @@ function fromEdges(instant: string, name: "u" | "l", known: boolean): Totals {
   const e = sql.id(`${name}e`);
   const p = sql.id(`${name}p`);
   const d = day(instant);
-  const col = (c: "detections" | "failing" | "attempts" | "failures") => {
-    const before = sql`coalesce(${e}.${sql.id(c)}, 0) + coalesce(${p}.${sql.id(c)}, 0)`;
-    return known ? sql`case when c.ranked_last < ${d} then ${ALL_TIME.cols[c]} else ${before} end` : before;
-  };
-  const last = sql`coalesce(${p}.last_seen, ${e}.last_seen)`;
-  return {
-    cols: {
-      detections: col("detections"),
-      failing: col("failing"),
-      attempts: col("attempts"),
-      failures: col("failures"),
-    },
-    last: known ? sql`case when c.ranked_last < ${d} then c.ranked_last else ${last} end` : last,
-    joins: sql`
+  return dayStartTotals(
+    d,
+    p,
+    known,
+    (c) => sql`${e}.${sql.id(c)}`,
+    sql`
       left join rollup_edges ${e} on ${e}.day = ${d} and ${e}.test_key = c.test_key
       ${sinceDayStart(instant, p, undefined)}`,
-  };
+  );
 }
 
 /** Serialises building a day's edges with the writes that drop them (PostgreSQL). */

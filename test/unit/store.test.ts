@@ -17,6 +17,17 @@ import { rankWindow } from "../../src/store/rollups.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { report } from "../helpers/reports.js";
 
+/** The history's tables, children before the tables they refer to. */
+const HISTORY_TABLES = [
+  "attempts",
+  "test_results",
+  "test_rollups",
+  "rollup_edges",
+  "rollup_edge_days",
+  "test_catalog",
+  "detections",
+] as const;
+
 let pgServer: TestPostgres | undefined;
 beforeAll(async () => {
   pgServer = await startPostgres();
@@ -31,16 +42,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
       if (engine === "sqlite") store = await openStore(":memory:");
       else {
         store = await openStore(pgServer?.url as string);
-        for (const t of [
-          "attempts",
-          "test_results",
-          "test_rollups",
-          "rollup_edges",
-          "rollup_edge_days",
-          "test_catalog",
-          "detections",
-        ] as const)
-          await store.db.deleteFrom(t).execute();
+        for (const t of HISTORY_TABLES) await store.db.deleteFrom(t).execute();
       }
     });
     afterAll(async () => store?.close());
@@ -56,13 +58,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
       for (const t of [
         "jobs",
         "api_keys",
-        "attempts",
-        "test_results",
-        "test_rollups",
-        "rollup_edges",
-        "rollup_edge_days",
-        "test_catalog",
-        "detections",
+        ...HISTORY_TABLES,
         "fd_schema_migrations",
         "fd_schema_migrations_lock",
       ])
@@ -182,37 +178,32 @@ for (const engine of ["sqlite", "postgres"] as const) {
           .sort(byTest);
       };
       // The same windows with every candidate across repositories found by the scan of days (a
-      // history with many failing tests) rather than looked up one by one (few: topFlaky here).
-      const scanned = async (
-        w: { repository?: string; since?: string; until?: string },
-        minAttempts: number,
-      ) =>
-        (
-          await rankWindow(store.db, store.kind, w, {
-            minAttempts,
-            limit: 500,
-            score: sql<number>`(1.0 * failures / attempts) * failing`,
-            lookupsAtMost: 0,
-          })
-        )
-          .map((t) => [t.repository, t.test_id, t.detections, t.failing, t.attempts, t.failures, t.last_seen])
-          .sort(byTest);
-      // The scan with every edge computed from test_rollups, never read from rollup_edges.
-      const withoutEdges = async (
-        w: { repository?: string; since?: string; until?: string },
-        minAttempts: number,
-      ) =>
-        (
-          await rankWindow(store.db, store.kind, w, {
-            minAttempts,
-            limit: 500,
-            score: sql<number>`(1.0 * failures / attempts) * failing`,
-            lookupsAtMost: 0,
-            noEdges: true,
-          })
-        )
-          .map((t) => [t.repository, t.test_id, t.detections, t.failing, t.attempts, t.failures, t.last_seen])
-          .sort(byTest);
+      // history with many failing tests) rather than looked up one by one (few: topFlaky here);
+      // with each edge's day-start totals from rollup_edges, or (noEdges) from test_rollups.
+      const scan =
+        (noEdges: boolean) =>
+        async (w: { repository?: string; since?: string; until?: string }, minAttempts: number) =>
+          (
+            await rankWindow(store.db, store.kind, w, {
+              minAttempts,
+              limit: 500,
+              score: sql<number>`(1.0 * failures / attempts) * failing`,
+              lookupsAtMost: 0,
+              noEdges,
+            })
+          )
+            .map((t) => [
+              t.repository,
+              t.test_id,
+              t.detections,
+              t.failing,
+              t.attempts,
+              t.failures,
+              t.last_seen,
+            ])
+            .sort(byTest);
+      const scanned = scan(false);
+      const withoutEdges = scan(true);
       const windows = (from: number) =>
         Array.from({ length: 12 }, (_, i) => {
           const a = from + Math.floor(rand() * (20 * 86_400_000 - (from - day0)));
