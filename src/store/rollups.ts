@@ -483,20 +483,23 @@ function isPostgres(db: Kysely<Database>): boolean {
  * built either is in it or drops it. Edges built more than two days ago go.
  */
 async function ensureEdges(db: Kysely<Database>, engine: "sqlite" | "postgres", d: string): Promise<void> {
-  const listed = (q: Kysely<Database>) =>
-    q.selectFrom("rollup_edge_days").select("day").where("day", "=", d).executeTakeFirst();
-  if (await listed(db)) return;
+  if (await db.selectFrom("rollup_edge_days").select("day").where("day", "=", d).executeTakeFirst()) return;
   await db.transaction().execute(async (trx) => {
     if (engine === "postgres") await sql`select pg_advisory_xact_lock(${EDGES_LOCK})`.execute(trx);
-    if (await listed(trx)) return;
+    const now = new Date();
+    // Claiming the day is the transaction's first statement, a write: on SQLite a read first would
+    // fix a snapshot that another process's commit makes stale before this transaction's first
+    // write, which then fails at once (SQLITE_BUSY_SNAPSHOT) rather than waiting its turn.
+    const claimed = await sql`insert into rollup_edge_days (day, built_at)
+      select ${d}, ${now.toISOString()}
+      where not exists (select 1 from rollup_edge_days where day = ${d})`.execute(trx);
+    if (Number(claimed.numAffectedRows ?? 0) === 0) return;
     const start = at(`${d}T00:00:00.000Z`, "e", undefined, true, engine, true);
     await sql`insert into rollup_edges (day, test_key, detections, failing, attempts, failures, last_seen)
       select ${d}, c.test_key, ${start.cols.detections}, ${start.cols.failing}, ${start.cols.attempts},
         ${start.cols.failures}, ${start.last}
       from test_catalog c ${start.joins}
       where c.ranked_last is not null`.execute(trx);
-    const now = new Date();
-    await trx.insertInto("rollup_edge_days").values({ day: d, built_at: now.toISOString() }).execute();
     const stale = new Date(now.getTime() - 2 * 86_400_000).toISOString();
     await trx
       .deleteFrom("rollup_edges")

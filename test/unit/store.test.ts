@@ -1,4 +1,8 @@
-import { sql } from "kysely";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import SQLite from "better-sqlite3";
+import { type RawNode, sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS, migrate, schemaVersion } from "../../src/store/migrations.js";
 import { openStore, type Store } from "../../src/store/open.js";
@@ -460,6 +464,55 @@ describe("a PostgreSQL connection the server drops while idle", () => {
       process.off("uncaughtException", onUncaught);
       await admin.close();
       await store.close();
+    }
+  });
+});
+
+describe("edges on SQLite shared by two processes", () => {
+  it("builds an edge day while another connection commits between its statements", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fd-edges-"));
+    const file = join(dir, "history.db");
+    const store = await openStore(file);
+    // Another process writing to the same file: a second connection, committing synchronously
+    // just before this store's transaction runs its first insert.
+    const other = new SQLite(file);
+    other.pragma("busy_timeout = 5000");
+    other.exec("create table elsewhere (n integer)");
+    try {
+      await recordDetection(
+        store,
+        report("d1", "2026-11-01T10:00:00.000Z", [{ id: "a", attempts: 4, failures: 2 }]),
+        { trigger: "cli", backend: "local" },
+      );
+      let commits = 0;
+      const interleaved = store.db.withPlugin({
+        transformQuery(args) {
+          const n = args.node;
+          const insert =
+            n.kind === "InsertQueryNode" ||
+            (n.kind === "RawNode" && (n as RawNode).sqlFragments[0]?.trimStart().startsWith("insert"));
+          if (insert && commits === 0) {
+            other.prepare("insert into elsewhere values (1)").run();
+            commits++;
+          }
+          return n;
+        },
+        transformResult: async (args) => args.result,
+      });
+      const ranked = await rankWindow(
+        interleaved,
+        "sqlite",
+        { since: "2026-11-01T00:00:00.000Z", until: "2026-11-02T12:00:00.000Z" },
+        { minAttempts: 1, limit: 10, score: sql<number>`failures`, lookupsAtMost: 0 },
+      );
+      expect(commits).toBe(1);
+      expect(ranked).toMatchObject([{ test_id: "a", attempts: 4, failures: 2 }]);
+      const built = await store.db.selectFrom("rollup_edge_days").select("day").orderBy("day").execute();
+      expect(built.map((b) => b.day)).toEqual(["2026-11-01", "2026-11-02"]);
+    } finally {
+      other.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
