@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { type RawNode, sql } from "kysely";
@@ -18,6 +16,7 @@ import {
 } from "../../src/store/queries.js";
 import { recordDetection } from "../../src/store/record.js";
 import { rankWindow } from "../../src/store/rollups.js";
+import { tempDir } from "../helpers/cli.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { report } from "../helpers/reports.js";
 
@@ -470,8 +469,8 @@ describe("a PostgreSQL connection the server drops while idle", () => {
 
 describe("edges on SQLite shared by two processes", () => {
   it("builds an edge day while another connection commits between its statements", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "fd-edges-"));
-    const file = join(dir, "history.db");
+    const dir = tempDir("fd-edges-");
+    const file = join(dir.path, "history.db");
     const store = await openStore(file);
     // Another process writing to the same file: a second connection, committing synchronously
     // just before this store's transaction runs its first insert.
@@ -512,7 +511,7 @@ describe("edges on SQLite shared by two processes", () => {
     } finally {
       other.close();
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      dir.cleanup();
     }
   });
 });
