@@ -24893,10 +24893,10 @@ var require_resolve_block_map = __commonJS({
       let offset = bm.offset;
       let commentEnd = null;
       for (const collItem of bm.items) {
-        const { start, key, sep: sep8, value } = collItem;
+        const { start, key, sep: sep9, value } = collItem;
         const keyProps = resolveProps.resolveProps(start, {
           indicator: "explicit-key-ind",
-          next: key ?? sep8?.[0],
+          next: key ?? sep9?.[0],
           offset,
           onError,
           parentIndent: bm.indent,
@@ -24910,7 +24910,7 @@ var require_resolve_block_map = __commonJS({
             else if ("indent" in key && key.indent !== bm.indent)
               onError(offset, "BAD_INDENT", startColMsg);
           }
-          if (!keyProps.anchor && !keyProps.tag && !sep8) {
+          if (!keyProps.anchor && !keyProps.tag && !sep9) {
             commentEnd = keyProps.end;
             if (keyProps.comment) {
               if (map2.comment)
@@ -24934,7 +24934,7 @@ var require_resolve_block_map = __commonJS({
         ctx.atKey = false;
         if (utilMapIncludes.mapIncludes(ctx, map2.items, keyNode))
           onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep8 ?? [], {
+        const valueProps = resolveProps.resolveProps(sep9 ?? [], {
           indicator: "map-value-ind",
           next: value,
           offset: keyNode.range[2],
@@ -24950,7 +24950,7 @@ var require_resolve_block_map = __commonJS({
             if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
               onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep8, null, valueProps, onError);
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep9, null, valueProps, onError);
           if (ctx.schema.compat)
             utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
           offset = valueNode.range[2];
@@ -25041,7 +25041,7 @@ var require_resolve_end = __commonJS({
       let comment2 = "";
       if (end) {
         let hasSpace = false;
-        let sep8 = "";
+        let sep9 = "";
         for (const token of end) {
           const { source, type } = token;
           switch (type) {
@@ -25055,13 +25055,13 @@ var require_resolve_end = __commonJS({
               if (!comment2)
                 comment2 = cb;
               else
-                comment2 += sep8 + cb;
-              sep8 = "";
+                comment2 += sep9 + cb;
+              sep9 = "";
               break;
             }
             case "newline":
               if (comment2)
-                sep8 += source;
+                sep9 += source;
               hasSpace = true;
               break;
             default:
@@ -25104,18 +25104,18 @@ var require_resolve_flow_collection = __commonJS({
       let offset = fc.offset + fc.start.source.length;
       for (let i2 = 0; i2 < fc.items.length; ++i2) {
         const collItem = fc.items[i2];
-        const { start, key, sep: sep8, value } = collItem;
+        const { start, key, sep: sep9, value } = collItem;
         const props = resolveProps.resolveProps(start, {
           flow: fcName,
           indicator: "explicit-key-ind",
-          next: key ?? sep8?.[0],
+          next: key ?? sep9?.[0],
           offset,
           onError,
           parentIndent: fc.indent,
           startOnNewline: false
         });
         if (!props.found) {
-          if (!props.anchor && !props.tag && !sep8 && !value) {
+          if (!props.anchor && !props.tag && !sep9 && !value) {
             if (i2 === 0 && props.comma)
               onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
             else if (i2 < fc.items.length - 1)
@@ -25169,8 +25169,8 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap2 && !sep8 && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep8, null, props, onError);
+        if (!isMap2 && !sep9 && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep9, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
           if (isBlock(value))
@@ -25182,7 +25182,7 @@ var require_resolve_flow_collection = __commonJS({
           if (isBlock(key))
             onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
           ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep8 ?? [], {
+          const valueProps = resolveProps.resolveProps(sep9 ?? [], {
             flow: fcName,
             indicator: "map-value-ind",
             next: value,
@@ -25193,8 +25193,8 @@ var require_resolve_flow_collection = __commonJS({
           });
           if (valueProps.found) {
             if (!isMap2 && !props.found && ctx.options.strict) {
-              if (sep8)
-                for (const st of sep8) {
+              if (sep9)
+                for (const st of sep9) {
                   if (st === valueProps.found)
                     break;
                   if (st.type === "newline") {
@@ -25211,7 +25211,7 @@ var require_resolve_flow_collection = __commonJS({
             else
               onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep8, null, valueProps, onError) : null;
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep9, null, valueProps, onError) : null;
           if (valueNode) {
             if (isBlock(value))
               onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
@@ -25391,7 +25391,7 @@ var require_resolve_block_scalar = __commonJS({
           chompStart = i2 + 1;
       }
       let value = "";
-      let sep8 = "";
+      let sep9 = "";
       let prevMoreIndented = false;
       for (let i2 = 0; i2 < contentStart; ++i2)
         value += lines[i2][0].slice(trimIndent) + "\n";
@@ -25408,24 +25408,24 @@ var require_resolve_block_scalar = __commonJS({
           indent2 = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep8 + indent2.slice(trimIndent) + content;
-          sep8 = "\n";
+          value += sep9 + indent2.slice(trimIndent) + content;
+          sep9 = "\n";
         } else if (indent2.length > trimIndent || content[0] === "	") {
-          if (sep8 === " ")
-            sep8 = "\n";
-          else if (!prevMoreIndented && sep8 === "\n")
-            sep8 = "\n\n";
-          value += sep8 + indent2.slice(trimIndent) + content;
-          sep8 = "\n";
+          if (sep9 === " ")
+            sep9 = "\n";
+          else if (!prevMoreIndented && sep9 === "\n")
+            sep9 = "\n\n";
+          value += sep9 + indent2.slice(trimIndent) + content;
+          sep9 = "\n";
           prevMoreIndented = true;
         } else if (content === "") {
-          if (sep8 === "\n")
+          if (sep9 === "\n")
             value += "\n";
           else
-            sep8 = "\n";
+            sep9 = "\n";
         } else {
-          value += sep8 + content;
-          sep8 = " ";
+          value += sep9 + content;
+          sep9 = " ";
           prevMoreIndented = false;
         }
       }
@@ -25608,25 +25608,25 @@ var require_resolve_flow_scalar = __commonJS({
         trimBoth = /^[ \t]+|[ \t]+$/g;
       }
       let res = match[1].replace(trimEnd, "");
-      let sep8 = " ";
+      let sep9 = " ";
       let pos = line.lastIndex;
       while (match = line.exec(source)) {
         const lm = match[1].replace(trimBoth, "");
         if (lm === "") {
-          if (sep8 === "\n")
-            res += sep8;
+          if (sep9 === "\n")
+            res += sep9;
           else
-            sep8 = "\n";
+            sep9 = "\n";
         } else {
-          res += sep8 + lm;
-          sep8 = " ";
+          res += sep9 + lm;
+          sep9 = " ";
         }
         pos = line.lastIndex;
       }
       const last = /[ \t]*(.*)/sy;
       last.lastIndex = pos;
       match = last.exec(source);
-      return res + sep8 + (match?.[1] ?? "");
+      return res + sep9 + (match?.[1] ?? "");
     }
     function doubleQuotedValue(source, onError) {
       let res = "";
@@ -26436,14 +26436,14 @@ var require_cst_stringify = __commonJS({
         }
       }
     }
-    function stringifyItem({ start, key, sep: sep8, value }) {
+    function stringifyItem({ start, key, sep: sep9, value }) {
       let res = "";
       for (const st of start)
         res += st.source;
       if (key)
         res += stringifyToken(key);
-      if (sep8)
-        for (const st of sep8)
+      if (sep9)
+        for (const st of sep9)
           res += st.source;
       if (value)
         res += stringifyToken(value);
@@ -27610,18 +27610,18 @@ var require_parser = __commonJS({
         if (this.type === "map-value-ind") {
           const prev = getPrevProps(this.peek(2));
           const start = getFirstKeyStartProps(prev);
-          let sep8;
+          let sep9;
           if (scalar.end) {
-            sep8 = scalar.end;
-            sep8.push(this.sourceToken);
+            sep9 = scalar.end;
+            sep9.push(this.sourceToken);
             delete scalar.end;
           } else
-            sep8 = [this.sourceToken];
+            sep9 = [this.sourceToken];
           const map2 = {
             type: "block-map",
             offset: scalar.offset,
             indent: scalar.indent,
-            items: [{ start, key: scalar, sep: sep8 }]
+            items: [{ start, key: scalar, sep: sep9 }]
           };
           this.onKeyLine = true;
           this.stack[this.stack.length - 1] = map2;
@@ -27774,15 +27774,15 @@ var require_parser = __commonJS({
                 } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
                   const start2 = getFirstKeyStartProps(it.start);
                   const key = it.key;
-                  const sep8 = it.sep;
-                  sep8.push(this.sourceToken);
+                  const sep9 = it.sep;
+                  sep9.push(this.sourceToken);
                   delete it.key;
                   delete it.sep;
                   this.stack.push({
                     type: "block-map",
                     offset: this.offset,
                     indent: this.indent,
-                    items: [{ start: start2, key, sep: sep8 }]
+                    items: [{ start: start2, key, sep: sep9 }]
                   });
                 } else if (start.length > 0) {
                   it.sep = it.sep.concat(start, this.sourceToken);
@@ -27976,13 +27976,13 @@ var require_parser = __commonJS({
             const prev = getPrevProps(parent);
             const start = getFirstKeyStartProps(prev);
             fixFlowSeqItems(fc);
-            const sep8 = fc.end.splice(1, fc.end.length);
-            sep8.push(this.sourceToken);
+            const sep9 = fc.end.splice(1, fc.end.length);
+            sep9.push(this.sourceToken);
             const map2 = {
               type: "block-map",
               offset: fc.offset,
               indent: fc.indent,
-              items: [{ start, key: fc, sep: sep8 }]
+              items: [{ start, key: fc, sep: sep9 }]
             };
             this.onKeyLine = true;
             this.stack[this.stack.length - 1] = map2;
@@ -30923,7 +30923,7 @@ var require_light = __commonJS({
 // src/action/main.ts
 import { appendFileSync as appendFileSync2, existsSync as existsSync13, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute8, join as join21, relative as relative7, resolve as resolve6, sep as sep7 } from "node:path";
+import { isAbsolute as isAbsolute8, join as join22, relative as relative8, resolve as resolve6, sep as sep8 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -44068,7 +44068,7 @@ var configSchema = external_exports.strictObject({
     "With adaptive stopping: once some tests are settled, later attempts run only the tests still open, through the framework's filter (off with --shuffle, where the whole order matters)."
   ),
   repeat: external_exports.union([external_exports.literal("auto"), external_exports.literal("off"), external_exports.int().min(1).max(100)]).describe(
-    "In-process repetition where the framework can repeat its tests (pytest, through our plugin): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md)."
+    "In-process repetition where the framework can repeat its tests (pytest, through our plugin; go, through -count, unless a source reads TEST_SEED or ATTEMPT): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md)."
   ),
   isolation: external_exports.enum(ISOLATIONS).describe("copy: one copy of the workspace per parallel slot; shared: all slots use one directory."),
   fail_on: external_exports.enum(SEVERITIES).describe("Exit 1 when the result reaches this severity; none never does."),
@@ -45554,6 +45554,44 @@ ${failureMessage(t.output)}`.trim(),
 function failureMessage(lines) {
   const body = lines.filter((l) => !/^(=== RUN|=== PAUSE|=== CONT|--- FAIL|--- PASS)/.test(l.trimStart()));
   return body.join("").trim() || "failed";
+}
+function splitGoRepetitions(stream) {
+  const perRep = [];
+  const packageLines = [];
+  const runs = /* @__PURE__ */ new Map();
+  for (const line of stream.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let e;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (!e.Package) continue;
+    if (!e.Test) {
+      packageLines.push(line);
+      continue;
+    }
+    const top = e.Test.split("/")[0];
+    let tops = runs.get(e.Package);
+    if (!tops) {
+      tops = /* @__PURE__ */ new Map();
+      runs.set(e.Package, tops);
+    }
+    if (e.Action === "run" && top === e.Test) tops.set(top, (tops.get(top) ?? 0) + 1);
+    const index = Math.max(0, (tops.get(top) ?? 1) - 1);
+    while (perRep.length <= index) perRep.push({ lines: [], seconds: /* @__PURE__ */ new Map() });
+    const rep = perRep[index];
+    rep.lines.push(line);
+    if (top === e.Test && e.Elapsed !== void 0 && /^(pass|fail|skip)$/.test(e.Action ?? ""))
+      rep.seconds.set(e.Package, (rep.seconds.get(e.Package) ?? 0) + e.Elapsed);
+  }
+  const reachedPer = [...runs.values()].map((tops) => Math.max(0, ...tops.values()));
+  const reached = reachedPer.length === 0 ? 0 : Math.min(...reachedPer);
+  return perRep.slice(0, reached).map((rep) => ({
+    text: [...rep.lines, ...packageLines].join("\n"),
+    durationMs: rep.seconds.size === 0 ? null : Math.round(Math.max(...rep.seconds.values()) * 1e3)
+  }));
 }
 
 // node_modules/fast-xml-parser/src/util.js
@@ -47985,21 +48023,21 @@ var Matcher = class {
    * @returns {string}
    */
   toString(separator, includeNamespace = true) {
-    const sep8 = separator || this.separator;
-    const isDefault = sep8 === this.separator && includeNamespace === true;
+    const sep9 = separator || this.separator;
+    const isDefault = sep9 === this.separator && includeNamespace === true;
     if (isDefault) {
       if (this._pathStringCache !== null) {
         return this._pathStringCache;
       }
       const result = this.path.map(
         (n) => n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-      ).join(sep8);
+      ).join(sep9);
       this._pathStringCache = result;
       return result;
     }
     return this.path.map(
       (n) => includeNamespace && n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-    ).join(sep8);
+    ).join(sep9);
   }
   /**
    * Get path as array of tag names.
@@ -49518,8 +49556,8 @@ function readStopNodeData(xmlData, tagName, i2) {
           const nextLt = xmlData.indexOf("<", i2 + 1);
           if (nextLt === -1 || nextLt > nextGt) {
             const exp = xmlData.substring(i2 + 1, nextGt);
-            const sep8 = exp.search(/\s/);
-            const name = sep8 === -1 ? exp : exp.substring(0, sep8);
+            const sep9 = exp.search(/\s/);
+            const name = sep9 === -1 ? exp : exp.substring(0, sep9);
             if (name === tagName && exp[exp.length - 1] !== "/") openTagCount++;
             i2 = nextGt;
           }
@@ -50294,6 +50332,23 @@ function repetitionLine(line) {
   }
 }
 
+// src/runner/attempt-env.ts
+var SEED_VARIABLES = [
+  "TEST_SEED",
+  "GO_TEST_SEED",
+  "JEST_SEED",
+  "VITE_TEST_SEED",
+  "MOCHA_SEED"
+];
+function attemptEnv(base, commandEnv, attempt) {
+  const env = { ...base, ...commandEnv };
+  for (const name of SEED_VARIABLES) env[name] = String(attempt.seed);
+  env.ATTEMPT = String(attempt.index);
+  env.FLAKY_SLOT = String(attempt.slot);
+  env.PYTHONHASHSEED ??= String(attempt.seed);
+  return env;
+}
+
 // src/pipeline/results.ts
 var import_picomatch2 = __toESM(require_picomatch2(), 1);
 import { readdirSync as readdirSync2, rmSync as rmSync2 } from "node:fs";
@@ -50956,23 +51011,6 @@ function runTree(opts) {
   });
 }
 
-// src/runner/attempt-env.ts
-var SEED_VARIABLES = [
-  "TEST_SEED",
-  "GO_TEST_SEED",
-  "JEST_SEED",
-  "VITE_TEST_SEED",
-  "MOCHA_SEED"
-];
-function attemptEnv(base, commandEnv, attempt) {
-  const env = { ...base, ...commandEnv };
-  for (const name of SEED_VARIABLES) env[name] = String(attempt.seed);
-  env.ATTEMPT = String(attempt.index);
-  env.FLAKY_SLOT = String(attempt.slot);
-  env.PYTHONHASHSEED ??= String(attempt.seed);
-  return env;
-}
-
 // src/runner/attempt.ts
 async function runAttempt(spec) {
   const env = attemptEnv(spec.baseEnv, spec.commandEnv, spec);
@@ -51279,13 +51317,8 @@ async function runProcess(s, spec) {
       processMs: 0,
       reached: 0
     };
-  let text2 = "";
-  try {
-    text2 = readFileSync8(eventsFile, "utf8");
-  } catch {
-  }
-  const { before, repetitions } = splitRepetitions(text2);
-  if (repetitions.length > 0) rmSync5(eventsFile, { force: true });
+  const split = s.adapter.repeats?.split;
+  const { before, repetitions } = split ? fromResults(s, split, sink.stdoutFile ?? sink.resultFile, spec.reps, cwd) : fromEvents2(eventsFile);
   if (repetitions.length === 0) {
     const single = finishAttempt(
       s,
@@ -51316,7 +51349,10 @@ async function runProcess(s, spec) {
       );
     }
     const all = testsOf(rep, before, record3, cwd, s).filter((t) => wanted.size === 0 || wanted.has(t.id));
-    const { tests, over } = withinLimit(all, rep.finished ? perAttemptMs : Number.POSITIVE_INFINITY);
+    const { tests, over } = withinLimit(
+      all,
+      rep.finished && !split ? perAttemptMs : Number.POSITIVE_INFINITY
+    );
     const isLast = rep === last;
     const died = !rep.finished;
     const outcome = died && record3.timedOut || over ? "timedOut" : tests.some((t) => t.status === "failed") ? "failed" : "passed";
@@ -51345,6 +51381,46 @@ async function runProcess(s, spec) {
     return { record: rec, results: { ok: true, tests } };
   });
   return { runs, processMs: record3.durationMs, reached: repetitions.length };
+}
+function fromEvents2(eventsFile) {
+  let text2 = "";
+  try {
+    text2 = readFileSync8(eventsFile, "utf8");
+  } catch {
+  }
+  const split = splitRepetitions(text2);
+  if (split.repetitions.length > 0) rmSync5(eventsFile, { force: true });
+  return split;
+}
+function fromResults(s, split, file2, reps, cwd) {
+  let text2 = "";
+  try {
+    if (file2) text2 = readFileSync8(file2, "utf8");
+  } catch {
+  }
+  const before = { ended: [], running: [], collectErrors: [], startOrder: [] };
+  const repetitions = split(text2).slice(0, reps.length).map((part, i2) => {
+    let tests = [];
+    try {
+      tests = s.adapter.parse(part.text, cwd, s.parseContext);
+    } catch {
+    }
+    const running = tests.filter((t) => t.died).map((t) => ({ id: t.id, name: t.name, file: t.file }));
+    const rep = reps[i2];
+    return {
+      attempt: rep.index,
+      seed: rep.seed,
+      events: {
+        ended: tests.filter((t) => !t.died),
+        running,
+        collectErrors: [],
+        startOrder: tests.map((t) => t.id)
+      },
+      finished: running.length === 0,
+      durationMs: part.durationMs
+    };
+  });
+  return { before, repetitions };
 }
 var cancelled = { ok: false, reason: "cancelled" };
 function notReached(record3, r, why) {
@@ -51456,12 +51532,24 @@ function median(xs) {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 var AUTO_REPEAT = 20;
-function repeatOf(config2, adapter, checkpoints2, keepsState) {
-  if (!adapter.repeats || !config2.event_reporters || config2.shuffle || config2.repeat === "off")
-    return void 0;
+function repeatOf(s, checkpoints2, keepsState) {
+  const { config: config2, adapter } = s;
+  if (!adapter.repeats || config2.shuffle || config2.repeat === "off") return void 0;
+  if (!adapter.repeats.split && !config2.event_reporters) return void 0;
   const max2 = config2.repeat === "auto" ? AUTO_REPEAT : config2.repeat;
-  if (max2 <= 1) return void 0;
+  if (max2 <= 1 || repeatRefusal(s) !== null) return void 0;
   return keepsState ? { max: max2, checkpoints: checkpoints2, keepsState } : { max: max2, checkpoints: checkpoints2 };
+}
+var refusals = /* @__PURE__ */ new WeakMap();
+function repeatRefusal(s) {
+  const refuses = s.adapter.repeats?.refuses;
+  if (!refuses) return null;
+  let why = refusals.get(s);
+  if (why === void 0) {
+    why = refuses(s.argv, s.slotDirs[0] ?? ".", [...SEED_VARIABLES, "ATTEMPT"]);
+    refusals.set(s, why);
+  }
+  return why;
 }
 function withinLimit(tests, limitMs) {
   let elapsed = 0;
@@ -51735,7 +51823,7 @@ async function replaySeeds(s, flaky, shuffledSeeds, opts) {
   );
   if (jobs.length === 0) return [];
   const byJob = [];
-  const inProcess = repeatOf(s.config, s.adapter, []) !== void 0;
+  const inProcess = repeatOf(s, []) !== void 0;
   const groups2 = [];
   jobs.forEach((job, i2) => {
     const prev = groups2.at(-1);
@@ -51863,7 +51951,7 @@ async function runFollowUps(s, plan, opts) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join19, resolve as resolve4 } from "node:path";
+import { join as join20, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
@@ -52591,8 +52679,8 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync10, readFileSync as readFileSync10 } from "node:fs";
-import { basename as basename2, join as join16 } from "node:path";
+import { existsSync as existsSync10, readFileSync as readFileSync11 } from "node:fs";
+import { basename as basename2, join as join17 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2, opts = { oneThread: false }) {
@@ -52782,11 +52870,63 @@ function targetOf(id) {
 }
 
 // src/frameworks/go.ts
-import { isAbsolute as isAbsolute5, relative as relative4, sep as sep4 } from "node:path";
+import { isAbsolute as isAbsolute5, relative as relative5, sep as sep5 } from "node:path";
+
+// src/frameworks/go-seeds.ts
+import { readdirSync as readdirSync4, readFileSync as readFileSync10 } from "node:fs";
+import { join as join11, relative as relative4, sep as sep4 } from "node:path";
+var SKIPPED = /* @__PURE__ */ new Set([".git", "node_modules", "testdata", "vendor"]);
+var MAX_FILES = 2e4;
+function goSeedReader(root, variables) {
+  const literal2 = new RegExp(`"(${variables.map((v) => v.replace(/\W/g, "")).join("|")})"`);
+  let seen = 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop();
+    let entries;
+    try {
+      entries = readdirSync4(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const path = join11(dir, e.name);
+      if (e.isDirectory()) {
+        if (!SKIPPED.has(e.name) && !e.name.startsWith(".")) stack.push(path);
+        continue;
+      }
+      if (!e.isFile() || !e.name.endsWith(".go")) continue;
+      if (++seen > MAX_FILES)
+        return `more than ${MAX_FILES} Go files under the working directory were not all read`;
+      let text2;
+      try {
+        text2 = readFileSync10(path, "utf8");
+      } catch {
+        continue;
+      }
+      const m = literal2.exec(text2);
+      if (m) return `${relative4(root, path).split(sep4).join("/")} reads ${m[1]}`;
+    }
+  }
+  return null;
+}
+
+// src/frameworks/go.ts
 var go = {
   name: "go",
   repeatsShareId: true,
   results: "stdout",
+  // -count=K runs each package's test list K times in its one binary (docs/design/repeat.md).
+  repeats: {
+    shares: "each package's globals and the environment: TEST_SEED, GO_TEST_SEED and ATTEMPT keep the process's first attempt's values (packages that read them run one process per attempt)",
+    split: splitGoRepetitions,
+    refuses(argv, cwd, variables) {
+      if (argv.some((a) => /^--?(test\.)?count\b/.test(a)))
+        return "the command sets its own -count, which repetition would multiply";
+      const reader = goSeedReader(cwd, variables);
+      return reader && `${reader}, and one go test process cannot change it between repetitions`;
+    }
+  },
   extension: "jsonl",
   shuffleUnsupported: null,
   // -shuffle permutes all of a package's tests before -run selects; each package is its own binary.
@@ -52795,7 +52935,8 @@ var go = {
   prepare(argv, ctx, report = true) {
     const flags = [];
     if (report) flags.push("-json");
-    if (!argv.some((a) => a.startsWith("-count"))) flags.push("-count=1");
+    if (!argv.some((a) => a.startsWith("-count")))
+      flags.push(`-count=${Math.max(1, ctx.repeat?.length ?? 1)}`);
     if (ctx.tests.length > 0) {
       const tops = [...new Set(ctx.tests.map((id) => (id.split(".").pop() ?? id).split("/")[0]))];
       flags.push("-run", `^(?:${tops.map(escapeRegExp).join("|")})$`);
@@ -52844,16 +52985,16 @@ function withRelativePackage(t, cwd) {
   if (!t.id.endsWith(name)) return t;
   const dir = t.id.slice(1, t.id.length - name.length);
   if (!isAbsolute5(dir)) return t;
-  const rel = relative4(cwd, dir);
-  const pkg = rel === "" ? "." : rel.startsWith("..") ? dir : `./${rel.split(sep4).join("/")}`;
+  const rel = relative5(cwd, dir);
+  const pkg = rel === "" ? "." : rel.startsWith("..") ? dir : `./${rel.split(sep5).join("/")}`;
   return { ...t, id: `${pkg}${name}` };
 }
 
 // src/frameworks/jest.ts
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 
 // src/parsers/jest-json.ts
-import { relative as relative5 } from "node:path/posix";
+import { relative as relative6 } from "node:path/posix";
 function parseJestJson(text2, rootDir, flavor = "jest") {
   let doc;
   try {
@@ -52912,17 +53053,17 @@ function statusOf(s) {
 function toRelative(file2, rootDir) {
   const posix = file2.replace(/\\/g, "/");
   const root = rootDir.replace(/\\/g, "/");
-  return posix.startsWith(`${root}/`) ? relative5(root, posix) : posix;
+  return posix.startsWith(`${root}/`) ? relative6(root, posix) : posix;
 }
 
 // src/frameworks/plugins.ts
 import { existsSync as existsSync9 } from "node:fs";
-import { dirname as dirname2, join as join11 } from "node:path";
+import { dirname as dirname2, join as join12 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 function pluginDir(framework) {
   let dir = dirname2(fileURLToPath3(import.meta.url));
   for (let i2 = 0; i2 < 4; i2++) {
-    const candidate = join11(dir, "plugins", framework);
+    const candidate = join12(dir, "plugins", framework);
     if (existsSync9(candidate)) return candidate;
     dir = dirname2(dir);
   }
@@ -52964,7 +53105,7 @@ var jest = {
     if (plugins && ctx.eventsFile) {
       if (!argv.some((w) => w === "--reporters" || w.startsWith("--reporters=")))
         args.push("--reporters=default");
-      args.push(`--reporters=${join12(plugins, "flaky-detector-reporter.cjs")}`);
+      args.push(`--reporters=${join13(plugins, "flaky-detector-reporter.cjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -53000,7 +53141,7 @@ var command = {
 };
 
 // src/frameworks/mocha.ts
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 var mocha = {
   name: "mocha",
   results: "file",
@@ -53024,7 +53165,7 @@ var mocha = {
     const events = report && ctx.eventsFile ? ctx.eventsFile : void 0;
     const plugins = events || ctx.shuffle ? pluginDir("mocha") : void 0;
     if (plugins) {
-      args.push("--require", join13(plugins, "flaky-detector-events.cjs"));
+      args.push("--require", join14(plugins, "flaky-detector-events.cjs"));
       if (events) env.FLAKY_DETECTOR_EVENTS = events;
       if (ctx.shuffle) env.FLAKY_DETECTOR_SHUFFLE_SEED = String(ctx.seed);
     }
@@ -53051,7 +53192,7 @@ function mochaId(c) {
 }
 
 // src/frameworks/node-test.ts
-import { isAbsolute as isAbsolute6, join as join14, relative as relative6, sep as sep5 } from "node:path";
+import { isAbsolute as isAbsolute6, join as join15, relative as relative7, sep as sep6 } from "node:path";
 var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 var nodeTest = {
   name: "node-test",
@@ -53080,7 +53221,7 @@ var nodeTest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("node-test") : void 0;
     if (plugins && ctx.eventsFile) {
-      extra.push("--require", join14(plugins, "flaky-detector-events.cjs"));
+      extra.push("--require", join15(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: [argv[0], ...extra, ...rest], env };
@@ -53123,8 +53264,8 @@ function isFileId(id) {
 }
 function asFileFinding(t, cwd) {
   if (!isAbsolute6(t.name) || t.id !== t.name) return t;
-  const rel = relative6(cwd, t.name);
-  const file2 = rel.startsWith("..") || isAbsolute6(rel) ? t.name : rel.split(sep5).join("/");
+  const rel = relative7(cwd, t.name);
+  const file2 = rel.startsWith("..") || isAbsolute6(rel) ? t.name : rel.split(sep6).join("/");
   if (t.status !== "failed") return { ...t, id: file2, name: file2, file: file2 };
   const signal = /signal: '(SIG[A-Z0-9]+)'/.exec(t.message ?? "")?.[1];
   const exit = /exitCode: (\d+)/.exec(t.message ?? "")?.[1];
@@ -53283,7 +53424,7 @@ function isPrefixOfAny(arg, files) {
 }
 
 // src/frameworks/vitest.ts
-import { join as join15 } from "node:path";
+import { join as join16 } from "node:path";
 var vitest = {
   name: "vitest",
   results: "file",
@@ -53303,7 +53444,7 @@ var vitest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push(`--reporter=${join15(plugins, "flaky-detector-reporter.mjs")}`);
+      args.push(`--reporter=${join16(plugins, "flaky-detector-reporter.mjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: args, env };
@@ -53374,8 +53515,8 @@ function viaPackageScript(argv, scriptArgv, inner) {
     prepare(a, ctx, report = true) {
       const prepared = inner.prepare(scriptArgv, ctx, report);
       const suffix = prepared.argv.slice(scriptArgv.length);
-      const sep8 = isNpm && !a.includes("--") ? ["--"] : [];
-      return { argv: [...a, ...suffix.length > 0 ? sep8 : [], ...suffix], env: prepared.env };
+      const sep9 = isNpm && !a.includes("--") ? ["--"] : [];
+      return { argv: [...a, ...suffix.length > 0 ? sep9 : [], ...suffix], env: prepared.env };
     },
     // The listing runs the script's command itself (node_modules/.bin is on PATH): `vitest list`
     // replaces a subcommand, which cannot be appended to `npm test`.
@@ -53385,8 +53526,8 @@ function viaPackageScript(argv, scriptArgv, inner) {
 function nodeTestDirect(scriptArgv, inner, isNpm) {
   const extra = (a) => {
     if (isNpm) {
-      const sep8 = a.indexOf("--");
-      return sep8 < 0 ? [] : a.slice(sep8 + 1);
+      const sep9 = a.indexOf("--");
+      return sep9 < 0 ? [] : a.slice(sep9 + 1);
     }
     const named = a[1] === "run" || a[1] === "run-script" ? 3 : 2;
     return a.slice(named);
@@ -53472,10 +53613,10 @@ function scriptAdapter(argv, workspace) {
   return { script, text: text2, adapter, how };
 }
 function packageScript(dir, name) {
-  const file2 = join16(dir, "package.json");
+  const file2 = join17(dir, "package.json");
   if (!existsSync10(file2)) return void 0;
   try {
-    const pkg = JSON.parse(readFileSync10(file2, "utf8"));
+    const pkg = JSON.parse(readFileSync11(file2, "utf8"));
     return pkg.scripts?.[name];
   } catch {
     return void 0;
@@ -53488,13 +53629,13 @@ function assertShuffleSupported(adapter, shuffle) {
 }
 
 // src/pipeline/list-tests.ts
-import { existsSync as existsSync11, readFileSync as readFileSync11 } from "node:fs";
-import { join as join17 } from "node:path";
+import { existsSync as existsSync11, readFileSync as readFileSync12 } from "node:fs";
+import { join as join18 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
-  const file2 = join17(opts.dir, `listing.${adapter.extension}`);
+  const file2 = join18(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file2);
-  const stdoutFile = join17(opts.dir, "listing.stdout");
+  const stdoutFile = join18(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
@@ -53518,12 +53659,12 @@ async function listTests(adapter, argv, opts) {
     };
   let stdout = "";
   try {
-    stdout = readFileSync11(stdoutFile, "utf8");
+    stdout = readFileSync12(stdoutFile, "utf8");
   } catch {
   }
   let tests;
   try {
-    const fileText = existsSync11(file2) ? readFileSync11(file2, "utf8") : null;
+    const fileText = existsSync11(file2) ? readFileSync12(file2, "utf8") : null;
     tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
@@ -53542,7 +53683,7 @@ async function listTests(adapter, argv, opts) {
 
 // src/pipeline/resolve-tests.ts
 import { existsSync as existsSync12 } from "node:fs";
-import { isAbsolute as isAbsolute7, join as join18 } from "node:path";
+import { isAbsolute as isAbsolute7, join as join19 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
   if (c.classname === "Test suite failed to run") return `jest could not run the test file ${c.name}`;
@@ -53607,7 +53748,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync12(join18(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync12(join19(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -53957,7 +54098,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join19(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join20(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -54258,7 +54399,8 @@ function buildReport(b) {
       severityThresholds: config2.severity_thresholds,
       tests: b.requestedTests,
       ignorePatterns: config2.ignore_patterns,
-      ...repetitionOf(attempts, framework)
+      ...repetitionOf(attempts, framework),
+      ...b.repetitionOff ? { repetitionOff: b.repetitionOff } : {}
     },
     source: {
       repo: b.source.repo,
@@ -54466,8 +54608,7 @@ async function detectMasked(req, masker) {
       shouldStop: (finished) => config2.stop === "adaptive" && looks.has(finished.length) && allSettled(finished, aggregator, prep.adapter, rule),
       ...focusable(config2, prep.adapter) ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } } : {},
       repeat: repeatOf(
-        config2,
-        prep.adapter,
+        prep.session,
         [...looks],
         () => aggregator.list().find((t2) => repetitionDependence(t2, 1 - config2.confidence))?.id
       )
@@ -54540,7 +54681,8 @@ async function detectMasked(req, masker) {
       timings,
       warnings,
       timeout: prep.session.timeout,
-      installCache: prep.installCache
+      installCache: prep.installCache,
+      ...config2.repeat !== "off" && !config2.shuffle ? { repetitionOff: repeatRefusal(prep.session) } : {}
     });
   } finally {
     if (config2.preserve_temp_dir || failed && !config2.cleanup_on_failure) {
@@ -55803,7 +55945,7 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join20 } from "node:path";
+import { join as join21 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -56315,7 +56457,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file2 = join20(dir, `${out.length}-${safe}`);
+    const file2 = join21(dir, `${out.length}-${safe}`);
     writeFileSync2(file2, bytes);
     out.push(file2);
   }
@@ -56398,7 +56540,7 @@ function hostOf(url2) {
 }
 
 // src/action/event.ts
-import { readFileSync as readFileSync12 } from "node:fs";
+import { readFileSync as readFileSync13 } from "node:fs";
 var SHA = /^[0-9a-f]{40}$/;
 function readTrigger(env) {
   const need = (name) => {
@@ -56422,7 +56564,7 @@ function readTrigger(env) {
   const eventPath = need("GITHUB_EVENT_PATH");
   let event;
   try {
-    event = JSON.parse(readFileSync12(eventPath, "utf8"));
+    event = JSON.parse(readFileSync13(eventPath, "utf8"));
   } catch (e) {
     throw new UsageError(
       "E_ACTION_ENV",
@@ -58074,8 +58216,8 @@ function withCustomRequest(customRequest) {
 
 // node_modules/@octokit/auth-token/dist-bundle/index.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
-var sep6 = "\\.";
-var jwtRE = new RegExp(`^${b64url}${sep6}${b64url}${sep6}${b64url}$`);
+var sep7 = "\\.";
+var jwtRE = new RegExp(`^${b64url}${sep7}${b64url}${sep7}${b64url}$`);
 var isJWT = jwtRE.test.bind(jwtRE);
 async function auth(token) {
   const isApp = isJWT(token);
@@ -61204,7 +61346,7 @@ async function act(env, signal) {
     prNumber
   );
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join21(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join22(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -61311,13 +61453,13 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join21(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join22(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join21(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join22(dir, String(a.id)), used));
     }
     info(
       `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`
@@ -61431,13 +61573,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file2, workspace) {
-  if (!isAbsolute8(file2)) return existsSync13(join21(workspace, file2)) ? file2.split(sep7).join("/") : null;
-  const inside = relative7(workspace, file2);
-  if (!inside.startsWith("..") && existsSync13(file2)) return inside.split(sep7).join("/");
-  const parts = file2.split(sep7).filter(Boolean);
+  if (!isAbsolute8(file2)) return existsSync13(join22(workspace, file2)) ? file2.split(sep8).join("/") : null;
+  const inside = relative8(workspace, file2);
+  if (!inside.startsWith("..") && existsSync13(file2)) return inside.split(sep8).join("/");
+  const parts = file2.split(sep8).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync13(join21(workspace, tail2))) return tail2;
+    if (existsSync13(join22(workspace, tail2))) return tail2;
   }
   return null;
 }

@@ -198,6 +198,11 @@ export interface Report {
      * every attempt had its own process (--repeat off, or a framework that cannot repeat).
      */
     repetition?: { attempts: number; processes: number; shares: string };
+    /**
+     * Why every attempt had its own process although the framework can repeat in-process (go: a
+     * source reads TEST_SEED, which one process cannot change between repetitions).
+     */
+    repetitionOff?: string;
   };
   source: {
     repo: string;

@@ -1,6 +1,7 @@
 import { isAbsolute, relative, sep } from "node:path";
-import { parseGoTestJson } from "../parsers/go-json.js";
+import { parseGoTestJson, splitGoRepetitions } from "../parsers/go-json.js";
 import type { ParsedTest } from "../parsers/types.js";
+import { goSeedReader } from "./go-seeds.js";
 import { basename, escapeRegExp, type FrameworkAdapter, type ListedTest } from "./types.js";
 
 /** go test: -json on stdout, -count=1 so results are never served from the test cache. */
@@ -8,6 +9,18 @@ export const go: FrameworkAdapter = {
   name: "go",
   repeatsShareId: true,
   results: "stdout",
+  // -count=K runs each package's test list K times in its one binary (docs/design/repeat.md).
+  repeats: {
+    shares:
+      "each package's globals and the environment: TEST_SEED, GO_TEST_SEED and ATTEMPT keep the process's first attempt's values (packages that read them run one process per attempt)",
+    split: splitGoRepetitions,
+    refuses(argv, cwd, variables) {
+      if (argv.some((a) => /^--?(test\.)?count\b/.test(a)))
+        return "the command sets its own -count, which repetition would multiply";
+      const reader = goSeedReader(cwd, variables);
+      return reader && `${reader}, and one go test process cannot change it between repetitions`;
+    },
+  },
   extension: "jsonl",
   shuffleUnsupported: null,
   // -shuffle permutes all of a package's tests before -run selects; each package is its own binary.
@@ -16,7 +29,8 @@ export const go: FrameworkAdapter = {
   prepare(argv, ctx, report = true) {
     const flags: string[] = [];
     if (report) flags.push("-json");
-    if (!argv.some((a) => a.startsWith("-count"))) flags.push("-count=1");
+    if (!argv.some((a) => a.startsWith("-count")))
+      flags.push(`-count=${Math.max(1, ctx.repeat?.length ?? 1)}`);
     if (ctx.tests.length > 0) {
       // Ids are "pkg.TestName[/sub]": run whole top-level tests; results are filtered to the ids.
       const tops = [...new Set(ctx.tests.map((id) => (id.split(".").pop() ?? id).split("/")[0] as string))];

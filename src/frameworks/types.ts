@@ -63,10 +63,24 @@ export interface FrameworkAdapter {
    */
   readonly repeatsShareId?: boolean;
   /**
-   * The framework can run several attempts in one process (prepare's `repeat`), its event reporter
-   * marking where each repetition starts and ends. What a repetition cannot reset is `repeatShares`.
+   * The framework can run several attempts in one process (prepare's `repeat`); `shares` says what
+   * one repetition cannot reset for the next.
    */
-  readonly repeats?: { shares: string };
+  readonly repeats?: {
+    shares: string;
+    /**
+     * Where a process's repetitions are read: absent, from our event reporter's repetition lines
+     * (pytest); otherwise from the framework's own results, split into the repetitions the process
+     * started, in order, each parsed like one attempt's results (go's -json by each test's nth run).
+     */
+    split?(results: string): { text: string; durationMs: number | null }[];
+    /**
+     * Why this command cannot repeat in-process (go: the user's own -count; a source reads a seed
+     * variable the process cannot change between repetitions), or null. `variables` are the
+     * per-attempt ones.
+     */
+    refuses?(argv: readonly string[], cwd: string, variables: readonly string[]): string | null;
+  };
   /**
    * Standard error is read with the results on standard output (cargo: its "Running" headers, which
    * name each test binary, and how a binary died, go to stderr).

@@ -89,3 +89,53 @@ function failureMessage(lines: string[]): string {
   const body = lines.filter((l) => !/^(=== RUN|=== PAUSE|=== CONT|--- FAIL|--- PASS)/.test(l.trimStart()));
   return body.join("").trim() || "failed";
 }
+
+/**
+ * A `go test -json -count=K` stream as one stream per repetition (docs/design/repeat.md), for the
+ * repetitions every package with tests started. Each package's binary runs its whole test list K
+ * times in order, so a test's event belongs to the repetition of its top-level test's latest `run`
+ * (a subtest run only some of the time keeps its parent's repetition). A package's own lines (its
+ * end, its build output) go to every stream, so each parses like the stream of one attempt. A
+ * binary that died (a panic, os.Exit, a kill) started the repetition it died in and no later one;
+ * the later ones are not in this process's account. A repetition's time is its slowest package's
+ * (packages run side by side): the sum of that package's top-level tests' times.
+ */
+export function splitGoRepetitions(stream: string): { text: string; durationMs: number | null }[] {
+  const perRep: { lines: string[]; seconds: Map<string, number> }[] = [];
+  const packageLines: string[] = [];
+  /** Per package, how many times each top-level test has started. */
+  const runs = new Map<string, Map<string, number>>();
+  for (const line of stream.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let e: Event;
+    try {
+      e = JSON.parse(line) as Event;
+    } catch {
+      continue;
+    }
+    if (!e.Package) continue;
+    if (!e.Test) {
+      packageLines.push(line);
+      continue;
+    }
+    const top = e.Test.split("/")[0] as string;
+    let tops = runs.get(e.Package);
+    if (!tops) {
+      tops = new Map();
+      runs.set(e.Package, tops);
+    }
+    if (e.Action === "run" && top === e.Test) tops.set(top, (tops.get(top) ?? 0) + 1);
+    const index = Math.max(0, (tops.get(top) ?? 1) - 1);
+    while (perRep.length <= index) perRep.push({ lines: [], seconds: new Map() });
+    const rep = perRep[index] as (typeof perRep)[number];
+    rep.lines.push(line);
+    if (top === e.Test && e.Elapsed !== undefined && /^(pass|fail|skip)$/.test(e.Action ?? ""))
+      rep.seconds.set(e.Package, (rep.seconds.get(e.Package) ?? 0) + e.Elapsed);
+  }
+  const reachedPer = [...runs.values()].map((tops) => Math.max(0, ...tops.values()));
+  const reached = reachedPer.length === 0 ? 0 : Math.min(...reachedPer);
+  return perRep.slice(0, reached).map((rep) => ({
+    text: [...rep.lines, ...packageLines].join("\n"),
+    durationMs: rep.seconds.size === 0 ? null : Math.round(Math.max(...rep.seconds.values()) * 1000),
+  }));
+}

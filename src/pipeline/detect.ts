@@ -20,7 +20,7 @@ import { planFollowUps, runFollowUps } from "./follow-ups.js";
 import { masked } from "./masking.js";
 import { findPolluters, type PolluterResult, polluterCandidates } from "./polluters.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
-import { repeatOf } from "./repeat.js";
+import { repeatOf, repeatRefusal } from "./repeat.js";
 import { buildReport, orderedReproducer, reproducer } from "./report-builder.js";
 import { type CiFailure, idsWithoutListing } from "./resolve-tests.js";
 
@@ -89,8 +89,7 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
         ? { focus: { at: [...looks], decide: () => openTests(aggregator, rule) } }
         : {}),
       repeat: repeatOf(
-        config,
-        prep.adapter,
+        prep.session,
         [...looks],
         () => aggregator.list().find((t) => repetitionDependence(t, 1 - config.confidence))?.id,
       ),
@@ -168,6 +167,7 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       warnings,
       timeout: prep.session.timeout,
       installCache: prep.installCache,
+      ...(config.repeat !== "off" && !config.shuffle ? { repetitionOff: repeatRefusal(prep.session) } : {}),
     });
   } finally {
     if (config.preserve_temp_dir || (failed && !config.cleanup_on_failure)) {

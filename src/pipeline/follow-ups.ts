@@ -51,7 +51,7 @@ export async function replaySeeds(
   const byJob: (FollowUp | undefined)[] = [];
   // Where the framework repeats in-process, one process replays a test's seed all its times, one
   // repetition after another: still one at a time, and one start-up instead of k.
-  const inProcess = repeatOf(s.config, s.adapter, []) !== undefined;
+  const inProcess = repeatOf(s, []) !== undefined;
   const groups: number[][] = [];
   jobs.forEach((job, i) => {
     const prev = groups.at(-1);

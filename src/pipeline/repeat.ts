@@ -1,9 +1,9 @@
 import { readFileSync, rmSync } from "node:fs";
-import type { Config } from "../config/schema.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
 import { type Repetition, splitRepetitions, type TestEvents } from "../parsers/events.js";
 import type { ParsedTest } from "../parsers/types.js";
 import type { AttemptRecord } from "../runner/attempt.js";
+import { SEED_VARIABLES } from "../runner/attempt-env.js";
 import { distinguishDuplicates, repoRelativeFile } from "./results.js";
 import {
   type AttemptRun,
@@ -89,15 +89,10 @@ async function runProcess(
       processMs: 0,
       reached: 0,
     };
-  let text = "";
-  try {
-    text = readFileSync(eventsFile, "utf8");
-  } catch {
-    // No events at all: read below as a process that never reached its tests.
-  }
-  // finishAttempt reads (and removes) the file itself when the process never reached a repetition.
-  const { before, repetitions } = splitRepetitions(text);
-  if (repetitions.length > 0) rmSync(eventsFile, { force: true });
+  const split = s.adapter.repeats?.split;
+  const { before, repetitions } = split
+    ? fromResults(s, split, sink.stdoutFile ?? sink.resultFile, spec.reps, cwd)
+    : fromEvents(eventsFile);
   if (repetitions.length === 0) {
     // Never reached the test loop (an import or usage error): one attempt, read as any other; the
     // attempts it was to repeat are not reached (runRepeated runs them in a new process).
@@ -130,7 +125,12 @@ async function runProcess(
       );
     }
     const all = testsOf(rep, before, record, cwd, s).filter((t) => wanted.size === 0 || wanted.has(t.id));
-    const { tests, over } = withinLimit(all, rep.finished ? perAttemptMs : Number.POSITIVE_INFINITY);
+    // A framework's own repetitions (go) are timed per process only: its test times overlap
+    // (subtests inside their parent, packages side by side), so they cannot be summed to a limit.
+    const { tests, over } = withinLimit(
+      all,
+      rep.finished && !split ? perAttemptMs : Number.POSITIVE_INFINITY,
+    );
     const isLast = rep === last;
     const died = !rep.finished;
     const outcome: AttemptRecord["outcome"] =
@@ -164,6 +164,65 @@ async function runProcess(
     return { record: rec, results: { ok: true, tests } };
   });
   return { runs, processMs: record.durationMs, reached: repetitions.length };
+}
+
+/** Repetitions marked by our event reporter's lines (pytest's plugin). */
+function fromEvents(eventsFile: string): { before: TestEvents; repetitions: Repetition[] } {
+  let text = "";
+  try {
+    text = readFileSync(eventsFile, "utf8");
+  } catch {
+    // No events at all: read as a process that never reached its tests.
+  }
+  const split = splitRepetitions(text);
+  // finishAttempt reads (and removes) the file itself when the process never reached a repetition.
+  if (split.repetitions.length > 0) rmSync(eventsFile, { force: true });
+  return split;
+}
+
+/**
+ * Repetitions split out of the framework's own results (go's -json), the i-th for the i-th
+ * attempt of the process. A test the process died in (no end in its repetition) is the running one.
+ */
+function fromResults(
+  s: Session,
+  split: NonNullable<NonNullable<FrameworkAdapter["repeats"]>["split"]>,
+  file: string | null,
+  reps: RepeatSpec["reps"],
+  cwd: string,
+): { before: TestEvents; repetitions: Repetition[] } {
+  let text = "";
+  try {
+    if (file) text = readFileSync(file, "utf8");
+  } catch {
+    // No results: read as a process that never reached its tests (finishAttempt says why).
+  }
+  const before: TestEvents = { ended: [], running: [], collectErrors: [], startOrder: [] };
+  const repetitions = split(text)
+    .slice(0, reps.length)
+    .map((part, i): Repetition => {
+      let tests: ParsedTest[] = [];
+      try {
+        tests = s.adapter.parse(part.text, cwd, s.parseContext);
+      } catch {
+        // An unreadable repetition ran no test we can count (errored below).
+      }
+      const running = tests.filter((t) => t.died).map((t) => ({ id: t.id, name: t.name, file: t.file }));
+      const rep = reps[i] as RepeatSpec["reps"][number];
+      return {
+        attempt: rep.index,
+        seed: rep.seed,
+        events: {
+          ended: tests.filter((t) => !t.died),
+          running,
+          collectErrors: [],
+          startOrder: tests.map((t) => t.id),
+        },
+        finished: running.length === 0,
+        durationMs: part.durationMs,
+      };
+    });
+  return { before, repetitions };
 }
 
 const cancelled: AttemptRun["results"] = { ok: false, reason: "cancelled" };
@@ -314,21 +373,40 @@ export const AUTO_REPEAT = 20;
 
 /**
  * Whether and how far this job repeats in-process: the framework must repeat (pytest through our
- * plugin), the event reporter must run (it marks the repetitions), and the order must be the
- * declared one (a shuffled attempt's order is its own). `keepsState` names a test that fails only
- * after an earlier repetition in its process; the pool asks it at each checkpoint.
+ * plugin, go through -count), pytest's event reporter must run (it marks the repetitions), the
+ * order must be the declared one (a shuffled attempt's order is its own), and the command must not
+ * refuse (repeatRefusal). `keepsState` names a test that fails only after an earlier repetition in
+ * its process; the pool asks it at each checkpoint.
  */
 export function repeatOf(
-  config: Pick<Config, "repeat" | "event_reporters" | "shuffle">,
-  adapter: Pick<FrameworkAdapter, "repeats">,
+  s: Pick<Session, "config" | "adapter" | "argv" | "slotDirs">,
   checkpoints: readonly number[],
   keepsState?: () => string | undefined,
 ): { max: number; checkpoints: readonly number[]; keepsState?(): string | undefined } | undefined {
-  if (!adapter.repeats || !config.event_reporters || config.shuffle || config.repeat === "off")
-    return undefined;
+  const { config, adapter } = s;
+  if (!adapter.repeats || config.shuffle || config.repeat === "off") return undefined;
+  if (!adapter.repeats.split && !config.event_reporters) return undefined;
   const max = config.repeat === "auto" ? AUTO_REPEAT : config.repeat;
-  if (max <= 1) return undefined;
+  if (max <= 1 || repeatRefusal(s) !== null) return undefined;
   return keepsState ? { max, checkpoints, keepsState } : { max, checkpoints };
+}
+
+const refusals = new WeakMap<object, string | null>();
+
+/**
+ * Why this job's command cannot repeat in-process although its framework can (go: a source reads
+ * a seed variable, or the command sets -count), or null. Decided once per session, from the first
+ * slot's copy, before any attempt.
+ */
+export function repeatRefusal(s: Pick<Session, "adapter" | "argv" | "slotDirs">): string | null {
+  const refuses = s.adapter.repeats?.refuses;
+  if (!refuses) return null;
+  let why = refusals.get(s);
+  if (why === undefined) {
+    why = refuses(s.argv, s.slotDirs[0] ?? ".", [...SEED_VARIABLES, "ATTEMPT"]);
+    refusals.set(s, why);
+  }
+  return why;
 }
 
 /**

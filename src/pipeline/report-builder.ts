@@ -57,6 +57,8 @@ export interface BuildInput {
   /** The per-attempt timeout in effect at the end, and how it was chosen; absent: the config's. */
   timeout?: AttemptTimeout;
   installCache?: InstallCacheUse[];
+  /** Why this command could not repeat in-process although its framework can (repeatRefusal). */
+  repetitionOff?: string | null;
 }
 
 /**
@@ -194,6 +196,7 @@ export function buildReport(b: BuildInput): Report {
       tests: b.requestedTests,
       ignorePatterns: config.ignore_patterns,
       ...repetitionOf(attempts, framework),
+      ...(b.repetitionOff ? { repetitionOff: b.repetitionOff } : {}),
     },
     source: {
       repo: b.source.repo,

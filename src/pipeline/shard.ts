@@ -109,7 +109,7 @@ async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardR
       warnings,
       jobTimeoutMs: config.job_timeout === null ? null : config.job_timeout * 1000,
       ...(req.signal ? { signal: req.signal } : {}),
-      repeat: repeatOf(config, prep.adapter, []),
+      repeat: repeatOf(prep.session, []),
     });
     const records = main.pool.attempts;
     let followUps: FollowUp[] = [];

@@ -34,6 +34,9 @@ export function formatConsoleSummary(report: Report, opts: { color: boolean }): 
       `  in-process repetition: ${rep.attempts} attempts in ${rep.processes} processes, each attempt with its own seed; they share ${rep.shares} (--repeat off: one process each)`,
     );
   }
+  if (report.request.repetitionOff) {
+    lines.push(`  in-process repetition off: ${report.request.repetitionOff}; one process per attempt`);
+  }
   if (s.timeouts > 0) lines.push(`  per-attempt timeout: ${report.request.timeoutRule}`);
   if (s.stoppedEarly) {
     lines.push(`  stopped early after ${s.attempts} of ${s.budget}: ${describeStop(s.stopReason)}`);
