@@ -1,5 +1,5 @@
 import type { EventSink } from "../analysis/events.js";
-import { confirmRuns } from "../analysis/interference.js";
+import { confirmRuns, measuredTallies } from "../analysis/interference.js";
 import type { TestTally } from "../analysis/per-test.js";
 import type { FollowUp } from "../analysis/report.js";
 import { runPool } from "../runner/pool.js";
@@ -175,7 +175,12 @@ export function planFollowUps(
   parallelism: number,
   confidence = 0.95,
 ): FollowUpPlan {
-  const flaky = tallies.filter((x) => x.failures > 0 && x.failures < x.attempts);
+  // A test that failed only after an earlier repetition in its process is stable as measured
+  // (its fresh-process attempts): replaying or confirming its repetition failures would only spend
+  // time on state the repetitions kept.
+  const flaky = measuredTallies(tallies, 1 - confidence).filter(
+    (x) => x.failures > 0 && x.failures < x.attempts,
+  );
   const contention = (x: TestTally) =>
     x.timeouts === x.failures || looksLikeInterference(x.firstFailure?.message);
   return {

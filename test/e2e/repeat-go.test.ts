@@ -121,6 +121,8 @@ describe("go test -count repetitions", () => {
     expect(t?.repetitionDependent?.laterFailures).toBeGreaterThan(0);
     expect(t?.repetitionDependent?.laterFailures).toBe(t?.repetitionDependent?.laterRuns);
     expect(report.warnings.join("\n")).toMatch(/failed only after an earlier repetition in the same process/);
+    // Stable as measured, so no seed replay or serial run is spent on its repetition failures.
+    expect(report.followUps).toEqual([]);
   }, 300_000);
 
   it("is off, and says why, where a source reads the seed or the command sets -count", async () => {
