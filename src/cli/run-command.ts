@@ -81,6 +81,9 @@ export async function runCommand(
 
   let report: Report;
   let recordedRemotely: string | undefined;
+  const wantsHistory = options.history !== false && config.history.enabled;
+  const target = () => historyTarget(options.db as string | undefined, config.history.db, io.env);
+  let history: Promise<OpenedHistory> | undefined;
   try {
     // Remote backends, the chat clients and the database drivers load only when used: a local
     // `--no-history` run imports none of them.
@@ -105,7 +108,14 @@ export async function runCommand(
         io.stderr.write("cancelled before any shard finished; the endpoint's jobs were cancelled\n");
         return EXIT.interrupted;
       }
-    } else
+    } else {
+      // The store opens (modules, migrations) while the first attempts run, not after the last.
+      const emit: typeof progress.sink = (event) => {
+        if (event.type === "attempt-finished" && !history && wantsHistory) {
+          history = openHistory(target(), io.cwd);
+        }
+        progress.sink(event);
+      };
       report = await detect({
         config,
         command: command as ParsedCommand,
@@ -119,9 +129,13 @@ export async function runCommand(
         ...(typeof options.fromJunit === "string" ? { fromJunit: options.fromJunit } : {}),
         ...(typeof options.junit === "string" ? { junitGlob: options.junit } : {}),
         signal: controller.signal,
-        emit: progress.sink,
+        emit,
         warnings,
       });
+    }
+  } catch (e) {
+    void history?.then((h) => h.store?.close()).catch(() => {});
+    throw e;
   } finally {
     progress.stop();
     unregister();
@@ -129,14 +143,11 @@ export async function runCommand(
 
   if (recordedRemotely) {
     io.stderr.write(`recorded on the server as detection ${recordedRemotely}\n`);
-  } else if (options.history !== false && config.history.enabled) {
-    await recordHistory(
-      report,
-      historyTarget(options.db as string | undefined, config.history.db, io.env),
-      io,
-      backend,
-      { quarantine: config.quarantine, today: isoDay(new Date()) },
-    );
+  } else if (wantsHistory) {
+    await recordHistory(history ?? openHistory(target(), io.cwd), report, io, backend, {
+      quarantine: config.quarantine,
+      today: isoDay(new Date()),
+    });
   }
   io.stdout.write(
     formatConsoleSummary(report, { color: useColor(io, io.stdout) && options.color !== false }),
@@ -235,21 +246,37 @@ async function notify(
   );
 }
 
-/** A store failure warns and never fails the detection. */
-async function recordHistory(
-  report: Report,
-  target: string,
-  io: CliIo,
-  backend: "local" | "runpod" | "server",
-  quarantine: Pick<RecordMeta, "quarantine" | "today">,
-): Promise<void> {
-  let store: Store | undefined;
+interface OpenedHistory {
+  target: string;
+  store?: Store;
+  recordDetection?: typeof import("../store/record.js").recordDetection;
+  error?: Error;
+}
+
+/** The history store, opened; a failure is kept for recordHistory to warn about, never thrown. */
+async function openHistory(target: string, cwd: string): Promise<OpenedHistory> {
   try {
     const [{ openStore }, { recordDetection }] = await Promise.all([
       import("../store/open.js"),
       import("../store/record.js"),
     ]);
-    store = await openStore(target, io.cwd);
+    return { target, store: await openStore(target, cwd), recordDetection };
+  } catch (e) {
+    return { target, error: e as Error };
+  }
+}
+
+/** A store failure warns and never fails the detection. */
+async function recordHistory(
+  opening: Promise<OpenedHistory>,
+  report: Report,
+  io: CliIo,
+  backend: "local" | "runpod" | "server",
+  quarantine: Pick<RecordMeta, "quarantine" | "today">,
+): Promise<void> {
+  const { target, store, recordDetection, error } = await opening;
+  try {
+    if (error || !store || !recordDetection) throw error ?? new Error("the store did not open");
     await recordDetection(store, report, { trigger: "cli", backend, ...quarantine, ...ciContext(io.env) });
     io.stderr.write(`recorded in ${store.location}\n`);
   } catch (e) {
