@@ -45487,18 +45487,20 @@ var ResultParseError = class extends Error {
 };
 
 // src/parsers/go-json.ts
+function* eventsOf(stream) {
+  for (const line of stream.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      yield { line, e: JSON.parse(line) };
+    } catch {
+    }
+  }
+}
 function parseGoTestJson(stream) {
   const tests = /* @__PURE__ */ new Map();
   const ended = /* @__PURE__ */ new Map();
   let sawEvent = false;
-  for (const line of stream.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    let e;
-    try {
-      e = JSON.parse(line);
-    } catch {
-      continue;
-    }
+  for (const { e } of eventsOf(stream)) {
     sawEvent = true;
     if (!e.Test && e.Package && (e.Action === "pass" || e.Action === "fail")) ended.set(e.Package, e.Action);
     if (!e.Test || !e.Package) continue;
@@ -45559,14 +45561,7 @@ function splitGoRepetitions(stream) {
   const perRep = [];
   const packageLines = [];
   const runs = /* @__PURE__ */ new Map();
-  for (const line of stream.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    let e;
-    try {
-      e = JSON.parse(line);
-    } catch {
-      continue;
-    }
+  for (const { line, e } of eventsOf(stream)) {
     if (!e.Package) continue;
     if (!e.Test) {
       packageLines.push(line);
@@ -51894,7 +51889,9 @@ function looksLikeInterference(message) {
   return message !== null && message !== void 0 && INTERFERENCE.test(message);
 }
 function planFollowUps(tallies, parallelism, confidence = 0.95) {
-  const flaky = tallies.filter((x2) => x2.failures > 0 && x2.failures < x2.attempts);
+  const flaky = measuredTallies(tallies, 1 - confidence).filter(
+    (x2) => x2.failures > 0 && x2.failures < x2.attempts
+  );
   const contention = (x2) => x2.timeouts === x2.failures || looksLikeInterference(x2.firstFailure?.message);
   return {
     confirm: parallelism > 1 ? flaky.filter((t) => contention(t) || t.shuffled.failures < t.failures).filter((t) => confirmRuns(t.attempts, t.failures, confidence) > 0).map((t) => ({ id: t.id, attempts: t.attempts, failures: t.failures })) : [],

@@ -13,6 +13,18 @@ interface Event {
   Elapsed?: number;
 }
 
+/** The stream's JSON lines with their events; other lines (build output) are skipped. */
+function* eventsOf(stream: string): Generator<{ line: string; e: Event }> {
+  for (const line of stream.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      yield { line, e: JSON.parse(line) as Event };
+    } catch {
+      // A line that only looks like JSON (a test's own output interleaved): not an event.
+    }
+  }
+}
+
 export function parseGoTestJson(stream: string): ParsedTest[] {
   const tests = new Map<
     string,
@@ -21,14 +33,7 @@ export function parseGoTestJson(stream: string): ParsedTest[] {
   /** Packages whose test binary ended: "pass" or "fail" (a package-level action). */
   const ended = new Map<string, string>();
   let sawEvent = false;
-  for (const line of stream.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    let e: Event;
-    try {
-      e = JSON.parse(line) as Event;
-    } catch {
-      continue;
-    }
+  for (const { e } of eventsOf(stream)) {
     sawEvent = true;
     if (!e.Test && e.Package && (e.Action === "pass" || e.Action === "fail")) ended.set(e.Package, e.Action);
     if (!e.Test || !e.Package) continue;
@@ -105,14 +110,7 @@ export function splitGoRepetitions(stream: string): { text: string; durationMs: 
   const packageLines: string[] = [];
   /** Per package, how many times each top-level test has started. */
   const runs = new Map<string, Map<string, number>>();
-  for (const line of stream.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    let e: Event;
-    try {
-      e = JSON.parse(line) as Event;
-    } catch {
-      continue;
-    }
+  for (const { line, e } of eventsOf(stream)) {
     if (!e.Package) continue;
     if (!e.Test) {
       packageLines.push(line);
