@@ -286,6 +286,7 @@ describe("serial confirmation", () => {
       timeouts: 0,
       failingSeeds: [1],
       shuffled: { attempts: attempts / 2, failures: shuffledFailures },
+      laterInProcess: { attempts: 0, failures: 0 },
       firstFailure: { attempt: 0, seed: 1, message: "expected 1 got 2" },
     });
     const tallies = [tally("random", 20, 6), tally("shuffled-only", 20, 4, 4), tally("rare", 100, 2)];
@@ -293,6 +294,12 @@ describe("serial confirmation", () => {
     // Order-dependent candidates go to the order search; 2 failures in 100 cannot be told from chance.
     expect(plan.confirm).toEqual([{ id: "random", attempts: 20, failures: 6 }]);
     expect(planFollowUps(tallies as never, 1, 0.95).confirm).toEqual([]);
+    // Failing only after an earlier repetition in its process: stable as measured, nothing to follow.
+    const kept = { ...tally("keeps-state", 100, 30), laterInProcess: { attempts: 80, failures: 30 } };
+    expect(planFollowUps([kept] as never, 2, 0.95)).toEqual({ confirm: [], replay: [] });
+    expect(
+      planFollowUps([{ ...kept, laterInProcess: { attempts: 0, failures: 0 } }] as never, 2, 0.95).replay,
+    ).toHaveLength(1);
   });
 });
 
