@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 
 /**
  * Reads the zod schema back so that messages, environment coercion and docs derive from the one

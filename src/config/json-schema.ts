@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { configFileSchema } from "./schema.js";
 
 /** JSON Schema of `.flaky-detector.yml`, for editors (yaml-language-server) and docs. */

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import type { ConfigProblem } from "../errors.js";
 import { nearest } from "../util/suggest.js";
 import { expectation, objectKeys, schemaAt } from "./introspect.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 // Schemas are parsed once or twice per process: compiling a fast path for each (zod's JIT) costs
 // more start-up than it saves.

@@ -147,7 +147,7 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       config,
       command: req.command,
       env: prep.testEnv,
-      source: prep.source,
+      source: { ...prep.source, ...(await prep.source.facts) },
       framework: prep.adapter,
       reproduce: reproducer(prep.adapter, req.command, shuffledSeeds),
       orderedReproduce: orderedReproducer(prep.adapter, req.command),

@@ -10,7 +10,7 @@ import type { Config } from "../config/schema.js";
 import type { FrameworkAdapter } from "../frameworks/index.js";
 import type { AttemptRecord } from "../runner/attempt.js";
 import { shellLine } from "../runner/command-line.js";
-import type { AcquiredSource } from "../source/acquire.js";
+import type { AcquiredSource, SourceFacts } from "../source/acquire.js";
 import { TOOL } from "../version.js";
 import type { PolluterResult } from "./polluters.js";
 import { frameworkIds } from "./results.js";
@@ -29,8 +29,9 @@ export interface BuildInput {
   config: Config;
   command: { argv: string[]; env: Record<string, string> };
   env: NodeJS.ProcessEnv;
-  source: Pick<AcquiredSource, "repo" | "ref" | "commit" | "kind"> &
-    Partial<Pick<AcquiredSource, "identity">>;
+  source: Pick<AcquiredSource, "repo" | "ref" | "kind"> &
+    Pick<SourceFacts, "commit"> &
+    Partial<Pick<SourceFacts, "identity">>;
   framework: Pick<FrameworkAdapter, "name" | "results" | "repeats">;
   /** The one-line command that reproduces a test's first failure (see reproducer()). */
   reproduce: (t: TestTally) => string;

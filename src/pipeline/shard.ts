@@ -7,7 +7,7 @@ import type { FrameworkAdapter } from "../frameworks/index.js";
 import type { ParsedTest } from "../parsers/types.js";
 import type { AttemptRecord } from "../runner/attempt.js";
 import { shellLine } from "../runner/command-line.js";
-import type { AcquiredSource } from "../source/acquire.js";
+import type { AcquiredSource, SourceFacts } from "../source/acquire.js";
 import type { Masker } from "../util/secrets.js";
 import { TempDirs } from "../util/temp-dirs.js";
 import { runAttempts } from "./attempts.js";
@@ -45,7 +45,7 @@ export interface ShardResult {
   count: number;
   jobSeed: number;
   framework: Pick<FrameworkAdapter, "name" | "results" | "repeats"> & { how: string };
-  source: Pick<AcquiredSource, "repo" | "ref" | "commit" | "kind">;
+  source: Pick<AcquiredSource, "repo" | "ref" | "kind"> & Pick<SourceFacts, "commit">;
   parallelism: number;
   attempts: ShardAttempt[];
   followUps: FollowUp[];
@@ -149,7 +149,7 @@ async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardR
       source: {
         repo: prep.source.repo,
         ref: prep.source.ref,
-        commit: prep.source.commit,
+        commit: (await prep.source.facts).commit,
         kind: prep.source.kind,
       },
       parallelism: prep.parallelism,

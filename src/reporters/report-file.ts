@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+import * as z from "zod";
 import type { Report } from "../analysis/report.js";
 import { SEVERITIES } from "../config/schema.js";
 import { UsageError } from "../errors.js";

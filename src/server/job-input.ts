@@ -1,7 +1,7 @@
 import { realpathSync } from "node:fs";
 import { isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { z } from "zod";
+import * as z from "zod";
 import { dotted, isPlainObject, type LayerOrigin, show, toProblems, valueAt } from "../config/layer.js";
 import { resolveConfig } from "../config/resolve.js";
 import { type Config, configLayerSchema } from "../config/schema.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { JOB_STATUSES } from "../store/jobs.js";
 import { TOOL } from "../version.js";
 import { runRequestSchema } from "./job-input.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Query-string validation for the read API. A bad parameter is a 400 that lists every problem by

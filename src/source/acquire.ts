@@ -15,6 +15,13 @@ export interface SourceRequest {
   willInstall: boolean;
 }
 
+/** What git says of the tested checkout: for the report and history, not for the attempts. */
+export interface SourceFacts {
+  commit: string | null;
+  /** Who the repository is (owner/name from its remote), for history; null when it has no remote. */
+  identity: RepositoryIdentity | null;
+}
+
 export interface AcquiredSource {
   /** Where the tests run from (before per-slot copies). */
   dir: string;
@@ -23,9 +30,12 @@ export interface AcquiredSource {
   kind: "cwd" | "path" | "git";
   repo: string;
   ref: string | null;
-  commit: string | null;
-  /** Who the repository is (owner/name from its remote), for history; null when it has no remote. */
-  identity: RepositoryIdentity | null;
+  /**
+   * Asked of git while the attempts start: nothing before the report needs them, and the two git
+   * processes of a local checkout cost ~40 ms before the first attempt could start. Never rejects
+   * (unknown facts are null).
+   */
+  facts: Promise<SourceFacts>;
 }
 
 export interface SourceContext {
@@ -40,17 +50,15 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
   if (req.repo === undefined) {
     if (ref !== undefined) {
       const cloned = await cloneAt(req.cwd, req.cwd, ref, ctx);
-      return { ...cloned, identity: await localIdentity(req.cwd, ctx, true) };
+      return { ...cloned, facts: withIdentity(cloned.facts, localIdentity(req.cwd, ctx, true)) };
     }
-    const [commit, identity] = await gitFacts(req.cwd, ctx, true);
     return {
       dir: req.cwd,
       owned: false,
       kind: "cwd",
       repo: req.cwd,
       ref: null,
-      commit,
-      identity,
+      facts: gitFacts(req.cwd, ctx, true),
     };
   }
   const spec = parseRepoSpec(req.repo);
@@ -65,7 +73,7 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
   }
   if (ref !== undefined) {
     const cloned = await cloneAt(path, path, ref, ctx);
-    return { ...cloned, identity: await localIdentity(path, ctx, false) };
+    return { ...cloned, facts: withIdentity(cloned.facts, localIdentity(path, ctx, false)) };
   }
   const dir = ctx.temp.create("source");
   try {
@@ -76,15 +84,13 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
   } catch (e) {
     throw new InfraError("E_REPO_COPY", `--repo: cannot copy ${path}: ${(e as Error).message}`);
   }
-  const [commit, identity] = await gitFacts(path, ctx, false);
   return {
     dir,
     owned: true,
     kind: "path",
     repo: path,
     ref: null,
-    commit,
-    identity,
+    facts: gitFacts(path, ctx, false),
   };
 }
 
@@ -128,8 +134,7 @@ async function cloneAt(
     kind: "git",
     repo: display,
     ref: ref ?? null,
-    commit,
-    identity: identityFromRemote(url),
+    facts: Promise.resolve({ commit, identity: identityFromRemote(url) }),
   };
 }
 
@@ -155,12 +160,19 @@ async function resolveRef(
 }
 
 /** A local checkout's commit and identity, asked of git at once (two processes, start-up time). */
-function gitFacts(
-  dir: string,
-  ctx: SourceContext,
-  isWorkingDirectory: boolean,
-): Promise<[string | null, RepositoryIdentity | null]> {
-  return Promise.all([headCommit(dir, ctx), localIdentity(dir, ctx, isWorkingDirectory)]);
+async function gitFacts(dir: string, ctx: SourceContext, isWorkingDirectory: boolean): Promise<SourceFacts> {
+  const [commit, identity] = await Promise.all([
+    headCommit(dir, ctx),
+    localIdentity(dir, ctx, isWorkingDirectory),
+  ]);
+  return { commit, identity };
+}
+
+async function withIdentity(
+  facts: Promise<SourceFacts>,
+  identity: Promise<RepositoryIdentity | null>,
+): Promise<SourceFacts> {
+  return { commit: (await facts).commit, identity: await identity };
 }
 
 async function headCommit(dir: string, ctx: SourceContext): Promise<string | null> {

@@ -48,13 +48,13 @@ export function inWindow(w: PidWindow, pid: number): boolean {
  */
 const PROBE_AT_MOST = 128;
 
-function candidates(only: PidWindow | null | undefined): number[] {
+function candidates(only: PidWindow | null | undefined, known?: ReadonlySet<number>): number[] {
   if (only && only.last >= only.first && only.last - only.first < PROBE_AT_MOST) {
     const pids: number[] = [];
     // /proc/<tid> answers for every thread too (listing /proc shows only processes): a
     // multithreaded escapee must count once, not once per thread.
     for (let pid = only.first; pid <= only.last; pid++)
-      if (existsSync(`/proc/${pid}`) && isProcess(pid)) pids.push(pid);
+      if (!known?.has(pid) && existsSync(`/proc/${pid}`) && isProcess(pid)) pids.push(pid);
     return pids;
   }
   let entries: string[];
@@ -67,7 +67,7 @@ function candidates(only: PidWindow | null | undefined): number[] {
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
-    if (!only || inWindow(only, pid)) pids.push(pid);
+    if ((!only || inWindow(only, pid)) && !known?.has(pid)) pids.push(pid);
   }
   return pids;
 }
@@ -82,8 +82,11 @@ function isProcess(pid: number): boolean {
 }
 
 /** Live processes other than this one, with their environment block (empty off Linux). */
-function* processes(only?: PidWindow | null): Generator<{ pid: number; env: Buffer }> {
-  for (const pid of candidates(only)) {
+function* processes(
+  only?: PidWindow | null,
+  known?: ReadonlySet<number>,
+): Generator<{ pid: number; env: Buffer }> {
+  for (const pid of candidates(only, known)) {
     if (pid === process.pid) continue;
     try {
       yield { pid, env: readFileSync(`/proc/${pid}/environ`) };
@@ -107,12 +110,15 @@ function valueIn(env: Buffer, name: string): string | undefined {
 /**
  * Pids of live processes whose environment holds `MARK_VARIABLE=mark`, except members of process
  * group `group`: those were just sent SIGKILL with their group and may not be gone yet on a busy
- * machine; they did not escape.
+ * machine; they did not escape. `others` are pids known not to carry the mark (the leaders of the
+ * other runs still going, each started by us with a mark of its own): they are not read. At
+ * parallelism 2 with a test that starts no subprocess, the window after an attempt holds only its
+ * own leader and the other slot's, so the search reads nothing.
  */
-export function findMarked(mark: string, group?: number): number[] {
+export function findMarked(mark: string, group?: number, others?: ReadonlySet<number>): number[] {
   const found: number[] = [];
   // The group's leader is the first process of the run: every marked process came after it.
-  for (const p of processes(group === undefined ? null : pidsSince(group))) {
+  for (const p of processes(group === undefined ? null : pidsSince(group), others)) {
     if (valueIn(p.env, MARK_VARIABLE) !== mark) continue;
     if (group !== undefined && groupOf(p.pid) === group) continue;
     found.push(p.pid);
@@ -151,8 +157,8 @@ export function killOrphans(): number[] {
 }
 
 /** Kill every process still carrying the mark; returns their pids (empty when none escaped). */
-export function killMarked(mark: string, group?: number): number[] {
-  const pids = findMarked(mark, group);
+export function killMarked(mark: string, group?: number, others?: ReadonlySet<number>): number[] {
+  const pids = findMarked(mark, group, others);
   for (const pid of pids) {
     try {
       process.kill(pid, "SIGKILL");

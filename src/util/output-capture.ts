@@ -8,6 +8,7 @@ import {
   openSync,
   readSync,
   rmSync,
+  unlinkSync,
 } from "node:fs";
 import { join } from "node:path";
 import { cleanText } from "./clean-text.js";
@@ -100,7 +101,12 @@ export class OutputCapture {
     } catch {
       // Already closed.
     }
-    rmSync(this.path, { force: true });
+    // One unlink, not rmSync's walk (an lstat and its rimraf wrapper): this runs after every attempt.
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // Already gone.
+    }
     live.delete(this.path);
   }
 }

@@ -103,7 +103,7 @@ export function runTree(opts: RunTreeOptions): Promise<RunTreeResult> {
       killGroup("SIGKILL");
       if (child?.pid !== undefined) liveGroups.delete(child.pid);
       // The group itself was just killed; only processes outside it escaped.
-      const escaped = child?.pid !== undefined ? killMarked(mark, child.pid) : [];
+      const escaped = child?.pid !== undefined ? killMarked(mark, child.pid, liveGroups) : [];
       const mask = (piece: string) => masker.edges(piece);
       // A read that fails (the file removed under us) loses the output, never the result.
       let own: HeadTail = { head: Buffer.alloc(0), tail: Buffer.alloc(0), total: 0 };

@@ -157,6 +157,19 @@ describe("runTree", () => {
     expect(await waitDead([pid as number])).toBe(true);
   });
 
+  it("still finds an escapee while other runs are going (their leaders are skipped, not their children)", async () => {
+    // Another run in its own group, alive throughout: its leader and its child sit in the window.
+    const other = runTree({ ...base, argv: node("grandchild.mjs", dir.path), timeoutMs: 3000 });
+    const r = await runTree({ ...base, argv: node("escapee.mjs", dir.path) });
+    const [pid] = pidsIn(dir.path, "escapee-");
+    expect(r.escaped).toEqual([pid]);
+    expect(await waitDead([pid as number])).toBe(true);
+    const o = await other;
+    expect(o.terminatedBy).toBe("timeout");
+    expect(o.escaped).toEqual([]);
+    expect(await waitDead(pidsIn(dir.path, "grandchild-"))).toBe(true);
+  });
+
   it("looks for escapees only among pids given out since the run started, wrapped or not", async () => {
     const { spawnSync } = await import("node:child_process");
     const { inWindow, pidsSince } = await import("../../src/util/escapees.js");
@@ -197,6 +210,9 @@ describe("runTree", () => {
       // From pid 2 on: far past the probe limit, so /proc is listed.
       expect(findMarked(mark, 2)).toEqual([pid]);
       expect(findMarked("another-mark", 2)).toEqual([]);
+      // The leaders of other runs still going are ours, each with a mark of its own: not read.
+      expect(findMarked(mark, pid - 1, new Set([pid]))).toEqual([]);
+      expect(findMarked(mark, 2, new Set([pid]))).toEqual([]);
     } finally {
       child.kill("SIGKILL");
     }
