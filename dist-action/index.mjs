@@ -48863,6 +48863,7 @@ function mergeShards(m) {
       if (tally?.firstFailure?.attempt === attempt) lines.set(id, line);
     }
   }
+  const repetitionOff = m.results.find((r) => r.repetitionOff)?.repetitionOff;
   return buildReport({
     config: m.config,
     command: m.command,
@@ -48882,7 +48883,8 @@ function mergeShards(m) {
     followUps: m.followUps,
     stopReason: m.stopReason,
     timings: m.timings,
-    warnings: m.warnings
+    warnings: m.warnings,
+    ...repetitionOff ? { repetitionOff } : {}
   });
 }
 
@@ -49250,6 +49252,7 @@ var shardResultSchema = looseObject({
   ),
   reproduce: record(string2(), looseObject({ attempt: int(), line: string2() })),
   warnings: array(string2()),
+  repetitionOff: string2().nullable().optional(),
   worker: string2(),
   window: looseObject({ start: number2(), end: number2() })
 });

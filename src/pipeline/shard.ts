@@ -14,7 +14,7 @@ import { runAttempts } from "./attempts.js";
 import { type FollowUpPlan, runFollowUps } from "./follow-ups.js";
 import { masked } from "./masking.js";
 import { type DetectRequest, prepareRun } from "./prepare.js";
-import { repeatOf } from "./repeat.js";
+import { repeatOf, repeatRefusal } from "./repeat.js";
 import { reproducer, roundTimings } from "./report-builder.js";
 
 /**
@@ -54,6 +54,8 @@ export interface ShardResult {
   stopReason: StopReason;
   timings: Report["timings"];
   warnings: string[];
+  /** Why in-process repetition was refused here (a source reading TEST_SEED, …), if it was. */
+  repetitionOff?: string | null;
   /** Which machine ran it (RunPod pod id, host name). */
   worker: string;
   /** What was cut to fit a transport's size limit, or null. */
@@ -167,6 +169,7 @@ async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardR
       stopReason: main.pool.stopReason,
       timings: roundTimings(timings),
       warnings,
+      ...(config.repeat !== "off" && !config.shuffle ? { repetitionOff: repeatRefusal(prep.session) } : {}),
       worker: req.worker ?? hostname(),
       trimmed: null,
       window: { start: windowStart, end: Date.now() },

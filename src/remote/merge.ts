@@ -75,6 +75,8 @@ export function mergeShards(m: MergeInput): Report {
       if (tally?.firstFailure?.attempt === attempt) lines.set(id, line);
     }
   }
+  // Every shard ran the same sources and command, so a refusal on one is the refusal of all.
+  const repetitionOff = m.results.find((r) => r.repetitionOff)?.repetitionOff;
   return buildReport({
     config: m.config,
     command: m.command,
@@ -95,5 +97,6 @@ export function mergeShards(m: MergeInput): Report {
     stopReason: m.stopReason,
     timings: m.timings,
     warnings: m.warnings,
+    ...(repetitionOff ? { repetitionOff } : {}),
   });
 }

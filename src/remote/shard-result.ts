@@ -41,6 +41,7 @@ const shardResultSchema = z.looseObject({
   ),
   reproduce: z.record(z.string(), z.looseObject({ attempt: z.int(), line: z.string() })),
   warnings: z.array(z.string()),
+  repetitionOff: z.string().nullable().optional(),
   worker: z.string(),
   window: z.looseObject({ start: z.number(), end: z.number() }),
 });

@@ -130,6 +130,42 @@ describe("merging shard results", () => {
     expect(() => fitShardResult(big, 500)).toThrow(/E_OUTPUT_TOO_LARGE|even after trimming.*shard_size/);
   });
 
+  test("a refusal of in-process repetition on the workers reaches the merged report", async () => {
+    // A go package whose test reads TEST_SEED: each worker refuses `-count`, and says why.
+    const goProject = join(tmp.path, "go-seeded");
+    mkdirSync(goProject, { recursive: true });
+    writeFileSync(join(goProject, "go.mod"), "module example.com/seeded\n\ngo 1.19\n");
+    writeFileSync(
+      join(goProject, "seed_test.go"),
+      [
+        "package seeded",
+        'import ("os"; "testing")',
+        'func TestSeeded(t *testing.T) { if os.Getenv("TEST_SEED") == "" { t.Fatal("no seed") } }',
+        "",
+      ].join("\n"),
+    );
+    const goShard = (first: number) =>
+      runShard({
+        config: { ...config, runs: 4 },
+        command: { argv: ["go", "test", "."], env: {} },
+        source: { cwd: tmp.path, repo: goProject },
+        env: process.env,
+        shard: { jobSeed: 17, first, count: 2 },
+        tempRoot: tmp.path,
+      });
+    const results = [await goShard(0), await goShard(2)];
+    const why = "seed_test.go reads TEST_SEED, and one go test process cannot change it between repetitions";
+    expect(results.map((r) => r.repetitionOff)).toEqual([why, why]);
+    expect(isShardResult(results[0])).toBe(true);
+    expect(isShardResult({ ...results[0], repetitionOff: 3 })).toBe(false);
+    const merged = merge(results);
+    expect(merged.request.repetitionOff).toBe(why);
+    expect(merged.tests[0]).toMatchObject({ verdict: "stable", attempts: 4 });
+    // Shards of a command that may repeat carry no refusal, and the merged report none either.
+    expect(shards[0]?.repetitionOff ?? null).toBeNull();
+    expect(merge(shards).request.repetitionOff).toBeUndefined();
+  }, 120_000);
+
   test("peak parallelism sums overlapping shards, not back-to-back ones", () => {
     const [a] = shards as [ShardResult];
     const at = (start: number, end: number, parallelism: number) => ({
