@@ -1,7 +1,7 @@
 import { isAbsolute, relative, sep } from "node:path";
 import { parseGoTestJson, splitGoRepetitions } from "../parsers/go-json.js";
 import type { ParsedTest } from "../parsers/types.js";
-import { goSeedReader } from "./go-seeds.js";
+import { goSeedRefusal } from "./go-seeds.js";
 import { basename, escapeRegExp, type FrameworkAdapter, type ListedTest } from "./types.js";
 
 /** go test: -json on stdout, -count=1 so results are never served from the test cache. */
@@ -17,8 +17,7 @@ export const go: FrameworkAdapter = {
     refuses(argv, cwd, variables) {
       if (argv.some((a) => /^--?(test\.)?count\b/.test(a)))
         return "the command sets its own -count, which repetition would multiply";
-      const reader = goSeedReader(cwd, variables);
-      return reader && `${reader}, and one go test process cannot change it between repetitions`;
+      return goSeedRefusal(cwd, variables);
     },
   },
   extension: "jsonl",

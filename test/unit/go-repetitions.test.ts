@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { goSeedReader } from "../../src/frameworks/go-seeds.js";
+import { goSeedRefusal } from "../../src/frameworks/go-seeds.js";
 import { parseGoTestJson, splitGoRepetitions } from "../../src/parsers/go-json.js";
 import { tempDir } from "../helpers/cli.js";
 
@@ -102,7 +102,7 @@ describe("splitGoRepetitions", () => {
   }, 120_000);
 });
 
-describe("goSeedReader", () => {
+describe("goSeedRefusal", () => {
   it("names the first Go source that reads a seed variable, and skips vendor and testdata", () => {
     const vars = ["TEST_SEED", "GO_TEST_SEED", "ATTEMPT"];
     const clean = goModule({
@@ -110,10 +110,16 @@ describe("goSeedReader", () => {
       "vendor/v/v.go": 'package v\nimport "os"\nvar s = os.Getenv("TEST_SEED")\n',
       "a/testdata/t.go": 'package t\nimport "os"\nvar s = os.Getenv("GO_TEST_SEED")\n',
     });
-    expect(goSeedReader(clean, vars)).toBeNull();
+    expect(goSeedRefusal(clean, vars)).toBeNull();
+    // A tree past the limit is not read on: repetition is refused rather than risked unseen.
+    expect(goSeedRefusal(clean, vars, 0)).toBe(
+      "the working directory holds more than 0 Go files, too many to read for a seed variable first",
+    );
     const reads = goModule({
       "b/seed_test.go": 'package b\nimport "os"\nvar s, _ = os.LookupEnv("GO_TEST_SEED")\n',
     });
-    expect(goSeedReader(reads, vars)).toBe("b/seed_test.go reads GO_TEST_SEED");
+    expect(goSeedRefusal(reads, vars)).toBe(
+      "b/seed_test.go reads GO_TEST_SEED, and one go test process cannot change it between repetitions",
+    );
   });
 });
