@@ -46837,7 +46837,7 @@ import { readdirSync as readdirSync4, readFileSync as readFileSync10 } from "nod
 import { join as join11, relative as relative4, sep as sep4 } from "node:path";
 var SKIPPED = /* @__PURE__ */ new Set([".git", "node_modules", "testdata", "vendor"]);
 var MAX_FILES = 2e4;
-function goSeedReader(root, variables) {
+function goSeedRefusal(root, variables, maxFiles = MAX_FILES) {
   const literal2 = new RegExp(`"(${variables.map((v) => v.replace(/\W/g, "")).join("|")})"`);
   let seen = 0;
   const stack = [root];
@@ -46856,8 +46856,8 @@ function goSeedReader(root, variables) {
         continue;
       }
       if (!e.isFile() || !e.name.endsWith(".go")) continue;
-      if (++seen > MAX_FILES)
-        return `more than ${MAX_FILES} Go files under the working directory were not all read`;
+      if (++seen > maxFiles)
+        return `the working directory holds more than ${maxFiles} Go files, too many to read for a seed variable first`;
       let text2;
       try {
         text2 = readFileSync10(path, "utf8");
@@ -46865,7 +46865,10 @@ function goSeedReader(root, variables) {
         continue;
       }
       const m = literal2.exec(text2);
-      if (m) return `${relative4(root, path).split(sep4).join("/")} reads ${m[1]}`;
+      if (m) {
+        const file = relative4(root, path).split(sep4).join("/");
+        return `${file} reads ${m[1]}, and one go test process cannot change it between repetitions`;
+      }
     }
   }
   return null;
@@ -46883,8 +46886,7 @@ var go = {
     refuses(argv, cwd, variables) {
       if (argv.some((a) => /^--?(test\.)?count\b/.test(a)))
         return "the command sets its own -count, which repetition would multiply";
-      const reader = goSeedReader(cwd, variables);
-      return reader && `${reader}, and one go test process cannot change it between repetitions`;
+      return goSeedRefusal(cwd, variables);
     }
   },
   extension: "jsonl",
