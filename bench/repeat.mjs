@@ -4,9 +4,9 @@
 //    same pytest command once per seed. Wall and CPU (user + system of every process) per side,
 //    medians of BENCH_REPS interleaved repetitions.
 // 2. The same for a one-test go package (go test -count=K against one `go test -count=1` each).
-// 3. Verdict agreement with one process per attempt on examples/python (the example whose
-//    framework repeats), same job seed, --runs 200.
-// node bench/repeat.mjs  → prints the figures, writes bench/results/latest-repeat.json
+// 3. Verdict agreement with one process per attempt on examples/python and examples/vitest, same
+//    job seed, --runs 200.
+// node bench/repeat.mjs [pytest|go|examples|vitest] → prints the figures, writes bench/results/latest-repeat[-<part>].json
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -72,6 +72,65 @@ function sideBySide(what, sides, verdicts) {
 }
 
 const results = { date: new Date().toISOString(), node: process.version, reps: REPS, benchmarks: {} };
+/**
+ * Same job seed, in-process repetition against one process per attempt on examples/<name> at
+ * --runs 200: wall and CPU, processes, and whether every test gets the same verdict.
+ */
+async function exampleAgreement(name, command) {
+  const rows = {};
+  for (const [side, extra] of [
+    ["repeat", []],
+    ["perProcess", ["--repeat", "off"]],
+  ]) {
+    const json = join(work, `example-${name}-${side}.json`);
+    const t = await timed(
+      [
+        process.execPath,
+        BIN,
+        "run",
+        "--repo",
+        join(ROOT, "examples", name),
+        "--runs",
+        "200",
+        "--seed",
+        "424242",
+        "--progress",
+        "none",
+        "--no-history",
+        "--json",
+        json,
+        ...extra,
+        "--",
+        ...command,
+      ],
+      { cwd: work, ok: [0, 1] },
+    );
+    const report = JSON.parse(readFileSync(json, "utf8"));
+    rows[side] = {
+      ...t,
+      attempts: report.attempts.length,
+      processes: new Set(report.attempts.map((a) => (a.process ? `p${a.process.first}` : `a${a.index}`)))
+        .size,
+      verdicts: Object.fromEntries(
+        report.tests.map((x) => [x.id, `${x.verdict} ${x.severity} ${x.failures}/${x.attempts}`]),
+      ),
+    };
+  }
+  const ids = Object.keys(rows.perProcess.verdicts);
+  const verdictOf = (side, id) => rows[side].verdicts[id]?.split(" ")[0];
+  const disagree = ids.filter((id) => verdictOf("repeat", id) !== verdictOf("perProcess", id));
+  console.log(
+    `examples/${name}: ${rows.repeat.processes} processes for ${rows.repeat.attempts} attempts (${rows.repeat.wallS} s, ${rows.repeat.cpuS} CPU-s) vs ${rows.perProcess.processes} for ${rows.perProcess.attempts} (${rows.perProcess.wallS} s, ${rows.perProcess.cpuS} CPU-s); same verdicts: ${disagree.length === 0}${disagree.length ? ` (differ: ${disagree.join(", ")})` : ""}`,
+  );
+  for (const id of ids) console.log(`  ${id}: ${rows.repeat.verdicts[id]} | ${rows.perProcess.verdicts[id]}`);
+  return {
+    what: `examples/${name}, --runs 200 --seed 424242: in-process repetition vs --repeat off`,
+    ...rows,
+    sameVerdicts: disagree.length === 0,
+    disagree,
+  };
+}
+
 const work = mkdtempSync(join(tmpdir(), "fd-bench-repeat-"));
 try {
   if (!only || only === "pytest") {
@@ -247,63 +306,11 @@ try {
   }
 
   if (!only || only === "examples") {
-    // Same job seed, in-process repetition vs one process per attempt: the verdicts must agree.
-    const rows = {};
-    for (const [side, extra] of [
-      ["repeat", []],
-      ["perProcess", ["--repeat", "off"]],
-    ]) {
-      const json = join(work, `example-${side}.json`);
-      const t = await timed(
-        [
-          process.execPath,
-          BIN,
-          "run",
-          "--repo",
-          join(ROOT, "examples/python"),
-          "--runs",
-          "200",
-          "--seed",
-          "424242",
-          "--progress",
-          "none",
-          "--no-history",
-          "--json",
-          json,
-          ...extra,
-          "--",
-          PYTHON,
-          "-m",
-          "pytest",
-          "-q",
-        ],
-        { cwd: work, ok: [0, 1] },
-      );
-      const report = JSON.parse(readFileSync(json, "utf8"));
-      rows[side] = {
-        ...t,
-        attempts: report.attempts.length,
-        processes: new Set(report.attempts.map((a) => (a.process ? `p${a.process.first}` : `a${a.index}`)))
-          .size,
-        verdicts: Object.fromEntries(
-          report.tests.map((x) => [x.id, `${x.verdict} ${x.severity} ${x.failures}/${x.attempts}`]),
-        ),
-      };
-    }
-    const ids = Object.keys(rows.perProcess.verdicts);
-    const verdictOf = (side, id) => rows[side].verdicts[id]?.split(" ")[0];
-    const disagree = ids.filter((id) => verdictOf("repeat", id) !== verdictOf("perProcess", id));
-    results.benchmarks.examplesAgreement = {
-      what: "examples/python, --runs 200 --seed 424242: in-process repetition vs --repeat off",
-      ...rows,
-      sameVerdicts: disagree.length === 0,
-      disagree,
-    };
-    console.log(
-      `examples/python: ${rows.repeat.processes} processes for ${rows.repeat.attempts} attempts (${rows.repeat.wallS} s, ${rows.repeat.cpuS} CPU-s) vs ${rows.perProcess.processes} for ${rows.perProcess.attempts} (${rows.perProcess.wallS} s, ${rows.perProcess.cpuS} CPU-s); same verdicts: ${disagree.length === 0}${disagree.length ? ` (differ: ${disagree.join(", ")})` : ""}`,
-    );
-    for (const id of ids)
-      console.log(`  ${id}: ${rows.repeat.verdicts[id]} | ${rows.perProcess.verdicts[id]}`);
+    results.benchmarks.examplesAgreement = await exampleAgreement("python", [PYTHON, "-m", "pytest", "-q"]);
+  }
+  if (!only || only === "vitest") {
+    // Our script runs the example's vitest (3.2, installed by the job from its lockfile) once per attempt.
+    results.benchmarks.vitestExampleAgreement = await exampleAgreement("vitest", ["npx", "vitest", "run"]);
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

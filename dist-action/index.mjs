@@ -30923,7 +30923,7 @@ var require_light = __commonJS({
 // src/action/main.ts
 import { appendFileSync as appendFileSync2, existsSync as existsSync13, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute as isAbsolute8, join as join22, relative as relative8, resolve as resolve6, sep as sep8 } from "node:path";
+import { isAbsolute as isAbsolute8, join as join23, relative as relative8, resolve as resolve6, sep as sep8 } from "node:path";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -38025,7 +38025,7 @@ var configSchema = strictObject({
     "With adaptive stopping: once some tests are settled, later attempts run only the tests still open, through the framework's filter (off with --shuffle, where the whole order matters)."
   ),
   repeat: union([literal("auto"), literal("off"), int().min(1).max(100)]).describe(
-    "In-process repetition where the framework can repeat its tests (pytest, through our plugin; go, through -count, unless a source reads TEST_SEED or ATTEMPT): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md)."
+    "In-process repetition where the framework can repeat its tests (pytest, through our plugin; go, through -count, unless a source reads TEST_SEED or ATTEMPT; vitest 3+, through our script that runs the project's vitest once per attempt): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md)."
   ),
   isolation: _enum(ISOLATIONS).describe("copy: one copy of the workspace per parallel slot; shared: all slots use one directory."),
   fail_on: _enum(SEVERITIES).describe("Exit 1 when the result reaches this severity; none never does."),
@@ -39217,7 +39217,7 @@ var TestAggregator = class {
       }
     }
     this.resultAttempts++;
-    const fresh = !attempt.laterInProcess;
+    const fresh = !attempt.laterInProcess || attempt.reimports === true;
     if (fresh) this.freshAttempts++;
     for (const id of this.collection) {
       if (fresh && !results.some((r) => r.id === id)) {
@@ -44221,6 +44221,7 @@ var OUTCOMES = /* @__PURE__ */ new Set(["passed", "failed", "skipped"]);
 function parseTestEvents(text2) {
   const started = /* @__PURE__ */ new Map();
   const ended = /* @__PURE__ */ new Map();
+  const order = /* @__PURE__ */ new Set();
   const collectErrors = [];
   const startOrder = [];
   for (const line of text2.split("\n")) {
@@ -44234,15 +44235,19 @@ function parseTestEvents(text2) {
     const id = typeof e.id === "string" ? e.id : void 0;
     const file = typeof e.file === "string" ? e.file : null;
     const name = typeof e.name === "string" ? e.name : id?.split("::").pop() ?? "";
-    if (e.event === "start" && id) {
-      if (!started.has(id)) startOrder.push(id);
-      started.set(id, { file, name });
-      ended.delete(id);
-    } else if (e.event === "end" && id && OUTCOMES.has(e.outcome)) {
-      ended.set(id, {
+    const key = typeof e.key === "string" ? e.key : id;
+    if (e.event === "start" && id && key) {
+      if (!order.has(id)) {
+        order.add(id);
+        startOrder.push(id);
+      }
+      started.set(key, { id, file, name });
+      ended.delete(key);
+    } else if (e.event === "end" && id && key && OUTCOMES.has(e.outcome)) {
+      ended.set(key, {
         id,
         name,
-        file: started.get(id)?.file ?? file,
+        file: started.get(key)?.file ?? file,
         status: e.outcome,
         message: typeof e.message === "string" ? e.message : null,
         durationMs: typeof e.durationMs === "number" ? e.durationMs : null
@@ -44251,7 +44256,7 @@ function parseTestEvents(text2) {
       collectErrors.push({ file, message: typeof e.message === "string" ? e.message : "collection error" });
     }
   }
-  const running = [...started].filter(([id]) => !ended.has(id)).map(([id, s]) => ({ id, ...s }));
+  const running = [...started].filter(([key]) => !ended.has(key)).map(([, s]) => s);
   return { ended: [...ended.values()], running, collectErrors, startOrder };
 }
 function splitRepetitions(text2) {
@@ -45204,7 +45209,7 @@ function addedWords(user, prepared) {
 function withTmpDir(env, dir) {
   return dir === void 0 ? env : { ...env, TMPDIR: dir, TMP: dir, TEMP: dir };
 }
-function foldAttempt(agg, run, shuffled, withOrder = false, focus) {
+function foldAttempt(agg, run, shuffled, withOrder = false, focus, reimports = false) {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
   const p = run.record.process;
   agg.add(
@@ -45212,7 +45217,8 @@ function foldAttempt(agg, run, shuffled, withOrder = false, focus) {
       index: run.record.index,
       seed: run.record.seed,
       shuffled,
-      laterInProcess: p !== void 0 && run.record.index > p.first
+      laterInProcess: p !== void 0 && run.record.index > p.first,
+      reimports
     },
     run.results.tests,
     focus
@@ -45307,7 +45313,7 @@ async function runProcess(s, spec) {
     const all = testsOf(rep, before, record3, cwd, s).filter((t) => wanted.size === 0 || wanted.has(t.id));
     const { tests, over } = withinLimit(
       all,
-      rep.finished && !split ? perAttemptMs : Number.POSITIVE_INFINITY
+      rep.finished && !split && !s.adapter.repeats?.workers ? perAttemptMs : Number.POSITIVE_INFINITY
     );
     const isLast = rep === last;
     const died = !rep.finished;
@@ -45404,17 +45410,25 @@ function describeEnd(record3) {
 }
 function testsOf(rep, before, record3, cwd, s) {
   const ended = rep.events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
-  const how = diedWhileRunning(record3);
-  const running = rep.finished ? [] : rep.events.running.map((x2) => ({
-    id: x2.id,
-    name: x2.name || x2.id,
-    file: repoRelativeFile(x2.file, cwd),
-    status: "failed",
-    message: how,
-    durationMs: null,
-    died: record3.timedOut ? "timedOut" : "crashed"
-  }));
-  const collection = before.collectErrors.map((c) => {
+  const fileErrors = new Map(
+    rep.events.collectErrors.map((c) => [repoRelativeFile(c.file, cwd) ?? c.file, c])
+  );
+  const workerDied = rep.finished && s.adapter.repeats?.workers === true;
+  const running = rep.finished && !workerDied ? [] : rep.events.running.map((x2) => {
+    const file = repoRelativeFile(x2.file, cwd);
+    const why = firstLine2(fileErrors.get(file ?? "")?.message);
+    if (workerDied && file !== null) fileErrors.delete(file);
+    return {
+      id: x2.id,
+      name: x2.name || x2.id,
+      file,
+      status: "failed",
+      message: workerDied ? `crashed: the process running ${file ?? x2.id} died while this test ran${why ? ` (${why})` : ""}` : diedWhileRunning(record3),
+      durationMs: null,
+      died: !workerDied && record3.timedOut ? "timedOut" : "crashed"
+    };
+  });
+  const finding = (c, message) => {
     const file = repoRelativeFile(c.file, cwd) ?? c.file;
     return {
       id: file,
@@ -45422,10 +45436,14 @@ function testsOf(rep, before, record3, cwd, s) {
       file,
       status: "failed",
       kind: "collection",
-      message: `collection error: ${c.message}`,
+      message: message(file),
       durationMs: null
     };
-  });
+  };
+  const collection = [
+    ...before.collectErrors.map((c) => finding(c, () => `collection error: ${c.message}`)),
+    ...[...fileErrors.values()].map((c) => finding(c, (f) => `${f} failed outside its tests: ${c.message}`))
+  ];
   return distinguishDuplicates([...collection, ...ended, ...running], s.adapter);
 }
 var RepetitionPlanner = class {
@@ -45518,6 +45536,9 @@ function withinLimit(tests, limitMs) {
   }
   return { tests: [...tests], over: false };
 }
+function firstLine2(text2) {
+  return (text2 ?? "").split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+}
 
 // src/pipeline/attempts.ts
 function isShuffledAttempt(shuffle, index) {
@@ -45606,7 +45627,10 @@ async function runAttempts(p, r) {
     }
     const ran2 = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
     if (ran2 && p.adapter.results !== "none") {
-      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config2.shuffle, focus));
+      out.attemptTests.set(
+        index,
+        foldAttempt(r.aggregator, run, shuffled, config2.shuffle, focus, p.adapter.repeats?.workers)
+      );
     }
     if (run.record.outcome !== "cancelled") prefix.push(run.record);
   };
@@ -45909,7 +45933,7 @@ async function runFollowUps(s, plan, opts) {
 
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
-import { join as join20, resolve as resolve4 } from "node:path";
+import { join as join21, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
 import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
@@ -46639,8 +46663,8 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync10, readFileSync as readFileSync11 } from "node:fs";
-import { basename as basename2, join as join17 } from "node:path";
+import { existsSync as existsSync10, readFileSync as readFileSync12 } from "node:fs";
+import { basename as basename2, join as join18 } from "node:path";
 
 // src/parsers/cargo-text.ts
 function parseCargoTest(text2, opts = { oneThread: false }) {
@@ -47386,16 +47410,74 @@ function isPrefixOfAny(arg, files) {
 }
 
 // src/frameworks/vitest.ts
+import { join as join17 } from "node:path";
+
+// src/frameworks/vitest-repeat.ts
+import { readFileSync as readFileSync11 } from "node:fs";
+import { createRequire } from "node:module";
 import { join as join16 } from "node:path";
+var LAUNCHERS = /* @__PURE__ */ new Set(["npx", "pnpx", "pnpm", "yarn", "exec", "--no-install", "--yes", "-y"]);
+var NOT_A_RUN = /* @__PURE__ */ new Set(["watch", "dev", "bench", "list", "init"]);
+var NOT_IN_NODE = [
+  "--watch",
+  "-w",
+  "--ui",
+  "--standalone",
+  "--merge-reports",
+  "--browser",
+  "--inspect",
+  "--inspect-brk"
+];
+var OLDEST_MAJOR = 3;
+function vitestRepeatRefusal(argv, cwd) {
+  const i2 = toolIndex(argv, "vitest");
+  if (i2 === -1) return "the command does not start vitest itself";
+  const before = argv.slice(0, i2);
+  const viaNode = basename(before[0]) === "node";
+  const stranger = viaNode ? before.slice(1).find((w) => !w.startsWith("-")) : before.find((w) => !LAUNCHERS.has(w));
+  if (stranger !== void 0)
+    return `the command starts vitest through ${JSON.stringify(stranger)}, which running vitest's tests in-process would leave out`;
+  const sub = argv[i2 + 1];
+  if (sub !== void 0 && NOT_A_RUN.has(sub)) return `\`vitest ${sub}\` does not run the tests once`;
+  const option = argv.slice(i2 + 1).find((w) => NOT_IN_NODE.some((o) => w === o || w.startsWith(`${o}=`) || w.startsWith(`${o}.`)));
+  if (option !== void 0) return `vitest's ${option.split("=")[0]} does not run the tests once in Node`;
+  let version2;
+  try {
+    const manifest = createRequire(join16(cwd, "package.json")).resolve("vitest/package.json");
+    version2 = String(JSON.parse(readFileSync11(manifest, "utf8")).version);
+  } catch {
+    return "the project's vitest package was not found from its directory, and our repetition script runs that one";
+  }
+  const major = Number.parseInt(version2, 10);
+  if (!(major >= OLDEST_MAJOR))
+    return `vitest ${version2} is older than ${OLDEST_MAJOR}.0, whose Node API our repetition script uses`;
+  return null;
+}
+function vitestRepeatArgv(argv, script) {
+  const i2 = toolIndex(argv, "vitest");
+  const before = argv.slice(0, i2);
+  const node2 = basename(before[0]) === "node" ? before : ["node"];
+  return [...node2, script, ...argv.slice(i2 + 1)];
+}
+
+// src/frameworks/vitest.ts
 var vitest = {
   name: "vitest",
   results: "file",
   extension: "json",
   shuffleUnsupported: null,
   orderReplay: { by: "seed", group: fileOfId },
+  // Through our script, which runs the project's vitest once per attempt (vitest-repeat.ts).
+  repeats: {
+    shares: "the vitest process: its configuration, globalSetup (set up once for all repetitions) and its transform cache; each repetition imports the test files afresh in new workers",
+    workers: true,
+    refuses: (argv, cwd) => vitestRepeatRefusal(argv, cwd)
+  },
   matches: (argv) => toolIndex(argv, "vitest") !== -1,
   prepare(argv, ctx, report = true) {
-    const args = [...argv];
+    const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
+    const repeat = plugins && ctx.repeat && ctx.repeat.length > 0 ? ctx.repeat : void 0;
+    const args = repeat ? vitestRepeatArgv(argv, join17(plugins, "flaky-detector-repeat.mjs")) : [...argv];
     if (ctx.tests.length > 0) {
       const f = jestFilter(ctx.tests);
       args.push("-t", f.pattern, ...f.files);
@@ -47404,10 +47486,10 @@ var vitest = {
     if (report && ctx.resultFile)
       args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
     const env = {};
-    const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
     if (plugins && ctx.eventsFile) {
-      args.push(`--reporter=${join16(plugins, "flaky-detector-reporter.mjs")}`);
+      args.push(`--reporter=${join17(plugins, "flaky-detector-reporter.mjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+      if (repeat) env.FLAKY_DETECTOR_REPEAT = JSON.stringify(repeat.map((r) => [r.index, r.seed]));
     }
     return { argv: args, env };
   },
@@ -47575,10 +47657,10 @@ function scriptAdapter(argv, workspace) {
   return { script, text: text2, adapter, how };
 }
 function packageScript(dir, name) {
-  const file = join17(dir, "package.json");
+  const file = join18(dir, "package.json");
   if (!existsSync10(file)) return void 0;
   try {
-    const pkg = JSON.parse(readFileSync11(file, "utf8"));
+    const pkg = JSON.parse(readFileSync12(file, "utf8"));
     return pkg.scripts?.[name];
   } catch {
     return void 0;
@@ -47591,13 +47673,13 @@ function assertShuffleSupported(adapter, shuffle) {
 }
 
 // src/pipeline/list-tests.ts
-import { existsSync as existsSync11, readFileSync as readFileSync12 } from "node:fs";
-import { join as join18 } from "node:path";
+import { existsSync as existsSync11, readFileSync as readFileSync13 } from "node:fs";
+import { join as join19 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
-  const file = join18(opts.dir, `listing.${adapter.extension}`);
+  const file = join19(opts.dir, `listing.${adapter.extension}`);
   const listing = adapter.list(argv, file);
-  const stdoutFile = join18(opts.dir, "listing.stdout");
+  const stdoutFile = join19(opts.dir, "listing.stdout");
   const result = await runTree({
     argv: listing.argv,
     cwd: opts.cwd,
@@ -47621,12 +47703,12 @@ async function listTests(adapter, argv, opts) {
     };
   let stdout = "";
   try {
-    stdout = readFileSync12(stdoutFile, "utf8");
+    stdout = readFileSync13(stdoutFile, "utf8");
   } catch {
   }
   let tests;
   try {
-    const fileText = existsSync11(file) ? readFileSync12(file, "utf8") : null;
+    const fileText = existsSync11(file) ? readFileSync13(file, "utf8") : null;
     tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
@@ -47645,21 +47727,21 @@ async function listTests(adapter, argv, opts) {
 
 // src/pipeline/resolve-tests.ts
 import { existsSync as existsSync12 } from "node:fs";
-import { isAbsolute as isAbsolute7, join as join19 } from "node:path";
+import { isAbsolute as isAbsolute7, join as join20 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
   if (c.classname === "Test suite failed to run") return `jest could not run the test file ${c.name}`;
   if (fileLike2(c.name) && (c.name === c.classname || c.name === c.file || isAbsolute7(c.name)))
-    return `the test file ${c.name} failed outside any test${c.message ? `: ${firstLine2(c.message)}` : ""}`;
+    return `the test file ${c.name} failed outside any test${c.message ? `: ${firstLine3(c.message)}` : ""}`;
   if (/"(?:before|after) (?:all|each)" hook/.test(c.name))
-    return `a mocha hook failed (${c.name})${c.message ? `: ${firstLine2(c.message)}` : ""}`;
+    return `a mocha hook failed (${c.name})${c.message ? `: ${firstLine3(c.message)}` : ""}`;
   if (c.message?.startsWith("collection failure"))
     return `pytest could not collect ${c.name || c.classname || "a module"}`;
   if (/^\[(?:build|setup) failed\]$/.test(c.name)) return `go package ${c.classname ?? ""} did not build`;
   if (c.name.trim() === "") return "a testcase without a name";
   return null;
 }
-function firstLine2(s) {
+function firstLine3(s) {
   return (s.split("\n").find((l) => l.trim() !== "") ?? "").trim().slice(0, 200);
 }
 function norm(s) {
@@ -47710,7 +47792,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync12(join19(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync12(join20(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -48060,7 +48142,7 @@ async function prepareRun(req, ctx) {
   };
 }
 function prepareLogsDir(cwd, logsDir) {
-  const dir = join20(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
+  const dir = join21(resolve4(cwd, logsDir), (/* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-"));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -49910,11 +49992,11 @@ function describeStop(reason) {
 
 // src/action/artifacts.ts
 import { mkdirSync as mkdirSync3, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join21 } from "node:path";
+import { join as join22 } from "node:path";
 
 // node_modules/fflate/esm/index.mjs
-import { createRequire } from "module";
-var require2 = createRequire("/");
+import { createRequire as createRequire2 } from "module";
+var require2 = createRequire2("/");
 var _a3;
 var Worker;
 var isMarkedAsUntransferable;
@@ -50422,7 +50504,7 @@ function extractJUnit(zip, artifact, dir, used = { bytes: 0 }) {
       );
     }
     const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120);
-    const file = join21(dir, `${out.length}-${safe}`);
+    const file = join22(dir, `${out.length}-${safe}`);
     writeFileSync2(file, bytes);
     out.push(file);
   }
@@ -50505,7 +50587,7 @@ function hostOf(url2) {
 }
 
 // src/action/event.ts
-import { readFileSync as readFileSync13 } from "node:fs";
+import { readFileSync as readFileSync14 } from "node:fs";
 var SHA = /^[0-9a-f]{40}$/;
 function readTrigger(env) {
   const need = (name) => {
@@ -50529,7 +50611,7 @@ function readTrigger(env) {
   const eventPath = need("GITHUB_EVENT_PATH");
   let event;
   try {
-    event = JSON.parse(readFileSync13(eventPath, "utf8"));
+    event = JSON.parse(readFileSync14(eventPath, "utf8"));
   } catch (e) {
     throw new UsageError(
       "E_ACTION_ENV",
@@ -55311,7 +55393,7 @@ async function act(env, signal) {
     prNumber
   );
   for (const w of /* @__PURE__ */ new Set([...warnings, ...report.warnings])) warning(w);
-  const reportPath = join22(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
+  const reportPath = join23(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `report-${report.id}.json`);
   writeJsonReport(report, reportPath);
   setOutput2("report-path", reportPath);
   const gate = gateSeverity(report, config2.quarantine, today);
@@ -55418,13 +55500,13 @@ async function testsToRerun(inputs, trigger, workspace, gh, env, signal) {
     const repo = { owner: trigger.owner, repo: trigger.repo };
     const artifacts = await runArtifacts(gh, repo, trigger.runId, inputs.junitArtifact);
     from = `artifacts matching ${JSON.stringify(inputs.junitArtifact)} of ${trigger.runName}`;
-    const dir = join22(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
+    const dir = join23(env.RUNNER_TEMP || tmpdir2(), "flaky-detector", `junit-${trigger.runId}`);
     mkdirSync4(dir, { recursive: true });
     const used = { bytes: 0 };
     for (const a of artifacts) {
       if (signal.aborted) break;
       const zip = await downloadArtifact(gh, repo, a.id, a.name);
-      files.push(...extractJUnit(zip, a.name, join22(dir, String(a.id)), used));
+      files.push(...extractJUnit(zip, a.name, join23(dir, String(a.id)), used));
     }
     info(
       `downloaded ${artifacts.length} artifact(s) with ${files.length} result file(s) (JUnit XML, go test -json)`
@@ -55538,13 +55620,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file, workspace) {
-  if (!isAbsolute8(file)) return existsSync13(join22(workspace, file)) ? file.split(sep8).join("/") : null;
+  if (!isAbsolute8(file)) return existsSync13(join23(workspace, file)) ? file.split(sep8).join("/") : null;
   const inside = relative8(workspace, file);
   if (!inside.startsWith("..") && existsSync13(file)) return inside.split(sep8).join("/");
   const parts = file.split(sep8).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync13(join22(workspace, tail2))) return tail2;
+    if (existsSync13(join23(workspace, tail2))) return tail2;
   }
   return null;
 }

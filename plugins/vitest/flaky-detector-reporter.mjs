@@ -26,7 +26,8 @@ export default class FlakyDetectorEvents {
         // Browser tests have no file system to append to.
         if (project.config.browser?.enabled) continue;
         const files = project.config.setupFiles ?? [];
-        if (!files.includes(SETUP)) project.config.setupFiles = [...files, SETUP];
+        // First, so that the user's own setup files see the attempt's seed too.
+        if (!files.includes(SETUP)) project.config.setupFiles = [SETUP, ...files];
       }
     } catch {
       // Events are an aid to attribution; without them attempts are read from the results file.

@@ -5,6 +5,7 @@
  * vitest's json report gives: the file relative to the working directory, the describe blocks and
  * the title, joined by " > ".
  */
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 
@@ -22,13 +23,28 @@ function idOf(task) {
   return { id: [file, ...titles].filter((p) => p !== "").join(" > "), file: task.file?.filepath ?? null };
 }
 
+// In-process repetition (flaky-detector-repeat.mjs): this test file runs in the attempt the file
+// names, with its seed, whatever environment the worker started with.
+const ATTEMPT_FILE = process.env.FLAKY_DETECTOR_ATTEMPT_FILE;
+if (ATTEMPT_FILE) {
+  try {
+    const { attempt, seed } = JSON.parse(readFileSync(ATTEMPT_FILE, "utf8"));
+    for (const name of ["TEST_SEED", "GO_TEST_SEED", "JEST_SEED", "VITE_TEST_SEED", "MOCHA_SEED"])
+      process.env[name] = String(seed);
+    process.env.ATTEMPT = String(attempt);
+  } catch {
+    // Not repeating (the file is written before each repetition's run).
+  }
+}
+
 if (PATH && VITEST) {
   const { beforeEach } = await import(pathToFileURL(VITEST).href);
   beforeEach((ctx) => {
     const task = ctx.task;
     const { id, file } = idOf(task);
     const started = Date.now();
-    emit({ event: "start", id, file, name: task.name });
+    // The task id tells apart two tests of one name (reported as "name [2]").
+    emit({ event: "start", id, key: task.id, file, name: task.name });
     // Registered per test, it runs once the test's result is known (after its afterEach hooks).
     ctx.onTestFinished?.(() => {
       const state = task.result?.state;
@@ -37,6 +53,7 @@ if (PATH && VITEST) {
       emit({
         event: "end",
         id,
+        key: task.id,
         name: task.name,
         outcome,
         message: outcome === "failed" && error ? String(error.message ?? error).slice(0, 2000) : null,

@@ -93,7 +93,14 @@ export class TestAggregator {
    * `selected`: the tests a focused attempt was asked to run; the others were not left out by it.
    */
   add(
-    attempt: { index: number; seed: number; shuffled: boolean; laterInProcess?: boolean },
+    attempt: {
+      index: number;
+      seed: number;
+      shuffled: boolean;
+      laterInProcess?: boolean;
+      /** Each repetition imports the test files again (vitest), so each is news about them. */
+      reimports?: boolean;
+    },
     results: readonly ParsedTest[],
     selected?: readonly string[],
   ): void {
@@ -110,9 +117,9 @@ export class TestAggregator {
       }
     }
     this.resultAttempts++;
-    // Importing a module happens once per process: a repetition after the first in its process
-    // (in-process repetition) says nothing new about it, either way.
-    const fresh = !attempt.laterInProcess;
+    // Importing a module happens once per process (pytest): a repetition after the first in its
+    // process (in-process repetition) says nothing new about it, either way.
+    const fresh = !attempt.laterInProcess || attempt.reimports === true;
     if (fresh) this.freshAttempts++;
     for (const id of this.collection) {
       if (fresh && !results.some((r) => r.id === id)) {

@@ -75,6 +75,12 @@ export interface FrameworkAdapter {
      */
     split?(results: string): { text: string; durationMs: number | null }[];
     /**
+     * The process runs each repetition's tests in workers of its own, side by side (vitest): a test
+     * left running in a repetition the process finished died with its worker, and the tests' times
+     * overlap, so the per-attempt limit applies to the process only.
+     */
+    workers?: boolean;
+    /**
      * Why this command cannot repeat in-process (go: the user's own -count; a source reads a seed
      * variable the process cannot change between repetitions), or null. `variables` are the
      * per-attempt ones.

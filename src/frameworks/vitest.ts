@@ -4,6 +4,7 @@ import { ResultParseError } from "../parsers/types.js";
 import { fileOfId, jestFilter } from "./jest.js";
 import { pluginDir } from "./plugins.js";
 import { type FrameworkAdapter, type ListedTest, repoRelative, toolIndex } from "./types.js";
+import { vitestRepeatArgv, vitestRepeatRefusal } from "./vitest-repeat.js";
 
 /** Vitest: its json reporter writes Jest's shape; the default reporter keeps the console readable. */
 export const vitest: FrameworkAdapter = {
@@ -12,9 +13,20 @@ export const vitest: FrameworkAdapter = {
   extension: "json",
   shuffleUnsupported: null,
   orderReplay: { by: "seed", group: fileOfId },
+  // Through our script, which runs the project's vitest once per attempt (vitest-repeat.ts).
+  repeats: {
+    shares:
+      "the vitest process: its configuration, globalSetup (set up once for all repetitions) and its transform cache; each repetition imports the test files afresh in new workers",
+    workers: true,
+    refuses: (argv, cwd) => vitestRepeatRefusal(argv, cwd),
+  },
   matches: (argv) => toolIndex(argv, "vitest") !== -1,
   prepare(argv, ctx, report = true) {
-    const args = [...argv];
+    const plugins = report && ctx.eventsFile ? pluginDir("vitest") : undefined;
+    const repeat = plugins && ctx.repeat && ctx.repeat.length > 0 ? ctx.repeat : undefined;
+    const args = repeat
+      ? vitestRepeatArgv(argv, join(plugins as string, "flaky-detector-repeat.mjs"))
+      : [...argv];
     // Watch mode needs a TTY on stdin; attempts get none, so vitest runs once and exits.
     if (ctx.tests.length > 0) {
       const f = jestFilter(ctx.tests);
@@ -25,11 +37,11 @@ export const vitest: FrameworkAdapter = {
     if (report && ctx.resultFile)
       args.push("--reporter=default", "--reporter=json", `--outputFile.json=${ctx.resultFile}`);
     const env: Record<string, string> = {};
-    const plugins = report && ctx.eventsFile ? pluginDir("vitest") : undefined;
     if (plugins && ctx.eventsFile) {
       // Adds a setup file that says, from inside the worker, which test was running when it died.
       args.push(`--reporter=${join(plugins, "flaky-detector-reporter.mjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+      if (repeat) env.FLAKY_DETECTOR_REPEAT = JSON.stringify(repeat.map((r) => [r.index, r.seed]));
     }
     return { argv: args, env };
   },

@@ -3,8 +3,9 @@ import type { ParsedTest, TestStatus } from "./types.js";
 /**
  * Per-test events, one JSON object per line, written while the tests run by the small reporter we
  * ship per framework (docs/design/events.md):
- *   {"event":"start","id":…,"file":…,"name"?:…}
- *   {"event":"end","id":…,"outcome":"passed"|"failed"|"skipped","message":…,"durationMs":…,"name"?:…}
+ *   {"event":"start","id":…,"file":…,"name"?:…,"key"?:…}
+ *   {"event":"end","id":…,"outcome":"passed"|"failed"|"skipped","message":…,"durationMs":…,"name"?:…,"key"?:…}
+ *     (`key`, where given, tells apart two tests that share an id: vitest's task id)
  *   {"event":"collect-error","file":…,"message":…}
  *   {"event":"repetition","attempt":…,"seed":…} … {"event":"repetition-end","attempt":…,"durationMs":…}
  *     around each attempt of a process that repeats the tests in-process (docs/design/repeat.md)
@@ -25,8 +26,11 @@ export interface TestEvents {
 const OUTCOMES = new Set<TestStatus>(["passed", "failed", "skipped"]);
 
 export function parseTestEvents(text: string): TestEvents {
-  const started = new Map<string, { file: string | null; name: string }>();
+  // Keyed by the event's `key` where the reporter gives one (vitest's task id: two tests of one
+  // name are two tests, while a retried test starts again), else by the test id.
+  const started = new Map<string, { id: string; file: string | null; name: string }>();
   const ended = new Map<string, ParsedTest>();
+  const order = new Set<string>();
   const collectErrors: TestEvents["collectErrors"] = [];
   const startOrder: string[] = [];
   for (const line of text.split("\n")) {
@@ -41,15 +45,19 @@ export function parseTestEvents(text: string): TestEvents {
     const file = typeof e.file === "string" ? e.file : null;
     // Reporters whose ids are not "file::name" (mocha's "suite > title") say the name.
     const name = typeof e.name === "string" ? e.name : (id?.split("::").pop() ?? "");
-    if (e.event === "start" && id) {
-      if (!started.has(id)) startOrder.push(id);
-      started.set(id, { file, name });
-      ended.delete(id);
-    } else if (e.event === "end" && id && OUTCOMES.has(e.outcome as TestStatus)) {
-      ended.set(id, {
+    const key = typeof e.key === "string" ? e.key : id;
+    if (e.event === "start" && id && key) {
+      if (!order.has(id)) {
+        order.add(id);
+        startOrder.push(id);
+      }
+      started.set(key, { id, file, name });
+      ended.delete(key);
+    } else if (e.event === "end" && id && key && OUTCOMES.has(e.outcome as TestStatus)) {
+      ended.set(key, {
         id,
         name,
-        file: started.get(id)?.file ?? file,
+        file: started.get(key)?.file ?? file,
         status: e.outcome as TestStatus,
         message: typeof e.message === "string" ? e.message : null,
         durationMs: typeof e.durationMs === "number" ? e.durationMs : null,
@@ -58,7 +66,7 @@ export function parseTestEvents(text: string): TestEvents {
       collectErrors.push({ file, message: typeof e.message === "string" ? e.message : "collection error" });
     }
   }
-  const running = [...started].filter(([id]) => !ended.has(id)).map(([id, s]) => ({ id, ...s }));
+  const running = [...started].filter(([key]) => !ended.has(key)).map(([, s]) => s);
   return { ended: [...ended.values()], running, collectErrors, startOrder };
 }
 

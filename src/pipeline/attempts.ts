@@ -182,7 +182,10 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     }
     const ran = run.record.outcome !== "cancelled" && run.record.outcome !== "errored";
     if (ran && p.adapter.results !== "none") {
-      out.attemptTests.set(index, foldAttempt(r.aggregator, run, shuffled, config.shuffle, focus));
+      out.attemptTests.set(
+        index,
+        foldAttempt(r.aggregator, run, shuffled, config.shuffle, focus, p.adapter.repeats?.workers),
+      );
     }
     if (run.record.outcome !== "cancelled") prefix.push(run.record);
   };

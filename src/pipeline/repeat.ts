@@ -127,9 +127,10 @@ async function runProcess(
     const all = testsOf(rep, before, record, cwd, s).filter((t) => wanted.size === 0 || wanted.has(t.id));
     // A framework's own repetitions (go) are timed per process only: its test times overlap
     // (subtests inside their parent, packages side by side), so they cannot be summed to a limit.
+    // Nor are vitest's, whose test files run side by side in workers.
     const { tests, over } = withinLimit(
       all,
-      rep.finished && !split ? perAttemptMs : Number.POSITIVE_INFINITY,
+      rep.finished && !split && !s.adapter.repeats?.workers ? perAttemptMs : Number.POSITIVE_INFINITY,
     );
     const isLast = rep === last;
     const died = !rep.finished;
@@ -261,20 +262,35 @@ function testsOf(
   s: Session,
 ): ParsedTest[] {
   const ended = rep.events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
-  const how = diedWhileRunning(record);
-  const running: ParsedTest[] = rep.finished
-    ? []
-    : rep.events.running.map((x) => ({
-        id: x.id,
-        name: x.name || x.id,
-        file: repoRelativeFile(x.file, cwd),
-        status: "failed",
-        message: how,
-        durationMs: null,
-        died: record.timedOut ? "timedOut" : "crashed",
-      }));
-  // A module that failed to import failed in every repetition (pytest --continue-on-collection-errors).
-  const collection: ParsedTest[] = before.collectErrors.map((c) => {
+  // A file that failed outside its tests in this repetition (vitest: an import error, a dead worker).
+  const fileErrors = new Map(
+    rep.events.collectErrors.map((c) => [repoRelativeFile(c.file, cwd) ?? c.file, c]),
+  );
+  // In a repetition the process finished, a test left running died with its own worker (vitest
+  // runs each file in one); where tests run in the process itself, only the last can leave one.
+  const workerDied = rep.finished && s.adapter.repeats?.workers === true;
+  const running: ParsedTest[] =
+    rep.finished && !workerDied
+      ? []
+      : rep.events.running.map((x) => {
+          const file = repoRelativeFile(x.file, cwd);
+          const why = firstLine(fileErrors.get(file ?? "")?.message);
+          if (workerDied && file !== null) fileErrors.delete(file);
+          return {
+            id: x.id,
+            name: x.name || x.id,
+            file,
+            status: "failed",
+            message: workerDied
+              ? `crashed: the process running ${file ?? x.id} died while this test ran${why ? ` (${why})` : ""}`
+              : diedWhileRunning(record),
+            durationMs: null,
+            died: !workerDied && record.timedOut ? "timedOut" : "crashed",
+          };
+        });
+  // A module that failed to import failed in every repetition (pytest --continue-on-collection-errors);
+  // a vitest file, in the repetition that says so (its finding gives way to a test that crashed).
+  const finding = (c: TestEvents["collectErrors"][number], message: (file: string) => string): ParsedTest => {
     const file = repoRelativeFile(c.file, cwd) ?? c.file;
     return {
       id: file,
@@ -282,10 +298,15 @@ function testsOf(
       file,
       status: "failed",
       kind: "collection",
-      message: `collection error: ${c.message}`,
+      message: message(file),
       durationMs: null,
     };
-  });
+  };
+  // Worded as the framework's own results word them (parsers/jest-json.ts for vitest).
+  const collection = [
+    ...before.collectErrors.map((c) => finding(c, () => `collection error: ${c.message}`)),
+    ...[...fileErrors.values()].map((c) => finding(c, (f) => `${f} failed outside its tests: ${c.message}`)),
+  ];
   return distinguishDuplicates([...collection, ...ended, ...running], s.adapter);
 }
 
@@ -424,4 +445,13 @@ function withinLimit(tests: readonly ParsedTest[], limitMs: number): { tests: Pa
     }
   }
   return { tests: [...tests], over: false };
+}
+
+function firstLine(text: string | undefined): string {
+  return (
+    (text ?? "")
+      .split("\n")
+      .find((l) => l.trim() !== "")
+      ?.trim() ?? ""
+  );
 }

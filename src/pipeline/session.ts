@@ -363,7 +363,8 @@ export function withTmpDir(env: NodeJS.ProcessEnv, dir: string | undefined): Nod
 /**
  * Fold a main-phase attempt into the per-test tallies; returns its per-test summary for the report,
  * with the order its tests ran in when `withOrder` (a --shuffle job: declared and shuffled orders
- * are compared, and each attempt's order is what a developer replays).
+ * are compared, and each attempt's order is what a developer replays). `reimports`: the framework's
+ * repetitions import the test files again (vitest's new workers, adapter.repeats.workers).
  */
 export function foldAttempt(
   agg: TestAggregator,
@@ -371,6 +372,7 @@ export function foldAttempt(
   shuffled: boolean,
   withOrder = false,
   focus?: readonly string[],
+  reimports = false,
 ): ReportAttempt["tests"] {
   if (!run.results.ok || run.record.outcome === "cancelled" || run.record.outcome === "errored") return null;
   const p = run.record.process;
@@ -380,6 +382,7 @@ export function foldAttempt(
       seed: run.record.seed,
       shuffled,
       laterInProcess: p !== undefined && run.record.index > p.first,
+      reimports,
     },
     run.results.tests,
     focus,

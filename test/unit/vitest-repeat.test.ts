@@ -1,0 +1,99 @@
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADAPTERS } from "../../src/frameworks/index.js";
+import { vitestRepeatArgv, vitestRepeatRefusal } from "../../src/frameworks/vitest-repeat.js";
+import { ROOT, tempDir } from "../helpers/cli.js";
+
+/** When our script can stand in for a vitest command (docs/design/repeat.md), on real directories. */
+let dir: { path: string; cleanup: () => void };
+let current: string;
+beforeAll(() => {
+  dir = tempDir("fd-vitest-repeat-");
+  // A project with this repository's vitest (4.1), one with a vitest 2 manifest, one with none.
+  current = join(dir.path, "current");
+  mkdirSync(current);
+  symlinkSync(join(ROOT, "node_modules"), join(current, "node_modules"));
+  writeFileSync(join(current, "package.json"), "{}");
+  const old = join(dir.path, "old", "node_modules", "vitest");
+  mkdirSync(old, { recursive: true });
+  writeFileSync(join(old, "package.json"), JSON.stringify({ name: "vitest", version: "2.1.9" }));
+  writeFileSync(join(dir.path, "old", "package.json"), "{}");
+  mkdirSync(join(dir.path, "none"));
+  writeFileSync(join(dir.path, "none", "package.json"), "{}");
+});
+afterAll(() => dir.cleanup());
+
+describe("vitest in-process repetition", () => {
+  it("stands in for vitest started directly, through npx, pnpm, yarn or node", () => {
+    for (const argv of [
+      ["npx", "vitest", "run"],
+      ["npx", "--no-install", "vitest"],
+      ["pnpm", "exec", "vitest", "run", "src"],
+      ["yarn", "vitest"],
+      ["node_modules/.bin/vitest", "run", "--pool=threads"],
+      ["node", "--expose-gc", "node_modules/vitest/vitest.mjs", "run"],
+    ])
+      expect(vitestRepeatRefusal(argv, current), argv.join(" ")).toBeNull();
+  });
+
+  it("refuses, naming why, what it cannot stand in for", () => {
+    expect(vitestRepeatRefusal(["npm", "test"], current)).toBe("the command does not start vitest itself");
+    expect(vitestRepeatRefusal(["xvfb-run", "npx", "vitest"], current)).toMatch(/through "xvfb-run"/);
+    expect(vitestRepeatRefusal(["node", "wrapper.js", "vitest"], current)).toMatch(/through "wrapper.js"/);
+    expect(vitestRepeatRefusal(["npx", "vitest", "watch"], current)).toBe(
+      "`vitest watch` does not run the tests once",
+    );
+    expect(vitestRepeatRefusal(["npx", "vitest", "bench"], current)).toMatch(/vitest bench/);
+    expect(vitestRepeatRefusal(["npx", "vitest", "run", "--browser.enabled"], current)).toMatch(
+      /--browser\.enabled/,
+    );
+    expect(vitestRepeatRefusal(["npx", "vitest", "--watch=true"], current)).toMatch(/vitest's --watch /);
+    expect(vitestRepeatRefusal(["npx", "vitest"], join(dir.path, "old"))).toBe(
+      "vitest 2.1.9 is older than 3.0, whose Node API our repetition script uses",
+    );
+    expect(vitestRepeatRefusal(["npx", "vitest"], join(dir.path, "none"))).toMatch(
+      /vitest package was not found/,
+    );
+  });
+
+  it("runs our script with node, keeping node's options and vitest's arguments", () => {
+    expect(vitestRepeatArgv(["npx", "vitest", "run", "-t", "x"], "/p/repeat.mjs")).toEqual([
+      "node",
+      "/p/repeat.mjs",
+      "run",
+      "-t",
+      "x",
+    ]);
+    expect(vitestRepeatArgv(["node", "--expose-gc", "node_modules/vitest/vitest.mjs"], "/p/r.mjs")).toEqual([
+      "node",
+      "--expose-gc",
+      "/p/r.mjs",
+    ]);
+  });
+
+  it("the adapter passes the attempts to repeat, and repeats only with events", () => {
+    const ctx = { resultFile: "/r/out", seed: 42, shuffle: false, tests: [] as string[] };
+    const repeat = [
+      { index: 3, seed: 30 },
+      { index: 4, seed: 40 },
+    ];
+    const withEvents = ADAPTERS.vitest.prepare(["npx", "vitest", "run"], {
+      ...ctx,
+      eventsFile: "/r/ev",
+      repeat,
+    });
+    expect(withEvents.argv[0]).toBe("node");
+    expect(withEvents.argv[1]).toMatch(/plugins\/vitest\/flaky-detector-repeat\.mjs$/);
+    expect(withEvents.argv.slice(2, 3)).toEqual(["run"]);
+    expect(withEvents.env.FLAKY_DETECTOR_REPEAT).toBe("[[3,30],[4,40]]");
+    // The line a person pastes, and an attempt without events, run vitest itself.
+    expect(
+      ADAPTERS.vitest.prepare(["npx", "vitest"], { ...ctx, eventsFile: "/r/ev", repeat }, false).argv,
+    ).toEqual(["npx", "vitest"]);
+    expect(ADAPTERS.vitest.prepare(["npx", "vitest"], { ...ctx, repeat }).argv.slice(0, 2)).toEqual([
+      "npx",
+      "vitest",
+    ]);
+  });
+});
