@@ -62,6 +62,9 @@ describe("vitest repetitions in one process", () => {
         'test("before", () => {});',
         'test("killed", () => { if (Number(process.env.ATTEMPT) % 5 === 0) process.kill(process.pid, "SIGKILL"); });',
         'test("after", () => {});',
+        // No hook runs for these: the repeating script names them from vitest's results.
+        'test.skip("skipped", () => {});',
+        'test.todo("todo");',
         "",
       ].join("\n"),
       "broken.test.js": [
@@ -145,6 +148,8 @@ describe("vitest repetitions in one process", () => {
     expect(t("killed.test.js > killed")).toMatchObject({ failures: 4, crashes: 4, attempts: 20 });
     expect(t("killed.test.js > after")).toMatchObject({ attempts: 16, notRun: 4 });
     expect(t("killed.test.js")).toBeUndefined();
+    expect(t("killed.test.js > skipped")?.verdict).toBe("skipped");
+    expect(t("killed.test.js > todo")?.verdict).toBe("skipped");
     // Attempts 1, 5, 9, 13, 17 could not import broken.test.js: a finding of the file, over all 20.
     expect(t("broken.test.js")).toMatchObject({ failures: 5, attempts: 20 });
     expect(t("broken.test.js")?.firstFailure?.message).toMatch(/no import in attempt 1/);
