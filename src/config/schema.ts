@@ -172,7 +172,7 @@ export const configSchema = z.strictObject({
   repeat: z
     .union([z.literal("auto"), z.literal("off"), z.int().min(1).max(100)])
     .describe(
-      "In-process repetition where the framework can repeat its tests (pytest, through our plugin; go, through -count, unless a source reads TEST_SEED or ATTEMPT; vitest 3+, through our script that runs the project's vitest once per attempt): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md).",
+      "In-process repetition where the framework can repeat its tests (pytest, through our plugin; go, through -count, unless a source reads TEST_SEED or ATTEMPT; vitest 3+ and jest 29+, through our scripts that run the project's vitest or jest once per attempt): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md).",
     ),
   isolation: z
     .enum(ISOLATIONS)

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { parseJestJson } from "../parsers/jest-json.js";
+import { JEST_REPEAT, nodeRepeatArgv, nodeRepeatRefusal } from "./node-repeat.js";
 import { pluginDir } from "./plugins.js";
 import { escapeRegExp, type FrameworkAdapter, listedFromIds, toolIndex } from "./types.js";
 
@@ -26,9 +27,20 @@ export const jest: FrameworkAdapter = {
   extension: "json",
   shuffleUnsupported: null,
   orderReplay: { by: "seed", group: fileOfId },
+  // Through our script, which calls the project's jest (runCLI) once per attempt (node-repeat.ts).
+  repeats: {
+    shares:
+      "the jest process and the modules it loaded (with --runInBand, or jest's own choice to run one file in band, the tests run in it too, each test file in a fresh module registry); each repetition reads the configuration, runs globalSetup and starts its workers again",
+    workers: true,
+    refuses: (argv, cwd) => nodeRepeatRefusal(JEST_REPEAT, argv, cwd),
+  },
   matches: (argv) => toolIndex(argv, "jest") !== -1,
   prepare(argv, ctx, report = true) {
-    const args = [...argv];
+    const plugins = report && ctx.eventsFile ? pluginDir("jest") : undefined;
+    const repeat = plugins && ctx.repeat && ctx.repeat.length > 0 ? ctx.repeat : undefined;
+    const args = repeat
+      ? nodeRepeatArgv(JEST_REPEAT, argv, join(plugins as string, "flaky-detector-repeat.cjs"))
+      : [...argv];
     if (ctx.tests.length > 0) {
       const f = jestFilter(ctx.tests);
       args.push("-t", f.pattern, ...f.files.map((file) => escapeRegExp(file)));
@@ -37,7 +49,6 @@ export const jest: FrameworkAdapter = {
     if (report && ctx.resultFile)
       args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
     const env: Record<string, string> = {};
-    const plugins = report && ctx.eventsFile ? pluginDir("jest") : undefined;
     if (plugins && ctx.eventsFile) {
       // Reporters given on the command line replace the configured ones: keep jest's console
       // output unless the command names its own.
@@ -45,6 +56,7 @@ export const jest: FrameworkAdapter = {
         args.push("--reporters=default");
       args.push(`--reporters=${join(plugins, "flaky-detector-reporter.cjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+      if (repeat) env.FLAKY_DETECTOR_REPEAT = JSON.stringify(repeat.map((r) => [r.index, r.seed]));
     }
     return { argv: args, env };
   },

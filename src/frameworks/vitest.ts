@@ -2,9 +2,9 @@ import { join } from "node:path";
 import { parseJestJson } from "../parsers/jest-json.js";
 import { ResultParseError } from "../parsers/types.js";
 import { fileOfId, jestFilter } from "./jest.js";
+import { nodeRepeatArgv, nodeRepeatRefusal, VITEST_REPEAT } from "./node-repeat.js";
 import { pluginDir } from "./plugins.js";
 import { type FrameworkAdapter, type ListedTest, repoRelative, toolIndex } from "./types.js";
-import { vitestRepeatArgv, vitestRepeatRefusal } from "./vitest-repeat.js";
 
 /** Vitest: its json reporter writes Jest's shape; the default reporter keeps the console readable. */
 export const vitest: FrameworkAdapter = {
@@ -13,19 +13,19 @@ export const vitest: FrameworkAdapter = {
   extension: "json",
   shuffleUnsupported: null,
   orderReplay: { by: "seed", group: fileOfId },
-  // Through our script, which runs the project's vitest once per attempt (vitest-repeat.ts).
+  // Through our script, which runs the project's vitest once per attempt (node-repeat.ts).
   repeats: {
     shares:
       "the vitest process: its configuration, globalSetup (set up once for all repetitions) and its transform cache; each repetition imports the test files afresh in new workers",
     workers: true,
-    refuses: (argv, cwd) => vitestRepeatRefusal(argv, cwd),
+    refuses: (argv, cwd) => nodeRepeatRefusal(VITEST_REPEAT, argv, cwd),
   },
   matches: (argv) => toolIndex(argv, "vitest") !== -1,
   prepare(argv, ctx, report = true) {
     const plugins = report && ctx.eventsFile ? pluginDir("vitest") : undefined;
     const repeat = plugins && ctx.repeat && ctx.repeat.length > 0 ? ctx.repeat : undefined;
     const args = repeat
-      ? vitestRepeatArgv(argv, join(plugins as string, "flaky-detector-repeat.mjs"))
+      ? nodeRepeatArgv(VITEST_REPEAT, argv, join(plugins as string, "flaky-detector-repeat.mjs"))
       : [...argv];
     // Watch mode needs a TTY on stdin; attempts get none, so vitest runs once and exits.
     if (ctx.tests.length > 0) {

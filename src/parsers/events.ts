@@ -7,8 +7,9 @@ import type { ParsedTest, TestStatus } from "./types.js";
  *   {"event":"end","id":…,"outcome":"passed"|"failed"|"skipped","message":…,"durationMs":…,"name"?:…,"key"?:…}
  *     (`key`, where given, tells apart two tests that share an id: vitest's task id)
  *   {"event":"collect-error","file":…,"message":…}
- *   {"event":"repetition","attempt":…,"seed":…} … {"event":"repetition-end","attempt":…,"durationMs":…}
- *     around each attempt of a process that repeats the tests in-process (docs/design/repeat.md)
+ *   {"event":"repetition","attempt":…,"seed":…} … {"event":"repetition-end","attempt":…,"durationMs":…,"results"?:…}
+ *     around each attempt of a process that repeats the tests in-process (docs/design/repeat.md);
+ *     `results` names that repetition's own results file (jest's --json, kept apart per run)
  * Every line is flushed when written, so after a crash the file still says which test was running.
  * A torn last line (the process died mid-write) is ignored.
  */
@@ -78,6 +79,8 @@ export interface Repetition {
   /** Its end line was written: false for the repetition the process died in. */
   finished: boolean;
   durationMs: number | null;
+  /** The framework's own results file for this repetition, where the repeating script keeps one (jest). */
+  results?: string;
 }
 
 /**
@@ -109,6 +112,7 @@ export function splitRepetitions(text: string): { before: TestEvents; repetition
         events: parseTestEvents(c.lines.join("\n")),
         finished: c.end !== null,
         durationMs: typeof c.end?.durationMs === "number" ? c.end.durationMs : null,
+        ...(typeof c.end?.results === "string" ? { results: c.end.results } : {}),
       })),
   };
 }

@@ -4,7 +4,7 @@ import { type Repetition, splitRepetitions, type TestEvents } from "../parsers/e
 import type { ParsedTest } from "../parsers/types.js";
 import type { AttemptRecord } from "../runner/attempt.js";
 import { SEED_VARIABLES } from "../runner/attempt-env.js";
-import { distinguishDuplicates, repoRelativeFile } from "./results.js";
+import { type Collected, distinguishDuplicates, repoRelativeFile, withRelativeFiles } from "./results.js";
 import {
   type AttemptRun,
   addedWords,
@@ -15,6 +15,7 @@ import {
   type Session,
   signalBehind,
   TIMED_OUT,
+  withEvents,
 } from "./session.js";
 
 /**
@@ -253,6 +254,37 @@ function describeEnd(record: AttemptRecord): string {
   return `exited with ${record.exitCode}${signalBehind(record.exitCode)}`;
 }
 
+/**
+ * A repetition's tests from its own results file (jest's --json, kept apart per run by our script),
+ * read exactly as one attempt's file is, with the events naming the test a dead worker was running.
+ * Null where there is none: a repetition the process died in wrote none.
+ */
+function fromOwnResults(
+  rep: Repetition,
+  record: AttemptRecord,
+  cwd: string,
+  s: Session,
+): ParsedTest[] | null {
+  if (!rep.results) return null;
+  let text: string;
+  try {
+    text = readFileSync(rep.results, "utf8");
+  } catch {
+    return null;
+  } finally {
+    rmSync(rep.results, { force: true });
+  }
+  let collected: Collected;
+  try {
+    const parsed = withRelativeFiles(s.adapter.parse(text, cwd, s.parseContext), cwd);
+    collected = { ok: true, tests: distinguishDuplicates(parsed, s.adapter) };
+  } catch {
+    return null;
+  }
+  const merged = withEvents(collected, rep.events, { ...record, timedOut: false }, cwd, s.adapter);
+  return merged.ok ? merged.tests : null;
+}
+
 /** A repetition's tests: those that ended, the one running when the process died, and files that failed to load. */
 function testsOf(
   rep: Repetition,
@@ -261,6 +293,8 @@ function testsOf(
   cwd: string,
   s: Session,
 ): ParsedTest[] {
+  const own = rep.finished ? fromOwnResults(rep, record, cwd, s) : null;
+  if (own) return own;
   const ended = rep.events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
   // A file that failed outside its tests in this repetition (vitest: an import error, a dead worker).
   const fileErrors = new Map(

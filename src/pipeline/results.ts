@@ -33,7 +33,7 @@ export function repoRelativeFile(file: string | null, cwd: string): string | nul
   return rel.split(sep).join("/");
 }
 
-function withRelativeFiles(tests: ParsedTest[], cwd: string): ParsedTest[] {
+export function withRelativeFiles(tests: ParsedTest[], cwd: string): ParsedTest[] {
   return tests.map((t) => {
     const file = repoRelativeFile(t.file, cwd);
     return file === t.file ? t : { ...t, file };

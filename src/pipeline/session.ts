@@ -221,6 +221,20 @@ function fromEvents(
   }
   const events = readEvents(eventsFile);
   if (events === null) return collected;
+  return withEvents(collected, events, record, cwd, adapter);
+}
+
+/**
+ * A results file that is missing or did not finish, completed from the events (fromEvents above);
+ * also each repetition's own results file of a repeating jest process (repeat.ts).
+ */
+export function withEvents(
+  collected: Collected,
+  events: TestEvents,
+  record: AttemptRecord,
+  cwd: string,
+  adapter: FrameworkAdapter,
+): Collected {
   const died = record.timedOut ? ("timedOut" as const) : ("crashed" as const);
   const crashed = (r: TestEvents["running"][number], how: string): ParsedTest => ({
     id: r.id,
