@@ -38025,7 +38025,7 @@ var configSchema = strictObject({
     "With adaptive stopping: once some tests are settled, later attempts run only the tests still open, through the framework's filter (off with --shuffle, where the whole order matters)."
   ),
   repeat: union([literal("auto"), literal("off"), int().min(1).max(100)]).describe(
-    "In-process repetition where the framework can repeat its tests (pytest, through our plugin; go, through -count, unless a source reads TEST_SEED or ATTEMPT; vitest 3+, through our script that runs the project's vitest once per attempt): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md)."
+    "In-process repetition where the framework can repeat its tests (pytest, through our plugin; go, through -count, unless a source reads TEST_SEED or ATTEMPT; vitest 3+ and jest 29+, through our scripts that run the project's vitest or jest once per attempt): auto runs up to 20 attempts per process, sized so no process spans a stopping checkpoint; N runs at most N; off (or 1) runs one process per attempt. Each repetition is its own attempt with its own seed (docs/design/repeat.md)."
   ),
   isolation: _enum(ISOLATIONS).describe("copy: one copy of the workspace per parallel slot; shared: all slots use one directory."),
   fail_on: _enum(SEVERITIES).describe("Exit 1 when the result reaches this severity; none never does."),
@@ -44276,7 +44276,8 @@ function splitRepetitions(text2) {
       seed: c.head?.seed,
       events: parseTestEvents(c.lines.join("\n")),
       finished: c.end !== null,
-      durationMs: typeof c.end?.durationMs === "number" ? c.end.durationMs : null
+      durationMs: typeof c.end?.durationMs === "number" ? c.end.durationMs : null,
+      ...typeof c.end?.results === "string" ? { results: c.end.results } : {}
     }))
   };
 }
@@ -45108,6 +45109,9 @@ function fromEvents(collected, eventsFile, record3, cwd, adapter, shuffled) {
   }
   const events = readEvents(eventsFile);
   if (events === null) return collected;
+  return withEvents(collected, events, record3, cwd, adapter);
+}
+function withEvents(collected, events, record3, cwd, adapter) {
   const died = record3.timedOut ? "timedOut" : "crashed";
   const crashed = (r, how) => ({
     id: r.id,
@@ -45408,7 +45412,29 @@ function describeEnd(record3) {
   if (record3.signal) return `was killed by ${record3.signal}`;
   return `exited with ${record3.exitCode}${signalBehind(record3.exitCode)}`;
 }
+function fromOwnResults(rep, record3, cwd, s) {
+  if (!rep.results) return null;
+  let text2;
+  try {
+    text2 = readFileSync8(rep.results, "utf8");
+  } catch {
+    return null;
+  } finally {
+    rmSync5(rep.results, { force: true });
+  }
+  let collected;
+  try {
+    const parsed = withRelativeFiles(s.adapter.parse(text2, cwd, s.parseContext), cwd);
+    collected = { ok: true, tests: distinguishDuplicates(parsed, s.adapter) };
+  } catch {
+    return null;
+  }
+  const merged = withEvents(collected, rep.events, { ...record3, timedOut: false }, cwd, s.adapter);
+  return merged.ok ? merged.tests : null;
+}
 function testsOf(rep, before, record3, cwd, s) {
+  const own2 = rep.finished ? fromOwnResults(rep, record3, cwd, s) : null;
+  if (own2) return own2;
   const ended = rep.events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
   const fileErrors = new Map(
     rep.events.collectErrors.map((c) => [repoRelativeFile(c.file, cwd) ?? c.file, c])
@@ -46977,7 +47003,7 @@ function withRelativePackage(t, cwd) {
 }
 
 // src/frameworks/jest.ts
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 
 // src/parsers/jest-json.ts
 import { relative as relative6 } from "node:path/posix";
@@ -47042,14 +47068,101 @@ function toRelative(file, rootDir) {
   return posix.startsWith(`${root}/`) ? relative6(root, posix) : posix;
 }
 
+// src/frameworks/node-repeat.ts
+import { readFileSync as readFileSync11 } from "node:fs";
+import { createRequire } from "node:module";
+import { join as join12 } from "node:path";
+var VITEST_REPEAT = {
+  tool: "vitest",
+  notARun: ["watch", "dev", "bench", "list", "init"],
+  options: [
+    {
+      flags: [
+        "--watch",
+        "-w",
+        "--ui",
+        "--standalone",
+        "--merge-reports",
+        "--browser",
+        "--inspect",
+        "--inspect-brk"
+      ],
+      why: "does not run the tests once in Node"
+    }
+  ],
+  oldestMajor: 3,
+  api: "Node API"
+};
+var JEST_REPEAT = {
+  tool: "jest",
+  notARun: [],
+  options: [
+    {
+      flags: [
+        "--watch",
+        "--watchAll",
+        "--listTests",
+        "--showConfig",
+        "--init",
+        "--clearCache",
+        "--version",
+        "-v",
+        "--help",
+        "-h"
+      ],
+      why: "does not run the tests once"
+    },
+    // jest exits its process when the bail threshold is reached, in the middle of a repetition.
+    {
+      flags: ["--bail", "-b"],
+      why: "exits the process at the first failures, ending every later repetition"
+    }
+  ],
+  oldestMajor: 29,
+  api: "runCLI"
+};
+var LAUNCHERS = /* @__PURE__ */ new Set(["npx", "pnpx", "pnpm", "yarn", "exec", "--no-install", "--yes", "-y"]);
+function nodeRepeatRefusal(t, argv, cwd) {
+  const i2 = toolIndex(argv, t.tool);
+  if (i2 === -1) return `the command does not start ${t.tool} itself`;
+  const before = argv.slice(0, i2);
+  const viaNode = basename(before[0]) === "node";
+  const stranger = viaNode ? before.slice(1).find((w) => !w.startsWith("-")) : before.find((w) => !LAUNCHERS.has(w));
+  if (stranger !== void 0)
+    return `the command starts ${t.tool} through ${JSON.stringify(stranger)}, which running ${t.tool}'s tests in-process would leave out`;
+  const sub = argv[i2 + 1];
+  if (sub !== void 0 && t.notARun.includes(sub)) return `\`${t.tool} ${sub}\` does not run the tests once`;
+  for (const { flags, why } of t.options) {
+    const option = argv.slice(i2 + 1).find((w) => flags.some((o) => w === o || w.startsWith(`${o}=`) || w.startsWith(`${o}.`)));
+    if (option !== void 0) return `${t.tool}'s ${option.split("=")[0]} ${why}`;
+  }
+  let version2;
+  try {
+    const manifest = createRequire(join12(cwd, "package.json")).resolve(`${t.tool}/package.json`);
+    version2 = String(JSON.parse(readFileSync11(manifest, "utf8")).version);
+  } catch {
+    return `the project's ${t.tool} package was not found from its directory, and our repetition script runs that one`;
+  }
+  const major = Number.parseInt(version2, 10);
+  if (!(major >= t.oldestMajor))
+    return `${t.tool} ${version2} is older than ${t.oldestMajor}.0, whose ${t.api} our repetition script uses`;
+  return null;
+}
+function nodeRepeatArgv(t, argv, script) {
+  const i2 = toolIndex(argv, t.tool);
+  const before = argv.slice(0, i2);
+  const node2 = basename(before[0]) === "node" ? before : ["node"];
+  return [...node2, script, ...argv.slice(i2 + 1)];
+}
+
 // src/frameworks/plugins.ts
 import { existsSync as existsSync9 } from "node:fs";
-import { dirname as dirname2, join as join12 } from "node:path";
+import { dirname as dirname2, join as join13 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 function pluginDir(framework) {
   let dir = dirname2(fileURLToPath3(import.meta.url));
   for (let i2 = 0; i2 < 4; i2++) {
-    const candidate = join12(dir, "plugins", framework);
+    const candidate = join13(dir, "plugins", framework);
     if (existsSync9(candidate)) return candidate;
     dir = dirname2(dir);
   }
@@ -47076,9 +47189,17 @@ var jest = {
   extension: "json",
   shuffleUnsupported: null,
   orderReplay: { by: "seed", group: fileOfId },
+  // Through our script, which calls the project's jest (runCLI) once per attempt (node-repeat.ts).
+  repeats: {
+    shares: "the jest process and the modules it loaded (with --runInBand, or jest's own choice to run one file in band, the tests run in it too, each test file in a fresh module registry); each repetition reads the configuration, runs globalSetup and starts its workers again",
+    workers: true,
+    refuses: (argv, cwd) => nodeRepeatRefusal(JEST_REPEAT, argv, cwd)
+  },
   matches: (argv) => toolIndex(argv, "jest") !== -1,
   prepare(argv, ctx, report = true) {
-    const args = [...argv];
+    const plugins = report && ctx.eventsFile ? pluginDir("jest") : void 0;
+    const repeat = plugins && ctx.repeat && ctx.repeat.length > 0 ? ctx.repeat : void 0;
+    const args = repeat ? nodeRepeatArgv(JEST_REPEAT, argv, join14(plugins, "flaky-detector-repeat.cjs")) : [...argv];
     if (ctx.tests.length > 0) {
       const f = jestFilter(ctx.tests);
       args.push("-t", f.pattern, ...f.files.map((file) => escapeRegExp(file)));
@@ -47087,12 +47208,12 @@ var jest = {
     if (report && ctx.resultFile)
       args.push("--json", `--outputFile=${ctx.resultFile}`, "--testLocationInResults");
     const env = {};
-    const plugins = report && ctx.eventsFile ? pluginDir("jest") : void 0;
     if (plugins && ctx.eventsFile) {
       if (!argv.some((w) => w === "--reporters" || w.startsWith("--reporters=")))
         args.push("--reporters=default");
-      args.push(`--reporters=${join13(plugins, "flaky-detector-reporter.cjs")}`);
+      args.push(`--reporters=${join14(plugins, "flaky-detector-reporter.cjs")}`);
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
+      if (repeat) env.FLAKY_DETECTOR_REPEAT = JSON.stringify(repeat.map((r) => [r.index, r.seed]));
     }
     return { argv: args, env };
   },
@@ -47127,7 +47248,7 @@ var command = {
 };
 
 // src/frameworks/mocha.ts
-import { join as join14 } from "node:path";
+import { join as join15 } from "node:path";
 var mocha = {
   name: "mocha",
   results: "file",
@@ -47151,7 +47272,7 @@ var mocha = {
     const events = report && ctx.eventsFile ? ctx.eventsFile : void 0;
     const plugins = events || ctx.shuffle ? pluginDir("mocha") : void 0;
     if (plugins) {
-      args.push("--require", join14(plugins, "flaky-detector-events.cjs"));
+      args.push("--require", join15(plugins, "flaky-detector-events.cjs"));
       if (events) env.FLAKY_DETECTOR_EVENTS = events;
       if (ctx.shuffle) env.FLAKY_DETECTOR_SHUFFLE_SEED = String(ctx.seed);
     }
@@ -47178,7 +47299,7 @@ function mochaId(c) {
 }
 
 // src/frameworks/node-test.ts
-import { isAbsolute as isAbsolute6, join as join15, relative as relative7, sep as sep6 } from "node:path";
+import { isAbsolute as isAbsolute6, join as join16, relative as relative7, sep as sep6 } from "node:path";
 var NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 var nodeTest = {
   name: "node-test",
@@ -47207,7 +47328,7 @@ var nodeTest = {
     const env = {};
     const plugins = report && ctx.eventsFile ? pluginDir("node-test") : void 0;
     if (plugins && ctx.eventsFile) {
-      extra.push("--require", join15(plugins, "flaky-detector-events.cjs"));
+      extra.push("--require", join16(plugins, "flaky-detector-events.cjs"));
       env.FLAKY_DETECTOR_EVENTS = ctx.eventsFile;
     }
     return { argv: [argv[0], ...extra, ...rest], env };
@@ -47411,73 +47532,23 @@ function isPrefixOfAny(arg, files) {
 
 // src/frameworks/vitest.ts
 import { join as join17 } from "node:path";
-
-// src/frameworks/vitest-repeat.ts
-import { readFileSync as readFileSync11 } from "node:fs";
-import { createRequire } from "node:module";
-import { join as join16 } from "node:path";
-var LAUNCHERS = /* @__PURE__ */ new Set(["npx", "pnpx", "pnpm", "yarn", "exec", "--no-install", "--yes", "-y"]);
-var NOT_A_RUN = /* @__PURE__ */ new Set(["watch", "dev", "bench", "list", "init"]);
-var NOT_IN_NODE = [
-  "--watch",
-  "-w",
-  "--ui",
-  "--standalone",
-  "--merge-reports",
-  "--browser",
-  "--inspect",
-  "--inspect-brk"
-];
-var OLDEST_MAJOR = 3;
-function vitestRepeatRefusal(argv, cwd) {
-  const i2 = toolIndex(argv, "vitest");
-  if (i2 === -1) return "the command does not start vitest itself";
-  const before = argv.slice(0, i2);
-  const viaNode = basename(before[0]) === "node";
-  const stranger = viaNode ? before.slice(1).find((w) => !w.startsWith("-")) : before.find((w) => !LAUNCHERS.has(w));
-  if (stranger !== void 0)
-    return `the command starts vitest through ${JSON.stringify(stranger)}, which running vitest's tests in-process would leave out`;
-  const sub = argv[i2 + 1];
-  if (sub !== void 0 && NOT_A_RUN.has(sub)) return `\`vitest ${sub}\` does not run the tests once`;
-  const option = argv.slice(i2 + 1).find((w) => NOT_IN_NODE.some((o) => w === o || w.startsWith(`${o}=`) || w.startsWith(`${o}.`)));
-  if (option !== void 0) return `vitest's ${option.split("=")[0]} does not run the tests once in Node`;
-  let version2;
-  try {
-    const manifest = createRequire(join16(cwd, "package.json")).resolve("vitest/package.json");
-    version2 = String(JSON.parse(readFileSync11(manifest, "utf8")).version);
-  } catch {
-    return "the project's vitest package was not found from its directory, and our repetition script runs that one";
-  }
-  const major = Number.parseInt(version2, 10);
-  if (!(major >= OLDEST_MAJOR))
-    return `vitest ${version2} is older than ${OLDEST_MAJOR}.0, whose Node API our repetition script uses`;
-  return null;
-}
-function vitestRepeatArgv(argv, script) {
-  const i2 = toolIndex(argv, "vitest");
-  const before = argv.slice(0, i2);
-  const node2 = basename(before[0]) === "node" ? before : ["node"];
-  return [...node2, script, ...argv.slice(i2 + 1)];
-}
-
-// src/frameworks/vitest.ts
 var vitest = {
   name: "vitest",
   results: "file",
   extension: "json",
   shuffleUnsupported: null,
   orderReplay: { by: "seed", group: fileOfId },
-  // Through our script, which runs the project's vitest once per attempt (vitest-repeat.ts).
+  // Through our script, which runs the project's vitest once per attempt (node-repeat.ts).
   repeats: {
     shares: "the vitest process: its configuration, globalSetup (set up once for all repetitions) and its transform cache; each repetition imports the test files afresh in new workers",
     workers: true,
-    refuses: (argv, cwd) => vitestRepeatRefusal(argv, cwd)
+    refuses: (argv, cwd) => nodeRepeatRefusal(VITEST_REPEAT, argv, cwd)
   },
   matches: (argv) => toolIndex(argv, "vitest") !== -1,
   prepare(argv, ctx, report = true) {
     const plugins = report && ctx.eventsFile ? pluginDir("vitest") : void 0;
     const repeat = plugins && ctx.repeat && ctx.repeat.length > 0 ? ctx.repeat : void 0;
-    const args = repeat ? vitestRepeatArgv(argv, join17(plugins, "flaky-detector-repeat.mjs")) : [...argv];
+    const args = repeat ? nodeRepeatArgv(VITEST_REPEAT, argv, join17(plugins, "flaky-detector-repeat.mjs")) : [...argv];
     if (ctx.tests.length > 0) {
       const f = jestFilter(ctx.tests);
       args.push("-t", f.pattern, ...f.files);
