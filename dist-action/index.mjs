@@ -26622,7 +26622,7 @@ var require_lexer = __commonJS({
   "node_modules/yaml/dist/parse/lexer.js"(exports2) {
     "use strict";
     var cst = require_cst();
-    function isEmpty(ch) {
+    function isEmpty2(ch) {
       switch (ch) {
         case void 0:
         case " ":
@@ -26700,7 +26700,7 @@ var require_lexer = __commonJS({
         }
         if (ch === "-" || ch === ".") {
           const dt = this.buffer.substr(offset, 3);
-          if ((dt === "---" || dt === "...") && isEmpty(this.buffer[offset + 3]))
+          if ((dt === "---" || dt === "...") && isEmpty2(this.buffer[offset + 3]))
             return -1;
         }
         return offset;
@@ -26799,7 +26799,7 @@ var require_lexer = __commonJS({
           if (!this.atEnd && !this.hasChars(4))
             return this.setNext("line-start");
           const s = this.peek(3);
-          if ((s === "---" || s === "...") && isEmpty(this.charAt(3))) {
+          if ((s === "---" || s === "...") && isEmpty2(this.charAt(3))) {
             yield* this.pushCount(3);
             this.indentValue = 0;
             this.indentNext = 0;
@@ -26807,7 +26807,7 @@ var require_lexer = __commonJS({
           }
         }
         this.indentValue = yield* this.pushSpaces(false);
-        if (this.indentNext > this.indentValue && !isEmpty(this.charAt(1)))
+        if (this.indentNext > this.indentValue && !isEmpty2(this.charAt(1)))
           this.indentNext = this.indentValue;
         return yield* this.parseBlockStart();
       }
@@ -26815,7 +26815,7 @@ var require_lexer = __commonJS({
         const [ch0, ch1] = this.peek(2);
         if (!ch1 && !this.atEnd)
           return this.setNext("block-start");
-        if ((ch0 === "-" || ch0 === "?" || ch0 === ":") && isEmpty(ch1)) {
+        if ((ch0 === "-" || ch0 === "?" || ch0 === ":") && isEmpty2(ch1)) {
           const n = (yield* this.pushCount(1)) + (yield* this.pushSpaces(true));
           this.indentNext = this.indentValue + 1;
           this.indentValue += n;
@@ -26879,7 +26879,7 @@ var require_lexer = __commonJS({
         const line = this.getLine();
         if (line === null)
           return this.setNext("flow");
-        if (indent2 !== -1 && indent2 < this.indentNext && line[0] !== "#" || indent2 === 0 && (line.startsWith("---") || line.startsWith("...")) && isEmpty(line[3])) {
+        if (indent2 !== -1 && indent2 < this.indentNext && line[0] !== "#" || indent2 === 0 && (line.startsWith("---") || line.startsWith("...")) && isEmpty2(line[3])) {
           const atFlowEndMarker = indent2 === this.indentNext - 1 && this.flowLevel === 1 && (line[0] === "]" || line[0] === "}");
           if (!atFlowEndMarker) {
             this.flowLevel = 0;
@@ -26921,7 +26921,7 @@ var require_lexer = __commonJS({
             return yield* this.parseQuotedScalar();
           case ":": {
             const next = this.charAt(1);
-            if (this.flowKey || isEmpty(next) || next === ",") {
+            if (this.flowKey || isEmpty2(next) || next === ",") {
               this.flowKey = false;
               yield* this.pushCount(1);
               yield* this.pushSpaces(true);
@@ -26984,7 +26984,7 @@ var require_lexer = __commonJS({
           else if (ch !== "-")
             break;
         }
-        return yield* this.pushUntil((ch) => isEmpty(ch) || ch === "#");
+        return yield* this.pushUntil((ch) => isEmpty2(ch) || ch === "#");
       }
       *parseBlockScalar() {
         let nl = this.pos - 1;
@@ -27066,10 +27066,10 @@ var require_lexer = __commonJS({
         while (ch = this.buffer[++i2]) {
           if (ch === ":") {
             const next = this.buffer[i2 + 1];
-            if (isEmpty(next) || inFlow && flowIndicatorChars.has(next))
+            if (isEmpty2(next) || inFlow && flowIndicatorChars.has(next))
               break;
             end = i2;
-          } else if (isEmpty(ch)) {
+          } else if (isEmpty2(ch)) {
             let next = this.buffer[i2 + 1];
             if (ch === "\r") {
               if (next === "\n") {
@@ -27136,7 +27136,7 @@ var require_lexer = __commonJS({
             case ":": {
               const inFlow = this.flowLevel > 0;
               const ch1 = this.charAt(1);
-              if (isEmpty(ch1) || inFlow && flowIndicatorChars.has(ch1)) {
+              if (isEmpty2(ch1) || inFlow && flowIndicatorChars.has(ch1)) {
                 if (!inFlow)
                   this.indentNext = this.indentValue + 1;
                 else if (this.flowKey)
@@ -27155,7 +27155,7 @@ var require_lexer = __commonJS({
         if (this.charAt(1) === "<") {
           let i2 = this.pos + 2;
           let ch = this.buffer[i2];
-          while (!isEmpty(ch) && ch !== ">")
+          while (!isEmpty2(ch) && ch !== ">")
             ch = this.buffer[++i2];
           return yield* this.pushToIndex(ch === ">" ? i2 + 1 : i2, false);
         } else {
@@ -44146,7 +44146,7 @@ function lastLine(output) {
   const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^\[… \d+ bytes of output omitted …\]$/.test(l));
   return (lines.at(-1) ?? "").slice(0, 300);
 }
-function diagnoseNoTests(adapter, record3, results, added, requested) {
+function diagnoseNoTests(adapter, record3, results, added, requested, nothingStarted = false) {
   if (record3.outcome === "errored" || record3.outcome === "cancelled" || record3.outcome === "timedOut") {
     return void 0;
   }
@@ -44190,7 +44190,22 @@ function diagnoseNoTests(adapter, record3, results, added, requested) {
       reason: `the command ${exit} (cannot execute or not found): ${lastLine(record3.output)}`
     };
   }
+  if (record3.outcome === "failed" && nothingStarted) {
+    const line = errorLine(record3.output);
+    return {
+      kind: telling?.kind === "collection" ? "collection" : "setup",
+      reason: `the command ${exit} before any test started${line ? `: ${line}` : ""}`
+    };
+  }
   return void 0;
+}
+function errorLine(output) {
+  const lines = output.split("\n").map((l) => l.replace(/^[\s●×✖]+/, "").trim()).filter((l) => l !== "");
+  const i2 = lines.findIndex((l) => /^(\w*Error|error|\w+ Error)\b[:[]/.test(l));
+  if (i2 === -1) return lastLine(output);
+  const line = lines[i2];
+  const heading = /:$/.test(line) && lines[i2 + 1] !== void 0;
+  return (heading ? `${line} ${lines[i2 + 1]}` : line).replace(/\.$/, "").slice(0, 300);
 }
 function adviceFor(d, adapter) {
   if (d.ourFlag && /flaky[-_]detector[-_]events/.test(d.ourFlag)) {
@@ -44406,7 +44421,7 @@ function globFiles(cwd, glob) {
 }
 
 // src/pipeline/session.ts
-import { readFileSync as readFileSync7, rmSync as rmSync4 } from "node:fs";
+import { readFileSync as readFileSync7, rmSync as rmSync4, statSync as statSync3 } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { delimiter, join as join6 } from "node:path";
 
@@ -45035,8 +45050,16 @@ async function runWithResults(s, spec) {
     sink: p.sink,
     eventsFile: p.eventsFile,
     cwd: p.cwd,
-    addedWords: addedWords(s.argv, p.prepared.argv)
+    addedWords: addedWords(s.argv, p.prepared.argv),
+    eventsUsed: p.prepared.env.FLAKY_DETECTOR_EVENTS !== void 0
   });
+}
+function isEmpty(file) {
+  try {
+    return statSync3(file).size === 0;
+  } catch {
+    return true;
+  }
 }
 function prepareProcess(s, at) {
   const cwd = s.slotDirs[at.slot];
@@ -45080,6 +45103,7 @@ function launch(s, at, prepared, sink, timeoutMs) {
 }
 function finishAttempt(s, spec, ran) {
   const { record: record3, sink, eventsFile, cwd } = ran;
+  const nothingStarted = ran.eventsUsed && isEmpty(eventsFile);
   const collected = timeoutsOf(
     fromEvents(
       collectResults(s.adapter, sink, cwd, s.junitGlob, s.parseContext),
@@ -45093,7 +45117,7 @@ function finishAttempt(s, spec, ran) {
   );
   const wanted = new Set(spec.tests);
   const results = collected.ok && spec.tests.length > 0 ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) } : collected;
-  const noTests = diagnoseNoTests(s.adapter, record3, results, ran.addedWords, spec.tests);
+  const noTests = diagnoseNoTests(s.adapter, record3, results, ran.addedWords, spec.tests, nothingStarted);
   if (noTests) return { record: { ...record3, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record: record3, results };
 }
@@ -45289,7 +45313,14 @@ async function runProcess(s, spec) {
     const single = finishAttempt(
       s,
       { tests: spec.tests, shuffled: false },
-      { record: record3, sink, eventsFile, cwd, addedWords: addedWords(s.argv, prepared.argv) }
+      {
+        record: record3,
+        sink,
+        eventsFile,
+        cwd,
+        addedWords: addedWords(s.argv, prepared.argv),
+        eventsUsed: prepared.env.FLAKY_DETECTOR_EVENTS !== void 0
+      }
     );
     s.timeout.observe(single.record);
     const why = `not run: the process meant to repeat attempts ${first.index}\u2013${(spec.reps.at(-1) ?? first).index} in-process ended before its first repetition (${single.record.error ?? `exit ${record3.exitCode}`})`;
@@ -45962,13 +45993,13 @@ import { mkdirSync } from "node:fs";
 import { join as join21, resolve as resolve4 } from "node:path";
 
 // src/util/which.ts
-import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
+import { accessSync, constants as constants3, statSync as statSync4 } from "node:fs";
 import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join7, resolve } from "node:path";
 function which2(program, cwd, pathVar) {
   const candidates2 = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join7(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
   for (const c of candidates2) {
     try {
-      if (!statSync3(c).isFile()) continue;
+      if (!statSync4(c).isFile()) continue;
       accessSync(c, constants3.X_OK);
       return c;
     } catch {
@@ -45989,7 +46020,7 @@ function assertRunnable(program, cwd, pathVar) {
 }
 
 // src/source/acquire.ts
-import { existsSync as existsSync6, statSync as statSync4 } from "node:fs";
+import { existsSync as existsSync6, statSync as statSync5 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/util/copy-tree.ts
@@ -46259,7 +46290,7 @@ async function acquireSource(req, ctx) {
   const spec = parseRepoSpec(req.repo);
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve3(req.cwd, spec.path);
-  if (!existsSync6(path) || !statSync4(path).isDirectory()) {
+  if (!existsSync6(path) || !statSync5(path).isDirectory()) {
     throw new UsageError(
       "E_REPO_NOT_FOUND",
       `--repo: no such directory: ${path} (give an existing directory or a git URL)`

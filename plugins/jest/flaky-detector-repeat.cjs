@@ -121,6 +121,7 @@ async function main() {
 }
 
 main().catch((e) => {
-  console.error("flaky-detector: jest could not run its tests in-process:", e?.stack ?? e);
+  // As jest's own command prints it (a configuration error reads the same either way).
+  console.error(e?.stack ?? String(e));
   process.exit(1);
 });

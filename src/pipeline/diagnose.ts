@@ -72,7 +72,7 @@ function lastLine(output: string): string {
 
 /**
  * Why this attempt ran no test, or undefined when tests ran (or may have: a run that died without
- * results and says nothing is left to the caller). `added` are the words the adapter put into
+ * results, says nothing and had no event reporter is left to the caller). `added` are the words the adapter put into
  * the command line; `requested` the test ids it was asked to run.
  */
 export function diagnoseNoTests(
@@ -81,6 +81,8 @@ export function diagnoseNoTests(
   results: { ok: true; tests: ParsedTest[] } | { ok: false; reason: string },
   added: readonly string[],
   requested: readonly string[],
+  /** Our event reporter was loaded and wrote nothing: no test started (see finishAttempt). */
+  nothingStarted = false,
 ): NoTestDiagnosis | undefined {
   if (record.outcome === "errored" || record.outcome === "cancelled" || record.outcome === "timedOut") {
     return undefined;
@@ -131,7 +133,33 @@ export function diagnoseNoTests(
       reason: `the command ${exit} (cannot execute or not found): ${lastLine(record.output)}`,
     };
   }
+  // No results, and our event reporter — loaded before any test can start — wrote no line: the
+  // process failed before its first test (a configuration or start-up error), no test's failure.
+  if (record.outcome === "failed" && nothingStarted) {
+    const line = errorLine(record.output);
+    return {
+      kind: telling?.kind === "collection" ? "collection" : "setup",
+      reason: `the command ${exit} before any test started${line ? `: ${line}` : ""}`,
+    };
+  }
   return undefined;
+}
+
+/**
+ * The output's first line that reports an error (a stack's message, not its frames), with the line
+ * after it where it is only a heading ("● Validation Error:"); else the output's last line.
+ */
+function errorLine(output: string): string {
+  const lines = output
+    .split("\n")
+    .map((l) => l.replace(/^[\s●×✖]+/, "").trim())
+    .filter((l) => l !== "");
+  const i = lines.findIndex((l) => /^(\w*Error|error|\w+ Error)\b[:[]/.test(l));
+  if (i === -1) return lastLine(output);
+  const line = lines[i] as string;
+  const heading = /:$/.test(line) && lines[i + 1] !== undefined;
+  // Without its full stop: the reason is followed by one.
+  return (heading ? `${line} ${lines[i + 1]}` : line).replace(/\.$/, "").slice(0, 300);
 }
 
 /** The fix for a job in which every attempt ran no test, by what they said. */

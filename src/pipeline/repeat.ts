@@ -100,7 +100,14 @@ async function runProcess(
     const single = finishAttempt(
       s,
       { tests: spec.tests, shuffled: false },
-      { record, sink, eventsFile, cwd, addedWords: addedWords(s.argv, prepared.argv) },
+      {
+        record,
+        sink,
+        eventsFile,
+        cwd,
+        addedWords: addedWords(s.argv, prepared.argv),
+        eventsUsed: prepared.env.FLAKY_DETECTOR_EVENTS !== undefined,
+      },
     );
     s.timeout.observe(single.record);
     const why = `not run: the process meant to repeat attempts ${first.index}–${(spec.reps.at(-1) ?? first).index} in-process ended before its first repetition (${single.record.error ?? `exit ${record.exitCode}`})`;

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { delimiter, join } from "node:path";
 import type { TestAggregator } from "../analysis/per-test.js";
@@ -75,7 +75,16 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
     eventsFile: p.eventsFile,
     cwd: p.cwd,
     addedWords: addedWords(s.argv, p.prepared.argv),
+    eventsUsed: p.prepared.env.FLAKY_DETECTOR_EVENTS !== undefined,
   });
+}
+
+function isEmpty(file: string): boolean {
+  try {
+    return statSync(file).size === 0;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -159,6 +168,8 @@ export interface RanProcess {
   cwd: string;
   /** Words the adapter added to the user's command (a runner refusing one is our doing). */
   addedWords: string[];
+  /** Our event reporter was given the events file (it writes a line before any test can end). */
+  eventsUsed: boolean;
 }
 
 /** An attempt's per-test results from its results file and events, or why it ran no test. */
@@ -168,6 +179,9 @@ export function finishAttempt(
   ran: RanProcess,
 ): AttemptRun {
   const { record, sink, eventsFile, cwd } = ran;
+  // Read before fromEvents removes the file: our reporter loads before any test can start, so an
+  // empty or absent file means none did.
+  const nothingStarted = ran.eventsUsed && isEmpty(eventsFile);
   const collected = timeoutsOf(
     fromEvents(
       collectResults(s.adapter, sink, cwd, s.junitGlob, s.parseContext),
@@ -184,7 +198,7 @@ export function finishAttempt(
     collected.ok && spec.tests.length > 0
       ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) }
       : collected;
-  const noTests = diagnoseNoTests(s.adapter, record, results, ran.addedWords, spec.tests);
+  const noTests = diagnoseNoTests(s.adapter, record, results, ran.addedWords, spec.tests, nothingStarted);
   if (noTests) return { record: { ...record, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record, results };
 }

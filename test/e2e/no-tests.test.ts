@@ -131,6 +131,40 @@ describe("no test ran", () => {
     expectNoVerdict(r);
   });
 
+  it("a conftest that fails to import (no results file, no test started): exit 3 with the error, not FAILING", async () => {
+    writeFileSync(join(dir.path, "conftest.py"), 'raise RuntimeError("no database configured")\n');
+    writeFileSync(join(dir.path, "test_x.py"), "def test_ok():\n    pass\n");
+    const r = await runCli(
+      ["run", "--runs", "3", "--json", json(), "--", pythonWithPytest(), "-m", "pytest", "-q"],
+      {
+        cwd: dir.path,
+      },
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(
+      /no test ran in any of \d+ attempt\(s\): the command exited with 4 before any test started: E +RuntimeError: no database configured/,
+    );
+    expectNoVerdict(r);
+    // With --no-events nothing says whether a test started: the failing command is all there is.
+    const without = await runCli(
+      [
+        "run",
+        "--runs",
+        "3",
+        "--stop",
+        "fixed",
+        "--no-events",
+        "--",
+        pythonWithPytest(),
+        "-m",
+        "pytest",
+        "-q",
+      ],
+      { cwd: dir.path },
+    );
+    expect(without.stdout).toMatch(/produced no readable test results/);
+  });
+
   it("a suite that passes without running any test: exit 3, not STABLE", async () => {
     mkdirSync(join(dir.path, "test"));
     writeFileSync(

@@ -179,7 +179,7 @@ describe("jest repetitions in one process", () => {
     expect(new Set(repeated.report.attempts.map(processOf)).size).toBeLessThan(10);
   }, 300_000);
 
-  it("a run that finds no test is read as jest's own, and --bail keeps a process per attempt, saying why", async () => {
+  it("a run that finds no test or cannot load its configuration is read as jest's own, and --bail keeps a process per attempt, saying why", async () => {
     const p = project("small", { "a.test.js": 'test("a", () => {});\n' });
     // The detector stops with jest's own words either way: no JSON report.
     for (const repeat of ["auto", "off"]) {
@@ -202,6 +202,28 @@ describe("jest repetitions in one process", () => {
       );
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/no test ran in any of \d+ attempt\(s\): No tests found, exiting with code 1/);
+    }
+
+    // A configuration jest cannot load: no test started, so no verdict either way, with jest's error.
+    const broken = project(
+      "config",
+      { "a.test.js": 'test("a", () => {});\n' },
+      {
+        preset: "./no-such-preset",
+      },
+    );
+    for (const repeat of ["auto", "off"]) {
+      const r = await runCli(
+        ["run", "--runs", "4", "--stop", "fixed", "--no-history", "--repeat", repeat, "--", "npx", "jest"],
+        {
+          cwd: broken,
+        },
+      );
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(
+        /the command exited with 1 before any test started: Validation Error: Preset \.\/no-such-preset not found\. /,
+      );
+      expect(r.stdout + r.stderr).not.toMatch(/FAILING|CRITICAL/);
     }
 
     const bail = await detect(p, "bail", ["--runs", "4"], ["npx", "jest", "--bail"]);
