@@ -4,9 +4,9 @@
 //    same pytest command once per seed. Wall and CPU (user + system of every process) per side,
 //    medians of BENCH_REPS interleaved repetitions.
 // 2. The same for a one-test go package (go test -count=K against one `go test -count=1` each).
-// 3. Verdict agreement with one process per attempt on examples/python and examples/vitest, same
-//    job seed, --runs 200.
-// node bench/repeat.mjs [pytest|go|examples|vitest] → prints the figures, writes bench/results/latest-repeat[-<part>].json
+// 3. Verdict agreement with one process per attempt on examples/python, examples/vitest and
+//    examples/jest, same job seed, --runs 200.
+// node bench/repeat.mjs [pytest|go|examples|vitest|jest] → prints the figures, writes bench/results/latest-repeat[-<part>].json
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -311,6 +311,10 @@ try {
   if (!only || only === "vitest") {
     // Our script runs the example's vitest (3.2, installed by the job from its lockfile) once per attempt.
     results.benchmarks.vitestExampleAgreement = await exampleAgreement("vitest", ["npx", "vitest", "run"]);
+  }
+  if (!only || only === "jest") {
+    // Our script calls the example's jest (29.7, installed by the job from its lockfile) once per attempt.
+    results.benchmarks.jestExampleAgreement = await exampleAgreement("jest", ["npx", "jest"]);
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Report } from "../../src/analysis/report.js";
 import { readReport, runCli, tempDir } from "../helpers/cli.js";
+import { processOf } from "../helpers/repeat.js";
 
 /**
  * go's in-process repetition (docs/design/repeat.md): `go test -count=K` runs K attempts in one test
@@ -14,8 +15,6 @@ beforeEach(() => {
   dir = tempDir("fd-repeat-go-");
 });
 afterEach(() => dir.cleanup());
-
-const processOf = (a: Report["attempts"][number]) => (a.process ? `p${a.process.first}` : `a${a.index}`);
 
 function goModule(name: string, files: Record<string, string>): string {
   const root = join(dir.path, name);

@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Report } from "../../src/analysis/report.js";
 import { ROOT, readReport, runCli, tempDir } from "../helpers/cli.js";
+import { countsOf, failedIn, processOf } from "../helpers/repeat.js";
 
 /**
  * jest's in-process repetition (docs/design/repeat.md) with a real jest 29 installed from npm: our
@@ -23,8 +23,6 @@ beforeAll(() => {
   modules = join(install, "node_modules");
 }, 300_000);
 afterAll(() => dir.cleanup());
-
-const processOf = (a: Report["attempts"][number]) => (a.process ? `p${a.process.first}` : `a${a.index}`);
 
 /** A project whose jest is the installed one, as `npm install` would leave it. */
 function project(name: string, files: Record<string, string>, jest: Record<string, unknown> = {}): string {
@@ -134,14 +132,8 @@ describe("jest repetitions in one process", () => {
     expect(new Set(setups.map((l) => l.split(" ")[1])).size).toBeLessThan(setups.length);
 
     // Both ways fail in exactly the same attempts, and give the same counts.
-    const failedIn = (r: Report) =>
-      r.attempts.map((a) => `${a.index}:${a.seed}:${[...(a.tests?.failed ?? [])].sort().join(",")}`);
     expect(failedIn(repeated.report)).toEqual(failedIn(single.report));
-    const counts = (r: Report) =>
-      r.tests
-        .map((t) => [t.id, t.verdict, t.failures, t.attempts, t.crashes, t.notRun])
-        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-    expect(counts(repeated.report)).toEqual(counts(single.report));
+    expect(countsOf(repeated.report)).toEqual(countsOf(single.report));
 
     const t = (id: string) => repeated.report.tests.find((x) => x.id === id);
     expect(t("seeded.test.js > seeded")?.verdict).toBe("flaky");

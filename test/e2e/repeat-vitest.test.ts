@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Report } from "../../src/analysis/report.js";
 import { ROOT, readReport, runCli, tempDir } from "../helpers/cli.js";
+import { countsOf, failedIn, processOf } from "../helpers/repeat.js";
 
 /**
  * vitest's in-process repetition (docs/design/repeat.md) with the real vitest of this repository
@@ -14,8 +14,6 @@ beforeEach(() => {
   dir = tempDir("fd-repeat-vitest-");
 });
 afterEach(() => dir.cleanup());
-
-const processOf = (a: Report["attempts"][number]) => (a.process ? `p${a.process.first}` : `a${a.index}`);
 
 /** A project whose vitest is this repository's, as `npm install` would leave it. */
 function project(name: string, files: Record<string, string>): string {
@@ -133,14 +131,8 @@ describe("vitest repetitions in one process", () => {
     expect(setups.size).toBeLessThan(repeated.log.filter((l) => l.startsWith("run ")).length);
 
     // Both ways fail in exactly the same attempts, and give the same counts.
-    const failedIn = (r: Report) =>
-      r.attempts.map((a) => `${a.index}:${a.seed}:${[...(a.tests?.failed ?? [])].sort().join(",")}`);
     expect(failedIn(repeated.report)).toEqual(failedIn(single.report));
-    const counts = (r: Report) =>
-      r.tests
-        .map((t) => [t.id, t.verdict, t.failures, t.attempts, t.crashes, t.notRun])
-        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-    expect(counts(repeated.report)).toEqual(counts(single.report));
+    expect(countsOf(repeated.report)).toEqual(countsOf(single.report));
 
     const t = (id: string) => repeated.report.tests.find((x) => x.id === id);
     expect(t("seeded.test.js > seeded")?.verdict).toBe("flaky");

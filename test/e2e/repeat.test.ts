@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Report } from "../../src/analysis/report.js";
 import { pythonWithPytest, readReport, runCli, tempDir } from "../helpers/cli.js";
+import { failedIn, processOf } from "../helpers/repeat.js";
 
 /**
  * In-process repetition (docs/design/repeat.md) with the real pytest and our plugin: several
@@ -15,8 +16,6 @@ beforeEach(() => {
 afterEach(() => dir.cleanup());
 
 const pytest = () => [pythonWithPytest(), "-m", "pytest", "-q", "-p", "no:cacheprovider"];
-
-const processOf = (a: Report["attempts"][number]) => (a.process ? `p${a.process.first}` : `a${a.index}`);
 
 describe("pytest repetitions in one process", () => {
   it("give each attempt its seed, ATTEMPT, re-seeded random and fresh fixtures, with the outcomes of one process per attempt", async () => {
@@ -104,8 +103,6 @@ describe("pytest repetitions in one process", () => {
     );
 
     // The seed decides test_seeded, so both ways fail in exactly the same attempts.
-    const failedIn = (r: Report) =>
-      r.attempts.map((a) => `${a.index}:${a.seed}:${a.tests?.failed.join(",")}`);
     expect(failedIn(repeated.report)).toEqual(failedIn(single.report));
     const verdicts = (r: Report) => r.tests.map((t) => [t.id, t.verdict, t.failures, t.attempts]);
     expect(verdicts(repeated.report)).toEqual(verdicts(single.report));

@@ -242,6 +242,41 @@ describe("seed replays", () => {
   });
 });
 
+describe("a test that keeps state between repetitions", () => {
+  it("is named only on evidence ten times stronger than the job's confidence, since it loses its later failures", async () => {
+    const { repetitionDependence } = await import("../../src/analysis/interference.js");
+    const tally = (attempts: number, failures: number, later: number) => ({
+      id: "t",
+      name: "t",
+      file: null,
+      line: null,
+      attempts,
+      failures,
+      timeouts: 0,
+      crashes: 0,
+      skipped: 0,
+      notRun: 0,
+      failingSeeds: [],
+      firstFailure: null,
+      shuffled: { attempts: 0, failures: 0 },
+      laterInProcess: { attempts: later, failures },
+    });
+    // examples/jest's unseeded 15% race, once: 27 of 179 later runs, 0 of 21 first. Chance puts all
+    // 27 among the later runs with probability 0.042: under the job's 5%, over 0.5%.
+    expect(repetitionDependence(tally(200, 27, 179), 0.05)).toBeUndefined();
+    // A test failing in every later run: 8 of 8 after 2 first runs is 1/45, not yet; 13 of 13 after
+    // 3 is 1/560.
+    expect(repetitionDependence(tally(10, 8, 8), 0.05)).toBeUndefined();
+    expect(repetitionDependence(tally(16, 13, 13), 0.05)).toEqual({
+      laterRuns: 13,
+      laterFailures: 13,
+      firstRuns: 3,
+    });
+    // A failure in a first run is no state kept.
+    expect(repetitionDependence({ ...tally(16, 13, 13), failures: 14 }, 0.05)).toBeUndefined();
+  });
+});
+
 describe("serial confirmation", () => {
   it("runs alone just enough times that a clean record rules chance out, exactly (C(N,k)/C(N+n,k) < 1 - confidence)", async () => {
     const { planFollowUps } = await import("../../src/pipeline/follow-ups.js");
