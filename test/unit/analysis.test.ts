@@ -260,6 +260,8 @@ describe("a test that keeps state between repetitions", () => {
       firstFailure: null,
       shuffled: { attempts: 0, failures: 0 },
       laterInProcess: { attempts: later, failures },
+      innerReruns: 0,
+      timed: { ms: 0, runs: 0 },
     });
     // examples/jest's unseeded 15% race, once: 27 of 179 later runs, 0 of 21 first. Chance puts all
     // 27 among the later runs with probability 0.042: under the job's 5%, over 0.5%.
