@@ -39156,7 +39156,8 @@ function repetitionDependence(t, alpha) {
   const later = t.laterInProcess;
   const firstRuns = t.attempts - later.attempts;
   if (later.failures === 0 || later.failures < t.failures || firstRuns === 0) return void 0;
-  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha / STATE_EVIDENCE) return void 0;
+  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha / STATE_EVIDENCE)
+    return void 0;
   return { laterRuns: later.attempts, laterFailures: later.failures, firstRuns };
 }
 function freshProcessesOnly(t) {

@@ -62,7 +62,8 @@ export function repetitionDependence(
   const later = t.laterInProcess;
   const firstRuns = t.attempts - later.attempts;
   if (later.failures === 0 || later.failures < t.failures || firstRuns === 0) return undefined;
-  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha / STATE_EVIDENCE) return undefined;
+  if (serialCleanChance(later.attempts, later.failures, firstRuns) >= alpha / STATE_EVIDENCE)
+    return undefined;
   return { laterRuns: later.attempts, laterFailures: later.failures, firstRuns };
 }
 
