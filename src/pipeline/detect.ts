@@ -72,7 +72,7 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
     const t = performance.now();
     const rule = stopRuleOf(config);
     const looks = new Set(checkpoints(rule));
-    const main = await runAttempts(prep, {
+    const running = runAttempts(prep, {
       first: 0,
       count: config.runs,
       jobSeed,
@@ -94,6 +94,9 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
         () => aggregator.list().find((t) => repetitionDependence(t, 1 - config.confidence))?.id,
       ),
     });
+    // After the microtasks that spawn the first attempts: git's processes start behind them.
+    setImmediate(() => void prep.source.facts());
+    const main = await running;
     const { pool, shuffledSeeds } = main;
     timings.runMs = performance.now() - t;
     for (const id of requested) {
@@ -147,7 +150,7 @@ async function detectMasked(req: DetectRequest, masker: Masker): Promise<Report>
       config,
       command: req.command,
       env: prep.testEnv,
-      source: { ...prep.source, ...(await prep.source.facts) },
+      source: { ...prep.source, ...(await prep.source.facts()) },
       framework: prep.adapter,
       reproduce: reproducer(prep.adapter, req.command, shuffledSeeds),
       orderedReproduce: orderedReproducer(prep.adapter, req.command),

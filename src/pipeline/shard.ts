@@ -102,6 +102,8 @@ async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardR
     const t = performance.now();
     const windowStart = Date.now();
     const aggregator = new TestAggregator();
+    // Behind the first attempts' spawns, as in detect.ts.
+    setImmediate(() => void prep.source.facts());
     const main = await runAttempts(prep, {
       first: shard.first,
       count: shard.count,
@@ -151,7 +153,7 @@ async function runShardMasked(req: ShardRequest, masker: Masker): Promise<ShardR
       source: {
         repo: prep.source.repo,
         ref: prep.source.ref,
-        commit: (await prep.source.facts).commit,
+        commit: (await prep.source.facts()).commit,
         kind: prep.source.kind,
       },
       parallelism: prep.parallelism,

@@ -31,11 +31,12 @@ export interface AcquiredSource {
   repo: string;
   ref: string | null;
   /**
-   * Asked of git while the attempts start: nothing before the report needs them, and the two git
-   * processes of a local checkout cost ~40 ms before the first attempt could start. Never rejects
-   * (unknown facts are null).
+   * Asked of git on the first call, which the pipeline makes once the first attempts have started:
+   * nothing before the report needs them, and the two git processes of a local checkout cost
+   * ~40 ms before the first attempt could start (each spawn blocks the event loop for milliseconds).
+   * Later calls share the first answer. Never rejects (unknown facts are null).
    */
-  facts: Promise<SourceFacts>;
+  facts: () => Promise<SourceFacts>;
 }
 
 export interface SourceContext {
@@ -50,7 +51,7 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
   if (req.repo === undefined) {
     if (ref !== undefined) {
       const cloned = await cloneAt(req.cwd, req.cwd, ref, ctx);
-      return { ...cloned, facts: withIdentity(cloned.facts, localIdentity(req.cwd, ctx, true)) };
+      return { ...cloned, facts: once(() => withIdentity(cloned.facts, localIdentity(req.cwd, ctx, true))) };
     }
     return {
       dir: req.cwd,
@@ -58,7 +59,7 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
       kind: "cwd",
       repo: req.cwd,
       ref: null,
-      facts: gitFacts(req.cwd, ctx, true),
+      facts: once(() => gitFacts(req.cwd, ctx, true)),
     };
   }
   const spec = parseRepoSpec(req.repo);
@@ -73,7 +74,7 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
   }
   if (ref !== undefined) {
     const cloned = await cloneAt(path, path, ref, ctx);
-    return { ...cloned, facts: withIdentity(cloned.facts, localIdentity(path, ctx, false)) };
+    return { ...cloned, facts: once(() => withIdentity(cloned.facts, localIdentity(path, ctx, false))) };
   }
   const dir = ctx.temp.create("source");
   try {
@@ -90,7 +91,7 @@ export async function acquireSource(req: SourceRequest, ctx: SourceContext): Pro
     kind: "path",
     repo: path,
     ref: null,
-    facts: gitFacts(path, ctx, false),
+    facts: once(() => gitFacts(path, ctx, false)),
   };
 }
 
@@ -134,7 +135,7 @@ async function cloneAt(
     kind: "git",
     repo: display,
     ref: ref ?? null,
-    facts: Promise.resolve({ commit, identity: identityFromRemote(url) }),
+    facts: once(async () => ({ commit, identity: identityFromRemote(url) })),
   };
 }
 
@@ -169,10 +170,19 @@ async function gitFacts(dir: string, ctx: SourceContext, isWorkingDirectory: boo
 }
 
 async function withIdentity(
-  facts: Promise<SourceFacts>,
+  facts: () => Promise<SourceFacts>,
   identity: Promise<RepositoryIdentity | null>,
 ): Promise<SourceFacts> {
-  return { commit: (await facts).commit, identity: await identity };
+  return { commit: (await facts()).commit, identity: await identity };
+}
+
+/** `ask`, run on the first call only; every call gets that call's promise. */
+function once<T>(ask: () => Promise<T>): () => Promise<T> {
+  let asked: Promise<T> | undefined;
+  return () => {
+    asked ??= ask();
+    return asked;
+  };
 }
 
 async function headCommit(dir: string, ctx: SourceContext): Promise<string | null> {
