@@ -87,7 +87,12 @@ export function diagnoseNoTests(
   if (record.outcome === "errored" || record.outcome === "cancelled" || record.outcome === "timedOut") {
     return undefined;
   }
-  const telling = tellingLine(record.output, adapter.results === "none");
+  // Read only when needed: most attempts ran tests, and their output need not be searched.
+  let searched: { line: ReturnType<typeof tellingLine> } | undefined;
+  const tellingOf = () => {
+    searched ??= { line: tellingLine(record.output, adapter.results === "none") };
+    return searched.line;
+  };
   const withFlag = (d: NoTestDiagnosis): NoTestDiagnosis => {
     if (d.kind !== "flag") return d;
     // The runner may name the flag or its value ("unknown option 'xunit'" for `--reporter xunit`).
@@ -105,6 +110,7 @@ export function diagnoseNoTests(
 
   if (adapter.results !== "none" && results.ok) {
     if (results.tests.some((t) => t.status !== "skipped")) return undefined;
+    const telling = tellingOf();
     if (telling) return withFlag({ kind: telling.kind, reason: telling.line });
     if (results.tests.length > 0) {
       return {
@@ -124,10 +130,12 @@ export function diagnoseNoTests(
     };
   }
   // No readable results, or a plain command: only a run that says so is known to have run nothing.
-  if (record.outcome === "failed" && telling && telling.kind !== "collection") {
+  if (record.outcome !== "failed") return undefined;
+  const telling = tellingOf();
+  if (telling && telling.kind !== "collection") {
     return withFlag({ kind: telling.kind, reason: telling.line });
   }
-  if (record.outcome === "failed" && (record.exitCode === 126 || record.exitCode === 127)) {
+  if (record.exitCode === 126 || record.exitCode === 127) {
     return {
       kind: "setup",
       reason: `the command ${exit} (cannot execute or not found): ${lastLine(record.output)}`,
@@ -135,7 +143,7 @@ export function diagnoseNoTests(
   }
   // No results, and our event reporter — loaded before any test can start — wrote no line: the
   // process failed before its first test (a configuration or start-up error), no test's failure.
-  if (record.outcome === "failed" && nothingStarted) {
+  if (nothingStarted) {
     const line = errorLine(record.output);
     return {
       kind: telling?.kind === "collection" ? "collection" : "setup",

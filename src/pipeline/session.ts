@@ -185,7 +185,8 @@ export function finishAttempt(
   const collected = timeoutsOf(
     fromEvents(
       collectResults(s.adapter, sink, cwd, s.junitGlob, s.parseContext),
-      eventsFile,
+      // Without our reporter there is no file to read or remove.
+      ran.eventsUsed ? eventsFile : null,
       record,
       cwd,
       s.adapter,
@@ -217,12 +218,13 @@ export function finishAttempt(
  */
 function fromEvents(
   collected: Collected,
-  eventsFile: string,
+  eventsFile: string | null,
   record: AttemptRecord,
   cwd: string,
   adapter: FrameworkAdapter,
   shuffled: boolean,
 ): Collected {
+  if (eventsFile === null) return collected;
   const incomplete = !collected.ok || collected.tests.some(isFileFailure);
   if (collected.ok && !incomplete && shuffled && record.outcome !== "cancelled") {
     const order = readEvents(eventsFile)?.startOrder;

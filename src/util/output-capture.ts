@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import {
   closeSync,
   createWriteStream,
-  existsSync,
   fstatSync,
   ftruncateSync,
   openSync,
@@ -47,10 +46,21 @@ export class OutputCapture {
     private readonly headBytes: number,
     private readonly tailBytes: number,
     private readonly trimAt: number,
-    dir = captureDir(),
+    dir?: string,
   ) {
-    this.path = join(dir, `${randomUUID()}.log`);
-    this.fd = openSync(this.path, "a+");
+    let path = join(dir ?? captureDir(), `${randomUUID()}.log`);
+    let fd: number;
+    try {
+      fd = openSync(path, "a+");
+    } catch (e) {
+      // Our directory was removed under us (a temp cleaner): make a new one. Checking first would
+      // cost a system call before every attempt.
+      if (dir !== undefined || (e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      path = join(captureDir(true), `${randomUUID()}.log`);
+      fd = openSync(path, "a+");
+    }
+    this.path = path;
+    this.fd = fd;
     live.add(this.path);
   }
 
@@ -180,8 +190,8 @@ const live = new Set<string>();
  * when we exit, and by the next server's sweep if we are killed with -9 mid-attempt.
  */
 let dirOfProcess: string | undefined;
-function captureDir(): string {
-  if (dirOfProcess !== undefined && existsSync(dirOfProcess)) return dirOfProcess;
+function captureDir(fresh = false): string {
+  if (dirOfProcess !== undefined && !fresh) return dirOfProcess;
   const dir = createOwnedDir("output");
   dirOfProcess = dir;
   process.once("exit", () => {

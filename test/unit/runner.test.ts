@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, statSync } from "node:fs";
+import { appendFileSync, existsSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
@@ -102,6 +103,17 @@ describe("OutputCapture", () => {
     expect(headTailText(c.read())).toBe("hello world");
     c.remove();
     expect(existsSync(c.path)).toBe(false);
+  });
+
+  it("makes a new directory when its own was removed under it", () => {
+    const first = new OutputCapture(10, 10, 100);
+    first.remove();
+    rmSync(dirname(first.path), { recursive: true, force: true });
+    const c = new OutputCapture(10, 10, 100);
+    expect(dirname(c.path)).not.toBe(dirname(first.path));
+    write(c, "still captured");
+    expect(headTailText(c.read())).toBe("still captured");
+    c.remove();
   });
 
   it("keeps head and tail and says how much was dropped", () => {
