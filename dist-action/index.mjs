@@ -30921,7 +30921,7 @@ var require_light = __commonJS({
 });
 
 // src/action/main.ts
-import { appendFileSync as appendFileSync2, existsSync as existsSync13, mkdirSync as mkdirSync4 } from "node:fs";
+import { appendFileSync as appendFileSync2, existsSync as existsSync12, mkdirSync as mkdirSync4 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
 import { isAbsolute as isAbsolute8, join as join23, relative as relative8, resolve as resolve6, sep as sep8 } from "node:path";
 
@@ -44152,7 +44152,11 @@ function diagnoseNoTests(adapter, record3, results, added, requested, nothingSta
   if (record3.outcome === "errored" || record3.outcome === "cancelled" || record3.outcome === "timedOut") {
     return void 0;
   }
-  const telling = tellingLine(record3.output, adapter.results === "none");
+  let searched;
+  const tellingOf = () => {
+    searched ??= { line: tellingLine(record3.output, adapter.results === "none") };
+    return searched.line;
+  };
   const withFlag = (d) => {
     if (d.kind !== "flag") return d;
     const i2 = added.findIndex((w) => {
@@ -44168,7 +44172,8 @@ function diagnoseNoTests(adapter, record3, results, added, requested, nothingSta
   const exit = record3.signal ? `was killed by ${record3.signal}` : `exited with ${record3.exitCode}`;
   if (adapter.results !== "none" && results.ok) {
     if (results.tests.some((t) => t.status !== "skipped")) return void 0;
-    if (telling) return withFlag({ kind: telling.kind, reason: telling.line });
+    const telling2 = tellingOf();
+    if (telling2) return withFlag({ kind: telling2.kind, reason: telling2.line });
     if (results.tests.length > 0) {
       return {
         kind: "no-tests",
@@ -44183,16 +44188,18 @@ function diagnoseNoTests(adapter, record3, results, added, requested, nothingSta
       reason: record3.outcome === "passed" ? `the command exited 0 but ran no test${lastLine(record3.output) ? `: ${lastLine(record3.output)}` : ""}` : `the command ${exit} before any test ran${lastLine(record3.output) ? `: ${lastLine(record3.output)}` : ""}`
     };
   }
-  if (record3.outcome === "failed" && telling && telling.kind !== "collection") {
+  if (record3.outcome !== "failed") return void 0;
+  const telling = tellingOf();
+  if (telling && telling.kind !== "collection") {
     return withFlag({ kind: telling.kind, reason: telling.line });
   }
-  if (record3.outcome === "failed" && (record3.exitCode === 126 || record3.exitCode === 127)) {
+  if (record3.exitCode === 126 || record3.exitCode === 127) {
     return {
       kind: "setup",
       reason: `the command ${exit} (cannot execute or not found): ${lastLine(record3.output)}`
     };
   }
-  if (record3.outcome === "failed" && nothingStarted) {
+  if (nothingStarted) {
     const line = errorLine(record3.output);
     return {
       kind: telling?.kind === "collection" ? "collection" : "setup",
@@ -44430,21 +44437,30 @@ import { delimiter, join as join6 } from "node:path";
 // src/util/process-tree.ts
 import { spawn } from "node:child_process";
 import { randomUUID as randomUUID3 } from "node:crypto";
-import { closeSync as closeSync2, openSync as openSync2 } from "node:fs";
+import { closeSync as closeSync2, openSync as openSync3 } from "node:fs";
 
 // src/util/escapees.ts
-import { existsSync as existsSync4, readdirSync as readdirSync3, readFileSync as readFileSync6 } from "node:fs";
+import { existsSync as existsSync4, openSync, readdirSync as readdirSync3, readFileSync as readFileSync6, readSync } from "node:fs";
 var MARK_VARIABLE = "FLAKY_DETECTOR_RUN_MARK";
 var OWNER_VARIABLE = "FLAKY_DETECTOR_RUN_OWNER";
 function pidsSince(first) {
-  let last;
+  const last = lastPid();
+  if (last === null) return null;
+  return { first, last };
+}
+var loadavg;
+var loadavgBuffer = Buffer.alloc(128);
+function lastPid() {
   try {
-    last = Number(readFileSync6("/proc/loadavg", "utf8").trim().split(/\s+/)[4]);
+    loadavg ??= openSync("/proc/loadavg", "r");
+    if (loadavg === null) return null;
+    const text2 = loadavgBuffer.toString("latin1", 0, readSync(loadavg, loadavgBuffer, 0, 128, 0));
+    const last = Number(text2.trim().split(/\s+/)[4]);
+    return Number.isInteger(last) && last > 0 ? last : null;
   } catch {
+    loadavg = null;
     return null;
   }
-  if (!Number.isInteger(last) || last <= 0) return null;
-  return { first, last };
 }
 function inWindow(w, pid) {
   return w.last >= w.first ? pid >= w.first && pid <= w.last : pid >= w.first || pid <= w.last;
@@ -44498,7 +44514,9 @@ function valueIn(env, name) {
 }
 function findMarked(mark, group, others) {
   const found = [];
-  for (const p of processes(group === void 0 ? null : pidsSince(group), others)) {
+  const window2 = group === void 0 ? null : pidsSince(group);
+  if (window2 && window2.last === window2.first) return found;
+  for (const p of processes(window2, others)) {
     if (valueIn(p.env, MARK_VARIABLE) !== mark) continue;
     if (group !== void 0 && groupOf(p.pid) === group) continue;
     found.push(p.pid);
@@ -44530,11 +44548,10 @@ import { randomUUID as randomUUID2 } from "node:crypto";
 import {
   closeSync,
   createWriteStream,
-  existsSync as existsSync5,
   fstatSync,
   ftruncateSync,
-  openSync,
-  readSync,
+  openSync as openSync2,
+  readSync as readSync2,
   rmSync as rmSync3,
   unlinkSync
 } from "node:fs";
@@ -44586,12 +44603,21 @@ var MaskingWriter = class {
 
 // src/util/output-capture.ts
 var OutputCapture = class {
-  constructor(headBytes, tailBytes, trimAt, dir = captureDir()) {
+  constructor(headBytes, tailBytes, trimAt, dir) {
     this.headBytes = headBytes;
     this.tailBytes = tailBytes;
     this.trimAt = trimAt;
-    this.path = join5(dir, `${randomUUID2()}.log`);
-    this.fd = openSync(this.path, "a+");
+    let path = join5(dir ?? captureDir(), `${randomUUID2()}.log`);
+    let fd2;
+    try {
+      fd2 = openSync2(path, "a+");
+    } catch (e) {
+      if (dir !== void 0 || e.code !== "ENOENT") throw e;
+      path = join5(captureDir(true), `${randomUUID2()}.log`);
+      fd2 = openSync2(path, "a+");
+    }
+    this.path = path;
+    this.fd = fd2;
     live.add(this.path);
   }
   headBytes;
@@ -44631,7 +44657,7 @@ var OutputCapture = class {
     const buf = Buffer.allocUnsafe(64 * 1024);
     let pos = 0;
     for (; ; ) {
-      const n = readSync(this.fd, buf, 0, buf.length, pos);
+      const n = readSync2(this.fd, buf, 0, buf.length, pos);
       if (n === 0) break;
       writer.write(Buffer.from(buf.subarray(0, n)));
       pos += n;
@@ -44653,7 +44679,7 @@ var OutputCapture = class {
 function readHeadAndTail(file, headBytes, tailBytes) {
   let fd2;
   try {
-    fd2 = openSync(file, "r");
+    fd2 = openSync2(file, "r");
   } catch {
     return { head: Buffer.alloc(0), tail: Buffer.alloc(0), total: 0 };
   }
@@ -44679,7 +44705,7 @@ function readAt(fd2, position, length) {
   const buf = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
-    const n = readSync(fd2, buf, got, length - got, position + got);
+    const n = readSync2(fd2, buf, got, length - got, position + got);
     if (n === 0) break;
     got += n;
   }
@@ -44696,8 +44722,8 @@ ${mask(cleanText(tail2))}`;
 }
 var live = /* @__PURE__ */ new Set();
 var dirOfProcess;
-function captureDir() {
-  if (dirOfProcess !== void 0 && existsSync5(dirOfProcess)) return dirOfProcess;
+function captureDir(fresh = false) {
+  if (dirOfProcess !== void 0 && !fresh) return dirOfProcess;
   const dir = createOwnedDir("output");
   dirOfProcess = dir;
   process.once("exit", () => {
@@ -44939,7 +44965,7 @@ function runTree(opts) {
     }
     let stdoutFd;
     try {
-      if (opts.stdoutFile) stdoutFd = openSync2(opts.stdoutFile, "w");
+      if (opts.stdoutFile) stdoutFd = openSync3(opts.stdoutFile, "w");
       child = spawn(file, args, {
         cwd: opts.cwd,
         env: { ...opts.env, [MARK_VARIABLE]: mark, [OWNER_VARIABLE]: SELF },
@@ -45109,7 +45135,8 @@ function finishAttempt(s, spec, ran) {
   const collected = timeoutsOf(
     fromEvents(
       collectResults(s.adapter, sink, cwd, s.junitGlob, s.parseContext),
-      eventsFile,
+      // Without our reporter there is no file to read or remove.
+      ran.eventsUsed ? eventsFile : null,
       record3,
       cwd,
       s.adapter,
@@ -45124,6 +45151,7 @@ function finishAttempt(s, spec, ran) {
   return { record: record3, results };
 }
 function fromEvents(collected, eventsFile, record3, cwd, adapter, shuffled) {
+  if (eventsFile === null) return collected;
   const incomplete = !collected.ok || collected.tests.some(isFileFailure);
   if (collected.ok && !incomplete && shuffled && record3.outcome !== "cancelled") {
     const order = readEvents(eventsFile)?.startOrder;
@@ -46022,7 +46050,7 @@ function assertRunnable(program, cwd, pathVar) {
 }
 
 // src/source/acquire.ts
-import { existsSync as existsSync6, statSync as statSync5 } from "node:fs";
+import { existsSync as existsSync5, statSync as statSync5 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/util/copy-tree.ts
@@ -46278,7 +46306,7 @@ async function acquireSource(req, ctx) {
   if (req.repo === void 0) {
     if (ref !== void 0) {
       const cloned = await cloneAt(req.cwd, req.cwd, ref, ctx);
-      return { ...cloned, facts: withIdentity(cloned.facts, localIdentity(req.cwd, ctx, true)) };
+      return { ...cloned, facts: once(() => withIdentity(cloned.facts, localIdentity(req.cwd, ctx, true))) };
     }
     return {
       dir: req.cwd,
@@ -46286,13 +46314,13 @@ async function acquireSource(req, ctx) {
       kind: "cwd",
       repo: req.cwd,
       ref: null,
-      facts: gitFacts(req.cwd, ctx, true)
+      facts: once(() => gitFacts(req.cwd, ctx, true))
     };
   }
   const spec = parseRepoSpec(req.repo);
   if (spec.kind === "url") return cloneAt(spec.url, spec.display, ref, ctx);
   const path = resolve3(req.cwd, spec.path);
-  if (!existsSync6(path) || !statSync5(path).isDirectory()) {
+  if (!existsSync5(path) || !statSync5(path).isDirectory()) {
     throw new UsageError(
       "E_REPO_NOT_FOUND",
       `--repo: no such directory: ${path} (give an existing directory or a git URL)`
@@ -46300,7 +46328,7 @@ async function acquireSource(req, ctx) {
   }
   if (ref !== void 0) {
     const cloned = await cloneAt(path, path, ref, ctx);
-    return { ...cloned, facts: withIdentity(cloned.facts, localIdentity(path, ctx, false)) };
+    return { ...cloned, facts: once(() => withIdentity(cloned.facts, localIdentity(path, ctx, false))) };
   }
   const dir = ctx.temp.create("source");
   try {
@@ -46317,7 +46345,7 @@ async function acquireSource(req, ctx) {
     kind: "path",
     repo: path,
     ref: null,
-    facts: gitFacts(path, ctx, false)
+    facts: once(() => gitFacts(path, ctx, false))
   };
 }
 async function cloneAt(url2, display, ref, ctx) {
@@ -46354,7 +46382,7 @@ async function cloneAt(url2, display, ref, ctx) {
     kind: "git",
     repo: display,
     ref: ref ?? null,
-    facts: Promise.resolve({ commit, identity: identityFromRemote(url2) })
+    facts: once(async () => ({ commit, identity: identityFromRemote(url2) }))
   };
 }
 async function resolveRef(dir, ref, g) {
@@ -46380,7 +46408,14 @@ async function gitFacts(dir, ctx, isWorkingDirectory) {
   return { commit, identity };
 }
 async function withIdentity(facts2, identity) {
-  return { commit: (await facts2).commit, identity: await identity };
+  return { commit: (await facts2()).commit, identity: await identity };
+}
+function once(ask) {
+  let asked;
+  return () => {
+    asked ??= ask();
+    return asked;
+  };
 }
 async function headCommit(dir, ctx) {
   try {
@@ -46408,13 +46443,13 @@ async function localIdentity(dir, ctx, isWorkingDirectory) {
 }
 
 // src/workspace/install.ts
-import { existsSync as existsSync8 } from "node:fs";
+import { existsSync as existsSync7 } from "node:fs";
 import { join as join10 } from "node:path";
 
 // src/workspace/install-cache.ts
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync as existsSync7, readFileSync as readFileSync9 } from "node:fs";
+import { existsSync as existsSync6, readFileSync as readFileSync9 } from "node:fs";
 import {
   lstat as lstat2,
   mkdir as mkdir3,
@@ -46450,8 +46485,8 @@ function installCacheDir(setting, env) {
   return join9(base, "flaky-detector", "installs");
 }
 function installKey(dir, argv, node2) {
-  const read = (f) => existsSync7(join9(dir, f)) ? readFileSync9(join9(dir, f)) : null;
-  const lockfile = LOCKFILES.find((f) => existsSync7(join9(dir, f)));
+  const read = (f) => existsSync6(join9(dir, f)) ? readFileSync9(join9(dir, f)) : null;
+  const lockfile = LOCKFILES.find((f) => existsSync6(join9(dir, f)));
   if (!lockfile) return { reason: "no lockfile, so an install may resolve other versions" };
   let manifest;
   try {
@@ -46459,7 +46494,7 @@ function installKey(dir, argv, node2) {
   } catch {
     return { reason: "package.json is not valid JSON" };
   }
-  if (manifest.workspaces !== void 0 || existsSync7(join9(dir, "pnpm-workspace.yaml"))) {
+  if (manifest.workspaces !== void 0 || existsSync6(join9(dir, "pnpm-workspace.yaml"))) {
     return { reason: "a workspace (monorepo) install also writes node_modules inside its packages" };
   }
   const scripts = INSTALL_SCRIPTS.filter((s) => typeof manifest.scripts?.[s] === "string");
@@ -46491,7 +46526,7 @@ function nodeVersion(env, cwd) {
 }
 async function restoreInstall(cacheDir, key, dir) {
   const entry = join9(cacheDir, key);
-  if (!existsSync7(join9(entry, MARKER))) return false;
+  if (!existsSync6(join9(entry, MARKER))) return false;
   const target = join9(dir, "node_modules");
   try {
     const recorded = JSON.parse(await readFile(join9(entry, MARKER), "utf8"));
@@ -46501,7 +46536,7 @@ async function restoreInstall(cacheDir, key, dir) {
     }
     await rm3(target, { recursive: true, force: true });
     await copyTree(join9(entry, "node_modules"), target, { hardLink: true });
-    if (!existsSync7(join9(entry, MARKER))) throw new Error("entry removed while copying");
+    if (!existsSync6(join9(entry, MARKER))) throw new Error("entry removed while copying");
     const now = /* @__PURE__ */ new Date();
     await utimes(entry, now, now).catch(() => void 0);
     return true;
@@ -46512,7 +46547,7 @@ async function restoreInstall(cacheDir, key, dir) {
 }
 async function storeInstall(cacheDir, key, dir, meta2) {
   const source = join9(dir, "node_modules");
-  if (!existsSync7(source)) return "the install wrote no node_modules";
+  if (!existsSync6(source)) return "the install wrote no node_modules";
   await mkdir3(cacheDir, { recursive: true });
   const partial2 = join9(cacheDir, `.partial-${randomBytes(6).toString("hex")}`);
   try {
@@ -46583,7 +46618,7 @@ async function treeDigest(root) {
 // src/workspace/install.ts
 var VENV_DIR = ".flaky-venv";
 function detectInstallSteps(dir) {
-  const has = (f) => existsSync8(join10(dir, f));
+  const has = (f) => existsSync7(join10(dir, f));
   const steps = [];
   if (has("package.json")) {
     if (has("pnpm-lock.yaml")) steps.push({ tool: "pnpm", argv: ["pnpm", "install", "--frozen-lockfile"] });
@@ -46620,11 +46655,11 @@ function detectInstallSteps(dir) {
 function workspaceEnv(dir, base) {
   const env = { ...base };
   const bins = [];
-  if (existsSync8(join10(dir, VENV_DIR, "bin"))) {
+  if (existsSync7(join10(dir, VENV_DIR, "bin"))) {
     bins.push(join10(dir, VENV_DIR, "bin"));
     env.VIRTUAL_ENV = join10(dir, VENV_DIR);
   }
-  if (existsSync8(join10(dir, "node_modules", ".bin"))) bins.push(join10(dir, "node_modules", ".bin"));
+  if (existsSync7(join10(dir, "node_modules", ".bin"))) bins.push(join10(dir, "node_modules", ".bin"));
   if (bins.length > 0) env.PATH = [...bins, env.PATH ?? ""].filter(Boolean).join(":");
   return env;
 }
@@ -46722,7 +46757,7 @@ async function prepareSlots(base, owned, count, isolation, temp) {
 }
 
 // src/pipeline/framework.ts
-import { existsSync as existsSync10, readFileSync as readFileSync12 } from "node:fs";
+import { existsSync as existsSync9, readFileSync as readFileSync12 } from "node:fs";
 import { basename as basename2, join as join18 } from "node:path";
 
 // src/parsers/cargo-text.ts
@@ -47189,14 +47224,14 @@ function nodeRepeatArgv(t, argv, script) {
 }
 
 // src/frameworks/plugins.ts
-import { existsSync as existsSync9 } from "node:fs";
+import { existsSync as existsSync8 } from "node:fs";
 import { dirname as dirname2, join as join13 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 function pluginDir(framework) {
   let dir = dirname2(fileURLToPath3(import.meta.url));
   for (let i2 = 0; i2 < 4; i2++) {
     const candidate = join13(dir, "plugins", framework);
-    if (existsSync9(candidate)) return candidate;
+    if (existsSync8(candidate)) return candidate;
     dir = dirname2(dir);
   }
   return void 0;
@@ -47762,7 +47797,7 @@ function scriptAdapter(argv, workspace) {
 }
 function packageScript(dir, name) {
   const file = join18(dir, "package.json");
-  if (!existsSync10(file)) return void 0;
+  if (!existsSync9(file)) return void 0;
   try {
     const pkg = JSON.parse(readFileSync12(file, "utf8"));
     return pkg.scripts?.[name];
@@ -47777,7 +47812,7 @@ function assertShuffleSupported(adapter, shuffle) {
 }
 
 // src/pipeline/list-tests.ts
-import { existsSync as existsSync11, readFileSync as readFileSync13 } from "node:fs";
+import { existsSync as existsSync10, readFileSync as readFileSync13 } from "node:fs";
 import { join as join19 } from "node:path";
 async function listTests(adapter, argv, opts) {
   if (!adapter.list) return { ok: false, reason: `${adapter.name} has no way to list its tests` };
@@ -47812,7 +47847,7 @@ async function listTests(adapter, argv, opts) {
   }
   let tests;
   try {
-    const fileText = existsSync11(file) ? readFileSync13(file, "utf8") : null;
+    const fileText = existsSync10(file) ? readFileSync13(file, "utf8") : null;
     tests = listing.parse(stdout, fileText, opts.cwd);
   } catch (e) {
     return {
@@ -47830,7 +47865,7 @@ async function listTests(adapter, argv, opts) {
 }
 
 // src/pipeline/resolve-tests.ts
-import { existsSync as existsSync12 } from "node:fs";
+import { existsSync as existsSync11 } from "node:fs";
 import { isAbsolute as isAbsolute7, join as join20 } from "node:path";
 function suiteLevelError(c) {
   const fileLike2 = (s) => s !== null && /\.[cm]?[jt]sx?$|\.py$/.test(s);
@@ -47896,7 +47931,7 @@ function guessedId(adapter, c, cwd) {
   const parts = (c.classname ?? "").split(".");
   for (let k = parts.length; cwd !== void 0 && k > 0; k--) {
     const candidate = `${parts.slice(0, k).join("/")}.py`;
-    if (existsSync12(join20(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
+    if (existsSync11(join20(cwd, candidate))) return [candidate, ...parts.slice(k), c.name].join("::");
   }
   return c.classname ? `${c.classname}::${c.name}` : [...c.suites, c.name].join(" > ");
 }
@@ -48744,7 +48779,7 @@ async function detectMasked(req, masker) {
     const t = performance.now();
     const rule = stopRuleOf(config2);
     const looks = new Set(checkpoints(rule));
-    const main = await runAttempts(prep, {
+    const running = runAttempts(prep, {
       first: 0,
       count: config2.runs,
       jobSeed,
@@ -48761,6 +48796,8 @@ async function detectMasked(req, masker) {
         () => aggregator.list().find((t2) => repetitionDependence(t2, 1 - config2.confidence))?.id
       )
     });
+    setImmediate(() => void prep.source.facts());
+    const main = await running;
     const { pool, shuffledSeeds } = main;
     timings.runMs = performance.now() - t;
     for (const id of requested) {
@@ -48810,7 +48847,7 @@ async function detectMasked(req, masker) {
       config: config2,
       command: req.command,
       env: prep.testEnv,
-      source: { ...prep.source, ...await prep.source.facts },
+      source: { ...prep.source, ...await prep.source.facts() },
       framework: prep.adapter,
       reproduce: reproducer(prep.adapter, req.command, shuffledSeeds),
       orderedReproduce: orderedReproducer(prep.adapter, req.command),
@@ -49952,12 +49989,12 @@ function commandOf(operands, config2) {
 }
 
 // src/reporters/json.ts
-import { closeSync as closeSync3, mkdirSync as mkdirSync2, openSync as openSync3, renameSync, writeSync } from "node:fs";
+import { closeSync as closeSync3, mkdirSync as mkdirSync2, openSync as openSync4, renameSync, writeSync } from "node:fs";
 import { dirname as dirname3 } from "node:path";
 function writeJsonReport(report, file) {
   mkdirSync2(dirname3(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd2 = openSync3(tmp, "w");
+  const fd2 = openSync4(tmp, "w");
   try {
     const entries = Object.entries(report);
     writeSync(fd2, "{\n");
@@ -55724,13 +55761,13 @@ function annotate2(report, workspace) {
   }
 }
 function repoPath(file, workspace) {
-  if (!isAbsolute8(file)) return existsSync13(join23(workspace, file)) ? file.split(sep8).join("/") : null;
+  if (!isAbsolute8(file)) return existsSync12(join23(workspace, file)) ? file.split(sep8).join("/") : null;
   const inside = relative8(workspace, file);
-  if (!inside.startsWith("..") && existsSync13(file)) return inside.split(sep8).join("/");
+  if (!inside.startsWith("..") && existsSync12(file)) return inside.split(sep8).join("/");
   const parts = file.split(sep8).filter(Boolean);
   for (let i2 = 0; i2 < parts.length; i2++) {
     const tail2 = parts.slice(i2).join("/");
-    if (existsSync13(join23(workspace, tail2))) return tail2;
+    if (existsSync12(join23(workspace, tail2))) return tail2;
   }
   return null;
 }
