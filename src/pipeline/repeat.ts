@@ -4,7 +4,7 @@ import { type Repetition, splitRepetitions, type TestEvents } from "../parsers/e
 import type { ParsedTest } from "../parsers/types.js";
 import type { AttemptRecord } from "../runner/attempt.js";
 import { SEED_VARIABLES } from "../runner/attempt-env.js";
-import { type Collected, distinguishDuplicates, repoRelativeFile, withRelativeFiles } from "./results.js";
+import { type Collected, distinguishDuplicates, repoRelativeFile, withRelativePaths } from "./results.js";
 import {
   type AttemptRun,
   addedWords,
@@ -283,7 +283,7 @@ function fromOwnResults(
   }
   let collected: Collected;
   try {
-    const parsed = withRelativeFiles(s.adapter.parse(text, cwd, s.parseContext), cwd);
+    const parsed = withRelativePaths(s.adapter.parse(text, cwd, s.parseContext), cwd);
     collected = { ok: true, tests: distinguishDuplicates(parsed, s.adapter) };
   } catch {
     return null;

@@ -33,11 +33,29 @@ export function repoRelativeFile(file: string | null, cwd: string): string | nul
   return rel.split(sep).join("/");
 }
 
-export function withRelativeFiles(tests: ParsedTest[], cwd: string): ParsedTest[] {
+/**
+ * Files, and the paths in failure messages (a stack's frames, mocha's "(…/test/a.js)"), relative to
+ * the workspace. A message naming the slot's temporary copy points at nothing once the job ends,
+ * and reads differently in every slot.
+ */
+export function withRelativePaths(tests: ParsedTest[], cwd: string): ParsedTest[] {
+  const relativeIn = pathsRelativeIn(cwd);
   return tests.map((t) => {
     const file = repoRelativeFile(t.file, cwd);
-    return file === t.file ? t : { ...t, file };
+    const message = t.message === null ? null : relativeIn(t.message);
+    const reruns = t.reruns?.messages.some((m) => relativeIn(m) !== m)
+      ? { ...t.reruns, messages: t.reruns.messages.map(relativeIn) }
+      : t.reruns;
+    if (file === t.file && message === t.message && reruns === t.reruns) return t;
+    return { ...t, file, message, ...(reruns ? { reruns } : {}) };
   });
+}
+
+/** Text with `dir/…` (and `file://dir/…`) written as `…`. */
+export function pathsRelativeIn(dir: string): (text: string) => string {
+  const prefix = dir.endsWith(sep) ? dir : `${dir}${sep}`;
+  const url = `file://${prefix.split(sep).join("/")}`;
+  return (text) => (text.includes(prefix) ? text.replaceAll(url, "").replaceAll(prefix, "") : text);
 }
 
 const OCCURRENCE = / \[(\d+)\]$/;
@@ -89,7 +107,7 @@ function collectParsed(
       if (files.length === 0) return { ok: false, reason: `no file matched --junit ${junitGlob}` };
       return {
         ok: true,
-        tests: withRelativeFiles(
+        tests: withRelativePaths(
           files.flatMap((f) => adapter.parse(readResultFile(f), cwd, run)),
           cwd,
         ),
@@ -104,7 +122,7 @@ function collectParsed(
       if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
       return { ok: false, reason: `${adapter.name} wrote no results file` };
     }
-    return { ok: true, tests: withRelativeFiles(adapter.parse(text, cwd, run), cwd) };
+    return { ok: true, tests: withRelativePaths(adapter.parse(text, cwd, run), cwd) };
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   } finally {

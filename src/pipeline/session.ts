@@ -18,6 +18,7 @@ import {
   frameworkIds,
   repoRelativeFile,
   resultSink,
+  withRelativePaths,
 } from "./results.js";
 import type { AttemptTimeout } from "./timeout.js";
 
@@ -261,7 +262,7 @@ export function withEvents(
     durationMs: null,
     died,
   });
-  const ended = events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
+  const ended = withRelativePaths(events.ended, cwd);
   if (!collected.ok) {
     if (ended.length === 0 && events.running.length === 0) return collected;
     const how = diedWhileRunning(record);

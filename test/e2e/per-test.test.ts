@@ -596,6 +596,38 @@ describe("a test that crashes its process (mocha, per-test events)", () => {
   }, 300_000);
 });
 
+describe("failure messages that name the test's file (mocha)", () => {
+  it("name it relative to the repository, not inside the slot's temporary copy", async () => {
+    const p = join(dir.path, "mocha-paths");
+    mkdirSync(join(p, "test"), { recursive: true });
+    for (const f of ["package.json", "package-lock.json"])
+      cpSync(join(ROOT, "examples/mocha", f), join(p, f));
+    writeFileSync(
+      join(p, "test/paths.test.js"),
+      [
+        'const assert = require("node:assert");',
+        'describe("paths", () => {',
+        // mocha appends the file to a timeout's message; an assertion's stack names it too.
+        '  it("times out", function (done) { this.timeout(20); });',
+        '  it("asserts", () => { assert.strictEqual(1, 2); });',
+        "});",
+        "",
+      ].join("\n"),
+    );
+    const r = await runCli(
+      ["run", "--repo", p, "--runs", "2", "--stop", "fixed", "--json", json(), "--", "npx", "mocha"],
+      { cwd: dir.path },
+    );
+    // Failing tests are data (exit 1 only with --fail-on).
+    expect(r.code, r.stderr).toBe(0);
+    const report = readReport(json());
+    const t = (id: string) => report.tests.find((x) => x.id === id);
+    expect(t("paths > times out")?.firstFailure?.message).toMatch(/exceeded.*\(test\/paths\.test\.js\)/);
+    expect(t("paths > asserts")?.firstFailure?.message).toMatch(/\(test\/paths\.test\.js:\d+:\d+\)/);
+    expect(JSON.stringify(report)).not.toMatch(/flaky-detector-slot-/);
+  }, 300_000);
+});
+
 describe("a test that kills vitest's worker", () => {
   it("is a crashed failure of that test, named from inside the worker (vitest itself reports the file's tests as pending and the run a success)", async () => {
     const p = join(dir.path, "vitest-crash");

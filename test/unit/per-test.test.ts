@@ -6,7 +6,7 @@ import { checkpoints, runsToBound, settleState } from "../../src/analysis/stoppi
 import { summarize, withTests } from "../../src/analysis/summarize.js";
 import type { FrameworkAdapter } from "../../src/frameworks/index.js";
 import type { ParsedTest } from "../../src/parsers/types.js";
-import { distinguishDuplicates, frameworkIds } from "../../src/pipeline/results.js";
+import { distinguishDuplicates, frameworkIds, withRelativePaths } from "../../src/pipeline/results.js";
 import { inRunOrder } from "../../src/pipeline/session.js";
 
 const thresholds = { critical: 0.9, high: 0.5, medium: 0.1, low: 0 };
@@ -185,6 +185,35 @@ describe("TestAggregator", () => {
     const go = { repeatsShareId: true } as FrameworkAdapter;
     expect(distinguishDuplicates(tests, go)).toBe(tests);
     expect(frameworkIds(["TestX [2]"], go)).toEqual(["TestX [2]"]);
+  });
+
+  it("writes paths into the slot's copy relative to it, in files and in failure messages", () => {
+    const slot = "/tmp/flaky-detector-slot-Ab12/";
+    const t = (over: Partial<ParsedTest>): ParsedTest => ({ ...r("a > b", "failed"), ...over });
+    const [timeout, esm, elsewhere, passed] = withRelativePaths(
+      [
+        t({
+          file: `${slot}test/a.js`,
+          message: `Timeout of 2000ms exceeded. (${slot}test/a.js)\n    at Context.<anonymous> (${slot}test/a.js:10:5)`,
+          reruns: { failed: 1, messages: [`boom (${slot}test/a.js)`] },
+        }),
+        t({ file: "test/b.mjs", message: `Error: x\n    at file://${slot}test/b.mjs:3:9` }),
+        t({ file: "/usr/lib/node/x.js", message: "Error: y (/usr/lib/node/x.js:1:1)" }),
+        t({ status: "passed", message: null }),
+      ],
+      slot.slice(0, -1),
+    );
+    expect(timeout).toMatchObject({
+      file: "test/a.js",
+      message: "Timeout of 2000ms exceeded. (test/a.js)\n    at Context.<anonymous> (test/a.js:10:5)",
+      reruns: { failed: 1, messages: ["boom (test/a.js)"] },
+    });
+    expect(esm?.message).toBe("Error: x\n    at test/b.mjs:3:9");
+    expect(elsewhere).toMatchObject({
+      file: "/usr/lib/node/x.js",
+      message: "Error: y (/usr/lib/node/x.js:1:1)",
+    });
+    expect(passed?.message).toBeNull();
   });
 
   it("says when a flaky test's interval spans a severity edge, and not otherwise", () => {
