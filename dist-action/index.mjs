@@ -44348,11 +44348,20 @@ function repoRelativeFile(file, cwd) {
   if (rel === "" || rel.startsWith("..") || isAbsolute2(rel)) return file;
   return rel.split(sep2).join("/");
 }
-function withRelativeFiles(tests, cwd) {
+function withRelativePaths(tests, cwd) {
+  const relativeIn = pathsRelativeIn(cwd);
   return tests.map((t) => {
     const file = repoRelativeFile(t.file, cwd);
-    return file === t.file ? t : { ...t, file };
+    const message = t.message === null ? null : relativeIn(t.message);
+    const reruns = t.reruns?.messages.some((m) => relativeIn(m) !== m) ? { ...t.reruns, messages: t.reruns.messages.map(relativeIn) } : t.reruns;
+    if (file === t.file && message === t.message && reruns === t.reruns) return t;
+    return { ...t, file, message, ...reruns ? { reruns } : {} };
   });
+}
+function pathsRelativeIn(dir) {
+  const prefix = dir.endsWith(sep2) ? dir : `${dir}${sep2}`;
+  const url2 = `file://${prefix.split(sep2).join("/")}`;
+  return (text2) => text2.includes(prefix) ? text2.replaceAll(url2, "").replaceAll(prefix, "") : text2;
 }
 var OCCURRENCE = / \[(\d+)\]$/;
 function distinguishDuplicates(tests, adapter) {
@@ -44380,7 +44389,7 @@ function collectParsed(adapter, sink, cwd, junitGlob2, run) {
       if (files.length === 0) return { ok: false, reason: `no file matched --junit ${junitGlob2}` };
       return {
         ok: true,
-        tests: withRelativeFiles(
+        tests: withRelativePaths(
           files.flatMap((f) => adapter.parse(readResultFile(f), cwd, run)),
           cwd
         )
@@ -44395,7 +44404,7 @@ function collectParsed(adapter, sink, cwd, junitGlob2, run) {
       if (e instanceof ResultFileTooLarge) return { ok: false, reason: e.message };
       return { ok: false, reason: `${adapter.name} wrote no results file` };
     }
-    return { ok: true, tests: withRelativeFiles(adapter.parse(text2, cwd, run), cwd) };
+    return { ok: true, tests: withRelativePaths(adapter.parse(text2, cwd, run), cwd) };
   } catch (e) {
     return { ok: false, reason: e.message };
   } finally {
@@ -45176,7 +45185,7 @@ function withEvents(collected, events, record3, cwd, adapter) {
     durationMs: null,
     died
   });
-  const ended = events.ended.map((t) => ({ ...t, file: repoRelativeFile(t.file, cwd) }));
+  const ended = withRelativePaths(events.ended, cwd);
   if (!collected.ok) {
     if (ended.length === 0 && events.running.length === 0) return collected;
     const how = diedWhileRunning(record3);
@@ -45485,7 +45494,7 @@ function fromOwnResults(rep, record3, cwd, s) {
   }
   let collected;
   try {
-    const parsed = withRelativeFiles(s.adapter.parse(text2, cwd, s.parseContext), cwd);
+    const parsed = withRelativePaths(s.adapter.parse(text2, cwd, s.parseContext), cwd);
     collected = { ok: true, tests: distinguishDuplicates(parsed, s.adapter) };
   } catch {
     return null;
