@@ -45155,7 +45155,8 @@ function finishAttempt(s, spec, ran) {
   );
   const wanted = new Set(spec.tests);
   const results = collected.ok && spec.tests.length > 0 ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) } : collected;
-  const noTests = diagnoseNoTests(s.adapter, record3, results, ran.addedWords, spec.tests, nothingStarted);
+  const diagnosed = diagnoseNoTests(s.adapter, record3, results, ran.addedWords, spec.tests, nothingStarted);
+  const noTests = diagnosed && { ...diagnosed, reason: pathsRelativeIn(cwd)(diagnosed.reason) };
   if (noTests) return { record: { ...record3, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record: record3, results };
 }

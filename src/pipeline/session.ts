@@ -16,6 +16,7 @@ import {
   collectResults,
   distinguishDuplicates,
   frameworkIds,
+  pathsRelativeIn,
   repoRelativeFile,
   resultSink,
   withRelativePaths,
@@ -200,7 +201,10 @@ export function finishAttempt(
     collected.ok && spec.tests.length > 0
       ? { ok: true, tests: collected.tests.filter((t) => wanted.has(t.id)) }
       : collected;
-  const noTests = diagnoseNoTests(s.adapter, record, results, ran.addedWords, spec.tests, nothingStarted);
+  const diagnosed = diagnoseNoTests(s.adapter, record, results, ran.addedWords, spec.tests, nothingStarted);
+  // The reason quotes the output ("Preset ./x not found in /tmp/flaky-detector-slot-…"): name the
+  // repository's paths, not the slot's.
+  const noTests = diagnosed && { ...diagnosed, reason: pathsRelativeIn(cwd)(diagnosed.reason) };
   if (noTests) return { record: { ...record, outcome: "errored", error: noTests.reason }, results, noTests };
   return { record, results };
 }

@@ -132,7 +132,11 @@ describe("no test ran", () => {
   });
 
   it("a conftest that fails to import (no results file, no test started): exit 3 with the error, not FAILING", async () => {
-    writeFileSync(join(dir.path, "conftest.py"), 'raise RuntimeError("no database configured")\n');
+    // Its message names its own file: in the slot's copy, which the reason must not show.
+    writeFileSync(
+      join(dir.path, "conftest.py"),
+      'raise RuntimeError("no database configured in " + __file__)\n',
+    );
     writeFileSync(join(dir.path, "test_x.py"), "def test_ok():\n    pass\n");
     const r = await runCli(
       ["run", "--runs", "3", "--json", json(), "--", pythonWithPytest(), "-m", "pytest", "-q"],
@@ -142,7 +146,7 @@ describe("no test ran", () => {
     );
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(
-      /no test ran in any of \d+ attempt\(s\): the command exited with 4 before any test started: E +RuntimeError: no database configured/,
+      /no test ran in any of \d+ attempt\(s\): the command exited with 4 before any test started: E +RuntimeError: no database configured in conftest\.py\b/,
     );
     expectNoVerdict(r);
     // With --no-events nothing says whether a test started: the failing command is all there is.
