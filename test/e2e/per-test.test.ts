@@ -557,25 +557,27 @@ describe("a test that crashes its process (pytest, per-test events)", () => {
   );
 });
 
+/** A project of the real mocha (the example's package files, installed by the run or by hand) with one test file. */
+function mochaProject(name: string, file: string, lines: string[]): string {
+  const p = join(dir.path, name);
+  mkdirSync(join(p, "test"), { recursive: true });
+  for (const f of ["package.json", "package-lock.json"]) cpSync(join(ROOT, "examples/mocha", f), join(p, f));
+  writeFileSync(join(p, "test", file), lines.join("\n"));
+  return p;
+}
+
 describe("a test that crashes its process (mocha, per-test events)", () => {
   it("a SIGKILL and a SIGSEGV in ~20% of runs are flaky with intervals covering 0.2; later tests did not run", async () => {
-    const p = join(dir.path, "mocha-crash");
-    mkdirSync(join(p, "test"), { recursive: true });
     // The real mocha, from the example's lockfile (installed by the run's own dependency install).
-    for (const f of ["package.json", "package-lock.json"])
-      cpSync(join(ROOT, "examples/mocha", f), join(p, f));
-    writeFileSync(
-      join(p, "test/crash.test.js"),
-      [
-        'describe("crash", () => {',
-        '  it("ok", () => {});',
-        '  it("killed", () => { if (Number(process.env.ATTEMPT) % 5 === 0) process.kill(process.pid, "SIGKILL"); });',
-        '  it("segfault", () => { if (Number(process.env.ATTEMPT) % 5 === 1) process.kill(process.pid, "SIGSEGV"); });',
-        '  it("after", () => {});',
-        "});",
-        "",
-      ].join("\n"),
-    );
+    const p = mochaProject("mocha-crash", "crash.test.js", [
+      'describe("crash", () => {',
+      '  it("ok", () => {});',
+      '  it("killed", () => { if (Number(process.env.ATTEMPT) % 5 === 0) process.kill(process.pid, "SIGKILL"); });',
+      '  it("segfault", () => { if (Number(process.env.ATTEMPT) % 5 === 1) process.kill(process.pid, "SIGSEGV"); });',
+      '  it("after", () => {});',
+      "});",
+      "",
+    ]);
     const r = await runCli(
       ["run", "--repo", p, "--runs", "20", "--stop", "fixed", "--json", json(), "--", "npx", "mocha"],
       { cwd: dir.path },
@@ -598,22 +600,15 @@ describe("a test that crashes its process (mocha, per-test events)", () => {
 
 describe("failure messages that name the test's file (mocha)", () => {
   it("name it relative to the repository, not inside the slot's temporary copy", async () => {
-    const p = join(dir.path, "mocha-paths");
-    mkdirSync(join(p, "test"), { recursive: true });
-    for (const f of ["package.json", "package-lock.json"])
-      cpSync(join(ROOT, "examples/mocha", f), join(p, f));
-    writeFileSync(
-      join(p, "test/paths.test.js"),
-      [
-        'const assert = require("node:assert");',
-        'describe("paths", () => {',
-        // mocha appends the file to a timeout's message; an assertion's stack names it too.
-        '  it("times out", function (done) { this.timeout(20); });',
-        '  it("asserts", () => { assert.strictEqual(1, 2); });',
-        "});",
-        "",
-      ].join("\n"),
-    );
+    const p = mochaProject("mocha-paths", "paths.test.js", [
+      'const assert = require("node:assert");',
+      'describe("paths", () => {',
+      // mocha appends the file to a timeout's message; an assertion's stack names it too.
+      '  it("times out", function (done) { this.timeout(20); });',
+      '  it("asserts", () => { assert.strictEqual(1, 2); });',
+      "});",
+      "",
+    ]);
     const r = await runCli(
       ["run", "--repo", p, "--runs", "2", "--stop", "fixed", "--json", json(), "--", "npx", "mocha"],
       { cwd: dir.path },
@@ -689,23 +684,16 @@ describe("a test that kills vitest's worker", () => {
 
 describe("--from-junit with mocha's own xunit reporter (a CI run's file)", () => {
   it("reruns exactly the test that failed in CI, not 'passed every rerun' for an id that matches nothing", async () => {
-    const p = join(dir.path, "mocha-ci");
-    mkdirSync(join(p, "test"), { recursive: true });
-    for (const f of ["package.json", "package-lock.json"])
-      cpSync(join(ROOT, "examples/mocha", f), join(p, f));
-    writeFileSync(
-      join(p, "test/cart.test.js"),
-      [
-        'const assert = require("node:assert");',
-        'describe("cart", () => {',
-        '  describe("totals", () => {',
-        '    it("adds tax", () => { if (process.env.CI_RUN) assert.fail("tax service down"); });',
-        '    it("rounds", () => {});',
-        "  });",
-        "});",
-        "",
-      ].join("\n"),
-    );
+    const p = mochaProject("mocha-ci", "cart.test.js", [
+      'const assert = require("node:assert");',
+      'describe("cart", () => {',
+      '  describe("totals", () => {',
+      '    it("adds tax", () => { if (process.env.CI_RUN) assert.fail("tax service down"); });',
+      '    it("rounds", () => {});',
+      "  });",
+      "});",
+      "",
+    ]);
     // The real mocha writes the CI file, as a CI job would (installed from the example's lockfile).
     execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--silent"], { cwd: p, stdio: "ignore" });
     spawnSync("npx", ["mocha", "--reporter", "xunit", "--reporter-option", `output=${join(p, "ci.xml")}`], {
