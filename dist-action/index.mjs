@@ -44070,9 +44070,10 @@ async function runPool(opts) {
   opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
   const jobTimer = opts.jobTimeoutMs != null ? setTimeout(() => stop("job-timeout", true), opts.jobTimeoutMs) : void 0;
   const slot = async (slotId) => {
-    while (!stopReason && next < opts.total) {
+    while (!stopReason && (opts.untilEmpty || next < opts.total)) {
       const index = next++;
       const ran = await opts.run(index, slotId, inner.signal);
+      if (opts.untilEmpty && Array.isArray(ran) && ran.length === 0) break;
       for (const attempt of Array.isArray(ran) ? ran : [ran]) {
         if (attempt.outcome === "cancelled") continue;
         finished.push(attempt);
@@ -44439,9 +44440,9 @@ function globFiles(cwd, glob) {
 }
 
 // src/pipeline/session.ts
-import { readFileSync as readFileSync7, rmSync as rmSync4, statSync as statSync3 } from "node:fs";
+import { readFileSync as readFileSync7, rmSync as rmSync4, statSync as statSync4 } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { delimiter, join as join6 } from "node:path";
+import { delimiter as delimiter2, join as join7 } from "node:path";
 
 // src/util/process-tree.ts
 import { spawn } from "node:child_process";
@@ -44884,6 +44885,22 @@ var Masker = class _Masker {
   }
 };
 
+// src/util/which.ts
+import { accessSync, constants as constants3, statSync as statSync3 } from "node:fs";
+import { delimiter, isAbsolute as isAbsolute3, join as join6, resolve } from "node:path";
+function which2(program, cwd, pathVar) {
+  const candidates2 = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter).filter(Boolean).map((dir) => join6(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
+  for (const c of candidates2) {
+    try {
+      if (!statSync3(c).isFile()) continue;
+      accessSync(c, constants3.X_OK);
+      return c;
+    } catch {
+    }
+  }
+  return void 0;
+}
+
 // src/util/process-tree.ts
 var TRIM_AT = 8 * 1024 * 1024;
 var TRIM_EVERY_MS = 250;
@@ -44903,135 +44920,215 @@ function track(pid) {
   });
 }
 function runTree(opts) {
+  const tree = startTree(opts, false);
+  tree.go(opts.timeoutMs, opts.signal);
+  return tree.result;
+}
+var HOLD_SCRIPT = 'IFS= read -r _ <&3 || exit 125; exec 3<&-; exec "$@"';
+var SHELL = "/bin/sh";
+function holdTree(opts) {
+  const file = opts.argv[0];
+  if (!file || opts.stdin !== void 0 || !canHold()) return void 0;
+  if (!which2(file, opts.cwd, opts.env.PATH)) return void 0;
+  const tree = startTree(opts, true);
+  if (tree.failed()) {
+    tree.drop();
+    return void 0;
+  }
+  return {
+    release: (timeoutMs, signal) => tree.go(timeoutMs, signal) ? tree.result : void 0,
+    drop: () => tree.drop(),
+    pid: tree.pid()
+  };
+}
+var shellChecked;
+function canHold() {
+  if (shellChecked === void 0) {
+    shellChecked = process.platform !== "win32" && which2(SHELL, "/", void 0) !== void 0;
+  }
+  return shellChecked;
+}
+function startTree(opts, hold) {
   const [file, ...args] = opts.argv;
   if (!file) throw new TypeError("runTree: empty argv");
   const masker = opts.masker ?? Masker.none();
   const mark = randomUUID3();
-  const started = performance.now();
-  return new Promise((resolve7) => {
-    let child;
-    let terminatedBy;
-    let exit;
-    let durationMs = 0;
-    let spawnError;
-    let settled = false;
-    const timers = [];
-    const finish = () => {
-      if (settled) return;
-      settled = true;
-      for (const t of timers) clearTimeout(t);
-      opts.signal?.removeEventListener("abort", onAbort);
-      killGroup("SIGKILL");
-      if (child?.pid !== void 0) liveGroups.delete(child.pid);
-      const escaped = child?.pid !== void 0 ? killMarked(mark, child.pid, liveGroups) : [];
-      const mask = (piece) => masker.edges(piece);
-      let own2 = { head: Buffer.alloc(0), tail: Buffer.alloc(0), total: 0 };
-      try {
-        own2 = capture.read();
-      } catch {
-      }
-      const stdoutPart = opts.stdoutFile ? readHeadAndTail(opts.stdoutFile, opts.headBytes, opts.tailBytes) : null;
-      const output = stdoutPart ? [headTailText(stdoutPart, mask), headTailText(own2, mask)].filter((t) => t !== "").join("\n") : headTailText(own2, mask);
-      const done = () => {
-        capture.remove();
-        resolve7({
-          ...spawnError ? { spawnError } : {},
-          ...terminatedBy ? { terminatedBy } : {},
-          exitCode: exit?.code ?? null,
-          signal: exit?.signal ?? null,
-          durationMs: durationMs || performance.now() - started,
-          output,
-          outputBytes: own2.total + (stdoutPart?.total ?? 0),
-          escaped
-        });
-      };
-      if (opts.logFile) void capture.saveAs(opts.logFile, masker).then(done, done);
-      else done();
-    };
-    const killGroup = (sig) => {
-      if (child?.pid === void 0) return;
-      try {
-        process.kill(-child.pid, sig);
-      } catch {
-      }
-    };
-    const terminate = (reason) => {
-      if (exit || settled) return;
-      terminatedBy ??= reason;
-      killGroup("SIGTERM");
-      timers.push(setTimeout(() => killGroup("SIGKILL"), opts.killGraceMs).unref());
-    };
-    const onAbort = () => terminate("aborted");
-    const capture = new OutputCapture(
-      opts.headBytes,
-      opts.tailBytes,
-      opts.logFile ? Number.POSITIVE_INFINITY : Math.max(TRIM_AT, 4 * (opts.headBytes + opts.tailBytes))
-    );
-    if (!opts.logFile) {
-      const trimmer = setInterval(() => capture.trim(), TRIM_EVERY_MS);
-      trimmer.unref();
-      timers.push(trimmer);
-    }
-    let stdoutFd;
+  let started = performance.now();
+  let child;
+  let terminatedBy;
+  let exit;
+  let durationMs = 0;
+  let spawnError;
+  let settled = false;
+  let released = !hold;
+  let signal;
+  const timers = [];
+  let resolve7;
+  const result = new Promise((r) => {
+    resolve7 = r;
+  });
+  const killGroup = (sig) => {
+    if (child?.pid === void 0) return;
     try {
-      if (opts.stdoutFile) stdoutFd = openSync3(opts.stdoutFile, "w");
-      child = spawn(file, args, {
+      process.kill(-child.pid, sig);
+    } catch {
+    }
+  };
+  const capture = new OutputCapture(
+    opts.headBytes,
+    opts.tailBytes,
+    opts.logFile ? Number.POSITIVE_INFINITY : Math.max(TRIM_AT, 4 * (opts.headBytes + opts.tailBytes))
+  );
+  const finish = () => {
+    if (settled || !released) return;
+    settled = true;
+    for (const t of timers) clearTimeout(t);
+    signal?.removeEventListener("abort", onAbort);
+    killGroup("SIGKILL");
+    if (child?.pid !== void 0) liveGroups.delete(child.pid);
+    const escaped = child?.pid !== void 0 ? killMarked(mark, child.pid, liveGroups) : [];
+    const mask = (piece) => masker.edges(piece);
+    let own2 = { head: Buffer.alloc(0), tail: Buffer.alloc(0), total: 0 };
+    try {
+      own2 = capture.read();
+    } catch {
+    }
+    const stdoutPart = opts.stdoutFile ? readHeadAndTail(opts.stdoutFile, opts.headBytes, opts.tailBytes) : null;
+    const output = stdoutPart ? [headTailText(stdoutPart, mask), headTailText(own2, mask)].filter((t) => t !== "").join("\n") : headTailText(own2, mask);
+    const done = () => {
+      capture.remove();
+      resolve7({
+        ...spawnError ? { spawnError } : {},
+        ...terminatedBy ? { terminatedBy } : {},
+        exitCode: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        durationMs: durationMs || performance.now() - started,
+        output,
+        outputBytes: own2.total + (stdoutPart?.total ?? 0),
+        escaped
+      });
+    };
+    if (opts.logFile) void capture.saveAs(opts.logFile, masker).then(done, done);
+    else done();
+  };
+  const terminate = (reason) => {
+    if (exit || settled) return;
+    terminatedBy ??= reason;
+    killGroup("SIGTERM");
+    timers.push(setTimeout(() => killGroup("SIGKILL"), opts.killGraceMs).unref());
+  };
+  const onAbort = () => terminate("aborted");
+  if (!opts.logFile) {
+    const trimmer = setInterval(() => capture.trim(), TRIM_EVERY_MS);
+    trimmer.unref();
+    timers.push(trimmer);
+  }
+  let stdoutFd;
+  try {
+    if (opts.stdoutFile) stdoutFd = openSync3(opts.stdoutFile, "w");
+    const out = stdoutFd ?? capture.fd;
+    const err2 = opts.stderrToStdoutFile && stdoutFd !== void 0 ? stdoutFd : capture.fd;
+    child = spawn(
+      hold ? SHELL : file,
+      hold ? ["-c", HOLD_SCRIPT, "flaky-detector-hold", file, ...args] : args,
+      {
         cwd: opts.cwd,
         env: { ...opts.env, [MARK_VARIABLE]: mark, [OWNER_VARIABLE]: SELF },
         detached: true,
-        stdio: [
-          opts.stdin === void 0 ? "ignore" : "pipe",
-          stdoutFd ?? capture.fd,
-          opts.stderrToStdoutFile && stdoutFd !== void 0 ? stdoutFd : capture.fd
-        ],
+        stdio: hold ? ["ignore", out, err2, "pipe"] : [opts.stdin === void 0 ? "ignore" : "pipe", out, err2],
         windowsHide: true
-      });
-    } catch (e) {
+      }
+    );
+  } catch (e) {
+    spawnError = e;
+    finish();
+    return { result, go: () => !hold, drop: () => dropHeld(), failed: () => true, pid: () => void 0 };
+  } finally {
+    if (stdoutFd !== void 0) closeSync2(stdoutFd);
+  }
+  if (child.pid !== void 0) track(child.pid);
+  if (opts.stdin !== void 0) child.stdin?.end(opts.stdin);
+  child.stdin?.on("error", () => {
+  });
+  const releasePipe = hold ? child.stdio[3] : void 0;
+  releasePipe?.on("error", () => {
+  });
+  child.on("error", (e) => {
+    if (child.pid === void 0) {
       spawnError = e;
       finish();
-      return;
-    } finally {
-      if (stdoutFd !== void 0) closeSync2(stdoutFd);
     }
-    if (child.pid !== void 0) track(child.pid);
-    if (opts.stdin !== void 0) child.stdin?.end(opts.stdin);
-    child.stdin?.on("error", () => {
-    });
-    child.on("error", (e) => {
-      if (child.pid === void 0) {
-        spawnError = e;
-        finish();
-      }
-    });
-    child.on("exit", (code, signal) => {
-      durationMs = performance.now() - started;
-      exit = { code, signal };
-      killGroup("SIGTERM");
-      timers.push(
-        setTimeout(() => {
-          child.stdin?.destroy();
-          finish();
-        }, opts.killGraceMs + 1e3).unref()
-      );
-    });
-    child.on("close", () => {
-      if (exit) finish();
-    });
-    if (opts.timeoutMs !== void 0 && Number.isFinite(opts.timeoutMs)) {
-      timers.push(setTimeout(() => terminate("timeout"), opts.timeoutMs));
-    }
-    if (opts.signal?.aborted) terminate("aborted");
-    else opts.signal?.addEventListener("abort", onAbort, { once: true });
   });
+  child.on("exit", (code, sig) => {
+    durationMs = performance.now() - started;
+    exit = { code, signal: sig };
+    if (!released) return;
+    killGroup("SIGTERM");
+    timers.push(
+      setTimeout(() => {
+        child.stdin?.destroy();
+        finish();
+      }, opts.killGraceMs + 1e3).unref()
+    );
+  });
+  child.on("close", () => {
+    if (exit) finish();
+  });
+  function dropHeld() {
+    if (settled) return;
+    settled = true;
+    for (const t of timers) clearTimeout(t);
+    killGroup("SIGKILL");
+    releasePipe?.destroy();
+    if (child?.pid !== void 0) liveGroups.delete(child.pid);
+    capture.remove();
+  }
+  return {
+    result,
+    failed: () => spawnError !== void 0 || child.pid === void 0,
+    pid: () => child.pid,
+    drop: dropHeld,
+    go(timeoutMs, abort) {
+      if (!released) {
+        if (exit || settled || child.pid === void 0) return false;
+        released = true;
+        started = performance.now();
+        releasePipe?.end("\n");
+      }
+      signal = abort;
+      if (timeoutMs !== void 0 && Number.isFinite(timeoutMs)) {
+        timers.push(setTimeout(() => terminate("timeout"), timeoutMs));
+      }
+      if (signal?.aborted) terminate("aborted");
+      else signal?.addEventListener("abort", onAbort, { once: true });
+      return true;
+    }
+  };
 }
 
 // src/runner/attempt.ts
 async function runAttempt(spec) {
-  const env = attemptEnv(spec.baseEnv, spec.commandEnv, spec);
-  const result = await runTree({
+  return recordOf(spec, await runTree(treeOptions(spec)));
+}
+function holdAttempt(spec) {
+  const options = treeOptions({ ...spec, timeoutMs: Number.POSITIVE_INFINITY });
+  const held = holdTree(options);
+  if (!held) return void 0;
+  return {
+    release(timeoutMs, signal) {
+      const running = held.release(timeoutMs, signal);
+      return running?.then((result) => recordOf({ ...spec, timeoutMs }, result));
+    },
+    drop: () => held.drop()
+  };
+}
+function treeOptions(spec) {
+  return {
     argv: spec.argv,
     cwd: spec.cwd,
-    env,
+    // The slot's directory, as a shell's cd would set it: the user's own PWD names the repository,
+    // not the copy the attempt runs in (and a held attempt's /bin/sh would correct it anyway).
+    env: { ...attemptEnv(spec.baseEnv, spec.commandEnv, spec), PWD: spec.cwd },
     timeoutMs: spec.timeoutMs,
     killGraceMs: spec.killGraceMs,
     headBytes: spec.headBytes,
@@ -45041,7 +45138,9 @@ async function runAttempt(spec) {
     ...spec.stderrToStdoutFile ? { stderrToStdoutFile: true } : {},
     ...spec.signal ? { signal: spec.signal } : {},
     ...spec.masker ? { masker: spec.masker } : {}
-  });
+  };
+}
+function recordOf(spec, result) {
   const base = {
     index: spec.index,
     seed: spec.seed,
@@ -45091,18 +45190,45 @@ async function runWithResults(s, spec) {
     eventsUsed: p.prepared.env.FLAKY_DETECTOR_EVENTS !== void 0
   });
 }
+function holdWithResults(s, spec) {
+  const tag = spec.tag ?? "";
+  const p = prepareProcess(s, { ...spec, tag, shuffle: spec.shuffled }, false);
+  const held = holdAttempt(attemptSpec(s, { ...spec, tag }, p.prepared, p.sink));
+  if (!held) return void 0;
+  return {
+    drop: () => held.drop(),
+    async run(signal) {
+      if (s.adapter.results === "glob") clearGlob(p.cwd, s.junitGlob);
+      const running = held.release(s.timeout.ms, signal);
+      if (!running) {
+        held.drop();
+        return runWithResults(s, { ...spec, signal });
+      }
+      const record3 = await running;
+      s.timeout.observe(record3);
+      return finishAttempt(s, spec, {
+        record: record3,
+        sink: p.sink,
+        eventsFile: p.eventsFile,
+        cwd: p.cwd,
+        addedWords: addedWords(s.argv, p.prepared.argv),
+        eventsUsed: p.prepared.env.FLAKY_DETECTOR_EVENTS !== void 0
+      });
+    }
+  };
+}
 function isEmpty(file) {
   try {
-    return statSync3(file).size === 0;
+    return statSync4(file).size === 0;
   } catch {
     return true;
   }
 }
-function prepareProcess(s, at) {
+function prepareProcess(s, at, clearStale = true) {
   const cwd = s.slotDirs[at.slot];
   const sink = resultSink(s.adapter, s.resultsDir, at.index, at.tag);
-  if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
-  const eventsFile = join6(s.resultsDir, `attempt-${at.index}${at.tag}.events.jsonl`);
+  if (clearStale && s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
+  const eventsFile = join7(s.resultsDir, `attempt-${at.index}${at.tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
     {
@@ -45118,8 +45244,11 @@ function prepareProcess(s, at) {
   return { cwd, sink, eventsFile, prepared };
 }
 function launch(s, at, prepared, sink, timeoutMs) {
+  return runAttempt({ ...attemptSpec(s, at, prepared, sink), timeoutMs, signal: at.signal });
+}
+function attemptSpec(s, at, prepared, sink) {
   const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[at.slot]);
-  return runAttempt({
+  return {
     index: at.index,
     slot: at.slot,
     seed: at.seed,
@@ -45127,16 +45256,14 @@ function launch(s, at, prepared, sink, timeoutMs) {
     cwd: s.slotDirs[at.slot],
     baseEnv,
     commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
-    timeoutMs,
     killGraceMs: s.config.kill_grace * 1e3,
     headBytes: s.config.output_head_bytes,
     tailBytes: s.config.output_tail_bytes,
-    signal: at.signal,
     masker: s.masker,
     ...sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {},
     ...sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {},
     ...s.logsDir ? { logFile: `${s.logsDir}/attempt-${at.index}${at.tag}.log` } : {}
-  });
+  };
 }
 function finishAttempt(s, spec, ran) {
   const { record: record3, sink, eventsFile, cwd } = ran;
@@ -45261,7 +45388,7 @@ function withPathsPrepended(env, base) {
   for (const name of ["PYTHONPATH", "NODE_PATH"]) {
     const mine = env[name];
     const theirs = base[name];
-    if (mine !== void 0 && theirs) out[name] = `${mine}${delimiter}${theirs}`;
+    if (mine !== void 0 && theirs) out[name] = `${mine}${delimiter2}${theirs}`;
   }
   return out;
 }
@@ -45569,6 +45696,10 @@ var RepetitionPlanner = class {
     this.cursor += group.size;
     return group;
   }
+  /** How many attempts have been handed out (the index of the next group's first). */
+  get handedOut() {
+    return this.cursor;
+  }
   /** From the next group on, one process per attempt. */
   stopRepeating() {
     this.max = 1;
@@ -45771,56 +45902,86 @@ async function runAttempts(p, r) {
     p.parallelism,
     r.repeat && !config2.shuffle ? r.repeat.max : 1
   );
-  out.pool = await runPool({
-    // An upper bound: each pool job takes the planner's next group, none once all are handed out.
-    total: r.count,
-    attempts: r.count,
-    parallelism: p.parallelism,
-    jobTimeoutMs: r.jobTimeoutMs,
-    emit: r.emit,
-    ...p.adapter.results !== "none" ? { testsSoFar: () => r.aggregator.soFar() } : {},
-    ...r.signal ? { signal: r.signal } : {},
-    ...r.shouldStop ? { shouldStop: () => decidedAt !== void 0, abortOnStop: true } : {},
-    run: async (_g, slot, signal) => {
-      const group = planner.next();
-      if (!group) return [];
-      const focus = r.focus ? await focusFor(group.start) : void 0;
-      if (group.size > 1) {
-        const reps = Array.from({ length: group.size }, (_, j) => {
-          const index2 = r.first + group.start + j;
-          return { index: index2, seed: attemptSeed(r.jobSeed, index2, config2.random_seed_range) };
-        });
-        const { runs, processMs } = await runRepeated(p.session, {
-          slot,
-          reps,
-          tests: focus ?? p.requested,
-          signal
-        });
-        planner.observe(
-          processMs,
-          runs.filter((x2) => x2.record.outcome === "passed" || x2.record.outcome === "failed").map((x2) => x2.record.durationMs)
-        );
-        for (const [j, run2] of runs.entries())
-          finish(reps[j].index, run2, false, focus);
-        advance();
-        return runs.map((x2) => x2.record);
-      }
-      const index = r.first + group.start;
-      const seed = attemptSeed(r.jobSeed, index, config2.random_seed_range);
-      const shuffled = isShuffledAttempt(config2.shuffle, index);
-      const run = await runWithResults(p.session, {
+  const held = /* @__PURE__ */ new Map();
+  const holdNext = (slot) => {
+    if (planner.repeating || decidedAt !== void 0 || held.has(slot)) return;
+    if (r.focus) {
+      const n = focusAt.filter((c) => c <= planner.handedOut).at(-1);
+      if (n !== void 0 && !decisions.has(n)) return;
+    }
+    const group = planner.next();
+    if (!group) return;
+    const index = r.first + group.start;
+    const focus = r.focus ? decisionFor(group.start) ?? void 0 : void 0;
+    held.set(slot, {
+      group,
+      focus,
+      run: holdWithResults(p.session, {
         index,
         slot,
-        seed,
-        shuffled,
-        tests: focus ?? p.requested,
-        signal
-      });
-      finish(index, run, shuffled, focus);
-      advance();
-      return run.record;
-    }
-  });
+        seed: attemptSeed(r.jobSeed, index, config2.random_seed_range),
+        shuffled: isShuffledAttempt(config2.shuffle, index),
+        tests: focus ?? p.requested
+      })
+    });
+  };
+  const decisionFor = (i2) => {
+    const n = focusAt.filter((c) => c <= i2).at(-1);
+    return n === void 0 ? null : decisions.get(n) ?? null;
+  };
+  try {
+    out.pool = await runPool({
+      // An upper bound: each pool job takes the planner's next group, none once all are handed out.
+      total: r.count,
+      untilEmpty: true,
+      attempts: r.count,
+      parallelism: p.parallelism,
+      jobTimeoutMs: r.jobTimeoutMs,
+      emit: r.emit,
+      ...p.adapter.results !== "none" ? { testsSoFar: () => r.aggregator.soFar() } : {},
+      ...r.signal ? { signal: r.signal } : {},
+      ...r.shouldStop ? { shouldStop: () => decidedAt !== void 0, abortOnStop: true } : {},
+      run: async (_g, slot, signal) => {
+        const ahead = held.get(slot);
+        held.delete(slot);
+        const group = ahead?.group ?? planner.next();
+        if (!group) return [];
+        const focus = ahead ? ahead.focus : r.focus ? await focusFor(group.start) : void 0;
+        if (group.size > 1) {
+          const reps = Array.from({ length: group.size }, (_, j) => {
+            const index2 = r.first + group.start + j;
+            return { index: index2, seed: attemptSeed(r.jobSeed, index2, config2.random_seed_range) };
+          });
+          const { runs, processMs } = await runRepeated(p.session, {
+            slot,
+            reps,
+            tests: focus ?? p.requested,
+            signal
+          });
+          planner.observe(
+            processMs,
+            runs.filter((x2) => x2.record.outcome === "passed" || x2.record.outcome === "failed").map((x2) => x2.record.durationMs)
+          );
+          for (const [j, run2] of runs.entries())
+            finish(reps[j].index, run2, false, focus);
+          advance();
+          return runs.map((x2) => x2.record);
+        }
+        const index = r.first + group.start;
+        const seed = attemptSeed(r.jobSeed, index, config2.random_seed_range);
+        const shuffled = isShuffledAttempt(config2.shuffle, index);
+        const running = ahead?.run?.run(signal) ?? runWithResults(p.session, { index, slot, seed, shuffled, tests: focus ?? p.requested, signal });
+        if (!signal.aborted) holdNext(slot);
+        const run = await running;
+        finish(index, run, shuffled, focus);
+        advance();
+        return run.record;
+      }
+    });
+  } finally {
+    for (const ahead of held.values()) ahead.run?.drop();
+    held.clear();
+  }
   if (decidedAt === void 0) {
     for (const index of [...done.keys()].sort((a, b) => a - b)) fold(index);
   } else {
@@ -46031,22 +46192,6 @@ async function runFollowUps(s, plan, opts) {
 // src/pipeline/prepare.ts
 import { mkdirSync } from "node:fs";
 import { join as join21, resolve as resolve4 } from "node:path";
-
-// src/util/which.ts
-import { accessSync, constants as constants3, statSync as statSync4 } from "node:fs";
-import { delimiter as delimiter2, isAbsolute as isAbsolute3, join as join7, resolve } from "node:path";
-function which2(program, cwd, pathVar) {
-  const candidates2 = program.includes("/") ? [isAbsolute3(program) ? program : resolve(cwd, program)] : (pathVar ?? "").split(delimiter2).filter(Boolean).map((dir) => join7(isAbsolute3(dir) ? dir : resolve(cwd, dir), program));
-  for (const c of candidates2) {
-    try {
-      if (!statSync4(c).isFile()) continue;
-      accessSync(c, constants3.X_OK);
-      return c;
-    } catch {
-    }
-  }
-  return void 0;
-}
 
 // src/runner/preflight.ts
 function assertRunnable(program, cwd, pathVar) {

@@ -9,7 +9,7 @@ import { attemptSeed } from "../runner/seeds.js";
 import { adviceFor, type NoTestDiagnosis } from "./diagnose.js";
 import type { PreparedRun } from "./prepare.js";
 import { RepetitionPlanner, runRepeated } from "./repeat.js";
-import { type AttemptRun, foldAttempt, runWithResults } from "./session.js";
+import { type AttemptRun, foldAttempt, type HeldRun, holdWithResults, runWithResults } from "./session.js";
 
 /** One main-phase attempt with what its framework reported, as a shard sends it back. */
 export interface MainAttempt {
@@ -231,58 +231,97 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
     p.parallelism,
     r.repeat && !config.shuffle ? r.repeat.max : 1,
   );
-  out.pool = await runPool({
-    // An upper bound: each pool job takes the planner's next group, none once all are handed out.
-    total: r.count,
-    attempts: r.count,
-    parallelism: p.parallelism,
-    jobTimeoutMs: r.jobTimeoutMs,
-    emit: r.emit,
-    ...(p.adapter.results !== "none" ? { testsSoFar: () => r.aggregator.soFar() } : {}),
-    ...(r.signal ? { signal: r.signal } : {}),
-    ...(r.shouldStop ? { shouldStop: () => decidedAt !== undefined, abortOnStop: true } : {}),
-    run: async (_g, slot, signal) => {
-      const group = planner.next();
-      if (!group) return [];
-      const focus = r.focus ? await focusFor(group.start) : undefined;
-      if (group.size > 1) {
-        const reps = Array.from({ length: group.size }, (_, j) => {
-          const index = r.first + group.start + j;
-          return { index, seed: attemptSeed(r.jobSeed, index, config.random_seed_range) };
-        });
-        const { runs, processMs } = await runRepeated(p.session, {
-          slot,
-          reps,
-          tests: focus ?? p.requested,
-          signal,
-        });
-        planner.observe(
-          processMs,
-          runs
-            .filter((x) => x.record.outcome === "passed" || x.record.outcome === "failed")
-            .map((x) => x.record.durationMs),
-        );
-        for (const [j, run] of runs.entries())
-          finish((reps[j] as { index: number }).index, run, false, focus);
-        advance();
-        return runs.map((x) => x.record);
-      }
-      const index = r.first + group.start;
-      const seed = attemptSeed(r.jobSeed, index, config.random_seed_range);
-      const shuffled = isShuffledAttempt(config.shuffle, index);
-      const run = await runWithResults(p.session, {
+  // Each slot starts its next attempt's process while the current one runs, and lets it go when
+  // the slot is free (docs/design/prestart.md): the fork no longer sits between two attempts.
+  // Only for one process per attempt whose inputs are already known: focus decided, not repeating.
+  const held = new Map<
+    number,
+    { group: { start: number; size: number }; focus: string[] | undefined; run: HeldRun | undefined }
+  >();
+  const holdNext = (slot: number) => {
+    if (planner.repeating || decidedAt !== undefined || held.has(slot)) return;
+    if (r.focus) {
+      const n = focusAt.filter((c) => c <= planner.handedOut).at(-1);
+      if (n !== undefined && !decisions.has(n)) return;
+    }
+    const group = planner.next();
+    if (!group) return;
+    const index = r.first + group.start;
+    const focus = r.focus ? (decisionFor(group.start) ?? undefined) : undefined;
+    held.set(slot, {
+      group,
+      focus,
+      run: holdWithResults(p.session, {
         index,
         slot,
-        seed,
-        shuffled,
+        seed: attemptSeed(r.jobSeed, index, config.random_seed_range),
+        shuffled: isShuffledAttempt(config.shuffle, index),
         tests: focus ?? p.requested,
-        signal,
-      });
-      finish(index, run, shuffled, focus);
-      advance();
-      return run.record;
-    },
-  });
+      }),
+    });
+  };
+  const decisionFor = (i: number) => {
+    const n = focusAt.filter((c) => c <= i).at(-1);
+    return n === undefined ? null : (decisions.get(n) ?? null);
+  };
+  try {
+    out.pool = await runPool({
+      // An upper bound: each pool job takes the planner's next group, none once all are handed out.
+      total: r.count,
+      untilEmpty: true,
+      attempts: r.count,
+      parallelism: p.parallelism,
+      jobTimeoutMs: r.jobTimeoutMs,
+      emit: r.emit,
+      ...(p.adapter.results !== "none" ? { testsSoFar: () => r.aggregator.soFar() } : {}),
+      ...(r.signal ? { signal: r.signal } : {}),
+      ...(r.shouldStop ? { shouldStop: () => decidedAt !== undefined, abortOnStop: true } : {}),
+      run: async (_g, slot, signal) => {
+        const ahead = held.get(slot);
+        held.delete(slot);
+        const group = ahead?.group ?? planner.next();
+        if (!group) return [];
+        const focus = ahead ? ahead.focus : r.focus ? await focusFor(group.start) : undefined;
+        if (group.size > 1) {
+          const reps = Array.from({ length: group.size }, (_, j) => {
+            const index = r.first + group.start + j;
+            return { index, seed: attemptSeed(r.jobSeed, index, config.random_seed_range) };
+          });
+          const { runs, processMs } = await runRepeated(p.session, {
+            slot,
+            reps,
+            tests: focus ?? p.requested,
+            signal,
+          });
+          planner.observe(
+            processMs,
+            runs
+              .filter((x) => x.record.outcome === "passed" || x.record.outcome === "failed")
+              .map((x) => x.record.durationMs),
+          );
+          for (const [j, run] of runs.entries())
+            finish((reps[j] as { index: number }).index, run, false, focus);
+          advance();
+          return runs.map((x) => x.record);
+        }
+        const index = r.first + group.start;
+        const seed = attemptSeed(r.jobSeed, index, config.random_seed_range);
+        const shuffled = isShuffledAttempt(config.shuffle, index);
+        const running =
+          ahead?.run?.run(signal) ??
+          runWithResults(p.session, { index, slot, seed, shuffled, tests: focus ?? p.requested, signal });
+        if (!signal.aborted) holdNext(slot);
+        const run = await running;
+        finish(index, run, shuffled, focus);
+        advance();
+        return run.record;
+      },
+    });
+  } finally {
+    // Held attempts of a job that stopped never ran: they are not part of it.
+    for (const ahead of held.values()) ahead.run?.drop();
+    held.clear();
+  }
   if (decidedAt === undefined) {
     // Attempts are launched in index order, so what ran is a prefix: fold whatever is left.
     for (const index of [...done.keys()].sort((a, b) => a - b)) fold(index);

@@ -392,6 +392,11 @@ export class RepetitionPlanner {
     return group;
   }
 
+  /** How many attempts have been handed out (the index of the next group's first). */
+  get handedOut(): number {
+    return this.cursor;
+  }
+
   /** From the next group on, one process per attempt. */
   stopRepeating(): void {
     this.max = 1;

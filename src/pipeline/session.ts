@@ -7,7 +7,7 @@ import type { Config } from "../config/schema.js";
 import type { FrameworkAdapter, ParseContext } from "../frameworks/index.js";
 import { parseTestEvents, type TestEvents } from "../parsers/events.js";
 import type { ParsedTest } from "../parsers/types.js";
-import { type AttemptRecord, runAttempt } from "../runner/attempt.js";
+import { type AttemptRecord, type AttemptSpec, holdAttempt, runAttempt } from "../runner/attempt.js";
 import type { Masker } from "../util/secrets.js";
 import { diagnoseNoTests, type NoTestDiagnosis } from "./diagnose.js";
 import {
@@ -81,6 +81,47 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
   });
 }
 
+/** An attempt whose process was started ahead of its turn (docs/design/prestart.md). */
+export interface HeldRun {
+  /** Runs it now; the same as runWithResults, which it falls back to if the held process is gone. */
+  run(signal: AbortSignal): Promise<AttemptRun>;
+  /** It will not run: its process is killed before it became the command. */
+  drop(): void;
+}
+
+/**
+ * Starts the process of attempt `spec` without letting it run, or undefined where it cannot be held
+ * (holdTree). A glob's stale results are cleared at release, not now: the slot's current attempt may
+ * still be writing them.
+ */
+export function holdWithResults(s: Session, spec: Omit<RunSpec, "signal">): HeldRun | undefined {
+  const tag = spec.tag ?? "";
+  const p = prepareProcess(s, { ...spec, tag, shuffle: spec.shuffled }, false);
+  const held = holdAttempt(attemptSpec(s, { ...spec, tag }, p.prepared, p.sink));
+  if (!held) return undefined;
+  return {
+    drop: () => held.drop(),
+    async run(signal) {
+      if (s.adapter.results === "glob") clearGlob(p.cwd, s.junitGlob);
+      const running = held.release(s.timeout.ms, signal);
+      if (!running) {
+        held.drop();
+        return runWithResults(s, { ...spec, signal });
+      }
+      const record = await running;
+      s.timeout.observe(record);
+      return finishAttempt(s, spec, {
+        record,
+        sink: p.sink,
+        eventsFile: p.eventsFile,
+        cwd: p.cwd,
+        addedWords: addedWords(s.argv, p.prepared.argv),
+        eventsUsed: p.prepared.env.FLAKY_DETECTOR_EVENTS !== undefined,
+      });
+    },
+  };
+}
+
 function isEmpty(file: string): boolean {
   try {
     return statSync(file).size === 0;
@@ -105,6 +146,7 @@ export function prepareProcess(
     tests: readonly string[];
     repeat?: readonly { index: number; seed: number }[];
   },
+  clearStale = true,
 ): {
   cwd: string;
   sink: ReturnType<typeof resultSink>;
@@ -113,7 +155,7 @@ export function prepareProcess(
 } {
   const cwd = s.slotDirs[at.slot] as string;
   const sink = resultSink(s.adapter, s.resultsDir, at.index, at.tag);
-  if (s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
+  if (clearStale && s.adapter.results === "glob") clearGlob(cwd, s.junitGlob);
   const eventsFile = join(s.resultsDir, `attempt-${at.index}${at.tag}.events.jsonl`);
   const prepared = s.adapter.prepare(
     s.argv,
@@ -141,8 +183,17 @@ export function launch(
   sink: ReturnType<typeof resultSink>,
   timeoutMs: number,
 ): Promise<AttemptRecord> {
+  return runAttempt({ ...attemptSpec(s, at, prepared, sink), timeoutMs, signal: at.signal });
+}
+
+function attemptSpec(
+  s: Session,
+  at: { index: number; seed: number; slot: number; tag: string },
+  prepared: { argv: string[]; env: Record<string, string> },
+  sink: ReturnType<typeof resultSink>,
+): Omit<AttemptSpec, "timeoutMs" | "signal"> {
   const baseEnv = withTmpDir(s.baseEnv, s.slotTmpDirs[at.slot]);
-  return runAttempt({
+  return {
     index: at.index,
     slot: at.slot,
     seed: at.seed,
@@ -150,16 +201,14 @@ export function launch(
     cwd: s.slotDirs[at.slot] as string,
     baseEnv,
     commandEnv: { ...s.commandEnv, ...withPathsPrepended(prepared.env, { ...baseEnv, ...s.commandEnv }) },
-    timeoutMs,
     killGraceMs: s.config.kill_grace * 1000,
     headBytes: s.config.output_head_bytes,
     tailBytes: s.config.output_tail_bytes,
-    signal: at.signal,
     masker: s.masker,
     ...(sink.stdoutFile ? { stdoutFile: sink.stdoutFile } : {}),
     ...(sink.stdoutFile && s.adapter.stderrWithResults ? { stderrToStdoutFile: true } : {}),
     ...(s.logsDir ? { logFile: `${s.logsDir}/attempt-${at.index}${at.tag}.log` } : {}),
-  });
+  };
 }
 
 /** Where an attempt's process left its results, for finishAttempt. */

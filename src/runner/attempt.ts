@@ -1,4 +1,4 @@
-import { runTree } from "../util/process-tree.js";
+import { holdTree, type RunTreeOptions, type RunTreeResult, runTree } from "../util/process-tree.js";
 import type { Masker } from "../util/secrets.js";
 import { attemptEnv } from "./attempt-env.js";
 
@@ -46,11 +46,36 @@ export interface AttemptSpec {
 }
 
 export async function runAttempt(spec: AttemptSpec): Promise<AttemptRecord> {
-  const env = attemptEnv(spec.baseEnv, spec.commandEnv, spec);
-  const result = await runTree({
+  return recordOf(spec, await runTree(treeOptions(spec)));
+}
+
+/** An attempt whose process is started ahead of its turn (HeldTree); undefined where it cannot be. */
+export interface HeldAttempt {
+  /** Runs it with these limits; undefined when the held process is gone (start the attempt afresh). */
+  release(timeoutMs: number, signal: AbortSignal | undefined): Promise<AttemptRecord> | undefined;
+  drop(): void;
+}
+
+export function holdAttempt(spec: Omit<AttemptSpec, "timeoutMs" | "signal">): HeldAttempt | undefined {
+  const options = treeOptions({ ...spec, timeoutMs: Number.POSITIVE_INFINITY });
+  const held = holdTree(options);
+  if (!held) return undefined;
+  return {
+    release(timeoutMs, signal) {
+      const running = held.release(timeoutMs, signal);
+      return running?.then((result) => recordOf({ ...spec, timeoutMs }, result));
+    },
+    drop: () => held.drop(),
+  };
+}
+
+function treeOptions(spec: AttemptSpec): RunTreeOptions {
+  return {
     argv: spec.argv,
     cwd: spec.cwd,
-    env,
+    // The slot's directory, as a shell's cd would set it: the user's own PWD names the repository,
+    // not the copy the attempt runs in (and a held attempt's /bin/sh would correct it anyway).
+    env: { ...attemptEnv(spec.baseEnv, spec.commandEnv, spec), PWD: spec.cwd },
     timeoutMs: spec.timeoutMs,
     killGraceMs: spec.killGraceMs,
     headBytes: spec.headBytes,
@@ -60,7 +85,10 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptRecord> {
     ...(spec.stderrToStdoutFile ? { stderrToStdoutFile: true } : {}),
     ...(spec.signal ? { signal: spec.signal } : {}),
     ...(spec.masker ? { masker: spec.masker } : {}),
-  });
+  };
+}
+
+function recordOf(spec: AttemptSpec, result: RunTreeResult): AttemptRecord {
   const base = {
     index: spec.index,
     seed: spec.seed,

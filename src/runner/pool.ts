@@ -21,6 +21,11 @@ export interface PoolOptions {
   /** Stop when this many attempts in a row errored and none has ever run. */
   errorLimit?: number;
   emit?: EventSink;
+  /**
+   * A slot ends only when `run` returns no attempt (the caller hands out the work itself), not when
+   * `total` runs were made: a slot may have claimed its next attempt ahead (a held process).
+   */
+  untilEmpty?: boolean;
   /** Per-test counts so far, sent with each attempt-finished event (progress). */
   testsSoFar?: () => TestsSoFar;
 }
@@ -58,9 +63,10 @@ export async function runPool(opts: PoolOptions): Promise<PoolResult> {
     opts.jobTimeoutMs != null ? setTimeout(() => stop("job-timeout", true), opts.jobTimeoutMs) : undefined;
 
   const slot = async (slotId: number) => {
-    while (!stopReason && next < opts.total) {
+    while (!stopReason && (opts.untilEmpty || next < opts.total)) {
       const index = next++;
       const ran = await opts.run(index, slotId, inner.signal);
+      if (opts.untilEmpty && Array.isArray(ran) && ran.length === 0) break;
       for (const attempt of Array.isArray(ran) ? ran : [ran]) {
         if (attempt.outcome === "cancelled") continue;
         finished.push(attempt);

@@ -312,6 +312,47 @@ describe("flaky-detector run", () => {
     expect(r.stdout).toContain("stopped early after");
   });
 
+  it("runs every attempt exactly once though slots start their next one ahead, and leaves none held when the job stops", async () => {
+    // Each execution appends its attempt index to a file outside the slots.
+    const ran = join(dir.path, "ran.txt");
+    const script = 'require("fs").appendFileSync(process.argv[1], process.env.ATTEMPT + "\\n")';
+    for (const stop of [
+      ["--stop", "fixed", "--runs", "40"],
+      ["--runs", "400"],
+    ]) {
+      writeFileSync(ran, "");
+      const r = await runCli(
+        ["run", ...stop, "--parallelism", "3", "--json", json(), "--", node, "-e", script, ran],
+        { cwd: dir.path },
+      );
+      expect(r.code).toBe(0);
+      const s = readReport(json()).summary;
+      const indices = readFileSync(ran, "utf8").trim().split("\n").map(Number);
+      const n = s.attempts;
+      // Each attempt ran once, and every attempt of the job ran.
+      expect(new Set(indices).size).toBe(indices.length);
+      for (let i = 0; i < n; i++) expect(indices).toContain(i);
+      // Past an adaptive stop, only attempts already running when it was decided may have run (as
+      // at any parallelism, they are not part of the job); the ones held behind them never do.
+      const past = indices.filter((i) => i >= n);
+      if (stop.includes("fixed")) expect(past).toEqual([]);
+      else for (const i of past) expect(i).toBeLessThan(n + 3);
+      // No held process outlives the job: none is left waiting with this command line.
+      const waiting = readdirSync("/proc")
+        .filter((f) => /^\d+$/.test(f))
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(ran);
+          } catch {
+            return false;
+          }
+        });
+      expect(waiting).toEqual([]);
+    }
+    // Adaptive stopping ended the second job early, with held attempts past its end dropped unrun.
+    expect(readReport(json()).summary.stopReason).toBe("adaptive");
+  });
+
   it("cancels cleanly on Ctrl-C: children killed, temp dirs removed, partial report, exit 130", async () => {
     const tmp = join(dir.path, "tmp");
     const work = join(dir.path, "work");

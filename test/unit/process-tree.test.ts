@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runAttempt } from "../../src/runner/attempt.js";
-import { runTree } from "../../src/util/process-tree.js";
+import { holdTree, type RunTreeResult, runTree } from "../../src/util/process-tree.js";
 import { Masker } from "../../src/util/secrets.js";
 import { fixture, isAlive, tempDir } from "../helpers/cli.js";
 
@@ -253,6 +253,81 @@ describe("runTree", () => {
       logFile,
     });
     expect(readFileSync(logFile).length).toBe(r.outputBytes);
+  });
+});
+
+describe("holdTree (a process started ahead of its turn)", () => {
+  const wrote = (name: string) => join(dir.path, name);
+  // Writes a file when it runs: before its release, nothing of the program may have run.
+  const touch = (name: string) => [
+    process.execPath,
+    "-e",
+    `require("fs").writeFileSync(${JSON.stringify(wrote(name))}, process.env.PWD ?? "")`,
+  ];
+
+  it("runs nothing until released, then runs the argv as given and reports its exit", async () => {
+    const held = holdTree({ ...base, argv: touch("ran") });
+    expect(held).toBeDefined();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(existsSync(wrote("ran"))).toBe(false);
+    const r = await (held?.release(undefined, undefined) as Promise<RunTreeResult>);
+    expect(r.exitCode).toBe(0);
+    expect(r.spawnError).toBeUndefined();
+    expect(readFileSync(wrote("ran"), "utf8")).toBe(process.env.PWD ?? "");
+  });
+
+  it("passes arguments through untouched by the shell", async () => {
+    const args = ["$HOME", "`id`", "a b", "'\"", "*", ""];
+    const held = holdTree({
+      ...base,
+      argv: [process.execPath, "-e", "process.stdout.write(JSON.stringify(process.argv.slice(1)))", ...args],
+    });
+    const r = await (held?.release(undefined, undefined) as Promise<RunTreeResult>);
+    expect(JSON.parse(r.output)).toEqual(args);
+  });
+
+  it("times the program from its release, and times it out from there", async () => {
+    const held = holdTree({ ...base, argv: node("hang.mjs", dir.path) });
+    await new Promise((r) => setTimeout(r, 400));
+    const r = await (held?.release(300, undefined) as Promise<RunTreeResult>);
+    expect(r.terminatedBy).toBe("timeout");
+    expect(r.durationMs).toBeLessThan(400 + 300 + 1000);
+    expect(r.durationMs).toBeGreaterThanOrEqual(250);
+    expect(await waitDead(pidsIn(dir.path, "hang-"))).toBe(true);
+  });
+
+  it("reports death by signal as the program's own, not the shell's", async () => {
+    const held = holdTree({ ...base, argv: node("signal.mjs") });
+    const r = await (held?.release(undefined, undefined) as Promise<RunTreeResult>);
+    expect(r.exitCode).toBeNull();
+    expect(r.signal).toBe("SIGKILL");
+  });
+
+  it("dropped, the program never runs and its process is gone", async () => {
+    const held = holdTree({ ...base, argv: touch("never") });
+    const pid = held?.pid as number;
+    expect(isAlive(pid)).toBe(true);
+    held?.drop();
+    expect(await waitDead([pid])).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(existsSync(wrote("never"))).toBe(false);
+  });
+
+  it("a held process killed before its turn is not reported as the program's result", async () => {
+    const held = holdTree({ ...base, argv: touch("killed") });
+    const pid = held?.pid as number;
+    expect(isAlive(pid)).toBe(true);
+    process.kill(pid, "SIGKILL");
+    await waitDead([pid]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(held?.release(undefined, undefined)).toBeUndefined();
+    held?.drop();
+  });
+
+  it("is not used where it would change what happens: a program that does not resolve, or fed input", () => {
+    expect(holdTree({ ...base, argv: ["definitely-not-a-program-here"] })).toBeUndefined();
+    expect(holdTree({ ...base, argv: ["/nonexistent/definitely-not-here"] })).toBeUndefined();
+    expect(holdTree({ ...base, argv: [process.execPath, "-e", "0"], stdin: "x" })).toBeUndefined();
   });
 });
 
