@@ -45942,9 +45942,16 @@ async function runAttempts(p, r) {
       ...r.signal ? { signal: r.signal } : {},
       ...r.shouldStop ? { shouldStop: () => decidedAt !== void 0, abortOnStop: true } : {},
       run: async (_g, slot, signal) => {
-        const ahead = held.get(slot);
+        let ahead = held.get(slot);
         held.delete(slot);
-        const group = ahead?.group ?? planner.next();
+        let group = ahead?.group ?? planner.next();
+        const other = group ? void 0 : [...held.entries()][0];
+        if (other) {
+          held.delete(other[0]);
+          other[1].run?.drop();
+          ahead = { ...other[1], run: void 0 };
+          group = ahead.group;
+        }
         if (!group) return [];
         const focus = ahead ? ahead.focus : r.focus ? await focusFor(group.start) : void 0;
         if (group.size > 1) {
@@ -45971,8 +45978,12 @@ async function runAttempts(p, r) {
         const seed = attemptSeed(r.jobSeed, index, config2.random_seed_range);
         const shuffled = isShuffledAttempt(config2.shuffle, index);
         const running = ahead?.run?.run(signal) ?? runWithResults(p.session, { index, slot, seed, shuffled, tests: focus ?? p.requested, signal });
-        if (!signal.aborted) holdNext(slot);
+        let current = true;
+        setImmediate(() => {
+          if (current && !signal.aborted) holdNext(slot);
+        });
         const run = await running;
+        current = false;
         finish(index, run, shuffled, focus);
         advance();
         return run.record;

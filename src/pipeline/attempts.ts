@@ -277,9 +277,18 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
       ...(r.signal ? { signal: r.signal } : {}),
       ...(r.shouldStop ? { shouldStop: () => decidedAt !== undefined, abortOnStop: true } : {}),
       run: async (_g, slot, signal) => {
-        const ahead = held.get(slot);
+        let ahead = held.get(slot);
         held.delete(slot);
-        const group = ahead?.group ?? planner.next();
+        let group = ahead?.group ?? planner.next();
+        const other = group ? undefined : [...held.entries()][0];
+        if (other) {
+          // Nothing left to hand out, but another slot holds an attempt behind its running one:
+          // run it here now (its held process never ran) rather than leave this slot idle.
+          held.delete(other[0]);
+          other[1].run?.drop();
+          ahead = { ...other[1], run: undefined };
+          group = ahead.group;
+        }
         if (!group) return [];
         const focus = ahead ? ahead.focus : r.focus ? await focusFor(group.start) : undefined;
         if (group.size > 1) {
@@ -310,8 +319,13 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
         const running =
           ahead?.run?.run(signal) ??
           runWithResults(p.session, { index, slot, seed, shuffled, tests: focus ?? p.requested, signal });
-        if (!signal.aborted) holdNext(slot);
+        // Once every slot has started (the pool starts them in one go), while this attempt runs.
+        let current = true;
+        setImmediate(() => {
+          if (current && !signal.aborted) holdNext(slot);
+        });
         const run = await running;
+        current = false;
         finish(index, run, shuffled, focus);
         advance();
         return run.record;
