@@ -45180,6 +45180,9 @@ async function runWithResults(s, spec) {
   const tag = spec.tag ?? "";
   const p = prepareProcess(s, { ...spec, tag, shuffle: spec.shuffled });
   const record3 = await launch(s, { ...spec, tag }, p.prepared, p.sink, s.timeout.ms);
+  return afterProcess(s, spec, p, record3);
+}
+function afterProcess(s, spec, p, record3) {
   s.timeout.observe(record3);
   return finishAttempt(s, spec, {
     record: record3,
@@ -45204,16 +45207,7 @@ function holdWithResults(s, spec) {
         held.drop();
         return runWithResults(s, { ...spec, signal });
       }
-      const record3 = await running;
-      s.timeout.observe(record3);
-      return finishAttempt(s, spec, {
-        record: record3,
-        sink: p.sink,
-        eventsFile: p.eventsFile,
-        cwd: p.cwd,
-        addedWords: addedWords(s.argv, p.prepared.argv),
-        eventsUsed: p.prepared.env.FLAKY_DETECTOR_EVENTS !== void 0
-      });
+      return afterProcess(s, spec, p, await running);
     }
   };
 }

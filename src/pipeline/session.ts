@@ -70,6 +70,16 @@ export async function runWithResults(s: Session, spec: RunSpec): Promise<Attempt
   const tag = spec.tag ?? "";
   const p = prepareProcess(s, { ...spec, tag, shuffle: spec.shuffled });
   const record = await launch(s, { ...spec, tag }, p.prepared, p.sink, s.timeout.ms);
+  return afterProcess(s, spec, p, record);
+}
+
+/** What an attempt's process left behind, read once it ended (its time also feeds timeout: auto). */
+function afterProcess(
+  s: Session,
+  spec: Pick<RunSpec, "tests" | "shuffled">,
+  p: ReturnType<typeof prepareProcess>,
+  record: AttemptRecord,
+): AttemptRun {
   s.timeout.observe(record);
   return finishAttempt(s, spec, {
     record,
@@ -108,16 +118,7 @@ export function holdWithResults(s: Session, spec: Omit<RunSpec, "signal">): Held
         held.drop();
         return runWithResults(s, { ...spec, signal });
       }
-      const record = await running;
-      s.timeout.observe(record);
-      return finishAttempt(s, spec, {
-        record,
-        sink: p.sink,
-        eventsFile: p.eventsFile,
-        cwd: p.cwd,
-        addedWords: addedWords(s.argv, p.prepared.argv),
-        eventsUsed: p.prepared.env.FLAKY_DETECTOR_EVENTS !== undefined,
-      });
+      return afterProcess(s, spec, p, await running);
     },
   };
 }
