@@ -45875,6 +45875,7 @@ async function runAttempts(p, r) {
         decisions.set(folded, focusFailed ? null : r.focus.decide(folded));
         decided(folded);
       }
+      if (r.repeat?.checkpoints.includes(folded)) decided(folded);
     }
     if (decidedAt !== void 0) for (const n of [...waiting.keys()]) decided(n);
   };
@@ -45919,6 +45920,13 @@ async function runAttempts(p, r) {
       })
     });
   };
+  const stateChecked = () => {
+    if (!planner.repeating || !r.repeat?.keepsState || decidedAt !== void 0) return void 0;
+    const c = planner.handedOut;
+    if (c === 0 || c >= r.count || !r.repeat.checkpoints.includes(c) || nextFold - r.first >= c)
+      return void 0;
+    return new Promise((wake) => waiting.set(c, [...waiting.get(c) ?? [], wake]));
+  };
   const decisionFor = (i2) => {
     const n = focusAt.filter((c) => c <= i2).at(-1);
     return n === void 0 ? null : decisions.get(n) ?? null;
@@ -45938,6 +45946,8 @@ async function runAttempts(p, r) {
       run: async (_g, slot, signal) => {
         let ahead = held.get(slot);
         held.delete(slot);
+        const checking = ahead ? void 0 : stateChecked();
+        if (checking) await checking;
         let group = ahead?.group ?? planner.next();
         const other = group ? void 0 : [...held.entries()][0];
         if (other) {

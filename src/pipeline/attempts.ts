@@ -208,6 +208,8 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
         decisions.set(folded, focusFailed ? null : r.focus.decide(folded));
         decided(folded);
       }
+      // After the focus decision: a slot waiting for the state check at this count may start.
+      if (r.repeat?.checkpoints.includes(folded)) decided(folded);
     }
     // A job that stopped runs nothing more: wake every waiting attempt (the pool stops it).
     if (decidedAt !== undefined) for (const n of [...waiting.keys()]) decided(n);
@@ -260,6 +262,16 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
       }),
     });
   };
+  // While processes repeat attempts, the state check at a checkpoint decides before any process
+  // starts past it: otherwise a free slot takes the next group first, and a test found keeping
+  // state is still measured from repetitions (the warning said "one process each" for none).
+  const stateChecked = (): Promise<void> | undefined => {
+    if (!planner.repeating || !r.repeat?.keepsState || decidedAt !== undefined) return undefined;
+    const c = planner.handedOut;
+    if (c === 0 || c >= r.count || !r.repeat.checkpoints.includes(c) || nextFold - r.first >= c)
+      return undefined;
+    return new Promise<void>((wake) => waiting.set(c, [...(waiting.get(c) ?? []), wake]));
+  };
   const decisionFor = (i: number) => {
     const n = focusAt.filter((c) => c <= i).at(-1);
     return n === undefined ? null : (decisions.get(n) ?? null);
@@ -279,6 +291,8 @@ export async function runAttempts(p: PreparedRun, r: AttemptRange): Promise<Atte
       run: async (_g, slot, signal) => {
         let ahead = held.get(slot);
         held.delete(slot);
+        const checking = ahead ? undefined : stateChecked();
+        if (checking) await checking;
         let group = ahead?.group ?? planner.next();
         const other = group ? undefined : [...held.entries()][0];
         if (other) {
